@@ -1,0 +1,226 @@
+"""The job model, its status machine and the records a job produces."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class JobStatus(enum.StrEnum):
+    """Public job status. A job ends in ``COMPLETED`` or ``FAILED``."""
+
+    WAITING_FOR_UPLOAD = "WAITING_FOR_UPLOAD"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+    @property
+    def final(self) -> bool:
+        """True for the two statuses a job never leaves."""
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+# The transitions the status machine allows; anything else is a bug or a replay.
+ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.WAITING_FOR_UPLOAD: frozenset({JobStatus.PROCESSING, JobStatus.FAILED}),
+    JobStatus.PROCESSING: frozenset({JobStatus.COMPLETED, JobStatus.FAILED}),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+}
+
+
+def can_transition(current: JobStatus, target: JobStatus) -> bool:
+    """Whether the status machine allows ``current`` → ``target``."""
+    return target in ALLOWED_TRANSITIONS[current]
+
+
+@dataclass(frozen=True)
+class RateKey:
+    """The unit of rate control: all jobs on one (provider, model, credential) share it."""
+
+    provider: str
+    model: str
+    credential: str = "default"
+
+    @property
+    def id(self) -> str:
+        """A stable string form, safe in queue names and document ids."""
+        return f"{self.provider}~{self.model}~{self.credential}"
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Per-job generation options passed to the provider."""
+
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] | None = None
+    seed: int | None = None
+    response_format: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options that are set, as JSON-ready values."""
+        out: dict[str, Any] = {}
+        for name in ("system", "temperature", "max_tokens", "top_p", "seed", "response_format"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.stop is not None:
+            out["stop"] = list(self.stop)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationParams:
+        """Inverse of :meth:`to_dict`."""
+        values = dict(data)
+        if values.get("stop") is not None:
+            values["stop"] = tuple(values["stop"])
+        return cls(**values)
+
+
+@dataclass
+class JobError:
+    """Why a job ended ``FAILED``."""
+
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON form."""
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass
+class Job:
+    """A batch job: what to run, where it stands, and its counters."""
+
+    job_id: str
+    tenant_id: str
+    provider: str
+    model: str
+    max_retries: int
+    created_at: datetime
+    upload_expires_at: datetime
+    upload_object: str
+    status: JobStatus = JobStatus.WAITING_FOR_UPLOAD
+    rpm: int | None = None
+    tpm: int | None = None
+    credential: str = "default"
+    params: GenerationParams = field(default_factory=GenerationParams)
+    started_processing_at: datetime | None = None
+    completed_at: datetime | None = None
+    prompt_count: int = 0
+    ingest_done: bool = False
+    completed_count: int = 0
+    failed_count: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    result_files: tuple[str, ...] = ()
+    error: JobError | None = None
+
+    @property
+    def rate_key(self) -> RateKey:
+        """The rate key this job's prompts are dispatched under."""
+        return RateKey(self.provider, self.model, self.credential)
+
+    @property
+    def accounted(self) -> int:
+        """Prompts with a final outcome (result or error)."""
+        return self.completed_count + self.failed_count
+
+    @property
+    def ready_to_finalize(self) -> bool:
+        """Ingest is done and every prompt has its outcome."""
+        return (
+            self.status is JobStatus.PROCESSING
+            and self.ingest_done
+            and self.accounted >= self.prompt_count
+        )
+
+
+class OutcomeKind(enum.StrEnum):
+    """A prompt's final outcome: a result line or an error line."""
+
+    RESULT = "result"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The one final outcome of one input line, recorded exactly once.
+
+    ``key`` identifies the item within the job: ``p:<prompt_id>`` for a prompt,
+    ``l:<line>`` for an input line that never became a prompt (invalid, duplicate).
+    ``record`` is the JSON object written to the result shard or to ``errors.jsonl``.
+    """
+
+    key: str
+    kind: OutcomeKind
+    line: int
+    record: dict[str, Any]
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @staticmethod
+    def prompt_key(prompt_id: str) -> str:
+        """The outcome key of a valid prompt."""
+        return f"p:{prompt_id}"
+
+    @staticmethod
+    def line_key(line: int) -> str:
+        """The outcome key of an input line that is not a valid prompt."""
+        return f"l:{line}"
+
+
+@dataclass(frozen=True)
+class PromptTask:
+    """The body of one worker task: one prompt, never a credential.
+
+    ``generation`` rises each time the prompt is re-enqueued (after a 429 or a
+    transient error); a delivery of an older generation is stale and does nothing.
+    ``attempt`` counts transient failures only: 429s never raise it.
+    """
+
+    job_id: str
+    prompt_id: str
+    line: int
+    prompt: str
+    generation: int = 0
+    attempt: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for the task body."""
+        return {
+            "job_id": self.job_id,
+            "prompt_id": self.prompt_id,
+            "line": self.line,
+            "prompt": self.prompt,
+            "generation": self.generation,
+            "attempt": self.attempt,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PromptTask:
+        """Parse a task body; raises ``KeyError``/``TypeError`` on a malformed one."""
+        return cls(
+            job_id=str(data["job_id"]),
+            prompt_id=str(data["prompt_id"]),
+            line=int(data["line"]),
+            prompt=str(data["prompt"]),
+            generation=int(data.get("generation", 0)),
+            attempt=int(data.get("attempt", 0)),
+        )
+
+
+class ClaimResult(enum.StrEnum):
+    """What a worker learns when it tries to claim a prompt before calling the provider."""
+
+    CLAIMED = "claimed"  # go ahead: this delivery holds the lease
+    DONE = "done"  # the prompt already has its outcome
+    STALE = "stale"  # a newer generation of this prompt exists
+    BUSY = "busy"  # another delivery holds a live lease: come back later
+    MISSING = "missing"  # the prompt is not registered (job deleted or bad task)

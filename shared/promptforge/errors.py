@@ -1,0 +1,105 @@
+"""Every error PromptForge raises, in one tree.
+
+    PromptForgeError
+    ├── ApiError                  an HTTP API error: status, machine-readable code, message
+    │   ├── BadRequest            400: malformed JSON, missing or wrongly typed fields
+    │   ├── Unauthorized          401: missing or invalid X-API-Key
+    │   ├── NotFound              404: no such job for this tenant
+    │   ├── Conflict              409: the job is not in a state that allows the call
+    │   ├── PayloadTooLarge       413: request or upload larger than the stated limit
+    │   ├── Unprocessable         422: unsupported provider, model or option
+    │   └── TooManyRequests       429: per-key API request limit, with retry_after
+    └── SignatureError            a signed URL that is tampered with, expired or misused
+
+Provider failures are not exceptions: a provider call returns a ``CallResult`` whose
+``outcome`` (success / rate_limited / transient / permanent) the worker turns into
+queue behaviour, the way dramatiq's ``Retry`` is a signal rather than an error.
+
+API errors render as ``{"error": {"code": ..., "message": ..., "status": ...}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PromptForgeError(Exception):
+    """Base of every PromptForge error."""
+
+
+class ApiError(PromptForgeError):
+    """An error the HTTP API returns to the caller."""
+
+    status: int = 500
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error body: code, message, status and optional details."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "status": self.status}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class BadRequest(ApiError):
+    """400: the request is malformed or misses a required field."""
+
+    status = 400
+
+
+class Unauthorized(ApiError):
+    """401: the API key is missing or not valid."""
+
+    status = 401
+
+
+class NotFound(ApiError):
+    """404: the resource does not exist (or belongs to another tenant)."""
+
+    status = 404
+
+
+class Conflict(ApiError):
+    """409: the resource is in a state that does not allow this call."""
+
+    status = 409
+
+
+class PayloadTooLarge(ApiError):
+    """413: the body is larger than the stated limit."""
+
+    status = 413
+
+
+class Unprocessable(ApiError):
+    """422: the request is well-formed but names something unsupported."""
+
+    status = 422
+
+
+class TooManyRequests(ApiError):
+    """429: the caller exceeded an API request limit."""
+
+    status = 429
+
+
+class SignatureError(PromptForgeError):
+    """A signed URL failed verification; ``code`` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

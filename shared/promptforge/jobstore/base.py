@@ -1,0 +1,115 @@
+"""The job-store port: jobs, API keys, per-prompt state, outcomes and rate-control state.
+
+Every method that records something is idempotent, because every caller may be a
+replay: ``record_outcomes`` writes an outcome and bumps the job's counters exactly
+once per key; ``register_prompts`` tells a duplicate ``prompt_id`` from a replayed
+line; ``claim`` and ``advance`` make sure a prompt's provider call happens once per
+generation however often its task is delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from promptforge.core.models import ClaimResult, Job, JobStatus, Outcome, OutcomeKind
+from promptforge.ratecontrol.base import Observation
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """A stored API key: only its hash, never the key."""
+
+    key_hash: str
+    key_id: str
+    tenant_id: str
+    created_at: datetime
+    revoked: bool = False
+
+
+class JobStore(Protocol):
+    """Durable job state."""
+
+    # API keys
+    async def save_api_key(self, record: ApiKeyRecord) -> None:
+        """Store a new key record."""
+        ...
+
+    async def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        """The record whose hash matches, or None."""
+        ...
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        """Mark a key revoked; False if there is no such key."""
+        ...
+
+    # Jobs
+    async def create_job(self, job: Job) -> None:
+        """Insert a new job."""
+        ...
+
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job, or None."""
+        ...
+
+    async def transition(
+        self, job_id: str, expected: JobStatus, target: JobStatus, **fields: Any
+    ) -> bool:
+        """Compare-and-set the status (and set ``fields``); False if the job was not ``expected``."""
+        ...
+
+    async def update_ingest_progress(
+        self, job_id: str, prompt_count: int, *, done: bool
+    ) -> None:
+        """Raise ``prompt_count`` to at least the given value; set ``ingest_done`` if ``done``."""
+        ...
+
+    # Prompts
+    async def register_prompts(
+        self, job_id: str, prompts: Sequence[tuple[str, int]]
+    ) -> list[int | None]:
+        """Register ``(prompt_id, line)`` pairs.
+
+        For each pair returns None when the prompt is new or the same line was registered
+        before (a replay), or the earlier line number when ``prompt_id`` is a duplicate.
+        """
+        ...
+
+    async def claim(
+        self, job_id: str, prompt_id: str, generation: int, holder: str, lease_until: datetime,
+        now: datetime,
+    ) -> ClaimResult:
+        """Take the prompt's lease for this generation before calling the provider."""
+        ...
+
+    async def advance(self, job_id: str, prompt_id: str, generation: int) -> bool:
+        """Move the prompt to ``generation + 1`` and drop the lease; False if not at ``generation``."""
+        ...
+
+    # Outcomes
+    async def record_outcomes(self, job_id: str, outcomes: Sequence[Outcome]) -> int:
+        """Write outcomes not yet recorded and count them; returns how many were new."""
+        ...
+
+    def iter_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
+        """Outcomes of one kind, ordered by input line, streamed."""
+        ...
+
+    # Rate control
+    async def append_observations(self, rate_key: str, observations: Sequence[Observation]) -> None:
+        """Queue observations for the controller of ``rate_key``."""
+        ...
+
+    async def drain_observations(self, rate_key: str) -> list[Observation]:
+        """Take and remove every queued observation of ``rate_key``."""
+        ...
+
+    async def load_rate_state(self, rate_key: str) -> dict[str, Any] | None:
+        """The controller state last saved for ``rate_key``."""
+        ...
+
+    async def save_rate_state(self, rate_key: str, state: dict[str, Any]) -> None:
+        """Save the controller state of ``rate_key``."""
+        ...
