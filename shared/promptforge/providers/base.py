@@ -95,3 +95,7 @@ class ProviderAdapter(Protocol):
     def parse_response(self, status: int, headers: dict[str, str], body: bytes) -> CallResult:
         """Classify a response; ``headers`` keys are lower-case."""
         ...
+
+    def unsupported(self, params: GenerationParams) -> list[str]:
+        """Names of the options in ``params`` this provider cannot honour (422 at init)."""
+        ...
