@@ -111,6 +111,7 @@ class Job:
     tpm: int | None = None
     credential: str = "default"
     params: GenerationParams = field(default_factory=GenerationParams)
+    input_generation: int | None = None
     started_processing_at: datetime | None = None
     completed_at: datetime | None = None
     prompt_count: int = 0

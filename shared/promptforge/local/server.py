@@ -24,11 +24,12 @@ class BackgroundServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(
-            app, log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30
-        )
-        self._server = uvicorn.Server(config)
+        self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
+
+    def set_app(self, app: Any) -> None:
+        """Give the app after binding (when the app needs to know its own port)."""
+        self._app = app
 
     @property
     def url(self) -> str:
@@ -37,6 +38,12 @@ class BackgroundServer:
 
     async def start(self) -> None:
         """Start serving and wait until the socket accepts connections."""
+        if self._app is None:
+            raise RuntimeError("BackgroundServer.start() needs an app; call set_app() first")
+        config = uvicorn.Config(
+            self._app, log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30
+        )
+        self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
         while not self._server.started:
             if self._task.done():
@@ -45,7 +52,8 @@ class BackgroundServer:
 
     async def stop(self) -> None:
         """Stop serving and close the socket."""
-        self._server.should_exit = True
+        if self._server is not None:
+            self._server.should_exit = True
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task

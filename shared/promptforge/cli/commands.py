@@ -1,0 +1,226 @@
+"""The CLI's subcommands, each ``async def cmd_<name>(args) -> exit code``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+
+from promptforge.clock import SystemClock
+from promptforge.settings import Settings
+
+console = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the API with the embedded runtime until SIGINT/SIGTERM."""
+    from promptforge.local.runtime import EmbeddedRuntime
+    from promptforge.local.server import BackgroundServer
+    from promptforge.logs import configure_logging
+
+    settings = _settings(host=args.host, port=args.port, data_dir=args.data_dir)
+    runtime = EmbeddedRuntime(settings)
+    configure_logging(secrets=runtime.deps.credentials.secrets())
+    async with runtime, BackgroundServer(runtime.app, settings.host, settings.port) as server:
+        console.print(f"PromptForge serving on {server.url} (data in {settings.data_dir})")
+        await _wait_for_signal()
+    return 0
+
+
+async def cmd_simulate(args: argparse.Namespace) -> int:
+    """Serve the provider simulator until SIGINT/SIGTERM."""
+    from promptforge.local.server import BackgroundServer
+    from promptforge.simulator.server import create_app
+
+    config = simulator_config(rpm=args.rpm, tpm=args.tpm, latency=args.latency, seed=args.seed)
+    async with BackgroundServer(create_app(config), args.host, args.port) as server:
+        console.print(f"provider simulator on {server.url} (openai, anthropic, gemini, mistral)")
+        await _wait_for_signal()
+    return 0
+
+
+def simulator_config(
+    *, rpm: int | None, tpm: int | None, latency: float | None, seed: int = 0
+) -> object:
+    """A simulator config with the same limits for every provider where given."""
+    from dataclasses import replace
+
+    from promptforge.simulator.config import SimulatorConfig
+
+    config = SimulatorConfig(seed=seed)
+    if rpm is not None or tpm is not None:
+        limits = {
+            name: replace(spec, rpm=rpm or spec.rpm, tpm=tpm or spec.tpm)
+            for name, spec in config.limits.items()
+        }
+        config = replace(config, limits=limits)
+    if latency is not None:
+        config = replace(config, latency_median=latency)
+    return config
+
+
+def _api_key() -> str | None:
+    key = os.environ.get("PROMPTFORGE_API_KEY")
+    if not key:
+        console.print("[red]set PROMPTFORGE_API_KEY[/red] (create one with `promptforge keys create`)")
+    return key
+
+
+async def cmd_submit(args: argparse.Namespace) -> int:
+    """Submit a file, show progress, download the results."""
+    from promptforge.cli.client import ClientError, PromptForgeClient
+    from promptforge.cli.submit import submit_file
+
+    key = _api_key()
+    if key is None:
+        return 2
+    async with PromptForgeClient(args.url, key) as client:
+        try:
+            summary = await submit_file(
+                client,
+                args.file,
+                provider=args.provider,
+                model=args.model,
+                out_dir=args.out,
+                max_retries=args.max_retries,
+                rpm=args.rpm,
+                tpm=args.tpm,
+                params=args.params,
+                console=console,
+            )
+        except ClientError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            return 1
+    return 0 if summary.status == "COMPLETED" else 1
+
+
+async def cmd_status(args: argparse.Namespace) -> int:
+    """Print a job's status as JSON."""
+    from promptforge.cli.client import ClientError, PromptForgeClient
+
+    key = _api_key()
+    if key is None:
+        return 2
+    async with PromptForgeClient(args.url, key) as client:
+        try:
+            print(json.dumps(await client.status(args.job_id), indent=2))
+        except ClientError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            return 1
+    return 0
+
+
+async def cmd_results(args: argparse.Namespace) -> int:
+    """Download a finished job's files."""
+    from promptforge.cli.client import ClientError, PromptForgeClient
+    from promptforge.cli.submit import fetch_results
+
+    key = _api_key()
+    if key is None:
+        return 2
+    async with PromptForgeClient(args.url, key) as client:
+        try:
+            for path in await fetch_results(client, args.job_id, args.out):
+                print(path)
+        except ClientError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            return 1
+    return 0
+
+
+async def cmd_keys(args: argparse.Namespace) -> int:
+    """Create or revoke an API key in the embedded runtime's store."""
+    from promptforge.core.auth import create_api_key
+    from promptforge.jobstore.sqlite import SqliteJobStore
+
+    settings = _settings(data_dir=args.data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with SqliteJobStore(settings.data_dir / "jobs.db") as store:
+        if args.keys_command == "create":
+            key, record = await create_api_key(store, SystemClock(), args.tenant)
+            console.print(f"key id {record.key_id} for tenant {record.tenant_id} (shown once):")
+            print(key)
+            return 0
+        if await store.revoke_api_key(args.key_id):
+            console.print(f"revoked {args.key_id}")
+            return 0
+        console.print(f"[red]no key with id {args.key_id}[/red]")
+        return 1
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    """Start the embedded runtime and the simulator, submit the example file, show the results."""
+    from promptforge.cli.client import PromptForgeClient
+    from promptforge.cli.submit import submit_file
+    from promptforge.core.auth import create_api_key
+    from promptforge.local.runtime import EmbeddedRuntime
+    from promptforge.local.server import BackgroundServer
+    from promptforge.logs import configure_logging
+    from promptforge.simulator.server import create_app
+
+    configure_logging("WARNING")
+    with contextlib.ExitStack() as stack:
+        data_dir = args.data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        sim_config = simulator_config(rpm=args.limit_rpm, tpm=None, latency=0.3)
+        async with BackgroundServer(create_app(sim_config)) as simulator:  # type: ignore[arg-type]
+            settings = Settings(
+                data_dir=data_dir,
+                port=0,
+                openai_api_key="sk-demo-simulated",  # type: ignore[arg-type]
+                openai_base_url=simulator.url,
+            )
+            server = BackgroundServer(None, settings.host, 0)
+            settings = settings.model_copy(update={"port": server.port})
+            runtime = EmbeddedRuntime(settings)
+            server.set_app(runtime.app)
+            async with runtime, server:
+                key, _ = await create_api_key(runtime.store, SystemClock(), "demo")
+                prompts = _demo_file(data_dir, args.prompts)
+                console.print(
+                    f"PromptForge on {server.url}; provider simulator on {simulator.url} "
+                    f"(OpenAI API, limit {args.limit_rpm} RPM — PromptForge is not told it)"
+                )
+                async with PromptForgeClient(server.url, key) as client:
+                    summary = await submit_file(
+                        client, prompts, provider="openai", model="gpt-4o-mini",
+                        out_dir=args.out, console=console,
+                    )
+    console.print(
+        f"{summary.status}: {summary.completed_count} results, {summary.failed_count} errors "
+        f"in {summary.elapsed_seconds:.1f}s; files in {args.out / summary.job_id}"
+    )
+    return 0 if summary.status == "COMPLETED" else 1
+
+
+def _demo_file(data_dir: Path, count: int) -> Path:
+    source = resources.files("promptforge.data").joinpath("example_prompts.jsonl")
+    lines = source.read_text("utf-8").splitlines()[:count]
+    path = data_dir / "example_prompts.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+if sys.platform == "win32":  # pragma: no cover
+    raise SystemExit("PromptForge's CLI needs a POSIX system")

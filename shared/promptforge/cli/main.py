@@ -1,0 +1,96 @@
+"""``promptforge``: serve, simulate, submit, status, results, keys, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="promptforge", description="Run large batches of LLM prompts at the provider's limit."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run a whole job locally against the provider simulator")
+    demo.add_argument("--prompts", type=int, default=2000, help="how many example prompts to run")
+    demo.add_argument("--limit-rpm", type=int, default=3000, help="the simulator's RPM limit")
+    demo.add_argument("--out", type=Path, default=Path("promptforge-results"))
+    demo.add_argument("--data-dir", type=Path, default=None, help="state dir (default: temporary)")
+
+    serve = sub.add_parser("serve", help="serve the API with the embedded runtime")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--data-dir", type=Path, default=None)
+
+    simulate = sub.add_parser("simulate", help="serve the provider simulator")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=8090)
+    simulate.add_argument("--rpm", type=int, default=None, help="RPM limit for every provider")
+    simulate.add_argument("--tpm", type=int, default=None, help="TPM limit for every provider")
+    simulate.add_argument("--latency", type=float, default=None, help="median latency (s)")
+    simulate.add_argument("--seed", type=int, default=0)
+
+    submit = sub.add_parser("submit", help="submit a JSONL file and download its results")
+    submit.add_argument("file", type=Path)
+    submit.add_argument("--provider", required=True)
+    submit.add_argument("--model", required=True)
+    submit.add_argument("--max-retries", type=int, default=3)
+    submit.add_argument("--rpm", type=int, default=None)
+    submit.add_argument("--tpm", type=int, default=None)
+    submit.add_argument("--params", type=json.loads, default=None,
+                        help='generation options as JSON, e.g. \'{"temperature": 0}\'')
+    _client_options(submit)
+
+    status = sub.add_parser("status", help="show a job's status")
+    status.add_argument("job_id")
+    _client_options(status)
+
+    results = sub.add_parser("results", help="download a finished job's files")
+    results.add_argument("job_id")
+    _client_options(results)
+
+    keys = sub.add_parser("keys", help="manage API keys of the embedded runtime")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key (shown once)")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--data-dir", type=Path, default=None)
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    revoke.add_argument("--data-dir", type=Path, default=None)
+    return parser
+
+
+def _client_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default=os.environ.get("PROMPTFORGE_URL", DEFAULT_URL),
+                        help="PromptForge base URL (env PROMPTFORGE_URL)")
+    parser.add_argument("--out", type=Path, default=Path("promptforge-results"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``promptforge`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(_dispatch(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    from promptforge.cli import commands
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    code: int = await handler(args)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

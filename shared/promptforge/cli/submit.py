@@ -1,0 +1,282 @@
+"""``promptforge submit``: init a job, upload the file, follow it, download its results.
+
+The steps a user of the quickstart runs by hand, in one call. Interrupting it
+(Ctrl-C) never stops the job: it runs server-side, and the message printed says how
+to pick it up again (``promptforge status JOB_ID``, ``promptforge results JOB_ID --out DIR``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from rich.console import Console
+from rich.markup import escape
+
+from promptforge.cli.client import ClientError, PromptForgeClient
+from promptforge.cli.progress import JobProgress
+from promptforge.errors import PromptForgeError
+
+__all__ = [
+    "InputFileError",
+    "SubmitSummary",
+    "check_input_file",
+    "fetch_results",
+    "submit_file",
+    "wait_for_job",
+]
+
+
+class InputFileError(PromptForgeError):
+    """The prompts file cannot be submitted (missing, unreadable, empty); ``code`` says which."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SubmitSummary:
+    """How a submitted job ended and where its output files were written."""
+
+    job_id: str
+    status: str
+    prompt_count: int
+    completed_count: int
+    failed_count: int
+    files: list[Path]
+    elapsed_seconds: float
+    error: dict[str, Any] | None
+
+
+async def check_input_file(path: Path) -> int:
+    """Check ``path`` is a readable, non-empty regular file; returns its size in bytes."""
+    apath = anyio.Path(path)
+    if not await apath.exists():
+        raise InputFileError("file_not_found", f"{path}: no such file")
+    if not await apath.is_file():
+        raise InputFileError("not_a_file", f"{path} is not a regular file: pass a .jsonl file")
+    try:
+        async with await anyio.open_file(path, "rb") as source:
+            await source.read(1)
+    except OSError as exc:
+        raise InputFileError("file_unreadable", f"{path} cannot be read: {exc.strerror}") from exc
+    size = (await apath.stat()).st_size
+    if size == 0:
+        raise InputFileError(
+            "file_empty",
+            f'{path} is empty: write one JSON object per line, {{"prompt_id": ..., "prompt": ...}}',
+        )
+    return size
+
+
+async def submit_file(
+    client: PromptForgeClient,
+    path: Path,
+    *,
+    provider: str,
+    model: str,
+    out_dir: Path,
+    max_retries: int = 3,
+    rpm: int | None = None,
+    tpm: int | None = None,
+    params: dict[str, Any] | None = None,
+    poll_interval: float = 1.0,
+    show_progress: bool = True,
+    console: Console | None = None,
+) -> SubmitSummary:
+    """Run one prompts file end to end and download every output file to ``out_dir/<job_id>/``.
+
+    Raises :class:`InputFileError` before any API call if the file is not usable, and
+    :class:`ClientError` when a call fails for good. On Ctrl-C (``CancelledError`` or
+    ``KeyboardInterrupt``) it prints how to resume and re-raises.
+    """
+    started = time.monotonic()
+    size = await check_input_file(path)
+    console = console or Console()
+    job = await client.init_job(
+        provider, model, max_retries=max_retries, rpm=rpm, tpm=tpm, params=params
+    )
+    job_id = str(job["job_id"])
+    if show_progress:
+        console.print(
+            f"Job [bold]{job_id}[/] created ({provider}/{model}); "
+            f"uploading {escape(path.name)} ({_human_size(size)})",
+            highlight=False,
+        )
+    try:
+        await client.upload(str(job["upload_url"]), path)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        _notice(
+            console,
+            f"Upload interrupted: job {job_id} has no input and will expire unused. "
+            "Run submit again.",
+        )
+        raise
+
+    try:
+        if show_progress:
+            with JobProgress(job_id, console=console) as progress:
+                final = await wait_for_job(
+                    client, job_id, poll_interval=poll_interval, on_status=progress.update
+                )
+        else:
+            final = await wait_for_job(client, job_id, poll_interval=poll_interval)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        _notice(
+            console,
+            f"Stopped following job {job_id}; it keeps running on the server.\n"
+            f"  Check it:      promptforge status {job_id}\n"
+            f"  Get results:   promptforge results {job_id} --out {out_dir}",
+        )
+        raise
+
+    try:
+        files = await _fetch_final_results(client, final, out_dir)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        _notice(
+            console,
+            f"Download interrupted. Fetch the results of job {job_id} again with:\n"
+            f"  promptforge results {job_id} --out {out_dir}",
+        )
+        raise
+    error = final.get("error")
+    return SubmitSummary(
+        job_id=job_id,
+        status=str(final["status"]),
+        prompt_count=_int(final.get("prompt_count")),
+        completed_count=_int(final.get("completed_count")),
+        failed_count=_int(final.get("failed_count")),
+        files=files,
+        elapsed_seconds=time.monotonic() - started,
+        error=error if isinstance(error, dict) else None,
+    )
+
+
+async def wait_for_job(
+    client: PromptForgeClient,
+    job_id: str,
+    *,
+    poll_interval: float = 1.0,
+    on_status: Callable[[dict[str, Any]], None] | None = None,
+    patience: float = 120.0,
+) -> dict[str, Any]:
+    """Poll the job's status until ``COMPLETED`` or ``FAILED``; returns the final status body.
+
+    Transient failures (no response, 408, 429, 5xx) are retried with exponential
+    backoff (honouring ``Retry-After``) for up to ``patience`` seconds in a row; any
+    other :class:`ClientError` is raised at once.
+    """
+    if poll_interval <= 0:
+        raise ValueError(f"poll_interval must be positive, got {poll_interval}")
+    failing_since: float | None = None
+    backoff = poll_interval
+    while True:
+        try:
+            status = await client.status(job_id)
+        except ClientError as exc:
+            now = time.monotonic()
+            failing_since = failing_since if failing_since is not None else now
+            if not exc.retryable or now - failing_since >= patience:
+                raise
+            backoff = min(backoff * 2, _MAX_BACKOFF)
+            await anyio.sleep(max(backoff, exc.retry_after or 0.0))
+            continue
+        failing_since, backoff = None, poll_interval
+        if on_status is not None:
+            on_status(status)
+        if status.get("status") in _FINAL:
+            return status
+        await anyio.sleep(poll_interval)
+
+
+async def fetch_results(client: PromptForgeClient, job_id: str, out_dir: Path) -> list[Path]:
+    """Download every output file of a finished job into ``out_dir/<job_id>/``; returns the paths.
+
+    A download refused with a 4xx (typically a signed URL past its 60 minutes) is
+    retried once with a fresh listing. Raises :class:`ClientError` (409) if the job
+    has not finished.
+    """
+    listing = await client.results(job_id)
+    target = out_dir / _safe_name(job_id, what="job id")
+    await anyio.Path(target).mkdir(parents=True, exist_ok=True)
+    files = _file_entries(listing)
+    paths: list[Path] = []
+    refreshed: dict[str, str] | None = None
+    for name, url in files.items():
+        dest = target / name
+        try:
+            await client.download(url, dest)
+        except ClientError as exc:
+            if not 400 <= exc.status < 500:
+                raise
+            if refreshed is None:
+                refreshed = _file_entries(await client.results(job_id))
+            if name not in refreshed or refreshed[name] == url:
+                raise
+            await client.download(refreshed[name], dest)
+        paths.append(dest)
+    return paths
+
+
+async def _fetch_final_results(
+    client: PromptForgeClient, final: dict[str, Any], out_dir: Path
+) -> list[Path]:
+    """Results of a finished job; a ``FAILED`` job without results yields no files."""
+    job_id = str(final["job_id"])
+    try:
+        return await fetch_results(client, job_id, out_dir)
+    except ClientError as exc:
+        if final.get("status") == "FAILED" and exc.status in (404, 409):
+            return []
+        raise
+
+
+def _file_entries(listing: dict[str, Any]) -> dict[str, str]:
+    """``{safe filename: url}`` from a results body, in the server's order."""
+    entries: dict[str, str] = {}
+    for item in listing.get("files", []):
+        if not isinstance(item, dict) or not item.get("filename") or not item.get("url"):
+            raise ClientError(0, "bad_response", f"malformed entry in results 'files': {item!r}")
+        name = _safe_name(str(item["filename"]), what="file name")
+        if name in entries:
+            raise ClientError(0, "bad_response", f"results list {name!r} twice")
+        entries[name] = str(item["url"])
+    return entries
+
+
+def _safe_name(name: str, *, what: str) -> str:
+    """``name`` if it is one plain path component, else a ClientError (no path traversal)."""
+    if name in ("", ".", "..") or os.sep in name or "/" in name or "\\" in name or "\0" in name:
+        raise ClientError(0, "bad_response", f"refusing unsafe {what} from the server: {name!r}")
+    return name
+
+
+def _notice(console: Console, text: str) -> None:
+    console.print(text, style="yellow", highlight=False, markup=False, soft_wrap=True)
+
+
+def _human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size:,} bytes"
+    value = size / 1024
+    for unit in ("KB", "MB"):
+        if value < 1024:
+            return f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{value:,.1f} GB"
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+_FINAL = ("COMPLETED", "FAILED")
+_MAX_BACKOFF = 30.0

@@ -1,0 +1,61 @@
+"""What the core handlers need, built once by a runtime (embedded or Google) and passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from promptforge.blobstore.base import BlobStore
+from promptforge.clock import Clock
+from promptforge.core.credentials import Credentials
+from promptforge.jobstore.base import JobStore
+from promptforge.providers.catalogue import Catalogue
+from promptforge.settings import Settings
+from promptforge.tasks.base import TaskQueue
+
+CONTROL_QUEUE = "pf-control"
+"""The queue for ingest, finalize and expiry tasks (prompts go to one queue per rate key)."""
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """The settings the core logic reads."""
+
+    upload_url_ttl: int = 900
+    results_url_ttl: int = 3600
+    lines_per_part: int = 10_000
+    max_line_bytes: int = 1_000_000
+    ingest_batch: int = 500
+    lease_seconds: float = 600.0
+    provider_timeout: float = 120.0
+    initial_rate: float = 1.0
+    max_concurrent_dispatches: int = 1000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CoreConfig:
+        """The core's share of the operator settings."""
+        return cls(
+            upload_url_ttl=settings.upload_url_ttl,
+            results_url_ttl=settings.results_url_ttl,
+            lines_per_part=settings.lines_per_part,
+            max_line_bytes=settings.max_line_bytes,
+            lease_seconds=settings.lease_seconds,
+            provider_timeout=settings.provider_timeout,
+            initial_rate=settings.initial_rate,
+            max_concurrent_dispatches=settings.max_concurrent_dispatches,
+        )
+
+
+@dataclass
+class Deps:
+    """Ports and shared clients for the core handlers."""
+
+    store: JobStore
+    blobs: BlobStore
+    tasks: TaskQueue
+    clock: Clock
+    catalogue: Catalogue
+    credentials: Credentials
+    http: httpx.AsyncClient
+    config: CoreConfig

@@ -1,0 +1,152 @@
+"""Ingest: on an upload's finalize event, stream the JSONL, validate it, fan prompts out as tasks.
+
+Replay-safe at every step: a finalize event delivered twice is one named task; an
+ingest that dies half-way runs again from the start, and every write it makes is
+idempotent (prompt registration, error outcomes, named prompt tasks, a progress
+count that only rises). Memory is bounded by one batch of lines.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from promptforge.core.deps import CONTROL_QUEUE, Deps
+from promptforge.core.finalize import enqueue_finalize_if_ready
+from promptforge.core.jsonl import LineError, ValidPrompt, Verdict, read_prompts
+from promptforge.core.models import Job, JobError, JobStatus, Outcome, OutcomeKind, PromptTask
+from promptforge.core.queues import ensure_rate_queue
+from promptforge.core.tasknames import ingest_task_name, prompt_task_name
+from promptforge.tasks.base import Delivery, HandlerResult, Task
+
+log = logging.getLogger(__name__)
+
+
+def finalize_event_task(bucket: str, name: str, generation: int) -> Task:
+    """The ingest task for one object-finalize event (named: a replay creates nothing)."""
+    return Task(
+        queue=CONTROL_QUEUE,
+        target="ingest",
+        payload={"bucket": bucket, "name": name, "generation": generation},
+        name=ingest_task_name(bucket, name, generation),
+    )
+
+
+def job_id_from_object(name: str) -> str | None:
+    """``<tenant>/<job_id>/prompts.jsonl`` → job_id, or None for an unrelated object."""
+    parts = name.split("/")
+    if len(parts) != 3 or parts[2] != "prompts.jsonl":
+        return None
+    return parts[1]
+
+
+async def handle_ingest(deps: Deps, delivery: Delivery) -> HandlerResult:
+    """Task handler for target ``ingest``."""
+    payload = delivery.payload
+    name = str(payload["name"])
+    generation = int(payload["generation"])
+    job_id = job_id_from_object(name)
+    job = await deps.store.get_job(job_id) if job_id else None
+    if job is None or job.upload_object != name:
+        log.warning("ignoring upload of %s: no job expects it", name)
+        return HandlerResult(200)
+    if job.status is JobStatus.WAITING_FOR_UPLOAD:
+        started = await deps.store.transition(
+            job.job_id,
+            JobStatus.WAITING_FOR_UPLOAD,
+            JobStatus.PROCESSING,
+            started_processing_at=deps.clock.now(),
+            input_generation=generation,
+        )
+        job = await deps.store.get_job(job.job_id)
+        if job is None:
+            return HandlerResult(200)
+        if not started and job.status is not JobStatus.PROCESSING:
+            return HandlerResult(200)
+    if job.status is not JobStatus.PROCESSING or job.ingest_done:
+        return HandlerResult(200)
+    if job.input_generation != generation:
+        log.warning("job %s: ignoring a second upload (generation %s)", job.job_id, generation)
+        return HandlerResult(200)
+    await ingest_file(deps, job, str(payload["bucket"]))
+    return HandlerResult(200)
+
+
+async def ingest_file(deps: Deps, job: Job, bucket: str) -> int:
+    """Stream the job's input into prompt tasks and error outcomes; returns the line count."""
+    queue = await ensure_rate_queue(deps, job)
+    batch: list[Verdict] = []
+    seen = 0
+    chunks = deps.blobs.read(bucket, job.upload_object)
+    async for verdict in read_prompts(chunks, deps.config.max_line_bytes):
+        batch.append(verdict)
+        if len(batch) >= deps.config.ingest_batch:
+            seen += await _ingest_batch(deps, job, queue, batch)
+            await deps.store.update_ingest_progress(job.job_id, seen, done=False)
+            batch = []
+    seen += await _ingest_batch(deps, job, queue, batch)
+    await deps.store.update_ingest_progress(job.job_id, seen, done=True)
+    if seen == 0:
+        await deps.store.transition(
+            job.job_id,
+            JobStatus.PROCESSING,
+            JobStatus.FAILED,
+            completed_at=deps.clock.now(),
+            error=JobError("empty_file", "the uploaded file has no prompts; upload JSONL lines"),
+        )
+        return 0
+    await enqueue_finalize_if_ready(deps, job.job_id)
+    log.info("job %s: ingested %d lines", job.job_id, seen)
+    return seen
+
+
+async def _ingest_batch(deps: Deps, job: Job, queue: str, batch: Sequence[Verdict]) -> int:
+    if not batch:
+        return 0
+    valid = [v for v in batch if isinstance(v, ValidPrompt)]
+    errors = [v for v in batch if isinstance(v, LineError)]
+    earlier = await deps.store.register_prompts(
+        job.job_id, [(v.prompt_id, v.line) for v in valid]
+    )
+    tasks: list[Task] = []
+    for prompt, first_line in zip(valid, earlier, strict=True):
+        if first_line is not None:
+            errors.append(
+                LineError(
+                    prompt.line,
+                    "duplicate_prompt_id",
+                    f"prompt_id {prompt.prompt_id!r} already appeared on line {first_line}; "
+                    "prompt_id must be unique within a file",
+                    prompt.prompt_id,
+                )
+            )
+            continue
+        task = PromptTask(job.job_id, prompt.prompt_id, prompt.line, prompt.prompt)
+        tasks.append(prompt_task(queue, task))
+    if errors:
+        await deps.store.record_outcomes(job.job_id, [_error_outcome(e) for e in errors])
+    if tasks:
+        await deps.tasks.enqueue(tasks)
+    return len(batch)
+
+
+def prompt_task(queue: str, task: PromptTask, **schedule: Any) -> Task:
+    """The queue task for one generation of one prompt."""
+    return Task(
+        queue=queue,
+        target="worker",
+        payload=task.to_dict(),
+        name=prompt_task_name(task.job_id, task.prompt_id, task.generation),
+        **schedule,
+    )
+
+
+def _error_outcome(error: LineError) -> Outcome:
+    return Outcome(
+        key=Outcome.line_key(error.line),
+        kind=OutcomeKind.ERROR,
+        line=error.line,
+        record=error.record(),
+    )
+

@@ -1,0 +1,193 @@
+"""Streaming JSONL validation: bytes in, one verdict per line out, memory bounded by one line.
+
+The reader is sans-I/O: ``LineSplitter`` is fed chunks and yields raw lines;
+``validate_line`` turns one raw line into a ``ValidPrompt`` or a ``LineError``.
+``read_prompts`` glues both over an async byte stream. Blank lines are skipped
+(they are not prompts); every other line becomes exactly one verdict, numbered
+from 1 by its physical position in the file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+MAX_LINE_BYTES = 1_000_000
+"""A line longer than this is refused (``line_too_long``) without being buffered whole."""
+
+MAX_PROMPT_ID_CHARS = 256
+"""``prompt_id`` values longer than this are refused."""
+
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class ValidPrompt:
+    """A line that is a valid prompt."""
+
+    line: int
+    prompt_id: str
+    prompt: str
+
+
+@dataclass(frozen=True)
+class LineError:
+    """A line that is not a valid prompt, with a machine-readable code and a message."""
+
+    line: int
+    code: str
+    message: str
+    prompt_id: str | None = None
+
+    def record(self) -> dict[str, object]:
+        """The ``errors.jsonl`` line for this error."""
+        return {
+            "prompt_id": self.prompt_id,
+            "line": self.line,
+            "error": {"code": self.code, "message": self.message},
+        }
+
+
+Verdict = ValidPrompt | LineError
+
+
+@dataclass(frozen=True)
+class RawLine:
+    """One physical line: its number and bytes (without the newline), or ``too_long``."""
+
+    number: int
+    data: bytes
+    too_long: bool = False
+
+
+class LineSplitter:
+    """Splits a byte stream into lines; a line longer than ``max_bytes`` is dropped, not kept."""
+
+    def __init__(self, max_bytes: int = MAX_LINE_BYTES) -> None:
+        self._max = max_bytes
+        self._buffer = bytearray()
+        self._number = 0
+        self._overflow = False
+        self._first = True
+
+    def feed(self, chunk: bytes) -> Iterator[RawLine]:
+        """Consume a chunk; yield every line it completes."""
+        if self._first and chunk:
+            self._first = False
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM) :]
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            if end < 0:
+                self._append(chunk[start:])
+                return
+            self._append(chunk[start:end])
+            yield self._emit()
+            start = end + 1
+
+    def close(self) -> Iterator[RawLine]:
+        """Yield the last line if the stream did not end with a newline."""
+        if self._buffer or self._overflow:
+            yield self._emit()
+
+    def _append(self, piece: bytes) -> None:
+        if self._overflow:
+            return
+        if len(self._buffer) + len(piece) > self._max:
+            self._overflow = True
+            self._buffer.clear()
+            return
+        self._buffer += piece
+
+    def _emit(self) -> RawLine:
+        self._number += 1
+        data = bytes(self._buffer)
+        if data.endswith(b"\r"):
+            data = data[:-1]
+        line = RawLine(self._number, data, too_long=self._overflow)
+        self._buffer.clear()
+        self._overflow = False
+        return line
+
+
+def validate_line(raw: RawLine, max_line_bytes: int = MAX_LINE_BYTES) -> Verdict | None:
+    """Judge one line; None for a blank line (skipped)."""
+    number = raw.number
+    if raw.too_long:
+        return LineError(
+            number,
+            "line_too_long",
+            f"line is longer than {max_line_bytes:,} bytes; shorten the prompt",
+        )
+    try:
+        text = raw.data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return LineError(
+            number, "invalid_utf8", f"line is not valid UTF-8 (byte {exc.start}); re-encode as UTF-8"
+        )
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return LineError(
+            number, "invalid_json", f"line is not valid JSON: {exc.msg} at column {exc.colno}"
+        )
+    if not isinstance(value, dict):
+        kind = type(value).__name__ if value is not None else "null"
+        return LineError(
+            number,
+            "not_an_object",
+            f'line is a JSON {kind}; each line must be an object like {{"prompt_id": "...", '
+            '"prompt": "..."}',
+        )
+    return _validate_fields(number, value)
+
+
+def _validate_fields(number: int, value: dict[str, object]) -> Verdict:
+    prompt_id = value.get("prompt_id")
+    if prompt_id is None:
+        return LineError(number, "missing_prompt_id", 'line has no "prompt_id" field')
+    if not isinstance(prompt_id, str):
+        return LineError(
+            number,
+            "invalid_prompt_id",
+            f'"prompt_id" must be a string, got {type(prompt_id).__name__}',
+        )
+    if not prompt_id.strip() or len(prompt_id) > MAX_PROMPT_ID_CHARS:
+        return LineError(
+            number,
+            "invalid_prompt_id",
+            f'"prompt_id" must be a non-blank string of at most {MAX_PROMPT_ID_CHARS} characters',
+        )
+    prompt = value.get("prompt")
+    if prompt is None:
+        return LineError(number, "missing_prompt", 'line has no "prompt" field', prompt_id)
+    if not isinstance(prompt, str):
+        return LineError(
+            number,
+            "invalid_prompt",
+            f'"prompt" must be a string, got {type(prompt).__name__}',
+            prompt_id,
+        )
+    if not prompt.strip():
+        return LineError(number, "empty_prompt", '"prompt" is empty', prompt_id)
+    return ValidPrompt(number, prompt_id, prompt)
+
+
+async def read_prompts(
+    chunks: AsyncIterator[bytes], max_line_bytes: int = MAX_LINE_BYTES
+) -> AsyncIterator[Verdict]:
+    """Stream verdicts for every non-blank line of a JSONL byte stream."""
+    splitter = LineSplitter(max_line_bytes)
+    async for chunk in chunks:
+        for raw in splitter.feed(chunk):
+            verdict = validate_line(raw, max_line_bytes)
+            if verdict is not None:
+                yield verdict
+    for raw in splitter.close():
+        verdict = validate_line(raw, max_line_bytes)
+        if verdict is not None:
+            yield verdict

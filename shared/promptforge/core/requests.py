@@ -1,0 +1,133 @@
+"""The init request body: parsed strictly, every problem turned into a 400 that says what to fix."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from promptforge.core.models import GenerationParams
+from promptforge.errors import BadRequest
+
+MAX_INIT_BODY_BYTES = 64 * 1024
+"""The largest init body accepted (a JSON schema in ``response_format`` fits easily)."""
+
+
+class JsonObjectFormat(BaseModel):
+    """``{"type": "json_object"}``: the model must answer with a JSON object."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["json_object"]
+
+
+class JsonSchemaSpec(BaseModel):
+    """A named JSON schema the answer must follow."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64)
+    schema_: dict[str, Any] = Field(alias="schema")
+    strict: bool | None = None
+    description: str | None = None
+
+
+class JsonSchemaFormat(BaseModel):
+    """``{"type": "json_schema", "json_schema": {...}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaSpec
+
+
+class InitRequest(BaseModel):
+    """``POST /v1/jobs/init``: the seed's fields plus optional generation options."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    provider: str
+    model: str = Field(min_length=1, max_length=200)
+    max_retries: int = Field(3, ge=0, le=20)
+    rpm: int | None = Field(None, ge=1, le=10_000_000)
+    tpm: int | None = Field(None, ge=1, le=1_000_000_000)
+    system: str | None = Field(None, max_length=100_000)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(None, ge=1, le=1_000_000)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    stop: Annotated[list[str], Field(max_length=4)] | None = None
+    seed: int | None = None
+    response_format: JsonObjectFormat | JsonSchemaFormat | None = Field(
+        None, discriminator="type"
+    )
+
+    def params(self) -> GenerationParams:
+        """The generation options as the core's value object."""
+        response_format = (
+            self.response_format.model_dump(by_alias=True, exclude_none=True)
+            if self.response_format is not None
+            else None
+        )
+        return GenerationParams(
+            system=self.system,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            top_p=self.top_p,
+            stop=tuple(self.stop) if self.stop is not None else None,
+            seed=self.seed,
+            response_format=response_format,
+        )
+
+
+def parse_init_request(body: bytes) -> InitRequest:
+    """Parse and validate an init body; raise ``BadRequest`` naming the first problem."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            "malformed_json", f"request body is not valid JSON: {exc}; send a JSON object"
+        ) from exc
+    if not isinstance(data, dict):
+        raise BadRequest("malformed_json", "request body must be a JSON object")
+    if isinstance(data.get("temperature"), int) and not isinstance(data["temperature"], bool):
+        data["temperature"] = float(data["temperature"])
+    if isinstance(data.get("top_p"), int) and not isinstance(data["top_p"], bool):
+        data["top_p"] = float(data["top_p"])
+    try:
+        return InitRequest.model_validate(data)
+    except ValidationError as exc:
+        raise _bad_request(exc) from exc
+
+
+def _bad_request(exc: ValidationError) -> BadRequest:
+    errors = exc.errors(include_url=False)
+    missing = [_loc(e["loc"]) for e in errors if e["type"] == "missing"]
+    if missing:
+        return BadRequest(
+            "missing_field",
+            f"missing required field(s): {', '.join(missing)}",
+            details={"fields": missing},
+        )
+    extra = [_loc(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
+    if extra:
+        return BadRequest(
+            "unknown_field",
+            f"unknown field(s): {', '.join(extra)}; see the API reference for accepted fields",
+            details={"fields": extra},
+        )
+    first = errors[0]
+    field = _loc(first["loc"])
+    return BadRequest(
+        "invalid_field",
+        f"field {field!r}: {first['msg']}",
+        details={"field": field},
+    )
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    parts = list(loc)
+    # A discriminated union inserts its tag: response_format.json_schema.<field>.
+    if len(parts) >= 2 and parts[0] == "response_format" and parts[1] in _FORMAT_TAGS:
+        del parts[1]
+    return ".".join(str(part) for part in parts)
+
+
+_FORMAT_TAGS = ("json_object", "json_schema")

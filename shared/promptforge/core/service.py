@@ -1,0 +1,168 @@
+"""The public API's use cases: init, status, results. HTTP-free; the web layer is thin."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from promptforge.clock import isoformat
+from promptforge.core.deps import CONTROL_QUEUE, Deps
+from promptforge.core.models import Job, JobStatus
+from promptforge.core.requests import InitRequest
+from promptforge.core.tasknames import expire_task_name
+from promptforge.errors import BadRequest, Conflict, NotFound, Unprocessable
+from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
+from promptforge.tasks.base import Task
+
+UPLOAD_CONTENT_TYPE = "application/octet-stream"
+EXPIRY_GRACE_SECONDS = 60
+"""The expiry check runs this long after the upload URL expires (an upload may be finishing)."""
+
+
+def upload_object_name(tenant_id: str, job_id: str) -> str:
+    """Where a job's input lives in the input bucket."""
+    return f"{tenant_id}/{job_id}/prompts.jsonl"
+
+
+def result_object_name(job: Job, filename: str) -> str:
+    """Where a job's output file lives in the output bucket."""
+    return f"{job.tenant_id}/{job.job_id}/{filename}"
+
+
+async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str, Any]:
+    """Create a job and a signed upload URL; the body of the 202 answer."""
+    _check_supported(deps, request)
+    now = deps.clock.now()
+    job_id = str(uuid.uuid4())
+    expires_at = now + timedelta(seconds=deps.config.upload_url_ttl)
+    job = Job(
+        job_id=job_id,
+        tenant_id=tenant_id,
+        provider=request.provider,
+        model=request.model,
+        max_retries=request.max_retries,
+        created_at=now,
+        upload_expires_at=expires_at,
+        upload_object=upload_object_name(tenant_id, job_id),
+        rpm=request.rpm,
+        tpm=request.tpm,
+        params=request.params(),
+    )
+    upload_url = await deps.blobs.signed_url(
+        deps.blobs.input_bucket,
+        job.upload_object,
+        method="PUT",
+        expires_at=expires_at,
+        content_type=UPLOAD_CONTENT_TYPE,
+    )
+    await deps.store.create_job(job)
+    await deps.tasks.enqueue(
+        [
+            Task(
+                queue=CONTROL_QUEUE,
+                target="expire",
+                payload={"job_id": job_id},
+                name=expire_task_name(job_id),
+                schedule_time=expires_at + timedelta(seconds=EXPIRY_GRACE_SECONDS),
+            )
+        ]
+    )
+    return {"job_id": job_id, "upload_url": upload_url, "expires_at": isoformat(expires_at)}
+
+
+def _check_supported(deps: Deps, request: InitRequest) -> None:
+    if request.provider not in SUPPORTED_PROVIDERS:
+        raise Unprocessable(
+            "unsupported_provider",
+            f"provider {request.provider!r} is not supported; use one of: "
+            + ", ".join(SUPPORTED_PROVIDERS),
+            details={"supported": list(SUPPORTED_PROVIDERS)},
+        )
+    if deps.catalogue.find(request.provider, request.model) is None:
+        known = deps.catalogue.models_for(request.provider)
+        raise Unprocessable(
+            "unsupported_model",
+            f"model {request.model!r} is not in the catalogue for {request.provider}; "
+            f"known models: {', '.join(known)}",
+            details={"supported": known},
+        )
+    unsupported = get_adapter(request.provider).unsupported(request.params())
+    if unsupported:
+        raise Unprocessable(
+            "unsupported_option",
+            f"{request.provider} cannot honour: {', '.join(unsupported)}; remove them",
+            details={"options": unsupported},
+        )
+
+
+async def get_owned_job(deps: Deps, tenant_id: str, job_id: str) -> Job:
+    """The tenant's job; another tenant's job is as missing as a job that never existed."""
+    try:
+        canonical = str(uuid.UUID(job_id))
+    except ValueError as exc:
+        raise BadRequest(
+            "invalid_job_id", "job_id must be the UUID that /v1/jobs/init returned"
+        ) from exc
+    job = await deps.store.get_job(canonical)
+    if job is None or job.tenant_id != tenant_id:
+        raise NotFound("job_not_found", f"no job {canonical} for this API key")
+    return job
+
+
+async def job_status(deps: Deps, job: Job) -> dict[str, Any]:
+    """The status body: the seed's fields, then PromptForge's additions."""
+    info = deps.catalogue.find(job.provider, job.model)
+    cost = (
+        deps.catalogue.estimate_cost(info, job.input_tokens, job.output_tokens)
+        if info is not None
+        else None
+    )
+    rate_state = await deps.store.load_rate_state(job.rate_key.id)
+    decision = (rate_state or {}).get("decision") or {}
+    rate = decision.get("rate")
+    body: dict[str, Any] = {
+        "job_id": job.job_id,
+        "status": job.status.value,
+        "prompt_count": job.prompt_count,
+        "completed_count": job.completed_count,
+        "failed_count": job.failed_count,
+        "created_at": isoformat(job.created_at),
+        "started_processing_at": isoformat(job.started_processing_at),
+        "completed_at": isoformat(job.completed_at),
+        "provider": job.provider,
+        "model": job.model,
+        "ingest_complete": job.ingest_done,
+        "tokens_used": job.input_tokens + job.output_tokens,
+        "input_tokens": job.input_tokens,
+        "output_tokens": job.output_tokens,
+        "estimated_cost_usd": round(cost, 6) if cost is not None else None,
+        "dispatch_rate_rpm": round(float(rate) * 60, 1)
+        if rate is not None and job.status is JobStatus.PROCESSING
+        else None,
+        "upload_expires_at": isoformat(job.upload_expires_at)
+        if job.status is JobStatus.WAITING_FOR_UPLOAD
+        else None,
+        "error": job.error.to_dict() if job.error is not None else None,
+    }
+    return body
+
+
+async def job_results(deps: Deps, job: Job) -> dict[str, Any]:
+    """Signed download URLs for every output file of a finished job."""
+    if not job.status.final:
+        raise Conflict(
+            "job_not_finished",
+            f"job {job.job_id} is {job.status.value}; poll /status until COMPLETED or FAILED",
+        )
+    expires_at = deps.clock.now() + timedelta(seconds=deps.config.results_url_ttl)
+    files = []
+    for filename in job.result_files:
+        url = await deps.blobs.signed_url(
+            deps.blobs.output_bucket,
+            result_object_name(job, filename),
+            method="GET",
+            expires_at=expires_at,
+        )
+        files.append({"filename": filename, "url": url, "expires_at": isoformat(expires_at)})
+    return {"job_id": job.job_id, "status": job.status.value, "files": files}

@@ -1,0 +1,37 @@
+"""Task names: hashed (Cloud Tasks dedupes by name and spreads hashed names best)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from promptforge.core.models import RateKey
+
+
+def _digest(*parts: str) -> str:
+    joined = "\x00".join(parts).encode("utf-8")
+    return hashlib.sha256(joined).hexdigest()[:40]
+
+
+def prompt_task_name(job_id: str, prompt_id: str, generation: int) -> str:
+    """One name per (job, prompt, generation): a replayed enqueue creates nothing."""
+    return f"p-{_digest('prompt', job_id, prompt_id, str(generation))}"
+
+
+def ingest_task_name(bucket: str, name: str, generation: int) -> str:
+    """One ingest per object generation: a replayed finalize event starts nothing twice."""
+    return f"i-{_digest('ingest', bucket, name, str(generation))}"
+
+
+def finalize_task_name(job_id: str) -> str:
+    """One finalize per job."""
+    return f"f-{_digest('finalize', job_id)}"
+
+
+def expire_task_name(job_id: str) -> str:
+    """One upload-expiry check per job."""
+    return f"e-{_digest('expire', job_id)}"
+
+
+def queue_for(key: RateKey) -> str:
+    """The queue of a rate key: Cloud Tasks queue ids allow letters, digits and hyphens."""
+    return f"pf-rk-{_digest('queue', key.id)[:24]}"

@@ -1,0 +1,172 @@
+"""Worker: one prompt per task — claim it, call the provider, record the outcome exactly once.
+
+The queue delivers at least once. A delivery first claims the prompt for its
+generation; a stale, finished or busy prompt is answered without calling the
+provider, so duplicated tasks cost nothing. Rate-limited and transient calls are
+re-enqueued as the next generation with a delay chosen here, not by queue retries:
+429s never count against ``max_retries`` and never slow the queue for other prompts.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from datetime import timedelta
+
+from promptforge.core.credentials import MissingCredential
+from promptforge.core.deps import Deps
+from promptforge.core.finalize import enqueue_finalize_if_ready
+from promptforge.core.ingest import prompt_task
+from promptforge.core.models import ClaimResult, Job, Outcome, OutcomeKind, PromptTask
+from promptforge.core.tasknames import queue_for
+from promptforge.providers.base import CallOutcome, CallResult
+from promptforge.providers.http import send
+from promptforge.providers.registry import get_adapter
+from promptforge.ratecontrol.base import Observation
+from promptforge.ratecontrol.controller import ControllerState, retry_delay
+from promptforge.tasks.base import Delivery, HandlerResult
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_BACKOFF_BASE = 2.0
+TRANSIENT_BACKOFF_MAX = 120.0
+
+
+async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
+    """Task handler for target ``worker``."""
+    task = PromptTask.from_dict(delivery.payload)
+    job = await deps.store.get_job(task.job_id)
+    if job is None or job.status.final:
+        return HandlerResult(200)
+    now = deps.clock.now()
+    holder = uuid.uuid4().hex
+    claim = await deps.store.claim(
+        task.job_id,
+        task.prompt_id,
+        task.generation,
+        holder,
+        now + timedelta(seconds=deps.config.lease_seconds),
+        now,
+    )
+    if claim is ClaimResult.BUSY:
+        # Another delivery is calling the provider for this prompt; come back after it.
+        return HandlerResult(409)
+    if claim is not ClaimResult.CLAIMED:
+        return HandlerResult(200)
+    result = await _call_provider(deps, job, task)
+    await _settle(deps, job, task, result)
+    return HandlerResult(200)
+
+
+async def _call_provider(deps: Deps, job: Job, task: PromptTask) -> CallResult:
+    adapter = get_adapter(job.provider)
+    try:
+        endpoint = deps.credentials.resolve(job.provider, job.credential)
+    except MissingCredential as exc:
+        return CallResult(CallOutcome.PERMANENT, error_code="missing_credential", error_message=str(exc))
+    request = adapter.build_request(
+        base_url=endpoint.base_url or adapter.default_base_url,
+        api_key=endpoint.api_key.get_secret_value(),
+        model=job.model,
+        prompt=task.prompt,
+        params=job.params,
+    )
+    started = time.monotonic()
+    result = await send(deps.http, adapter, request, timeout=deps.config.provider_timeout)
+    latency = time.monotonic() - started
+    observation = Observation.from_call(deps.clock.now().timestamp(), result, latency)
+    await deps.store.append_observations(job.rate_key.id, [observation])
+    return result
+
+
+async def _settle(deps: Deps, job: Job, task: PromptTask, result: CallResult) -> None:
+    if result.outcome is CallOutcome.SUCCESS:
+        await _record(deps, job, task, _result_outcome(job, task, result))
+    elif result.outcome is CallOutcome.RATE_LIMITED:
+        delay = await _rate_limit_delay(deps, job, result)
+        await _requeue(deps, job, task, delay, attempt=task.attempt)
+    elif result.outcome is CallOutcome.TRANSIENT and task.attempt < job.max_retries:
+        delay = _transient_delay(task.attempt, result.signals.retry_after)
+        await _requeue(deps, job, task, delay, attempt=task.attempt + 1)
+    else:
+        code = result.error_code or "provider_error"
+        if result.outcome is CallOutcome.TRANSIENT:
+            message = (
+                f"gave up after {task.attempt + 1} attempts (max_retries={job.max_retries}); "
+                f"last error: {result.error_message or code}"
+            )
+            code = "retries_exhausted"
+        else:
+            message = result.error_message or f"the provider refused the prompt ({code})"
+        await _record(deps, job, task, _error_outcome(task, code, message, result))
+
+
+async def _requeue(deps: Deps, job: Job, task: PromptTask, delay: float, *, attempt: int) -> None:
+    """Enqueue the next generation first, then advance: a crash in between loses nothing."""
+    following = PromptTask(
+        task.job_id, task.prompt_id, task.line, task.prompt, task.generation + 1, attempt
+    )
+    when = deps.clock.now() + timedelta(seconds=delay)
+    await deps.tasks.enqueue([prompt_task(queue_for(job.rate_key), following, schedule_time=when)])
+    await deps.store.advance(task.job_id, task.prompt_id, task.generation)
+
+
+async def _record(deps: Deps, job: Job, task: PromptTask, outcome: Outcome) -> None:
+    await deps.store.record_outcomes(job.job_id, [outcome])
+    await enqueue_finalize_if_ready(deps, job.job_id)
+
+
+async def _rate_limit_delay(deps: Deps, job: Job, result: CallResult) -> float:
+    saved = await deps.store.load_rate_state(job.rate_key.id) or {}
+    if "state" not in saved:
+        return result.signals.retry_after or 1.0
+    state = ControllerState.from_dict(saved["state"])
+    return retry_delay(state, deps.clock.now().timestamp(), result.signals.retry_after)
+
+
+def _transient_delay(attempt: int, retry_after: float | None) -> float:
+    backoff = min(TRANSIENT_BACKOFF_MAX, TRANSIENT_BACKOFF_BASE * 2**attempt)
+    jittered = backoff * (0.5 + random.random() / 2)
+    return max(jittered, retry_after or 0.0)
+
+
+def _result_outcome(job: Job, task: PromptTask, result: CallResult) -> Outcome:
+    return Outcome(
+        key=Outcome.prompt_key(task.prompt_id),
+        kind=OutcomeKind.RESULT,
+        line=task.line,
+        record={
+            "prompt_id": task.prompt_id,
+            "result": result.text or "",
+            "model": job.model,
+            "tokens_used": result.tokens_used,
+            "input_tokens": result.input_tokens,
+            "output_tokens": result.output_tokens,
+            "finish_reason": result.finish_reason,
+        },
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+    )
+
+
+def _error_outcome(task: PromptTask, code: str, message: str, result: CallResult) -> Outcome:
+    return Outcome(
+        key=Outcome.prompt_key(task.prompt_id),
+        kind=OutcomeKind.ERROR,
+        line=task.line,
+        record={
+            "prompt_id": task.prompt_id,
+            "line": task.line,
+            "error": {
+                "code": code,
+                "message": message,
+                "provider_status": result.status,
+                "provider_code": result.error_code,
+            },
+            "attempts": task.attempt + 1,
+        },
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+    )

@@ -1,0 +1,155 @@
+"""The SQLite job store's file format: schema, migrations, transactions and row codecs.
+
+Times are stored as integer microseconds since the epoch (exact, and ordered for the
+lease and expiry comparisons) and read back as timezone-aware UTC datetimes; naive
+datetimes are refused. Structured fields are compact JSON. The schema version lives in
+``PRAGMA user_version``; ``MIGRATIONS[n]`` takes a file from version ``n`` to ``n + 1``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from promptforge.core.models import GenerationParams, Job, JobError, JobStatus
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    0: (
+        """CREATE TABLE api_keys (
+            key_hash TEXT PRIMARY KEY, key_id TEXT NOT NULL UNIQUE, tenant_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)""",
+        """CREATE TABLE jobs (
+            job_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, provider TEXT NOT NULL,
+            model TEXT NOT NULL, max_retries INTEGER NOT NULL, created_at INTEGER NOT NULL,
+            upload_expires_at INTEGER NOT NULL, upload_object TEXT NOT NULL,
+            status TEXT NOT NULL, rpm INTEGER, tpm INTEGER, credential TEXT NOT NULL,
+            params TEXT NOT NULL, started_processing_at INTEGER, completed_at INTEGER,
+            prompt_count INTEGER NOT NULL, ingest_done INTEGER NOT NULL,
+            completed_count INTEGER NOT NULL, failed_count INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+            result_files TEXT NOT NULL, error TEXT)""",
+        "CREATE INDEX jobs_by_tenant ON jobs (tenant_id, created_at)",
+        "CREATE INDEX jobs_by_status ON jobs (status, upload_expires_at)",
+        """CREATE TABLE prompts (
+            job_id TEXT NOT NULL, prompt_id TEXT NOT NULL, line INTEGER NOT NULL,
+            generation INTEGER NOT NULL DEFAULT 0, lease_holder TEXT, lease_until INTEGER,
+            done INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (job_id, prompt_id)) WITHOUT ROWID""",
+        """CREATE TABLE outcomes (
+            job_id TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, line INTEGER NOT NULL,
+            record TEXT NOT NULL, input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+            PRIMARY KEY (job_id, key))""",
+        "CREATE INDEX outcomes_by_line ON outcomes (job_id, kind, line, key)",
+        """CREATE TABLE observations (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, rate_key TEXT NOT NULL, data TEXT NOT NULL)""",
+        "CREATE INDEX observations_by_key ON observations (rate_key, seq)",
+        "CREATE TABLE rate_state (rate_key TEXT PRIMARY KEY, state TEXT NOT NULL)",
+    ),
+}
+
+API_KEY_COLUMNS = ("key_hash", "key_id", "tenant_id", "created_at", "revoked")
+JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Job))
+# Counters belong to record_outcomes / update_ingest_progress: transition never sets them.
+TRANSITION_FIELDS = frozenset(JOB_COLUMNS) - {
+    "job_id",
+    "status",
+    "prompt_count",
+    "ingest_done",
+    "completed_count",
+    "failed_count",
+    "input_tokens",
+    "output_tokens",
+}
+
+_DATETIME_FIELDS = frozenset(
+    {"created_at", "upload_expires_at", "started_processing_at", "completed_at"}
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring the schema to ``SCHEMA_VERSION``; refuse a file written by a newer version."""
+    with transaction(conn):
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"database schema {version} is newer than {SCHEMA_VERSION}")
+        for step in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[step]:
+                conn.execute(statement)
+        if version != SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` on an autocommit connection, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for a column."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def to_micros(moment: datetime) -> int:
+    """A timezone-aware datetime as integer microseconds since the epoch."""
+    if moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: the job store takes timezone-aware times")
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    """Inverse of :func:`to_micros`, in UTC."""
+    return _EPOCH + value * _MICROSECOND
+
+
+def encode_field(name: str, value: Any) -> Any:
+    """One ``Job`` field as its column value."""
+    if name in _DATETIME_FIELDS:
+        return None if value is None else to_micros(value)
+    if name == "params":
+        if not isinstance(value, GenerationParams):
+            raise TypeError("params must be GenerationParams")
+        return dumps(value.to_dict())
+    if name == "result_files":
+        if isinstance(value, str | bytes):
+            raise TypeError("result_files must be a sequence of names, not one string")
+        return dumps([str(item) for item in value])
+    if name == "error":
+        if value is not None and not isinstance(value, JobError):
+            raise TypeError("error must be a JobError or None")
+        return None if value is None else dumps(value.to_dict())
+    if name == "status":
+        return JobStatus(value).value
+    if name == "ingest_done":
+        return int(bool(value))
+    return value
+
+
+def decode_job(row: tuple[Any, ...]) -> Job:
+    """A ``Job`` rebuilt from a row of ``JOB_COLUMNS``."""
+    values = dict(zip(JOB_COLUMNS, row, strict=True))
+    for name in _DATETIME_FIELDS:
+        if values[name] is not None:
+            values[name] = from_micros(values[name])
+    values["status"] = JobStatus(values["status"])
+    values["params"] = GenerationParams.from_dict(json.loads(values["params"]))
+    values["result_files"] = tuple(json.loads(values["result_files"]))
+    values["ingest_done"] = bool(values["ingest_done"])
+    if values["error"] is not None:
+        values["error"] = JobError(**json.loads(values["error"]))
+    return Job(**values)

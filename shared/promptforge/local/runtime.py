@@ -1,0 +1,161 @@
+"""The embedded runtime: SQLite, local files and the in-process dispatcher around the same core.
+
+``EmbeddedRuntime`` owns every resource of one local PromptForge: open it, serve its
+``app`` (API + signed blob URLs), and it ingests, dispatches, calls providers,
+retunes rates and finalizes in the background until closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+from starlette.applications import Starlette
+
+from promptforge.api.app import EXCEPTION_HANDLERS, api_routes
+from promptforge.blobstore.base import BlobInfo
+from promptforge.blobstore.http import blob_routes
+from promptforge.blobstore.local import LocalBlobStore
+from promptforge.blobstore.signing import UrlSigner
+from promptforge.clock import Clock, SystemClock
+from promptforge.core.control import control_tick
+from promptforge.core.credentials import Credentials
+from promptforge.core.deps import CoreConfig, Deps
+from promptforge.core.finalize import handle_expire, handle_finalize
+from promptforge.core.ingest import finalize_event_task, handle_ingest
+from promptforge.core.queues import ensure_control_queue
+from promptforge.core.worker import handle_prompt
+from promptforge.jobstore.sqlite import SqliteJobStore
+from promptforge.providers.catalogue import Catalogue
+from promptforge.settings import Settings
+from promptforge.tasks.base import Delivery, HandlerResult
+from promptforge.tasks.embedded import EmbeddedTaskQueue
+
+log = logging.getLogger(__name__)
+
+_CoreHandler = Callable[[Deps, Delivery], Awaitable[HandlerResult]]
+_Handler = Callable[[Delivery], Awaitable[HandlerResult]]
+
+
+def signing_secret(settings: Settings) -> bytes:
+    """The HMAC key for signed URLs: from settings, else generated once into ``data_dir``."""
+    if settings.signing_secret is not None:
+        return settings.signing_secret.get_secret_value().encode("utf-8")
+    path = settings.data_dir / "signing.key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode("utf-8")
+
+
+class EmbeddedRuntime:
+    """One machine's PromptForge: open, serve ``app``, close."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        data = Path(settings.data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        self.store = SqliteJobStore(data / "jobs.db")
+        self.tasks = EmbeddedTaskQueue(data / "tasks.db", lease_seconds=settings.lease_seconds)
+        self.blobs = LocalBlobStore(data / "blobs", UrlSigner(signing_secret(settings), settings.base_url))
+        self.http = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=settings.max_concurrent_dispatches, max_keepalive_connections=200),
+            timeout=settings.provider_timeout,
+        )
+        self.deps = Deps(
+            store=self.store,
+            blobs=self.blobs,
+            tasks=self.tasks,
+            clock=self.clock,
+            catalogue=Catalogue.load(settings.models_file),
+            credentials=Credentials.from_settings(settings),
+            http=self.http,
+            config=CoreConfig.from_settings(settings),
+        )
+        self._controller: asyncio.Task[None] | None = None
+        self.app = Starlette(
+            routes=[
+                *api_routes(self.deps),
+                *blob_routes(
+                    self.blobs,
+                    max_upload_bytes=settings.max_upload_bytes,
+                    on_upload=self._on_upload,
+                    clock=self.clock,
+                ),
+            ],
+            exception_handlers=EXCEPTION_HANDLERS,
+        )
+
+    async def open(self) -> None:
+        """Open the stores, resume interrupted work and start dispatching and controlling."""
+        await self.store.open()
+        await self.tasks.open()
+        released = await self.store.release_all_leases()
+        if released:
+            log.info("resumed: released %d prompt leases held by a previous process", released)
+        await ensure_control_queue(self.deps)
+        for target, handler in (
+            ("ingest", handle_ingest),
+            ("worker", handle_prompt),
+            ("finalize", handle_finalize),
+            ("expire", handle_expire),
+        ):
+            self.tasks.register(target, self._bind(handler))
+        await self.tasks.start()
+        self._controller = asyncio.create_task(self._control_loop(), name="controller")
+
+    async def close(self) -> None:
+        """Stop the controller and the dispatcher, then close everything."""
+        if self._controller is not None:
+            self._controller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._controller
+        await self.tasks.stop()
+        await self.tasks.close()
+        await self.http.aclose()
+        await self.store.close()
+
+    async def __aenter__(self) -> EmbeddedRuntime:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _bind(self, handler: _CoreHandler) -> _Handler:
+        deps = self.deps
+
+        async def bound(delivery: Delivery) -> HandlerResult:
+            return await handler(deps, delivery)
+
+        return bound
+
+    async def _on_upload(self, info: BlobInfo) -> None:
+        """The local equivalent of the GCS finalize event: a named, durable ingest task."""
+        await self.tasks.enqueue([finalize_event_task(info.bucket, info.name, info.generation)])
+
+    async def _control_loop(self) -> None:
+        period = self.settings.control_period
+        while True:
+            try:
+                keys = await self.store.list_active_rate_keys()
+                await control_tick(self.deps, keys)
+            except Exception:
+                log.exception("controller tick failed; retrying next period")
+            await asyncio.sleep(period)
+

@@ -1,0 +1,275 @@
+"""Anthropic Messages API: build ``POST /v1/messages`` and classify its responses (sans-I/O).
+
+Classification (``reference/providers.md``):
+
+    2xx            SUCCESS (``stop_reason: refusal`` is a safety block: PERMANENT)
+    429            RATE_LIMITED, unless the message says a spend limit or the credit
+                   balance is reached: PERMANENT ``spend_limit_reached``
+    408, 409, 5xx  TRANSIENT (529 ``overloaded_error`` included)
+    other 4xx      PERMANENT, the provider's error type as ``error_code``
+
+Rate-limit headers are read on every response. Their resets are RFC 3339 times,
+turned into seconds from the response's ``date`` header (else the injected clock).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from promptforge.clock import Clock, SystemClock
+from promptforge.core.models import GenerationParams
+from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, RateSignals
+
+API_VERSION = "2023-06-01"
+
+# Lower-cased phrases of a 429 that no amount of waiting fixes within a batch.
+_SPEND_LIMIT_MARKERS = (
+    "spend limit",
+    "spending limit",
+    "usage limits",
+    "credit balance",
+    "billing",
+    "extra usage is required",
+)
+_TRANSIENT_4XX = frozenset({408, 409})
+_MAX_TEMPERATURE = 1.0
+_SNIPPET_CHARS = 300
+
+
+class AnthropicAdapter:
+    """The Anthropic Messages wire format."""
+
+    name = "anthropic"
+    default_base_url = "https://api.anthropic.com"
+
+    def __init__(self, clock: Clock | None = None, default_max_tokens: int = 1024) -> None:
+        if default_max_tokens < 1:
+            raise ValueError(f"default_max_tokens must be at least 1, got {default_max_tokens}")
+        self._clock: Clock = clock or SystemClock()
+        self._default_max_tokens = default_max_tokens
+
+    def build_request(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        model: str,
+        prompt: str,
+        params: GenerationParams,
+    ) -> HttpRequest:
+        """``POST {base}/v1/messages``; options that :meth:`unsupported` lists are left out."""
+        body: dict[str, Any] = {
+            "model": model,
+            "max_tokens": (
+                params.max_tokens if params.max_tokens is not None else self._default_max_tokens
+            ),
+            "messages": [{"role": "user", "content": prompt}],
+        }
+        if params.system is not None:
+            body["system"] = params.system
+        if params.temperature is not None:
+            body["temperature"] = params.temperature
+        if params.top_p is not None:
+            body["top_p"] = params.top_p
+        if params.stop is not None:
+            body["stop_sequences"] = list(params.stop)
+        return HttpRequest(
+            method="POST",
+            url=f"{base_url.rstrip('/')}/v1/messages",
+            headers={
+                "x-api-key": api_key,
+                "anthropic-version": API_VERSION,
+                "content-type": "application/json",
+            },
+            json=body,
+        )
+
+    def unsupported(self, params: GenerationParams) -> list[str]:
+        """``seed`` and ``response_format`` (absent from Messages), ``temperature`` above 1."""
+        names: list[str] = []
+        if params.temperature is not None and params.temperature > _MAX_TEMPERATURE:
+            names.append("temperature")
+        if params.seed is not None:
+            names.append("seed")
+        if params.response_format is not None:
+            names.append("response_format")
+        return names
+
+    def parse_response(self, status: int, headers: dict[str, str], body: bytes) -> CallResult:
+        """Classify one response; never raises on a malformed body."""
+        signals = self._signals(headers)
+        if 200 <= status < 300:
+            return _parse_success(status, body, signals)
+        error_type, message = _error_fields(status, body)
+        if status == 429:
+            if any(marker in message.lower() for marker in _SPEND_LIMIT_MARKERS):
+                return _failure(
+                    CallOutcome.PERMANENT, status, "spend_limit_reached", message, signals
+                )
+            return _failure(CallOutcome.RATE_LIMITED, status, error_type, message, signals)
+        if status >= 500 or status in _TRANSIENT_4XX:
+            return _failure(CallOutcome.TRANSIENT, status, error_type, message, signals)
+        return _failure(CallOutcome.PERMANENT, status, error_type, message, signals)
+
+    def _signals(self, headers: dict[str, str]) -> RateSignals:
+        """The ``anthropic-ratelimit-*`` and ``retry-after`` headers as ``RateSignals``."""
+        now = _http_date(headers.get("date")) or self._clock.now()
+
+        def number(bucket: str, part: str) -> int | None:
+            return _header_int(headers.get(f"anthropic-ratelimit-{bucket}-{part}"))
+
+        def reset(bucket: str) -> float | None:
+            moment = _rfc3339(headers.get(f"anthropic-ratelimit-{bucket}-reset"))
+            return None if moment is None else max(0.0, (moment - now).total_seconds())
+
+        reset_tokens = reset("tokens")
+        if reset_tokens is None:
+            split = [r for r in (reset("input-tokens"), reset("output-tokens")) if r is not None]
+            reset_tokens = max(split) if split else None
+        return RateSignals(
+            limit_requests=number("requests", "limit"),
+            remaining_requests=number("requests", "remaining"),
+            reset_requests=reset("requests"),
+            limit_tokens=number("tokens", "limit"),
+            remaining_tokens=number("tokens", "remaining"),
+            reset_tokens=reset_tokens,
+            limit_input_tokens=number("input-tokens", "limit"),
+            remaining_input_tokens=number("input-tokens", "remaining"),
+            limit_output_tokens=number("output-tokens", "limit"),
+            remaining_output_tokens=number("output-tokens", "remaining"),
+            retry_after=_retry_after(headers.get("retry-after"), now),
+        )
+
+
+def _parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult:
+    """A 2xx Messages response: text blocks joined, usage summed."""
+    data = _decode(body)
+    content = data.get("content") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(content, list):
+        message = f"2xx response without a content list: {_snippet(body)}"
+        return _failure(CallOutcome.TRANSIENT, status, "malformed_response", message, signals)
+    text = "".join(
+        block["text"]
+        for block in content
+        if isinstance(block, dict)
+        and block.get("type") == "text"
+        and isinstance(block.get("text"), str)
+    )
+    usage = data.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    input_tokens = (
+        _count(usage.get("input_tokens"))
+        + _count(usage.get("cache_creation_input_tokens"))
+        + _count(usage.get("cache_read_input_tokens"))
+    )
+    output_tokens = _count(usage.get("output_tokens"))
+    stop_reason = data.get("stop_reason")
+    finish_reason = stop_reason if isinstance(stop_reason, str) else None
+    if finish_reason == "refusal":
+        return CallResult(
+            outcome=CallOutcome.PERMANENT,
+            finish_reason=finish_reason,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            status=status,
+            error_code="safety_block",
+            error_message="Anthropic declined the prompt (stop_reason: refusal)",
+            signals=signals,
+        )
+    return CallResult(
+        outcome=CallOutcome.SUCCESS,
+        text=text,
+        finish_reason=finish_reason,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        status=status,
+        signals=signals,
+    )
+
+
+def _failure(
+    outcome: CallOutcome, status: int, code: str, message: str, signals: RateSignals
+) -> CallResult:
+    """A non-success result."""
+    return CallResult(
+        outcome=outcome, status=status, error_code=code, error_message=message, signals=signals
+    )
+
+
+def _error_fields(status: int, body: bytes) -> tuple[str, str]:
+    """``(error.type, error.message)`` of an error body, or a fallback built from the status."""
+    data = _decode(body)
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        kind, message = error.get("type"), error.get("message")
+        if isinstance(kind, str) and kind:
+            return kind, message if isinstance(message, str) and message else kind
+    snippet = _snippet(body)
+    return f"http_{status}", f"HTTP {status}: {snippet}" if snippet else f"HTTP {status}"
+
+
+def _decode(body: bytes) -> Any:
+    """The JSON value of ``body``, or ``None`` when it is not JSON."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _snippet(body: bytes) -> str:
+    """The start of a body, for a message that has nothing better."""
+    return body[:_SNIPPET_CHARS].decode("utf-8", errors="replace").strip()
+
+
+def _count(value: Any) -> int:
+    """A usage figure, 0 when missing, null or not a non-negative integer."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return 0
+
+
+def _header_int(value: str | None) -> int | None:
+    """An integer header value, ``None`` when absent or unreadable."""
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def _rfc3339(value: str | None) -> datetime | None:
+    """An RFC 3339 time as aware UTC, ``None`` when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _http_date(value: str | None) -> datetime | None:
+    """An HTTP date (``Thu, 01 Jan 2026 00:00:00 GMT``) as aware UTC, ``None`` if unreadable."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    """``retry-after`` as seconds: delta-seconds or an HTTP date; ``None`` if unreadable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        moment = _http_date(value)
+        return None if moment is None else max(0.0, (moment - now).total_seconds())
+    return seconds if seconds >= 0 and seconds != float("inf") else None

@@ -1,0 +1,51 @@
+"""Settings read once at start-up (environment variables prefixed ``PROMPTFORGE_``), then passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure. Nothing reads the environment after this."""
+
+    model_config = SettingsConfigDict(env_prefix="PROMPTFORGE_", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="Where the embedded runtime keeps its state.")
+    host: str = Field("127.0.0.1", description="Address `promptforge serve` binds.")
+    port: int = Field(8080, description="Port `promptforge serve` binds.")
+    public_url: str | None = Field(
+        None, description="Base URL clients use to reach the server (default http://host:port)."
+    )
+    signing_secret: SecretStr | None = Field(
+        None, description="HMAC key for signed URLs; generated into data_dir if unset."
+    )
+    upload_url_ttl: int = Field(900, ge=60, le=7 * 86400, description="Upload URL lifetime (s).")
+    results_url_ttl: int = Field(3600, ge=60, le=7 * 86400, description="Result URL lifetime (s).")
+    lines_per_part: int = Field(10_000, ge=1, description="Result lines per results_part file.")
+    max_upload_bytes: int = Field(5 * 1024**3, ge=1, description="Largest accepted upload.")
+    max_line_bytes: int = Field(1_000_000, ge=1024, description="Longest accepted input line.")
+    provider_timeout: float = Field(120.0, gt=0, description="Seconds before a provider call times out.")
+    lease_seconds: float = Field(600.0, gt=0, description="How long a worker owns a prompt.")
+    initial_rate: float = Field(1.0, gt=0, description="Slow-start dispatch rate (requests/s).")
+    max_concurrent_dispatches: int = Field(1000, ge=1, le=5000, description="Per rate-key queue.")
+    control_period: float = Field(2.0, gt=0, description="Seconds between controller steps.")
+    models_file: Path | None = Field(None, description="Extra model catalogue entries (JSON).")
+    secrets_file: Path | None = Field(
+        None, description="JSON file of provider credentials: {provider: {api_key, base_url}}."
+    )
+    openai_api_key: SecretStr | None = None
+    anthropic_api_key: SecretStr | None = None
+    gemini_api_key: SecretStr | None = None
+    mistral_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    anthropic_base_url: str | None = None
+    gemini_base_url: str | None = None
+    mistral_base_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The URL clients reach this server at."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
