@@ -173,7 +173,10 @@ def test_fractional_and_offset_reset_times() -> None:
 
 
 def test_retry_after_as_an_http_date() -> None:
-    headers = {"date": "Thu, 01 Jan 2026 12:00:00 GMT", "retry-after": "Thu, 01 Jan 2026 12:00:42 GMT"}
+    headers = {
+        "date": "Thu, 01 Jan 2026 12:00:00 GMT",
+        "retry-after": "Thu, 01 Jan 2026 12:00:42 GMT",
+    }
     signals = AnthropicAdapter().parse_response(429, headers, b"").signals
     assert signals.retry_after == pytest.approx(42.0)
 
@@ -247,13 +250,24 @@ def test_success_with_only_non_text_blocks_is_an_empty_string() -> None:
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(
-            ["type", "error", "message", "content", "text", "usage", "input_tokens", "stop_reason"]
-        ),
-        inner,
-        max_size=4,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "type",
+                    "error",
+                    "message",
+                    "content",
+                    "text",
+                    "usage",
+                    "input_tokens",
+                    "stop_reason",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
     ),
     max_leaves=12,
 )
@@ -347,9 +361,10 @@ def test_each_option_maps_to_its_field(params: GenerationParams, key: str, value
 
 
 def test_default_max_tokens_is_configurable_and_validated() -> None:
-    assert build(GenerationParams(), AnthropicAdapter(default_max_tokens=256)).json[
-        "max_tokens"
-    ] == 256
+    assert (
+        build(GenerationParams(), AnthropicAdapter(default_max_tokens=256)).json["max_tokens"]
+        == 256
+    )
     with pytest.raises(ValueError, match="default_max_tokens"):
         AnthropicAdapter(default_max_tokens=0)
 

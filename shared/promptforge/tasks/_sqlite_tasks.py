@@ -280,7 +280,9 @@ class SqliteTaskStore:
             if t.name is not None
         ]
         unnamed = [
-            (t.queue, t.target, None, t.payload, t.schedule_at, now) for t in tasks if t.name is None
+            (t.queue, t.target, None, t.payload, t.schedule_at, now)
+            for t in tasks
+            if t.name is None
         ]
 
         def run(db: sqlite3.Connection) -> int:
@@ -355,10 +357,12 @@ class SqliteTaskStore:
 
     def _purge_names_sync(self, finished_before: float) -> int:
         return self._transaction(
-            lambda db: db.execute(
-                "DELETE FROM task_names WHERE done_at IS NOT NULL AND done_at < ?",
-                (finished_before,),
-            ).rowcount
+            lambda db: (
+                db.execute(
+                    "DELETE FROM task_names WHERE done_at IS NOT NULL AND done_at < ?",
+                    (finished_before,),
+                ).rowcount
+            )
         )
 
     # reading

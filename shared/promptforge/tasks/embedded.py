@@ -306,7 +306,9 @@ class EmbeddedTaskQueue:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
             if late:
-                logger.warning("cancelled %d handler(s) still running after %.1fs", len(late), grace)
+                logger.warning(
+                    "cancelled %d handler(s) still running after %.1fs", len(late), grace
+                )
         for runtime in self._queues.values():
             if runtime.outcomes:
                 await self._flush(runtime)
@@ -342,7 +344,7 @@ class EmbeddedTaskQueue:
                     await runtime.wake.wait()
 
     async def _dispatch_due(self, runtime: _QueueRuntime) -> float:
-        """Start what the limits allow; return how long to sleep (0: loop again, inf: until woken)."""
+        """Start what the limits allow; return the sleep time (0: go on, inf: until woken)."""
         config = runtime.config
         free = config.max_concurrent_dispatches - runtime.running
         if free <= 0:

@@ -1,0 +1,238 @@
+"""HTTP routes that serve the embedded blob store's signed URLs.
+
+``PUT /blobs/{bucket}/{name}`` streams an upload into the store and reports it to
+``on_upload`` (the local runtime emits the object-finalize event there);
+``GET /blobs/{bucket}/{name}`` streams a download. Both need a URL signed by the store's
+``UrlSigner``; errors are JSON ``{"error": {"code", "message", "status"}}``:
+400 for a bad bucket or object name, 403 for a refused signature (its ``SignatureError``
+code), 404 ``object_not_found``, 405 ``method_not_allowed``, 409 ``object_name_conflict``,
+413 ``upload_too_large``. Uploading over an existing object replaces it, as on Cloud Storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from promptforge.blobstore.base import BlobInfo
+from promptforge.blobstore.local import LocalBlobReader, LocalBlobStore, LocalBlobWriter
+from promptforge.blobstore.signing import CONTENT_TYPE_PARAM, SIGNED_PARAMS
+from promptforge.clock import Clock
+from promptforge.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    SignatureError,
+)
+
+BLOB_PATH = "/blobs/{bucket}/{name:path}"
+DRAIN_LIMIT_BYTES = 1 << 20
+"""After refusing an oversize upload, read at most this much more before answering."""
+
+_NAME_CODES = frozenset({"invalid_object_name", "invalid_bucket_name"})
+_MEDIA_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json"}
+
+
+class _ForbiddenError(ApiError):
+    """403: a signed URL refused (``errors.py`` has no 403 class)."""
+
+    status = 403
+
+
+class _MethodNotAllowedError(ApiError):
+    """405: blob URLs answer GET, HEAD and PUT only."""
+
+    status = 405
+
+
+class _ReaderResponse(StreamingResponse):
+    """Streams a ``LocalBlobReader`` and closes it however the response ends."""
+
+    def __init__(self, reader: LocalBlobReader, headers: dict[str, str], media_type: str) -> None:
+        super().__init__(reader, headers=headers, media_type=media_type)
+        self._reader = reader
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._reader.aclose()
+
+
+def blob_routes(
+    store: LocalBlobStore,
+    *,
+    max_upload_bytes: int,
+    on_upload: Callable[[BlobInfo], Awaitable[None]],
+    clock: Clock,
+) -> list[Route]:
+    """The routes serving ``store``'s signed URLs, for the local server to mount."""
+    if max_upload_bytes <= 0:
+        raise ValueError("max_upload_bytes must be positive")
+    handlers = _BlobHandlers(store, max_upload_bytes, on_upload, clock)
+    return [
+        Route(BLOB_PATH, handlers.put, methods=["PUT"]),
+        Route(BLOB_PATH, handlers.get, methods=["GET"]),  # Starlette adds HEAD
+        Route(BLOB_PATH, _other_method),
+    ]
+
+
+class _BlobHandlers:
+    """The endpoint functions, closed over the store and its settings."""
+
+    def __init__(
+        self,
+        store: LocalBlobStore,
+        max_upload_bytes: int,
+        on_upload: Callable[[BlobInfo], Awaitable[None]],
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._max = max_upload_bytes
+        self._on_upload = on_upload
+        self._clock = clock
+
+    async def put(self, request: Request) -> Response:
+        """Verify a signed upload URL, stream the body into the store, report the upload."""
+        bucket, name = request.path_params["bucket"], request.path_params["name"]
+        try:
+            self._verify(request, bucket, name, "PUT", request.headers.get("content-type"))
+            declared = _content_length(request)
+            if declared is not None and declared > self._max:
+                raise self._too_large()
+            writer = await _open_writer(self._store, bucket, name)
+        except ApiError as exc:
+            return _error_response(exc)
+        size = 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self._max:
+                    await writer.abort()
+                    await _drain(request)
+                    return _error_response(self._too_large())
+                await writer.write(chunk)
+            info = await writer.close()
+        except ClientDisconnect:
+            await writer.abort()
+            return Response(status_code=400)  # nobody is listening any more
+        except BaseException:
+            await writer.abort()
+            raise
+        await self._on_upload(info)
+        body = {"bucket": info.bucket, "name": info.name, "size": info.size}
+        return JSONResponse(body | {"generation": info.generation})
+
+    async def get(self, request: Request) -> Response:
+        """Verify a signed download URL and stream the object (headers only for HEAD)."""
+        bucket, name = request.path_params["bucket"], request.path_params["name"]
+        try:
+            self._verify(request, bucket, name, "GET", None)
+        except ApiError as exc:
+            return _error_response(exc)
+        try:
+            reader = await self._store.open_reader(bucket, name)
+        except FileNotFoundError:
+            return _error_response(
+                NotFound("object_not_found", f"no object {name!r} in bucket {bucket!r}")
+            )
+        media_type = request.query_params.get(CONTENT_TYPE_PARAM) or _media_type(name)
+        headers = {
+            "Content-Length": str(reader.info.size),
+            "X-PF-Generation": str(reader.info.generation),
+        }
+        if request.method == "HEAD":
+            await reader.aclose()
+            return Response(headers=headers, media_type=media_type)
+        return _ReaderResponse(reader, headers, media_type)
+
+    def _verify(
+        self, request: Request, bucket: str, name: str, method: str, content_type: str | None
+    ) -> None:
+        """Check the URL's signature, turning a refusal into a 400 or 403 API error."""
+        try:
+            for param in SIGNED_PARAMS:
+                if len(request.query_params.getlist(param)) > 1:
+                    raise SignatureError(
+                        "malformed_signature", f"{param} appears more than once in the URL"
+                    )
+            self._store.signer.verify(
+                bucket,
+                name,
+                method=method,
+                query=request.query_params,
+                content_type=content_type,
+                now=self._clock.now(),
+            )
+        except SignatureError as exc:
+            error_class = BadRequest if exc.code in _NAME_CODES else _ForbiddenError
+            raise error_class(exc.code, exc.message) from exc
+
+    def _too_large(self) -> PayloadTooLarge:
+        """The 413 for an upload over the limit."""
+        return PayloadTooLarge(
+            "upload_too_large",
+            f"the upload is larger than the limit of {self._max} bytes; split the file",
+            details={"max_upload_bytes": self._max},
+            headers={"Connection": "close"},
+        )
+
+
+async def _other_method(request: Request) -> Response:
+    """Refuse methods other than GET, HEAD and PUT as JSON."""
+    return _error_response(
+        _MethodNotAllowedError(
+            "method_not_allowed",
+            f"blob URLs accept GET, HEAD and PUT, not {request.method}",
+            headers={"Allow": "GET, HEAD, PUT"},
+        )
+    )
+
+
+async def _open_writer(store: LocalBlobStore, bucket: str, name: str) -> LocalBlobWriter:
+    """Open a writer, turning a name that clashes with a folder into a 409."""
+    try:
+        return await store.open_writer(bucket, name)
+    except (FileExistsError, IsADirectoryError) as exc:
+        raise Conflict("object_name_conflict", str(exc)) from exc
+
+
+def _content_length(request: Request) -> int | None:
+    """The declared body size, or None for a chunked body."""
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise BadRequest("invalid_content_length", f"Content-Length {value!r} is not a number")
+    return int(value)
+
+
+async def _drain(request: Request) -> None:
+    """Read and drop what is left of a refused body, up to a bound, so the client sees the 413."""
+    drained = 0
+    try:
+        async for chunk in request.stream():
+            drained += len(chunk)
+            if drained > DRAIN_LIMIT_BYTES:
+                return
+    except ClientDisconnect:
+        return
+
+
+def _media_type(name: str) -> str:
+    """The download's content type, from the object name's extension."""
+    for extension, media_type in _MEDIA_TYPES.items():
+        if name.endswith(extension):
+            return media_type
+    return "application/octet-stream"
+
+
+def _error_response(error: ApiError) -> JSONResponse:
+    """Render an ``ApiError`` as its JSON body and status."""
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
