@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from promptforge.clock import FakeClock
 from promptforge.core.models import GenerationParams
 from promptforge.providers.base import CallOutcome, ProviderAdapter, RateSignals
 from promptforge.providers.gemini import GeminiAdapter
@@ -200,6 +202,20 @@ def test_retry_after_sources_in_order(
     )
 
 
+def test_retry_after_header_as_an_http_date_uses_the_clock() -> None:
+    clock = FakeClock(datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC))
+    headers = {"retry-after": "Thu, 01 Jan 2026 12:00:25 GMT"}
+    signals = GeminiAdapter(clock=clock).parse_response(503, headers, b"").signals
+    assert signals.retry_after == pytest.approx(25.0)
+
+
+def test_a_zero_retry_delay_is_kept() -> None:
+    details = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0s"}]
+    body = _quota_error(details=details)
+    signals = GeminiAdapter().parse_response(429, {"retry-after": "30"}, body).signals
+    assert signals.retry_after == 0.0
+
+
 def test_paid_tier_token_quota_sets_limit_tokens() -> None:
     details = [
         {
@@ -262,32 +278,31 @@ def test_candidate_without_content_is_an_empty_success() -> None:
     assert (result.input_tokens, result.output_tokens) == (3, 64)
 
 
+_BODY_KEYS = [
+    "error",
+    "message",
+    "status",
+    "details",
+    "@type",
+    "violations",
+    "quotaId",
+    "quotaValue",
+    "retryDelay",
+    "candidates",
+    "content",
+    "parts",
+    "text",
+    "finishReason",
+    "promptFeedback",
+    "blockReason",
+    "usageMetadata",
+]
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
     lambda inner: (
         st.lists(inner, max_size=4)
         | st.dictionaries(
-            st.sampled_from(
-                [
-                    "error",
-                    "message",
-                    "status",
-                    "details",
-                    "@type",
-                    "violations",
-                    "quotaId",
-                    "quotaValue",
-                    "retryDelay",
-                    "candidates",
-                    "content",
-                    "parts",
-                    "text",
-                    "finishReason",
-                    "promptFeedback",
-                    "blockReason",
-                    "usageMetadata",
-                ]
-            ),
+            st.sampled_from(_BODY_KEYS),
             inner,
             max_size=4,
         )

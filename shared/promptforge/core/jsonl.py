@@ -69,14 +69,9 @@ class LineSplitter:
         self._buffer = bytearray()
         self._number = 0
         self._overflow = False
-        self._first = True
 
     def feed(self, chunk: bytes) -> Iterator[RawLine]:
         """Consume a chunk; yield every line it completes."""
-        if self._first and chunk:
-            self._first = False
-            if chunk.startswith(_BOM):
-                chunk = chunk[len(_BOM) :]
         start = 0
         while True:
             end = chunk.find(b"\n", start)
@@ -106,6 +101,8 @@ class LineSplitter:
         data = bytes(self._buffer)
         if data.endswith(b"\r"):
             data = data[:-1]
+        if self._number == 1 and data.startswith(_BOM):
+            data = data[len(_BOM) :]
         line = RawLine(self._number, data, too_long=self._overflow)
         self._buffer.clear()
         self._overflow = False

@@ -60,9 +60,7 @@ class JobStore(Protocol):
         """Compare-and-set the status (and set ``fields``); False if the job was not ``expected``."""
         ...
 
-    async def update_ingest_progress(
-        self, job_id: str, prompt_count: int, *, done: bool
-    ) -> None:
+    async def update_ingest_progress(self, job_id: str, prompt_count: int, *, done: bool) -> None:
         """Raise ``prompt_count`` to at least the given value; set ``ingest_done`` if ``done``."""
         ...
 
@@ -78,7 +76,12 @@ class JobStore(Protocol):
         ...
 
     async def claim(
-        self, job_id: str, prompt_id: str, generation: int, holder: str, lease_until: datetime,
+        self,
+        job_id: str,
+        prompt_id: str,
+        generation: int,
+        holder: str,
+        lease_until: datetime,
         now: datetime,
     ) -> ClaimResult:
         """Take the prompt's lease for this generation before calling the provider."""

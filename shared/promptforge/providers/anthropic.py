@@ -6,7 +6,7 @@ Classification (``reference/providers.md``):
     429            RATE_LIMITED, unless the message says a spend limit or the credit
                    balance is reached: PERMANENT ``spend_limit_reached``
     408, 409, 5xx  TRANSIENT (529 ``overloaded_error`` included)
-    other 4xx      PERMANENT, the provider's error type as ``error_code``
+    anything else  PERMANENT, the provider's error type as ``error_code``
 
 Rate-limit headers are read on every response. Their resets are RFC 3339 times,
 turned into seconds from the response's ``date`` header (else the injected clock).
@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.models import GenerationParams
 from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, RateSignals
+from promptforge.providers.durations import parse_http_date, parse_retry_after
 
 API_VERSION = "2023-06-01"
 
@@ -116,7 +116,7 @@ class AnthropicAdapter:
 
     def _signals(self, headers: dict[str, str]) -> RateSignals:
         """The ``anthropic-ratelimit-*`` and ``retry-after`` headers as ``RateSignals``."""
-        now = _http_date(headers.get("date")) or self._clock.now()
+        now = parse_http_date(headers.get("date")) or self._clock.now()
 
         def number(bucket: str, part: str) -> int | None:
             return _header_int(headers.get(f"anthropic-ratelimit-{bucket}-{part}"))
@@ -140,7 +140,7 @@ class AnthropicAdapter:
             remaining_input_tokens=number("input-tokens", "remaining"),
             limit_output_tokens=number("output-tokens", "limit"),
             remaining_output_tokens=number("output-tokens", "remaining"),
-            retry_after=_retry_after(headers.get("retry-after"), now),
+            retry_after=parse_retry_after(headers.get("retry-after"), now),
         )
 
 
@@ -250,26 +250,3 @@ def _rfc3339(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _http_date(value: str | None) -> datetime | None:
-    """An HTTP date (``Thu, 01 Jan 2026 00:00:00 GMT``) as aware UTC, ``None`` if unreadable."""
-    if not value:
-        return None
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _retry_after(value: str | None, now: datetime) -> float | None:
-    """``retry-after`` as seconds: delta-seconds or an HTTP date; ``None`` if unreadable."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        moment = _http_date(value)
-        return None if moment is None else max(0.0, (moment - now).total_seconds())
-    return seconds if seconds >= 0 and seconds != float("inf") else None

@@ -7,7 +7,7 @@ Classification (``reference/providers.md``):
     429   RATE_LIMITED (``daily_quota_exhausted`` when a ``PerDay`` quota is hit);
           PERMANENT when prepayment credits are depleted or the quota is zero
     408, 499, 5xx   TRANSIENT
-    other 4xx       PERMANENT, the error ``status`` (``INVALID_ARGUMENT``, …) as ``error_code``
+    anything else   PERMANENT, the error ``status`` (``INVALID_ARGUMENT``, …) as ``error_code``
 
 Gemini sends no rate-limit headers: a 429's ``RetryInfo`` and ``QuotaFailure``
 details are all it teaches.
@@ -20,8 +20,14 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from promptforge.clock import Clock, SystemClock
 from promptforge.core.models import GenerationParams
 from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, RateSignals
+from promptforge.providers.durations import (
+    parse_go_duration,
+    parse_retry_after,
+    retry_delay_in_message,
+)
 
 # Finish reasons that mean the candidate was withheld, not finished.
 BLOCKING_FINISH_REASONS = frozenset(
@@ -40,8 +46,6 @@ MAX_STOP_SEQUENCES = 5
 
 _CREDITS_DEPLETED = "prepayment credits are depleted"
 _TRANSIENT_4XX = frozenset({408, 499})
-_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
-_RETRY_IN_MESSAGE = re.compile(r"retry in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
 _ZERO_LIMIT_IN_MESSAGE = re.compile(r"\blimit: 0(?![\d.])")
 _SNIPPET_CHARS = 300
 
@@ -51,6 +55,9 @@ class GeminiAdapter:
 
     name = "gemini"
     default_base_url = "https://generativelanguage.googleapis.com"
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock: Clock = clock or SystemClock()
 
     def build_request(
         self,
@@ -95,8 +102,11 @@ class GeminiAdapter:
         details = error.get("details")
         details = [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
         violations = _quota_violations(details)
+        retry_after = _retry_delay(details, message)
+        if retry_after is None:
+            retry_after = parse_retry_after(headers.get("retry-after"), self._clock.now())
         signals = RateSignals(
-            retry_after=_retry_delay(details, message, headers.get("retry-after")),
+            retry_after=retry_after,
             limit_requests=_per_minute_value(violations, "Requests"),
             limit_tokens=_per_minute_value(violations, "InputTokens"),
             daily_quota_exhausted=status == 429
@@ -264,25 +274,14 @@ def _quota_value(violation: dict[str, Any]) -> int | None:
     return None
 
 
-def _retry_delay(details: list[dict[str, Any]], message: str, header: str | None) -> float | None:
-    """Seconds to wait: ``RetryInfo.retryDelay``, else "Please retry in 1.56s.", else the header."""
+def _retry_delay(details: list[dict[str, Any]], message: str) -> float | None:
+    """Seconds to wait from the body: ``RetryInfo.retryDelay``, else "Please retry in 1.56s."."""
     for detail in details:
         if _str(detail.get("@type")).endswith("google.rpc.RetryInfo"):
-            match = _DELAY.match(_str(detail.get("retryDelay")))
-            if match:
-                return float(match.group(1))
-    found = _RETRY_IN_MESSAGE.search(message)
-    if found:
-        seconds = float(found.group(1))
-        return seconds / 1000 if found.group(2).lower() == "ms" else seconds
-    if header:
-        try:
-            seconds = float(header.strip())
-        except ValueError:
-            return None
-        if 0 <= seconds < float("inf"):
-            return seconds
-    return None
+            delay = parse_go_duration(_str(detail.get("retryDelay")))
+            if delay is not None:
+                return delay
+    return retry_delay_in_message(message)
 
 
 def _decode(body: bytes) -> Any:
