@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     signing_secret: SecretStr | None = Field(
         None, description="HMAC key for signed URLs; generated into data_dir if unset."
     )
-    upload_url_ttl: int = Field(900, ge=60, le=7 * 86400, description="Upload URL lifetime (s).")
+    upload_url_ttl: int = Field(900, ge=1, le=7 * 86400, description="Upload URL lifetime (s).")
     results_url_ttl: int = Field(3600, ge=60, le=7 * 86400, description="Result URL lifetime (s).")
     lines_per_part: int = Field(10_000, ge=1, description="Result lines per results_part file.")
     max_upload_bytes: int = Field(5 * 1024**3, ge=1, description="Largest accepted upload.")

@@ -91,6 +91,7 @@ async def test_job_round_trip_of_every_field(store: SqliteJobStore) -> None:
         tpm=200_000,
         credential="team-key",
         params=params,
+        input_generation=1_700_000_000_123_456,
         started_processing_at=T0 + timedelta(seconds=3, microseconds=1),
         completed_at=T0 + timedelta(hours=2),
         prompt_count=10,
@@ -181,7 +182,9 @@ async def test_transition_refuses_what_the_machine_forbids(
     assert job is not None and job.status is expected
 
 
-@pytest.mark.parametrize("field", ["job_id", "status", "completed_count", "prompt_count", "nope"])
+@pytest.mark.parametrize(
+    "field", ["status", "completed_count", "failed_count", "input_tokens", "prompt_count", "nope"]
+)
 async def test_transition_refuses_fields_it_does_not_own(store: SqliteJobStore, field: str) -> None:
     await store.create_job(make_job())
     with pytest.raises(ValueError, match=field):
@@ -308,13 +311,20 @@ async def test_record_outcomes_counts_each_key_once(store: SqliteJobStore) -> No
         await store.record_outcomes("missing", batch)
 
 
-async def test_record_outcomes_exactly_once_under_concurrency(store: SqliteJobStore) -> None:
+async def test_record_outcomes_exactly_once_under_concurrency(
+    store: SqliteJobStore, tmp_path: Path
+) -> None:
     await store.create_job(make_job())
     rng = random.Random(1234)
     universe = [result(f"p:{i}", i, i, 1) if i % 4 else error(f"l:{i}", i) for i in range(1, 401)]
     calls = [rng.sample(universe, rng.randint(1, 60)) for _ in range(80)]
 
-    new_counts = await asyncio.gather(*(store.record_outcomes("job-1", c) for c in calls))
+    # A second store on the same file: two connections on two threads really race.
+    async with SqliteJobStore(tmp_path / "state" / "jobs.db") as twin:
+        stores = [store, twin]
+        new_counts = await asyncio.gather(
+            *(stores[i % 2].record_outcomes("job-1", c) for i, c in enumerate(calls))
+        )
 
     distinct = {o.key: o for call in calls for o in call}
     job = await store.get_job("job-1")
@@ -359,7 +369,7 @@ async def test_iter_outcomes_streams_in_line_order_over_many_pages(
 async def test_iter_outcomes_with_a_page_boundary_at_the_end(tmp_path: Path) -> None:
     async with SqliteJobStore(tmp_path / "jobs.db", page_size=3) as small:
         await small.create_job(make_job())
-        outcomes = [result(f"p:{i}", 9 - i) for i in range(9)]
+        outcomes = [result(f"p:{i}", 8 - i) for i in range(9)]
         await small.record_outcomes("job-1", outcomes)
         streamed = [o async for o in small.iter_outcomes("job-1", RESULT)]
         assert [o.line for o in streamed] == list(range(9))

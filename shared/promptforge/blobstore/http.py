@@ -11,7 +11,8 @@ code), 404 ``object_not_found``, 405 ``method_not_allowed``, 409 ``object_name_c
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -32,9 +33,10 @@ from promptforge.errors import (
 )
 
 BLOB_PATH = "/blobs/{bucket}/{name:path}"
-DRAIN_LIMIT_BYTES = 1 << 20
-"""After refusing an oversize upload, read at most this much more before answering."""
+DRAIN_LIMIT_BYTES = 64 << 20
+"""Of a refused upload, read and drop at most this much before answering."""
 
+_OTHER_METHODS = ["DELETE", "OPTIONS", "PATCH", "POST"]
 _NAME_CODES = frozenset({"invalid_object_name", "invalid_bucket_name"})
 _MEDIA_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json"}
 
@@ -71,15 +73,21 @@ def blob_routes(
     max_upload_bytes: int,
     on_upload: Callable[[BlobInfo], Awaitable[None]],
     clock: Clock,
+    drain_bytes: int = DRAIN_LIMIT_BYTES,
 ) -> list[Route]:
-    """The routes serving ``store``'s signed URLs, for the local server to mount."""
+    """The routes serving ``store``'s signed URLs, for the local server to mount.
+
+    ``on_upload`` is awaited after each stored upload, before the 200; if it raises, the
+    object stays stored and the client sees a 500 (a retried PUT reports it again).
+    ``drain_bytes`` bounds how much of a refused upload is read so its client sees the answer.
+    """
     if max_upload_bytes <= 0:
         raise ValueError("max_upload_bytes must be positive")
-    handlers = _BlobHandlers(store, max_upload_bytes, on_upload, clock)
+    handlers = _BlobHandlers(store, max_upload_bytes, on_upload, clock, drain_bytes)
     return [
         Route(BLOB_PATH, handlers.put, methods=["PUT"]),
         Route(BLOB_PATH, handlers.get, methods=["GET"]),  # Starlette adds HEAD
-        Route(BLOB_PATH, _other_method),
+        Route(BLOB_PATH, _other_method, methods=_OTHER_METHODS),
     ]
 
 
@@ -92,42 +100,61 @@ class _BlobHandlers:
         max_upload_bytes: int,
         on_upload: Callable[[BlobInfo], Awaitable[None]],
         clock: Clock,
+        drain_bytes: int,
     ) -> None:
         self._store = store
         self._max = max_upload_bytes
         self._on_upload = on_upload
         self._clock = clock
+        self._drain_bytes = drain_bytes
 
     async def put(self, request: Request) -> Response:
         """Verify a signed upload URL, stream the body into the store, report the upload."""
         bucket, name = request.path_params["bucket"], request.path_params["name"]
-        try:
-            self._verify(request, bucket, name, "PUT", request.headers.get("content-type"))
-            declared = _content_length(request)
-            if declared is not None and declared > self._max:
-                raise self._too_large()
-            writer = await _open_writer(self._store, bucket, name)
-        except ApiError as exc:
-            return _error_response(exc)
-        size = 0
-        try:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > self._max:
-                    await writer.abort()
-                    await _drain(request)
-                    return _error_response(self._too_large())
-                await writer.write(chunk)
-            info = await writer.close()
-        except ClientDisconnect:
-            await writer.abort()
-            return Response(status_code=400)  # nobody is listening any more
-        except BaseException:
-            await writer.abort()
-            raise
+        async with contextlib.aclosing(request.stream()) as body:
+            declared: int | None = None
+            try:
+                declared = _content_length(request)
+                self._verify(request, bucket, name, "PUT", request.headers.get("content-type"))
+                if declared is not None and declared > self._max:
+                    raise self._too_large()
+                writer = await _open_writer(self._store, bucket, name)
+            except ApiError as exc:
+                return await self._refuse(exc, body, remaining=declared)
+            size = 0
+            try:
+                async for chunk in body:
+                    size += len(chunk)
+                    if size > self._max:  # only a chunked body gets here: h11 holds the length
+                        await writer.abort()
+                        return await self._refuse(self._too_large(), body, remaining=None)
+                    await writer.write(chunk)
+                info = await writer.close()
+            except ClientDisconnect:
+                await writer.abort()
+                return Response(status_code=400)  # nobody is listening any more
+            except BaseException:
+                await writer.abort()
+                raise
         await self._on_upload(info)
-        body = {"bucket": info.bucket, "name": info.name, "size": info.size}
-        return JSONResponse(body | {"generation": info.generation})
+        result = {"bucket": info.bucket, "name": info.name, "size": info.size}
+        return JSONResponse(result | {"generation": info.generation})
+
+    async def _refuse(
+        self, error: ApiError, body: AsyncIterator[bytes], *, remaining: int | None
+    ) -> Response:
+        """Answer ``error`` to an upload whose body is not (fully) read.
+
+        Clients such as httpx send the whole body before reading the answer, so up to
+        ``drain_bytes`` of it are read and dropped first; when more than that is left (or
+        announced by Content-Length), the answer closes the connection instead.
+        """
+        drained = remaining is None or remaining <= self._drain_bytes
+        if drained:
+            drained = await _drain(body, self._drain_bytes)
+        if not drained:
+            error.headers["Connection"] = "close"
+        return _error_response(error)
 
     async def get(self, request: Request) -> Response:
         """Verify a signed download URL and stream the object (headers only for HEAD)."""
@@ -180,7 +207,6 @@ class _BlobHandlers:
             "upload_too_large",
             f"the upload is larger than the limit of {self._max} bytes; split the file",
             details={"max_upload_bytes": self._max},
-            headers={"Connection": "close"},
         )
 
 
@@ -213,16 +239,17 @@ def _content_length(request: Request) -> int | None:
     return int(value)
 
 
-async def _drain(request: Request) -> None:
-    """Read and drop what is left of a refused body, up to a bound, so the client sees the 413."""
+async def _drain(body: AsyncIterator[bytes], limit: int) -> bool:
+    """Read and drop the rest of a body; False if it is longer than ``limit`` or cut off."""
     drained = 0
     try:
-        async for chunk in request.stream():
+        async for chunk in body:
             drained += len(chunk)
-            if drained > DRAIN_LIMIT_BYTES:
-                return
+            if drained > limit:
+                return False
     except ClientDisconnect:
-        return
+        return False
+    return True
 
 
 def _media_type(name: str) -> str:

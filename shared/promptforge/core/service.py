@@ -17,7 +17,8 @@ from promptforge.tasks.base import Task
 
 UPLOAD_CONTENT_TYPE = "application/octet-stream"
 EXPIRY_GRACE_SECONDS = 60
-"""The expiry check runs this long after the upload URL expires (an upload may be finishing)."""
+"""The expiry check runs this long after the upload URL expires (an upload may be finishing),
+or one URL lifetime if that is shorter."""
 
 
 def upload_object_name(tenant_id: str, job_id: str) -> str:
@@ -64,7 +65,8 @@ async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str
                 target="expire",
                 payload={"job_id": job_id},
                 name=expire_task_name(job_id),
-                schedule_time=expires_at + timedelta(seconds=EXPIRY_GRACE_SECONDS),
+                schedule_time=expires_at
+                + timedelta(seconds=min(EXPIRY_GRACE_SECONDS, deps.config.upload_url_ttl)),
             )
         ]
     )

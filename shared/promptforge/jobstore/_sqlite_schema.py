@@ -3,7 +3,8 @@
 Times are stored as integer microseconds since the epoch (exact, and ordered for the
 lease and expiry comparisons) and read back as timezone-aware UTC datetimes; naive
 datetimes are refused. Structured fields are compact JSON. The schema version lives in
-``PRAGMA user_version``; ``MIGRATIONS[n]`` takes a file from version ``n`` to ``n + 1``.
+``PRAGMA user_version``; ``MIGRATIONS[n]`` takes a file from version ``n`` to ``n + 1``
+(a new ``Job`` field needs a column, so a new migration step).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             model TEXT NOT NULL, max_retries INTEGER NOT NULL, created_at INTEGER NOT NULL,
             upload_expires_at INTEGER NOT NULL, upload_object TEXT NOT NULL,
             status TEXT NOT NULL, rpm INTEGER, tpm INTEGER, credential TEXT NOT NULL,
-            params TEXT NOT NULL, started_processing_at INTEGER, completed_at INTEGER,
+            params TEXT NOT NULL, input_generation INTEGER,
+            started_processing_at INTEGER, completed_at INTEGER,
             prompt_count INTEGER NOT NULL, ingest_done INTEGER NOT NULL,
             completed_count INTEGER NOT NULL, failed_count INTEGER NOT NULL,
             input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,

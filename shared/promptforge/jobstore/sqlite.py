@@ -233,6 +233,14 @@ class SqliteJobStore:
         )
         return await self._call(ops.changes, sql, (job_id, prompt_id, generation)) == 1
 
+    async def release_all_leases(self) -> int:
+        """Drop every prompt lease: on start-up of a single-process runtime, all are orphans."""
+        sql = (
+            "UPDATE prompts SET lease_holder = NULL, lease_until = NULL "
+            "WHERE lease_holder IS NOT NULL AND done = 0"
+        )
+        return await self._call(ops.changes, sql, ())
+
     # Outcomes
     async def record_outcomes(self, job_id: str, outcomes: Sequence[Outcome]) -> int:
         """Write the outcomes not yet recorded and count them, in one transaction.

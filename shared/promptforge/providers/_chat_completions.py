@@ -209,12 +209,16 @@ def read_error(status: int, body: bytes) -> WireError:
         return WireError(message=f"HTTP {status} with {_describe(body)}")
     inner = data.get("error")
     fields = inner if isinstance(inner, dict) else data
-    raw = fields.get("message") or fields.get("detail") or (inner if isinstance(inner, str) else None)
+    raw = (
+        fields.get("message") or fields.get("detail") or (inner if isinstance(inner, str) else None)
+    )
     if not raw:
         message = f"HTTP {status} with {_describe(body)}"
     else:
         message = _clip(raw if isinstance(raw, str) else json.dumps(raw))
-    return WireError(message=message, code=_text(fields.get("code")), type=_text(fields.get("type")))
+    return WireError(
+        message=message, code=_text(fields.get("code")), type=_text(fields.get("type"))
+    )
 
 
 def chat_completions_url(base_url: str) -> str:

@@ -14,6 +14,7 @@ provider's own error message echoes back.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from urllib.parse import parse_qsl, urlsplit
 
@@ -30,8 +31,14 @@ _PUBLIC_HEADERS = frozenset(
 _MIN_SECRET_CHARS = 6
 
 
+# ``timeout`` is part of the contract: a per-call budget the worker derives from its task
+# deadline; it is enforced below with ``anyio.fail_after``, as ASYNC109 recommends.
 async def send(
-    client: httpx.AsyncClient, adapter: ProviderAdapter, request: HttpRequest, *, timeout: float
+    client: httpx.AsyncClient,
+    adapter: ProviderAdapter,
+    request: HttpRequest,
+    *,
+    timeout: float,  # noqa: ASYNC109
 ) -> CallResult:
     """Send ``request`` and let ``adapter`` classify the response; ``timeout`` bounds the call.
 
@@ -109,10 +116,8 @@ def _secrets(request: HttpRequest) -> list[str]:
         if name.lower() not in _PUBLIC_HEADERS:
             values.add(value.strip())
             values.update(value.split())
-    try:
+    with contextlib.suppress(ValueError):
         values.update(value for _, value in parse_qsl(urlsplit(request.url).query))
-    except ValueError:
-        pass
     return sorted((v for v in values if len(v) >= _MIN_SECRET_CHARS), key=len, reverse=True)
 
 

@@ -35,7 +35,7 @@ class ControllerConfig:
     decrease_factor: float = 0.7  # multiplicative decrease of the accepted rate on fresh 429s
     recovery_fraction: float = 0.9  # after a decrease, climb straight back to this x estimate
     probe_start: float = 0.01  # first additive probe step, as a fraction of the estimate
-    probe_max: float = 0.25  # probe steps double per clean window up to this fraction
+    probe_max: float = 0.1  # probe steps double per clean window up to this fraction
     utilization: float = 0.5  # grow only if at least this share of the rate was used
     window_calls: float = 4.0  # a measurement window lasts long enough for this many calls
     header_headroom: float = 0.97  # run at this share of a provider-stated limit
