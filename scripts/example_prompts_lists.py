@@ -82,7 +82,7 @@ The results will be published on our website next week.
 I left my umbrella on the bus.
 """)
 
-FOREIGN_SENTENCES = lines("""
+FOREIGN_SENTENCES = fields("""
 French | Je voudrais réserver une chambre pour deux nuits.
 French | Le train a vingt minutes de retard à cause de la neige.
 French | Pouvez-vous m'indiquer le chemin de la gare ?
@@ -547,14 +547,14 @@ Puzzle Quest | 1000-piece jigsaw puzzle | illustrated world map, poster included
 """)
 
 DESCRIPTION_SPECS = lines("""
-Write a product description for {name}, a {kind}. Features: {features}.
+Write a product description for {name}, {a_kind}. Features: {features}.
 Write a 50-word product description for {name} ({kind}) highlighting: {features}.
-Write an Amazon-style listing with a title and five bullet points for {name}, a {kind}. Key facts: {features}.
-Write a playful product description for {name}, a {kind}, aimed at young professionals. Features: {features}.
-Write a short, persuasive product description for {name}, a {kind}, for a gift guide. Features: {features}.
-Write a product description for {name}, a {kind}, for customers who care about quality over price. Features: {features}.
+Write an Amazon-style listing with a title and five bullet points for {name}, {a_kind}. Key facts: {features}.
+Write a playful product description for {name}, {a_kind}, aimed at young professionals. Features: {features}.
+Write a short, persuasive product description for {name}, {a_kind}, for a gift guide. Features: {features}.
+Write a product description for {name}, {a_kind}, for customers who care about quality over price. Features: {features}.
 Write a two-sentence product blurb for {name} ({kind}). Mention: {features}.
-Write a product description for {name}, a {kind}, in a calm, minimalist brand voice. Features: {features}.
+Write a product description for {name}, {a_kind}, in a calm, minimalist brand voice. Features: {features}.
 """)
 
 SQL_SCHEMAS = fields("""
@@ -1006,4 +1006,6 @@ Write a sentence using the word "{w}".
 Is "{w}" formal or informal?
 """)
 
-TICKET_CATEGORIES = "billing, technical issue, account access, shipping, feature request, feedback, other"
+TICKET_CATEGORIES = (
+    "billing, technical issue, account access, shipping, feature request, feedback, other"
+)

@@ -189,7 +189,7 @@ multiply. Overuse in human medicine, such as prescribing antibiotics for viral i
 routine use in livestock have accelerated the problem. Health agencies warn that common
 infections could once again become dangerous if resistance keeps spreading, and they urge doctors
 to prescribe antibiotics only when needed and patients to finish their prescribed course.
-? Why are antibiotics useless against viral infections in this context?
+? What do health agencies urge doctors and patients to do?
 ? What practices have accelerated resistance?
 
 The Silk Road was not a single road but a network of trade routes linking China with Central Asia,
@@ -232,7 +232,7 @@ that unfolded in space. Webb orbits the Sun near a point about 1.5 million kilom
 where a tennis-court-sized sunshield keeps its instruments extremely cold. Its observations of
 early galaxies, exoplanet atmospheres and star-forming clouds have already reshaped several
 questions in astronomy.
-? Why is the mirror coated in gold?
+? How many segments make up the main mirror?
 ? How far from Earth does Webb operate?
 
 The restaurant opened in a former textile warehouse and kept the original brick walls and iron
@@ -442,7 +442,8 @@ Terrible experience. The car rental company charged me for damage that was alrea
 
 The soup was cold, the bread was stale and the waiter ignored us. Never again.
 
-Surprisingly good for a budget phone. The camera is weak in low light, but everything else is smooth.
+Surprisingly good for a budget phone. The camera is weak in low light,
+but everything else is smooth.
 
 Lovely little museum. Allow two hours and don't skip the garden.
 
@@ -468,7 +469,8 @@ The hiking trail was beautiful but poorly marked; we got lost twice.
 
 The concert was loud, crowded and absolutely unforgettable.
 
-I expected more from a restaurant with this reputation. The service was polite but the food was bland.
+I expected more from a restaurant with this reputation.
+The service was polite but the food was bland.
 
 Works perfectly with my laptop. Plug and play, no drivers needed.
 
@@ -520,7 +522,8 @@ Solid bike lock. Heavy, but that's the point.
 
 The cooking class was a lot of fun, and we went home with recipes we've already made twice.
 
-The smartwatch tracks sleep well, but the heart rate readings during exercise are all over the place.
+The smartwatch tracks sleep well, but the heart rate readings during exercise
+are all over the place.
 
 Nothing about this place was memorable, good or bad.
 

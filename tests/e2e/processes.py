@@ -37,10 +37,10 @@ class Process:
 
     def start(self, ready_path: str) -> None:
         """Start and wait until ``ready_path`` answers."""
-        log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(
-            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with self.log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -205,7 +206,7 @@ async def test_signed_url_delegates_to_the_signer(store: LocalBlobStore) -> None
 class _Harness:
     """A blob store served by ``blob_routes`` on 127.0.0.1, with an upload recorder."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, drain_bytes: int = 64 << 20) -> None:
         self.clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
         self.uploads: list[BlobInfo] = []
         self.app = Starlette()
@@ -213,7 +214,11 @@ class _Harness:
         self.store = LocalBlobStore(root, UrlSigner(SECRET, self.server.url))
         self.app.router.routes.extend(
             blob_routes(
-                self.store, max_upload_bytes=MAX_UPLOAD, on_upload=self._record, clock=self.clock
+                self.store,
+                max_upload_bytes=MAX_UPLOAD,
+                on_upload=self._record,
+                clock=self.clock,
+                drain_bytes=drain_bytes,
             )
         )
 
@@ -341,8 +346,16 @@ async def test_expired_upload_message_says_what_to_do(
 
 
 async def test_oversize_upload_with_content_length_is_refused_up_front(
-    harness: _Harness, client: httpx.AsyncClient
+    harness: _Harness, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    opened: list[str] = []
+    real_open_writer = harness.store.open_writer
+
+    async def spy(bucket: str, name: str) -> Any:
+        opened.append(name)
+        return await real_open_writer(bucket, name)
+
+    monkeypatch.setattr(harness.store, "open_writer", spy)
     response = await client.put(
         harness.url("big"), content=b"z" * (MAX_UPLOAD + 1), headers={"Content-Type": OCTET}
     )
@@ -350,6 +363,7 @@ async def test_oversize_upload_with_content_length_is_refused_up_front(
     error = response.json()["error"]
     assert error["code"] == "upload_too_large"
     assert str(MAX_UPLOAD) in error["message"]
+    assert opened == []  # refused before a byte was stored
     assert harness.uploads == []
     assert _files_under(harness.store.root) == []
 
@@ -364,6 +378,60 @@ async def test_oversize_chunked_upload_is_refused_while_streaming(
     assert response.json()["error"]["code"] == "upload_too_large"
     assert harness.uploads == []
     assert _files_under(harness.store.root) == []
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+async def test_oversize_upload_beyond_the_drain_limit_closes_the_connection(
+    tmp_path: Path, client: httpx.AsyncClient, chunked: bool
+) -> None:
+    harness = _Harness(tmp_path / "blobs", drain_bytes=0)
+    data = b"z" * (MAX_UPLOAD + (1 << 20))
+    async with harness.server:
+        try:
+            response = await client.put(
+                harness.url("big"),
+                content=_chunks(data) if chunked else data,
+                headers={"Content-Type": OCTET},
+            )
+        except httpx.TransportError:
+            pass  # the server closed while the client was still sending: allowed
+        else:
+            assert response.status_code == 413
+            assert response.headers["connection"] == "close"
+        assert harness.uploads == []
+        assert _files_under(harness.store.root) == []
+        after = await client.put(harness.url("ok"), content=b"1", headers={"Content-Type": OCTET})
+        assert after.status_code == 200
+
+
+async def test_client_that_disconnects_mid_upload_leaves_nothing(
+    harness: _Harness, client: httpx.AsyncClient
+) -> None:
+    class UploadCutError(Exception):
+        pass
+
+    async def dying_body() -> AsyncIterator[bytes]:
+        for _ in range(5):
+            yield b"x" * 100_000
+            await _sleep(0.01)
+        raise UploadCutError
+
+    with pytest.raises(UploadCutError):
+        await client.put(harness.url("cut"), content=dying_body(), headers={"Content-Type": OCTET})
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _files_under(harness.store.root):
+        await _sleep(0.02)
+    assert _files_under(harness.store.root) == []
+    assert harness.uploads == []
+
+
+async def test_upload_whose_folder_is_an_object_is_a_conflict(
+    harness: _Harness, client: httpx.AsyncClient
+) -> None:
+    await _write(harness.store, IN, "t", b"an object")
+    response = await client.put(harness.url("t/x"), content=b"1", headers={"Content-Type": OCTET})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "object_name_conflict"
 
 
 async def test_signed_download_streams_the_exact_bytes(
@@ -396,6 +464,8 @@ async def test_download_refusals(harness: _Harness, client: httpx.AsyncClient) -
     url = harness.url("r.bin", "GET", bucket=OUT)
     ok = await client.get(url)
     assert (ok.status_code, ok.content, ok.headers["content-type"]) == (200, b"bytes", OCTET)
+    typed = await client.get(harness.url("r.bin", "GET", bucket=OUT, content_type="text/csv"))
+    assert typed.headers["content-type"] == "text/csv"
     harness.clock.advance(15 * 60)
     expired = await client.get(url)
     assert expired.status_code == 403
@@ -433,6 +503,4 @@ def _open_files_under(root: Path) -> list[str]:
 
 
 async def _sleep(seconds: float) -> None:
-    import anyio
-
     await anyio.sleep(seconds)

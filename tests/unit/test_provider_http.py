@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import anyio
 import httpx
@@ -18,7 +19,10 @@ from promptforge.providers.openai import OpenAIAdapter
 pytestmark = pytest.mark.anyio
 
 API_KEY = "sk-proj-Zr4xq8NVt2LmW0pKs9eYb3"
-Handler = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
+Handler = (
+    Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Coroutine[Any, Any, httpx.Response]]
+)
 
 COMPLETION = {
     "choices": [{"message": {"role": "assistant", "content": "Paris"}, "finish_reason": "stop"}],
@@ -48,9 +52,11 @@ def _request(url: str = "https://api.openai.com") -> HttpRequest:
     )
 
 
-async def _send(handler: Handler, request: HttpRequest | None = None, timeout: float = 5.0) -> CallResult:
+async def _send(
+    handler: Handler, request: HttpRequest | None = None, deadline: float = 5.0
+) -> CallResult:
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        return await send(client, OpenAIAdapter(), request or _request(), timeout=timeout)
+        return await send(client, OpenAIAdapter(), request or _request(), timeout=deadline)
 
 
 def _assert_no_secret(result: CallResult) -> None:
@@ -118,7 +124,7 @@ async def test_the_overall_deadline_is_a_timeout() -> None:
         return httpx.Response(200, json=COMPLETION)
 
     started = time.monotonic()
-    result = await _send(handler, timeout=0.05)
+    result = await _send(handler, deadline=0.05)
     assert time.monotonic() - started < 5
     assert (result.outcome, result.error_code) == (CallOutcome.TRANSIENT, "timeout")
     assert "0.05 s" in (result.error_message or "")

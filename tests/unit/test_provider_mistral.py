@@ -153,7 +153,10 @@ def test_json_schema_passes_through() -> None:
 
 
 def test_month_headers_alone_give_no_per_minute_limits() -> None:
-    headers = {"x-ratelimit-limit-tokens-month": "200000000", "x-ratelimit-remaining-tokens-month": "5"}
+    headers = {
+        "x-ratelimit-limit-tokens-month": "200000000",
+        "x-ratelimit-remaining-tokens-month": "5",
+    }
     fixture = load_fixture(next(p for p in PATHS if p.stem == "success"))
     result = MistralAdapter().parse_response(200, headers, fixture.body)
     assert result.outcome is OK

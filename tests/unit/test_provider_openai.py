@@ -247,7 +247,10 @@ def _rate_limit_body(message: str, code: str | None = "rate_limit_exceeded") -> 
         ({"retry-after": "soon"}, 1.2),  # unreadable header: the message decides
         ({}, 1.2),
         (
-            {"retry-after": "Thu, 01 Jan 2026 00:00:30 GMT", "date": "Thu, 01 Jan 2026 00:00:00 GMT"},
+            {
+                "retry-after": "Thu, 01 Jan 2026 00:00:30 GMT",
+                "date": "Thu, 01 Jan 2026 00:00:00 GMT",
+            },
             30.0,
         ),
         ({"retry-after": "Thu, 01 Jan 2026 00:00:30 GMT"}, 20.0),  # no date: the clock's now
@@ -310,7 +313,11 @@ def test_partial_text_cut_by_content_filter_is_kept() -> None:
 
 
 def test_content_parts_are_joined_and_missing_usage_counts_zero() -> None:
-    parts = [{"type": "text", "text": "Hello, "}, {"type": "image"}, {"type": "text", "text": "you"}]
+    parts = [
+        {"type": "text", "text": "Hello, "},
+        {"type": "image"},
+        {"type": "text", "text": "you"},
+    ]
     body = {"choices": [{"message": {"content": parts}, "finish_reason": "stop"}]}
     result = OpenAIAdapter().parse_response(200, {}, json.dumps(body).encode())
     assert (result.outcome, result.text, result.tokens_used) == (OK, "Hello, you", 0)

@@ -56,8 +56,8 @@ class _MethodNotAllowedError(ApiError):
 class _ReaderResponse(StreamingResponse):
     """Streams a ``LocalBlobReader`` and closes it however the response ends."""
 
-    def __init__(self, reader: LocalBlobReader, headers: dict[str, str], media_type: str) -> None:
-        super().__init__(reader, headers=headers, media_type=media_type)
+    def __init__(self, reader: LocalBlobReader, headers: dict[str, str]) -> None:
+        super().__init__(reader, headers=headers)
         self._reader = reader
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -169,15 +169,15 @@ class _BlobHandlers:
             return _error_response(
                 NotFound("object_not_found", f"no object {name!r} in bucket {bucket!r}")
             )
-        media_type = request.query_params.get(CONTENT_TYPE_PARAM) or _media_type(name)
         headers = {
+            "Content-Type": request.query_params.get(CONTENT_TYPE_PARAM) or _media_type(name),
             "Content-Length": str(reader.info.size),
             "X-PF-Generation": str(reader.info.generation),
         }
         if request.method == "HEAD":
             await reader.aclose()
-            return Response(headers=headers, media_type=media_type)
-        return _ReaderResponse(reader, headers, media_type)
+            return Response(headers=headers)
+        return _ReaderResponse(reader, headers)
 
     def _verify(
         self, request: Request, bucket: str, name: str, method: str, content_type: str | None

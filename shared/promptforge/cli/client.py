@@ -244,13 +244,18 @@ def _json_object(
 
 
 def _network_error(method: str, url: str, exc: httpx.HTTPError) -> ClientError:
+    """A ClientError (status 0) naming the request, with a hint that fits the failure."""
     kind = type(exc).__name__
     detail = str(exc) or kind
-    hint = (
-        "Check the server URL (--url / PROMPTFORGE_URL) and that the server is running"
-        if isinstance(exc, httpx.ConnectError)
-        else _RETRY
-    )
+    if isinstance(exc, httpx.ConnectError):
+        hint = "Check the server URL (--url / PROMPTFORGE_URL) and that the server is running"
+    elif method == "PUT":
+        hint = (
+            "The connection broke during the upload: if the file is over the server's upload"
+            " limit, split it; otherwise run submit again"
+        )
+    else:
+        hint = _RETRY
     return ClientError(0, "network_error", f"{method} {_redact(url)}: {detail} ({kind})", hint=hint)
 
 

@@ -175,7 +175,7 @@ def step(
 
     if counts.fresh_limited:
         achieved = window_calls / max(elapsed, config.control_period)
-        estimate = _accepted_rate(min(rate, achieved), window_ok, window_limited)
+        estimate = _accepted_rate(min(rate, achieved), window_ok, window_limited, config)
         rate = config.decrease_factor * estimate
         probe = config.probe_start
         decreased_at = now
@@ -288,13 +288,14 @@ def _pause(state: ControllerState, counts: Tally, now: float, config: Controller
     return target if until is None else max(until, target)
 
 
-def _accepted_rate(base: float, ok: int, limited: int) -> float:
+def _accepted_rate(base: float, ok: int, limited: int, config: ControllerConfig) -> float:
     """The rate the provider accepted when it sent 429s: ``base`` x the success share.
 
-    The share is smoothed (one phantom success) so a lone 429 at a low rate halves
-    rather than zeroes it, and never goes under a quarter in one step.
+    The share is smoothed (``loss_prior`` phantom successes) so a lone 429 at a low
+    rate does not zero it, and it never goes under a quarter in one step.
     """
-    share = (ok + 1) / (ok + limited + 1)
+    prior = config.loss_prior
+    share = (ok + prior) / (ok + limited + prior)
     return base * min(1.0, max(0.25, share))
 
 

@@ -36,8 +36,9 @@ class ControllerConfig:
     recovery_fraction: float = 0.9  # after a decrease, climb straight back to this x estimate
     probe_start: float = 0.01  # first additive probe step, as a fraction of the estimate
     probe_max: float = 0.1  # probe steps double per clean window up to this fraction
+    loss_prior: float = 2.0  # phantom successes smoothing the success share at a 429
     utilization: float = 0.5  # grow only if at least this share of the rate was used
-    window_calls: float = 4.0  # a measurement window lasts long enough for this many calls
+    window_calls: float = 3.0  # a measurement window lasts long enough for this many calls
     header_headroom: float = 0.97  # run at this share of a provider-stated limit
     low_budget: float = 0.1  # remaining/limit under this share: stop growing
     tokens_prior: float = 1_000.0  # tokens per request assumed before any usage is seen

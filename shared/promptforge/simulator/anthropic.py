@@ -23,6 +23,7 @@ from promptforge.simulator.wire import (
     Reply,
     SimRequest,
     WireError,
+    bearer_key,
     content_text,
     key_accepted,
     load_json,
@@ -88,8 +89,11 @@ class AnthropicWire(ProviderWire):
         api_keys: frozenset[str] | None,
         ctx: CallContext,
     ) -> None:
-        """401 ``authentication_error`` without a good ``x-api-key``; 400 without a version."""
-        key = headers.get("x-api-key", "").strip()
+        """401 ``authentication_error`` without a good key; 400 without ``anthropic-version``.
+
+        The key comes in ``x-api-key`` or, as recent SDKs send it, ``Authorization: Bearer``.
+        """
+        key = headers.get("x-api-key", "").strip() or bearer_key(headers)
         if not key:
             message = "x-api-key header is required"
             raise WireError(self._reply(401, "authentication_error", message, ctx))

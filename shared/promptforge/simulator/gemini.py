@@ -35,7 +35,10 @@ _NO_KEY = (
     "Please use API Key or other form of API consumer identity to call this API."
 )
 _BAD_KEY = "API key not valid. Please pass a valid API key."
-_REQUESTS_QUOTA = (f"{_SERVICE}/generate_requests_per_model", "GenerateRequestsPerMinutePerProjectPerModel")
+_REQUESTS_QUOTA = (
+    f"{_SERVICE}/generate_requests_per_model",
+    "GenerateRequestsPerMinutePerProjectPerModel",
+)
 _QUOTAS = {
     LimitKind.REQUESTS: _REQUESTS_QUOTA,
     LimitKind.ACCELERATION: _REQUESTS_QUOTA,
@@ -122,7 +125,9 @@ class GeminiWire(ProviderWire):
             if content.get("role", "user") == "user":
                 prompt = text
         config = data.get("generationConfig") or data.get("generation_config") or {}
-        max_tokens = optional_int(config.get("maxOutputTokens")) if isinstance(config, dict) else None
+        max_tokens = (
+            optional_int(config.get("maxOutputTokens")) if isinstance(config, dict) else None
+        )
         model = (path_model or "").removeprefix("models/")
         return SimRequest(model, prompt, tuple(texts), max_tokens)
 
@@ -172,7 +177,9 @@ class GeminiWire(ProviderWire):
         details = [
             {
                 "@type": f"{_TYPE}Help",
-                "links": [{"description": "Learn more about Gemini API quotas", "url": _RATE_LIMITS}],
+                "links": [
+                    {"description": "Learn more about Gemini API quotas", "url": _RATE_LIMITS}
+                ],
             },
             {
                 "@type": f"{_TYPE}QuotaFailure",

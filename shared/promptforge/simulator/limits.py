@@ -256,8 +256,8 @@ class ProviderLimiter:
             if wait > 0:
                 refusals.append((wait, self._acceleration.refusal(now)))
         if refusals:
-            too_large = [r for r in refusals if r[1].too_large]
-            wait, refusal = too_large[0] if too_large else max(refusals, key=lambda r: r[0])
+            fatal = [r for r in refusals if r[1].too_large]
+            wait, refusal = fatal[0] if fatal else max(refusals, key=lambda r: r[0])
             return Decision(False, wait, refusal, self.views(now))
         for kind, amount in self._charges(cost):
             self._buckets[kind][0].take(amount, now)
@@ -274,11 +274,14 @@ class ProviderLimiter:
                 self._buckets[kind][0].give(amount, now)
 
     def _remaining(self, kind: LimitKind, now: float) -> int:
+        # What is used drains at the same rate whatever the capacity, so a bucket sized
+        # for one second still reports per minute: limit minus what is used.
         bucket, per_minute = self._buckets[kind]
-        return math.floor(bucket.level(now) * per_minute / bucket.capacity + _EPSILON)
+        used = bucket.capacity - bucket.level(now)
+        return max(0, math.floor(per_minute - used + _EPSILON))
 
     def views(self, now: float) -> dict[LimitKind, BucketView]:
-        """Every limit, as the headers state it (remaining in per-minute units)."""
+        """Every limit as headers state it: per-minute limit, what remains, time to full."""
         views = {
             kind: BucketView(per_minute, self._remaining(kind, now), bucket.seconds_to_full(now))
             for kind, (bucket, per_minute) in self._buckets.items()
@@ -289,7 +292,9 @@ class ProviderLimiter:
 
 
 def _scaled(decision: Decision, scale: float) -> Decision:
-    views = {k: BucketView(v.limit, v.remaining, v.reset / scale) for k, v in decision.views.items()}
+    views = {
+        k: BucketView(v.limit, v.remaining, v.reset / scale) for k, v in decision.views.items()
+    }
     return Decision(decision.admitted, decision.retry_after / scale, decision.refusal, views)
 
 

@@ -70,7 +70,9 @@ def parse_chat(body: bytes, max_token_fields: tuple[str, ...], fail: ChatFailure
         raise fail(400, "you must provide a model parameter", None, None)
     messages = data.get("messages")
     if messages is None:
-        raise fail(400, "Missing required parameter: 'messages'.", "messages", "missing_required_parameter")
+        raise fail(
+            400, "Missing required parameter: 'messages'.", "messages", "missing_required_parameter"
+        )
     if not isinstance(messages, list) or not messages:
         raise fail(400, "[] is too short - 'messages'", "messages", None)
     texts: list[str] = []

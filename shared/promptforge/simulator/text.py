@@ -19,7 +19,7 @@ _TOKENS_PER_MESSAGE = 3
 _TOKENS_PER_REPLY = 3
 # Gamma shape: coefficient of variation 1/sqrt(4) = 0.5 around the mean.
 _LENGTH_SHAPE = 4.0
-_WORDS = (
+_VOCABULARY = (
     "the of and to in a is that for it as was with be by on not he this are or his from at "
     "which but have an they you were her she there been one all we their has would when if "
     "so no will more about can said what out up into its time only could new them some than "
@@ -29,7 +29,8 @@ _WORDS = (
     "here get both between life being under never day same another know while last might us "
     "great old year off come since against go came right used take three rate limit token "
     "request batch prompt model answer result queue retry budget signal minute second"
-).split()
+)
+_WORDS = tuple(_VOCABULARY.split())
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def _words(rng: random.Random, chars: int) -> str:
     parts: list[str] = []
     length = 0
     sentence = 0
-    while length < chars:
+    while length <= chars:  # joined, the text is length - 1 characters long
         word = rng.choice(_WORDS)
         if sentence == 0:
             word = word.capitalize()
