@@ -37,7 +37,9 @@ JOB_ID = {
     "description": "The job_id returned by /v1/jobs/init.",
 }
 JOB_400 = _error("The job id is not a UUID.", ["invalid_job_id"])
-JOB_404 = _error("No such job for this API key (another tenant's job looks the same).", ["job_not_found"])
+JOB_404 = _error(
+    "No such job for this API key (another tenant's job looks the same).", ["job_not_found"]
+)
 
 TIME = {"type": ["string", "null"], "format": "date-time"}
 
@@ -51,7 +53,10 @@ SCHEMAS: dict[str, Any] = {
                 "required": ["code", "message", "status"],
                 "properties": {
                     "code": {"type": "string", "description": "Machine-readable error code."},
-                    "message": {"type": "string", "description": "What went wrong and what to fix."},
+                    "message": {
+                        "type": "string",
+                        "description": "What went wrong and what to fix.",
+                    },
                     "status": {"type": "integer"},
                     "details": {"type": "object"},
                 },
@@ -65,28 +70,64 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "provider": {"type": "string", "enum": ["openai", "anthropic", "gemini", "mistral"]},
             "model": {"type": "string", "minLength": 1, "maxLength": 200, "example": "gpt-4o-mini"},
-            "max_retries": {"type": "integer", "minimum": 0, "maximum": 20, "default": 3,
-                            "description": "Retries per prompt on transient errors (5xx, 529, timeouts). 429s never count."},
-            "rpm": {"type": "integer", "minimum": 1, "description": "Requests-per-minute ceiling; omit to let PromptForge discover the limit."},
-            "tpm": {"type": "integer", "minimum": 1, "description": "Tokens-per-minute ceiling; omit to let PromptForge discover the limit."},
-            "system": {"type": "string", "maxLength": 100000, "description": "System prompt for every prompt of the job."},
+            "max_retries": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 20,
+                "default": 3,
+                "description": "Retries per prompt on transient errors (5xx, 529, timeouts). 429s never count.",
+            },
+            "rpm": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Requests-per-minute ceiling; omit to let PromptForge discover the limit.",
+            },
+            "tpm": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Tokens-per-minute ceiling; omit to let PromptForge discover the limit.",
+            },
+            "system": {
+                "type": "string",
+                "maxLength": 100000,
+                "description": "System prompt for every prompt of the job.",
+            },
             "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-            "max_tokens": {"type": "integer", "minimum": 1, "description": "Output token cap (max_completion_tokens for OpenAI; Anthropic defaults to 1024)."},
+            "max_tokens": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "Output token cap (max_completion_tokens for OpenAI; Anthropic defaults to 1024).",
+            },
             "top_p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
             "stop": {"type": "array", "items": {"type": "string"}, "maxItems": 4},
             "seed": {"type": "integer"},
             "response_format": {
                 "description": "Ask for JSON output where the provider supports it.",
                 "oneOf": [
-                    {"type": "object", "additionalProperties": False, "required": ["type"],
-                     "properties": {"type": {"const": "json_object"}}},
-                    {"type": "object", "additionalProperties": False, "required": ["type", "json_schema"],
-                     "properties": {"type": {"const": "json_schema"},
-                                    "json_schema": {"type": "object", "required": ["name", "schema"],
-                                                    "properties": {"name": {"type": "string"},
-                                                                   "schema": {"type": "object"},
-                                                                   "strict": {"type": "boolean"},
-                                                                   "description": {"type": "string"}}}}},
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["type"],
+                        "properties": {"type": {"const": "json_object"}},
+                    },
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["type", "json_schema"],
+                        "properties": {
+                            "type": {"const": "json_schema"},
+                            "json_schema": {
+                                "type": "object",
+                                "required": ["name", "schema"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "schema": {"type": "object"},
+                                    "strict": {"type": "boolean"},
+                                    "description": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
                 ],
             },
         },
@@ -96,20 +137,40 @@ SCHEMAS: dict[str, Any] = {
         "required": ["job_id", "upload_url", "expires_at"],
         "properties": {
             "job_id": {"type": "string", "format": "uuid"},
-            "upload_url": {"type": "string", "description": "Pre-signed URL: PUT the JSONL file here (Content-Type: application/octet-stream, no auth header). Expires in 15 minutes."},
+            "upload_url": {
+                "type": "string",
+                "description": "Pre-signed URL: PUT the JSONL file here (Content-Type: application/octet-stream, no auth header). Expires in 15 minutes.",
+            },
             "expires_at": {"type": "string", "format": "date-time"},
         },
     },
     "JobStatus": {
         "type": "object",
-        "required": ["job_id", "status", "prompt_count", "completed_count", "failed_count",
-                     "created_at", "started_processing_at", "completed_at"],
+        "required": [
+            "job_id",
+            "status",
+            "prompt_count",
+            "completed_count",
+            "failed_count",
+            "created_at",
+            "started_processing_at",
+            "completed_at",
+        ],
         "properties": {
             "job_id": {"type": "string", "format": "uuid"},
-            "status": {"type": "string", "enum": ["WAITING_FOR_UPLOAD", "PROCESSING", "COMPLETED", "FAILED"]},
-            "prompt_count": {"type": "integer", "description": "Non-blank input lines seen so far (valid or not)."},
+            "status": {
+                "type": "string",
+                "enum": ["WAITING_FOR_UPLOAD", "PROCESSING", "COMPLETED", "FAILED"],
+            },
+            "prompt_count": {
+                "type": "integer",
+                "description": "Non-blank input lines seen so far (valid or not).",
+            },
             "completed_count": {"type": "integer", "description": "Prompts with a result line."},
-            "failed_count": {"type": "integer", "description": "Lines with an error line in errors.jsonl."},
+            "failed_count": {
+                "type": "integer",
+                "description": "Lines with an error line in errors.jsonl.",
+            },
             "created_at": {"type": "string", "format": "date-time"},
             "started_processing_at": TIME,
             "completed_at": TIME,
@@ -119,10 +180,19 @@ SCHEMAS: dict[str, Any] = {
             "tokens_used": {"type": "integer"},
             "input_tokens": {"type": "integer"},
             "output_tokens": {"type": "integer"},
-            "estimated_cost_usd": {"type": ["number", "null"], "description": "From the model catalogue's list prices."},
-            "dispatch_rate_rpm": {"type": ["number", "null"], "description": "The rate PromptForge currently sends at."},
+            "estimated_cost_usd": {
+                "type": ["number", "null"],
+                "description": "From the model catalogue's list prices.",
+            },
+            "dispatch_rate_rpm": {
+                "type": ["number", "null"],
+                "description": "The rate PromptForge currently sends at.",
+            },
             "upload_expires_at": TIME,
-            "error": {"type": ["object", "null"], "description": "Why the job FAILED: {code, message}."},
+            "error": {
+                "type": ["object", "null"],
+                "description": "Why the job FAILED: {code, message}.",
+            },
         },
     },
     "JobResults": {
@@ -131,11 +201,21 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "job_id": {"type": "string", "format": "uuid"},
             "status": {"type": "string", "enum": ["COMPLETED", "FAILED"]},
-            "files": {"type": "array", "items": {
-                "type": "object", "required": ["filename", "url", "expires_at"],
-                "properties": {"filename": {"type": "string", "example": "results_part_001.jsonl"},
-                               "url": {"type": "string", "description": "Signed GET URL, valid 60 minutes."},
-                               "expires_at": {"type": "string", "format": "date-time"}}}},
+            "files": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["filename", "url", "expires_at"],
+                    "properties": {
+                        "filename": {"type": "string", "example": "results_part_001.jsonl"},
+                        "url": {
+                            "type": "string",
+                            "description": "Signed GET URL, valid 60 minutes.",
+                        },
+                        "expires_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
         },
     },
 }
@@ -152,43 +232,81 @@ SPEC: dict[str, Any] = {
         "schemas": SCHEMAS,
     },
     "paths": {
-        "/v1/jobs/init": {"post": {
-            "operationId": "initJob",
-            "summary": "Create a job and get a signed upload URL",
-            "security": [{"ApiKey": []}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InitRequest"}}}},
-            "responses": {
-                "202": _ok("Job created; upload the file to upload_url within 15 minutes.", "InitResponse"),
-                "400": _error("Malformed JSON, a missing, unknown or wrongly typed field.",
-                              ["malformed_json", "missing_field", "unknown_field", "invalid_field"]),
-                "401": AUTH_401,
-                "413": _error("Body larger than 64 KiB.", ["body_too_large"]),
-                "422": _error("Unsupported provider, model or option.",
-                              ["unsupported_provider", "unsupported_model", "unsupported_option"]),
-            },
-        }},
-        "/v1/jobs/{job_id}/status": {"get": {
-            "operationId": "jobStatus",
-            "summary": "A job's progress",
-            "security": [{"ApiKey": []}],
-            "parameters": [JOB_ID],
-            "responses": {"200": _ok("The job's status.", "JobStatus"), "400": JOB_400, "401": AUTH_401, "404": JOB_404},
-        }},
-        "/v1/jobs/{job_id}/results": {"get": {
-            "operationId": "jobResults",
-            "summary": "Signed download URLs of a finished job's files",
-            "security": [{"ApiKey": []}],
-            "parameters": [JOB_ID],
-            "responses": {
-                "200": _ok("results_part_NNN.jsonl files and errors.jsonl, each with a URL valid 60 minutes.", "JobResults"),
-                "400": JOB_400, "401": AUTH_401, "404": JOB_404,
-                "409": _error("The job is not COMPLETED or FAILED yet.", ["job_not_finished"]),
-            },
-        }},
-        "/healthz": {"get": {"operationId": "health", "summary": "Liveness",
-                             "responses": {"200": {"description": "ok"}}}},
-        "/openapi.json": {"get": {"operationId": "openapi", "summary": "This document",
-                                  "responses": {"200": {"description": "The OpenAPI document."}}}},
+        "/v1/jobs/init": {
+            "post": {
+                "operationId": "initJob",
+                "summary": "Create a job and get a signed upload URL",
+                "security": [{"ApiKey": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/InitRequest"}}
+                    },
+                },
+                "responses": {
+                    "202": _ok(
+                        "Job created; upload the file to upload_url within 15 minutes.",
+                        "InitResponse",
+                    ),
+                    "400": _error(
+                        "Malformed JSON, a missing, unknown or wrongly typed field.",
+                        ["malformed_json", "missing_field", "unknown_field", "invalid_field"],
+                    ),
+                    "401": AUTH_401,
+                    "413": _error("Body larger than 64 KiB.", ["body_too_large"]),
+                    "422": _error(
+                        "Unsupported provider, model or option.",
+                        ["unsupported_provider", "unsupported_model", "unsupported_option"],
+                    ),
+                },
+            }
+        },
+        "/v1/jobs/{job_id}/status": {
+            "get": {
+                "operationId": "jobStatus",
+                "summary": "A job's progress",
+                "security": [{"ApiKey": []}],
+                "parameters": [JOB_ID],
+                "responses": {
+                    "200": _ok("The job's status.", "JobStatus"),
+                    "400": JOB_400,
+                    "401": AUTH_401,
+                    "404": JOB_404,
+                },
+            }
+        },
+        "/v1/jobs/{job_id}/results": {
+            "get": {
+                "operationId": "jobResults",
+                "summary": "Signed download URLs of a finished job's files",
+                "security": [{"ApiKey": []}],
+                "parameters": [JOB_ID],
+                "responses": {
+                    "200": _ok(
+                        "results_part_NNN.jsonl files and errors.jsonl, each with a URL valid 60 minutes.",
+                        "JobResults",
+                    ),
+                    "400": JOB_400,
+                    "401": AUTH_401,
+                    "404": JOB_404,
+                    "409": _error("The job is not COMPLETED or FAILED yet.", ["job_not_finished"]),
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "health",
+                "summary": "Liveness",
+                "responses": {"200": {"description": "ok"}},
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {"200": {"description": "The OpenAPI document."}},
+            }
+        },
     },
 }
 

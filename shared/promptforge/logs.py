@@ -9,7 +9,9 @@ import sys
 from collections.abc import Iterable
 
 job_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id", default=None)
-prompt_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("prompt_id", default=None)
+prompt_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "prompt_id", default=None
+)
 
 REDACTED = "[REDACTED]"
 

@@ -1,4 +1,4 @@
-"""Settings read once at start-up (environment variables prefixed ``PROMPTFORGE_``), then passed in."""
+"""Settings read once at start-up from ``PROMPTFORGE_*`` environment variables, then passed in."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     lines_per_part: int = Field(10_000, ge=1, description="Result lines per results_part file.")
     max_upload_bytes: int = Field(5 * 1024**3, ge=1, description="Largest accepted upload.")
     max_line_bytes: int = Field(1_000_000, ge=1024, description="Longest accepted input line.")
-    provider_timeout: float = Field(120.0, gt=0, description="Seconds before a provider call times out.")
+    provider_timeout: float = Field(
+        120.0, gt=0, description="Seconds before a provider call times out."
+    )
     lease_seconds: float = Field(600.0, gt=0, description="How long a worker owns a prompt.")
     initial_rate: float = Field(1.0, gt=0, description="Slow-start dispatch rate (requests/s).")
     max_concurrent_dispatches: int = Field(1000, ge=1, le=5000, description="Per rate-key queue.")

@@ -14,7 +14,10 @@ import httpx
 def make_prompts(count: int, prefix: str = "p") -> list[dict[str, str]]:
     """Distinct, realistic-length prompts."""
     return [
-        {"prompt_id": f"{prefix}{i:05d}", "prompt": f"Summarise item {i} of the catalogue in one line."}
+        {
+            "prompt_id": f"{prefix}{i:05d}",
+            "prompt": f"Summarise item {i} of the catalogue in one line.",
+        }
         for i in range(count)
     ]
 
@@ -34,7 +37,9 @@ class Finished:
     @property
     def results(self) -> list[dict[str, Any]]:
         """Every result line across the parts."""
-        return [row for name, rows in self.files.items() if name.startswith("results_") for row in rows]
+        return [
+            row for name, rows in self.files.items() if name.startswith("results_") for row in rows
+        ]
 
     @property
     def errors(self) -> list[dict[str, Any]]:
@@ -70,7 +75,9 @@ def wait_final(
     raise AssertionError(f"job {job_id} did not finish in {timeout}s: {body}")
 
 
-def download(client: httpx.Client, url: str, key: str, job_id: str) -> dict[str, list[dict[str, Any]]]:
+def download(
+    client: httpx.Client, url: str, key: str, job_id: str
+) -> dict[str, list[dict[str, Any]]]:
     """Fetch the results listing and download every file through its signed URL."""
     listing = client.get(f"{url}/v1/jobs/{job_id}/results", headers={"X-API-Key": key})
     assert listing.status_code == 200, listing.text

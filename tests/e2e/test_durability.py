@@ -8,7 +8,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.jobs import Finished, assert_exactly_once, download, init_and_upload, jsonl, make_prompts, wait_final
+from tests.e2e.jobs import (
+    Finished,
+    assert_exactly_once,
+    download,
+    init_and_upload,
+    jsonl,
+    make_prompts,
+    wait_final,
+)
 from tests.e2e.processes import create_key, server, simulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -18,7 +26,10 @@ def test_a_killed_server_resumes_the_job_exactly_once(tmp_path: Path) -> None:
     data = tmp_path / "data"
     key = create_key(data, "t")
     prompts = make_prompts(600)
-    with simulator(tmp_path, "--rpm", "3000", "--latency", "0.3") as sim, httpx.Client(timeout=30) as client:
+    with (
+        simulator(tmp_path, "--rpm", "3000", "--latency", "0.3") as sim,
+        httpx.Client(timeout=30) as client,
+    ):
         first = server(data, sim.url)
         first.start("/healthz")
         try:
@@ -26,7 +37,9 @@ def test_a_killed_server_resumes_the_job_exactly_once(tmp_path: Path) -> None:
             deadline = time.monotonic() + 60
             done = 0
             while time.monotonic() < deadline:
-                status = client.get(f"{first.url}/v1/jobs/{job_id}/status", headers={"X-API-Key": key}).json()
+                status = client.get(
+                    f"{first.url}/v1/jobs/{job_id}/status", headers={"X-API-Key": key}
+                ).json()
                 done = status["completed_count"] + status["failed_count"]
                 if done >= 150:
                     break

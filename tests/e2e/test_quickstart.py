@@ -10,7 +10,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 
-from tests.e2e.jobs import assert_exactly_once, init_and_upload, jsonl, make_prompts, run_job, wait_final
+from tests.e2e.jobs import (
+    assert_exactly_once,
+    init_and_upload,
+    jsonl,
+    make_prompts,
+    run_job,
+    wait_final,
+)
 from tests.e2e.processes import Process, create_key, server, simulator
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +45,9 @@ def client() -> Iterator[httpx.Client]:
         yield http
 
 
-def test_seed_quickstart_every_prompt_exactly_once(stack: tuple[Process, str, str], client: httpx.Client) -> None:
+def test_seed_quickstart_every_prompt_exactly_once(
+    stack: tuple[Process, str, str], client: httpx.Client
+) -> None:
     proc, key, _ = stack
     prompts = make_prompts(150)
     finished = run_job(client, proc.url, key, jsonl(prompts))
@@ -54,7 +63,9 @@ def test_seed_quickstart_every_prompt_exactly_once(stack: tuple[Process, str, st
     assert "results_part_001.jsonl" in finished.files and "errors.jsonl" in finished.files
 
 
-def test_bad_lines_end_in_errors_with_line_numbers(stack: tuple[Process, str, str], client: httpx.Client) -> None:
+def test_bad_lines_end_in_errors_with_line_numbers(
+    stack: tuple[Process, str, str], client: httpx.Client
+) -> None:
     proc, key, _ = stack
     body = (
         b'{"prompt_id": "a", "prompt": "fine"}\n'
@@ -69,7 +80,12 @@ def test_bad_lines_end_in_errors_with_line_numbers(stack: tuple[Process, str, st
     assert finished.status["status"] == "COMPLETED"
     assert_exactly_once(finished, ["a", "c"], invalid_lines={2, 4, 5, 7})
     codes = {row["line"]: row["error"]["code"] for row in finished.errors}
-    assert codes == {2: "invalid_json", 4: "duplicate_prompt_id", 5: "invalid_utf8", 7: "missing_prompt_id"}
+    assert codes == {
+        2: "invalid_json",
+        4: "duplicate_prompt_id",
+        5: "invalid_utf8",
+        7: "missing_prompt_id",
+    }
     assert "line 1" in next(r for r in finished.errors if r["line"] == 4)["error"]["message"]
 
 
@@ -90,7 +106,9 @@ def test_results_are_sharded_by_lines_per_part(tmp_path: Path, client: httpx.Cli
     assert_exactly_once(finished, [p["prompt_id"] for p in prompts])
 
 
-def test_an_empty_file_fails_the_job_with_a_reason(stack: tuple[Process, str, str], client: httpx.Client) -> None:
+def test_an_empty_file_fails_the_job_with_a_reason(
+    stack: tuple[Process, str, str], client: httpx.Client
+) -> None:
     proc, key, _ = stack
     job_id = init_and_upload(client, proc.url, key, b"\n\n")
     status = wait_final(client, proc.url, key, job_id)
@@ -108,7 +126,11 @@ def _error(response: httpx.Response) -> tuple[int, str]:
     ("headers", "body", "expected"),
     [
         ({}, {"provider": "openai", "model": "gpt-4o-mini"}, (401, "missing_api_key")),
-        ({"X-API-Key": "pf_wrong"}, {"provider": "openai", "model": "gpt-4o-mini"}, (401, "invalid_api_key")),
+        (
+            {"X-API-Key": "pf_wrong"},
+            {"provider": "openai", "model": "gpt-4o-mini"},
+            (401, "invalid_api_key"),
+        ),
         (None, "{not json", (400, "malformed_json")),
         (None, {"model": "gpt-4o-mini"}, (400, "missing_field")),
         (None, {"provider": "cohere", "model": "command-r"}, (422, "unsupported_provider")),
@@ -116,13 +138,19 @@ def _error(response: httpx.Response) -> tuple[int, str]:
     ],
 )
 def test_init_errors(
-    stack: tuple[Process, str, str], client: httpx.Client, headers: dict[str, str] | None, body: object, expected: tuple[int, str]
+    stack: tuple[Process, str, str],
+    client: httpx.Client,
+    headers: dict[str, str] | None,
+    body: object,
+    expected: tuple[int, str],
 ) -> None:
     proc, key, _ = stack
     sent_headers = {"X-API-Key": key} if headers is None else headers
     content = body if isinstance(body, str) else json.dumps(body)
     response = client.post(
-        f"{proc.url}/v1/jobs/init", headers={**sent_headers, "Content-Type": "application/json"}, content=content
+        f"{proc.url}/v1/jobs/init",
+        headers={**sent_headers, "Content-Type": "application/json"},
+        content=content,
     )
     assert _error(response) == expected
     if expected[1] == "unsupported_model":
@@ -136,7 +164,9 @@ def _tamper(url: str, **changes: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def test_signed_upload_url_refuses_tampering_and_expiry(tmp_path: Path, client: httpx.Client) -> None:
+def test_signed_upload_url_refuses_tampering_and_expiry(
+    tmp_path: Path, client: httpx.Client
+) -> None:
     data = tmp_path / "data"
     key = create_key(data, "t")
     with simulator(tmp_path) as sim:
@@ -144,14 +174,17 @@ def test_signed_upload_url_refuses_tampering_and_expiry(tmp_path: Path, client: 
         proc.start("/healthz")
         try:
             created = client.post(
-                f"{proc.url}/v1/jobs/init", headers={"X-API-Key": key},
+                f"{proc.url}/v1/jobs/init",
+                headers={"X-API-Key": key},
                 json={"provider": "openai", "model": "gpt-4o-mini"},
             ).json()
             url = created["upload_url"]
             headers = {"Content-Type": "application/octet-stream"}
             body = jsonl(make_prompts(1))
             signature = dict(parse_qsl(urlsplit(url).query))["X-PF-Signature"]
-            forged = _tamper(url, **{"X-PF-Signature": ("0" if signature[0] != "0" else "1") + signature[1:]})
+            forged = _tamper(
+                url, **{"X-PF-Signature": ("0" if signature[0] != "0" else "1") + signature[1:]}
+            )
             assert client.put(forged, content=body, headers=headers).status_code == 403
             other = url.replace(created["job_id"], "00000000-0000-4000-8000-000000000000")
             assert client.put(other, content=body, headers=headers).status_code == 403
@@ -167,12 +200,17 @@ def test_signed_upload_url_refuses_tampering_and_expiry(tmp_path: Path, client: 
     assert status["status"] == "FAILED" and status["error"]["code"] == "upload_expired"
 
 
-def test_another_tenants_job_is_not_found(stack: tuple[Process, str, str], client: httpx.Client) -> None:
+def test_another_tenants_job_is_not_found(
+    stack: tuple[Process, str, str], client: httpx.Client
+) -> None:
     proc, key_a, key_b = stack
     job_id = init_and_upload(client, proc.url, key_a, jsonl(make_prompts(2)))
     theirs = client.get(f"{proc.url}/v1/jobs/{job_id}/status", headers={"X-API-Key": key_b})
     missing = client.get(
-        f"{proc.url}/v1/jobs/00000000-0000-4000-8000-000000000000/status", headers={"X-API-Key": key_b}
+        f"{proc.url}/v1/jobs/00000000-0000-4000-8000-000000000000/status",
+        headers={"X-API-Key": key_b},
     )
     assert _error(theirs) == _error(missing) == (404, "job_not_found")
-    assert _error(client.get(f"{proc.url}/v1/jobs/..%2F..%2Fetc/status", headers={"X-API-Key": key_b}))[0] in (400, 404)
+    assert _error(
+        client.get(f"{proc.url}/v1/jobs/..%2F..%2Fetc/status", headers={"X-API-Key": key_b})
+    )[0] in (400, 404)

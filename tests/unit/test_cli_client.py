@@ -424,11 +424,17 @@ async def test_wait_for_job_retries_transient_errors(
     await client.upload(job["upload_url"], prompts)
     server.status_failures = [503, 429]
     seen: list[str] = []
+    retries: list[tuple[int, float]] = []
     final = await wait_for_job(
-        client, job["job_id"], poll_interval=0.001, on_status=lambda s: seen.append(s["status"])
+        client,
+        job["job_id"],
+        poll_interval=0.001,
+        on_status=lambda s: seen.append(s["status"]),
+        on_retry=lambda exc, delay: retries.append((exc.status, delay)),
     )
     assert final["status"] == "COMPLETED"
     assert seen == ["PROCESSING", "PROCESSING", "COMPLETED"]
+    assert retries == [(503, 0.002), (429, 0.004)]  # backoff doubles; Retry-After is 0
     assert server.status_failures == []
 
     server.status_failures = [401]
@@ -508,22 +514,22 @@ def test_progress_prints_plain_lines_when_not_a_terminal() -> None:
     console, buffer = quiet_console()
     clock = FakeTime()
     with JobProgress("job-1", console=console, plain_interval=10.0, clock=clock) as progress:
-        progress.update(processing(0, rpm=None))
+        progress.update(processing(30, rpm=None))
         clock.now += 5
-        progress.update(processing(20))  # within the interval: not printed
+        progress.update(processing(50))  # within the interval: not printed
         clock.now += 25
-        progress.update(processing(120, failed=20))  # 30 s in, 4 prompts/s: ETA 45 s
+        progress.update(processing(120, failed=20))  # 90 more in 30 s: 180 left take 60 s
         clock.now += 2
         progress.update(processing(128, failed=20))  # left for close() to print
     lines = buffer.getvalue().splitlines()
     assert len(lines) == 3
     assert lines[0] == (
-        "job job-1 PROCESSING | 0/300 (0.0%) | 0 completed, 0 failed | rate - req/min"
+        "job job-1 PROCESSING | 30/300 (10.0%) | 30 completed, 0 failed | rate - req/min"
         " | elapsed 0:00:00 | ETA -"
     )
     assert lines[1] == (
         "job job-1 PROCESSING | 120/300 (40.0%) | 100 completed, 20 failed"
-        " | rate 480 req/min | elapsed 0:00:30 | ETA 0:00:45"
+        " | rate 480 req/min | elapsed 0:00:30 | ETA 0:01:00"
     )
     assert lines[2].startswith("job job-1 PROCESSING | 128/300")
     assert "elapsed 0:00:32" in lines[2]

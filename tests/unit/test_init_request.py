@@ -48,8 +48,16 @@ def test_generation_options_become_params() -> None:
         (b'{"model": "m"}', "missing_field", "provider"),
         (b"{}", "missing_field", "provider, model"),
         (b'{"provider": "openai", "model": "m", "colour": 1}', "unknown_field", "colour"),
-        (b'{"provider": "openai", "model": "m", "max_retries": "3"}', "invalid_field", "max_retries"),
-        (b'{"provider": "openai", "model": "m", "max_retries": -1}', "invalid_field", "max_retries"),
+        (
+            b'{"provider": "openai", "model": "m", "max_retries": "3"}',
+            "invalid_field",
+            "max_retries",
+        ),
+        (
+            b'{"provider": "openai", "model": "m", "max_retries": -1}',
+            "invalid_field",
+            "max_retries",
+        ),
         (b'{"provider": 1, "model": "m"}', "invalid_field", "provider"),
         (
             b'{"provider": "openai", "model": "m", "response_format": {"type": "json_schema", '

@@ -24,8 +24,8 @@ class FakeTime:
         return self.now
 
 
-def _admitted(limiter: ProviderLimiter, count: int, now: float, cost: Cost = Cost()) -> int:
-    return sum(limiter.decide(cost, now).admitted for _ in range(count))
+def _admitted(limiter: ProviderLimiter, count: int, now: float) -> int:
+    return sum(limiter.decide(Cost(), now).admitted for _ in range(count))
 
 
 def test_rpm_admits_the_limit_then_refuses_with_the_wait_and_usage() -> None:
@@ -35,7 +35,11 @@ def test_rpm_admits_the_limit_then_refuses_with_the_wait_and_usage() -> None:
     assert not decision.admitted
     assert decision.refusal is not None
     assert decision.refusal.kind is LimitKind.REQUESTS
-    assert (decision.refusal.limit, decision.refusal.used, decision.refusal.requested) == (60, 60, 1)
+    assert (decision.refusal.limit, decision.refusal.used, decision.refusal.requested) == (
+        60,
+        60,
+        1,
+    )
     assert decision.retry_after == pytest.approx(1.0)
     assert decision.views[LimitKind.REQUESTS].remaining == 0
     assert decision.views[LimitKind.REQUESTS].reset == pytest.approx(60.0)

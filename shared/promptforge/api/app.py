@@ -1,4 +1,4 @@
-"""The public HTTP API as a Starlette app: init, status, results. Thin: parse, call the core, render."""
+"""The public HTTP API as a Starlette app: init, status, results; parse, call the core, render."""
 
 from __future__ import annotations
 
@@ -97,7 +97,9 @@ async def _http_error(_: Request, exc: Exception) -> Response:
 
 async def _internal_error(_: Request, exc: Exception) -> Response:
     log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
-    body = {"error": {"code": "internal_error", "message": "internal error; retry later", "status": 500}}
+    body = {
+        "error": {"code": "internal_error", "message": "internal error; retry later", "status": 500}
+    }
     return JSONResponse(body, status_code=500)
 
 

@@ -68,7 +68,7 @@ class PromptForgeClient:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
         if not api_key:
-            raise ValueError("api_key is empty: set PROMPTFORGE_API_KEY or pass --api-key")
+            raise ValueError("api_key is empty: set PROMPTFORGE_API_KEY")
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._owns_http = http is None
@@ -278,7 +278,7 @@ _RETRY = "This is usually temporary: try again in a moment"
 _SERVER = "Check that --url points at a PromptForge server"
 _GENERIC_HINTS: dict[int, str] = {
     400: "Fix the request as the message says",
-    401: "Check your API key (PROMPTFORGE_API_KEY or --api-key)",
+    401: "Check your API key (PROMPTFORGE_API_KEY)",
     403: "Your API key is not allowed to do this",
     404: "Check the job id and that it belongs to this API key",
     413: "The body is larger than the server accepts: split the file into smaller ones",

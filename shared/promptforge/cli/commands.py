@@ -12,11 +12,15 @@ import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from promptforge.clock import SystemClock
 from promptforge.settings import Settings
+
+if TYPE_CHECKING:
+    from promptforge.simulator.config import SimulatorConfig
 
 console = Console(stderr=True)
 
@@ -63,7 +67,7 @@ async def cmd_simulate(args: argparse.Namespace) -> int:
 
 def simulator_config(
     *, rpm: int | None, tpm: int | None, latency: float | None, seed: int = 0
-) -> object:
+) -> SimulatorConfig:
     """A simulator config with the same limits for every provider where given."""
     from dataclasses import replace
 
@@ -84,7 +88,9 @@ def simulator_config(
 def _api_key() -> str | None:
     key = os.environ.get("PROMPTFORGE_API_KEY")
     if not key:
-        console.print("[red]set PROMPTFORGE_API_KEY[/red] (create one with `promptforge keys create`)")
+        console.print(
+            "[red]set PROMPTFORGE_API_KEY[/red] (create one with `promptforge keys create`)"
+        )
     return key
 
 
@@ -184,11 +190,11 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         data_dir = args.data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         sim_config = simulator_config(rpm=args.limit_rpm, tpm=None, latency=0.3)
-        async with BackgroundServer(create_app(sim_config)) as simulator:  # type: ignore[arg-type]
+        async with BackgroundServer(create_app(sim_config)) as simulator:
             settings = Settings(
                 data_dir=data_dir,
                 port=0,
-                openai_api_key="sk-demo-simulated",  # type: ignore[arg-type]
+                openai_api_key="sk-demo-simulated",
                 openai_base_url=simulator.url,
             )
             server = BackgroundServer(None, settings.host, 0)
@@ -204,8 +210,12 @@ async def cmd_demo(args: argparse.Namespace) -> int:
                 )
                 async with PromptForgeClient(server.url, key) as client:
                     summary = await submit_file(
-                        client, prompts, provider="openai", model="gpt-4o-mini",
-                        out_dir=args.out, console=console,
+                        client,
+                        prompts,
+                        provider="openai",
+                        model="gpt-4o-mini",
+                        out_dir=args.out,
+                        console=console,
                     )
     console.print(
         f"{summary.status}: {summary.completed_count} results, {summary.failed_count} errors "

@@ -46,8 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--max-retries", type=int, default=3)
     submit.add_argument("--rpm", type=int, default=None)
     submit.add_argument("--tpm", type=int, default=None)
-    submit.add_argument("--params", type=json.loads, default=None,
-                        help='generation options as JSON, e.g. \'{"temperature": 0}\'')
+    submit.add_argument(
+        "--params",
+        type=json.loads,
+        default=None,
+        help="generation options as JSON, e.g. '{\"temperature\": 0}'",
+    )
     _client_options(submit)
 
     status = sub.add_parser("status", help="show a job's status")
@@ -70,8 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _client_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=os.environ.get("PROMPTFORGE_URL", DEFAULT_URL),
-                        help="PromptForge base URL (env PROMPTFORGE_URL)")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("PROMPTFORGE_URL", DEFAULT_URL),
+        help="PromptForge base URL (env PROMPTFORGE_URL)",
+    )
     parser.add_argument("--out", type=Path, default=Path("promptforge-results"))
 
 

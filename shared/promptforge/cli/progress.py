@@ -166,7 +166,7 @@ def _counts(status: dict[str, Any]) -> str:
         text += f", {tokens:,} tokens"
     cost = status.get("estimated_cost_usd")
     if isinstance(cost, int | float) and cost > 0:
-        text += f", ~${cost:,.2f}"
+        text += f", ~${cost:,.2f}" if cost >= 0.01 else ", <$0.01"
     return text
 
 

@@ -110,6 +110,7 @@ async def submit_file(
             f"Job [bold]{job_id}[/] created ({provider}/{model}); "
             f"uploading {escape(path.name)} ({_human_size(size)})",
             highlight=False,
+            soft_wrap=True,
         )
     try:
         await client.upload(str(job["upload_url"]), path)
@@ -125,7 +126,13 @@ async def submit_file(
         if show_progress:
             with JobProgress(job_id, console=console) as progress:
                 final = await wait_for_job(
-                    client, job_id, poll_interval=poll_interval, on_status=progress.update
+                    client,
+                    job_id,
+                    poll_interval=poll_interval,
+                    on_status=progress.update,
+                    on_retry=lambda exc, delay: _notice(
+                        console, f"Status check failed ({exc}); retrying in {delay:.0f} s"
+                    ),
                 )
         else:
             final = await wait_for_job(client, job_id, poll_interval=poll_interval)
@@ -166,13 +173,15 @@ async def wait_for_job(
     *,
     poll_interval: float = 1.0,
     on_status: Callable[[dict[str, Any]], None] | None = None,
+    on_retry: Callable[[ClientError, float], None] | None = None,
     patience: float = 120.0,
 ) -> dict[str, Any]:
     """Poll the job's status until ``COMPLETED`` or ``FAILED``; returns the final status body.
 
     Transient failures (no response, 408, 429, 5xx) are retried with exponential
-    backoff (honouring ``Retry-After``) for up to ``patience`` seconds in a row; any
-    other :class:`ClientError` is raised at once.
+    backoff (honouring ``Retry-After``) for up to ``patience`` seconds in a row, each
+    reported to ``on_retry(error, delay)``; any other :class:`ClientError` is raised
+    at once.
     """
     if poll_interval <= 0:
         raise ValueError(f"poll_interval must be positive, got {poll_interval}")
@@ -187,7 +196,10 @@ async def wait_for_job(
             if not exc.retryable or now - failing_since >= patience:
                 raise
             backoff = min(backoff * 2, _MAX_BACKOFF)
-            await anyio.sleep(max(backoff, exc.retry_after or 0.0))
+            delay = max(backoff, exc.retry_after or 0.0)
+            if on_retry is not None:
+                on_retry(exc, delay)
+            await anyio.sleep(delay)
             continue
         failing_since, backoff = None, poll_interval
         if on_status is not None:

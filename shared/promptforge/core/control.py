@@ -55,14 +55,22 @@ async def control_key(deps: Deps, key: str) -> float | None:
             "tpm_estimate": decision.tpm_estimate,
             "at": now,
         },
-        jobs={job_id: spec for job_id, spec in (latest.get("jobs") or {}).items() if job_id in jobs},
+        jobs={
+            job_id: spec for job_id, spec in (latest.get("jobs") or {}).items() if job_id in jobs
+        },
     )
     await deps.store.save_rate_state(key, latest)
     await deps.tasks.update_queue(
         str(saved["queue"]), prompt_queue_config(rate, deps.config.max_concurrent_dispatches)
     )
     if observations:
-        log.debug("rate key %s: %d observations → %.2f/s (%s)", key, len(observations), rate, decision.phase)
+        log.debug(
+            "rate key %s: %d observations → %.2f/s (%s)",
+            key,
+            len(observations),
+            rate,
+            decision.phase,
+        )
     return rate
 
 

@@ -72,5 +72,7 @@ def _read_secrets_file(path: Path) -> dict[tuple[str, str], ProviderEndpoint]:
     for provider, entry in data.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("api_key"), str):
             raise ValueError(f"{path}: provider {provider!r} needs an 'api_key' string")
-        out[(provider, "default")] = ProviderEndpoint(entry.get("base_url"), SecretStr(entry["api_key"]))
+        out[(provider, "default")] = ProviderEndpoint(
+            entry.get("base_url"), SecretStr(entry["api_key"])
+        )
     return out

@@ -166,8 +166,8 @@ async def handle_expire(deps: Deps, delivery: Delivery) -> HandlerResult:
         completed_at=now,
         error=JobError(
             "upload_expired",
-            f"no file was uploaded before the upload URL expired at {job.upload_expires_at:%Y-%m-%dT%H:%M:%SZ}; "
-            "call /v1/jobs/init again",
+            "no file was uploaded before the upload URL expired at "
+            f"{job.upload_expires_at:%Y-%m-%dT%H:%M:%SZ}; call /v1/jobs/init again",
         ),
     )
     return HandlerResult(200)

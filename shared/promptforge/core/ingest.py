@@ -106,9 +106,7 @@ async def _ingest_batch(deps: Deps, job: Job, queue: str, batch: Sequence[Verdic
         return 0
     valid = [v for v in batch if isinstance(v, ValidPrompt)]
     errors = [v for v in batch if isinstance(v, LineError)]
-    earlier = await deps.store.register_prompts(
-        job.job_id, [(v.prompt_id, v.line) for v in valid]
-    )
+    earlier = await deps.store.register_prompts(job.job_id, [(v.prompt_id, v.line) for v in valid])
     tasks: list[Task] = []
     for prompt, first_line in zip(valid, earlier, strict=True):
         if first_line is not None:
@@ -149,4 +147,3 @@ def _error_outcome(error: LineError) -> Outcome:
         line=error.line,
         record=error.record(),
     )
-

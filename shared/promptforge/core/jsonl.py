@@ -122,7 +122,9 @@ def validate_line(raw: RawLine, max_line_bytes: int = MAX_LINE_BYTES) -> Verdict
         text = raw.data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return LineError(
-            number, "invalid_utf8", f"line is not valid UTF-8 (byte {exc.start}); re-encode as UTF-8"
+            number,
+            "invalid_utf8",
+            f"line is not valid UTF-8 (byte {exc.start}); re-encode as UTF-8",
         )
     if not text.strip():
         return None

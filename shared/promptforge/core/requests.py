@@ -55,9 +55,7 @@ class InitRequest(BaseModel):
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     stop: Annotated[list[str], Field(max_length=4)] | None = None
     seed: int | None = None
-    response_format: JsonObjectFormat | JsonSchemaFormat | None = Field(
-        None, discriminator="type"
-    )
+    response_format: JsonObjectFormat | JsonSchemaFormat | None = Field(None, discriminator="type")
 
     def params(self) -> GenerationParams:
         """The generation options as the core's value object."""

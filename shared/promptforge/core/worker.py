@@ -65,7 +65,9 @@ async def _call_provider(deps: Deps, job: Job, task: PromptTask) -> CallResult:
     try:
         endpoint = deps.credentials.resolve(job.provider, job.credential)
     except MissingCredential as exc:
-        return CallResult(CallOutcome.PERMANENT, error_code="missing_credential", error_message=str(exc))
+        return CallResult(
+            CallOutcome.PERMANENT, error_code="missing_credential", error_message=str(exc)
+        )
     request = adapter.build_request(
         base_url=endpoint.base_url or adapter.default_base_url,
         api_key=endpoint.api_key.get_secret_value(),
@@ -127,7 +129,7 @@ async def _rate_limit_delay(deps: Deps, job: Job, result: CallResult) -> float:
 
 
 def _transient_delay(attempt: int, retry_after: float | None) -> float:
-    backoff = min(TRANSIENT_BACKOFF_MAX, TRANSIENT_BACKOFF_BASE * 2**attempt)
+    backoff = min(TRANSIENT_BACKOFF_MAX, TRANSIENT_BACKOFF_BASE * 2.0**attempt)
     jittered = backoff * (0.5 + random.random() / 2)
     return max(jittered, retry_after or 0.0)
 

@@ -57,7 +57,7 @@ class JobStore(Protocol):
     async def transition(
         self, job_id: str, expected: JobStatus, target: JobStatus, **fields: Any
     ) -> bool:
-        """Compare-and-set the status (and set ``fields``); False if the job was not ``expected``."""
+        """Compare-and-set the status and set ``fields``; False if the job was not ``expected``."""
         ...
 
     async def update_ingest_progress(self, job_id: str, prompt_count: int, *, done: bool) -> None:
@@ -75,7 +75,7 @@ class JobStore(Protocol):
         """
         ...
 
-    async def claim(
+    async def claim(  # noqa: PLR0917 - mirrors the lease row, called positionally in tests
         self,
         job_id: str,
         prompt_id: str,
@@ -88,7 +88,7 @@ class JobStore(Protocol):
         ...
 
     async def advance(self, job_id: str, prompt_id: str, generation: int) -> bool:
-        """Move the prompt to ``generation + 1`` and drop the lease; False if not at ``generation``."""
+        """Move the prompt to ``generation + 1``, dropping the lease; False if not at it."""
         ...
 
     # Outcomes

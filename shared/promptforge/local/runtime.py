@@ -67,9 +67,13 @@ class EmbeddedRuntime:
         data.mkdir(parents=True, exist_ok=True)
         self.store = SqliteJobStore(data / "jobs.db")
         self.tasks = EmbeddedTaskQueue(data / "tasks.db", lease_seconds=settings.lease_seconds)
-        self.blobs = LocalBlobStore(data / "blobs", UrlSigner(signing_secret(settings), settings.base_url))
+        self.blobs = LocalBlobStore(
+            data / "blobs", UrlSigner(signing_secret(settings), settings.base_url)
+        )
         self.http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=settings.max_concurrent_dispatches, max_keepalive_connections=200),
+            limits=httpx.Limits(
+                max_connections=settings.max_concurrent_dispatches, max_keepalive_connections=200
+            ),
             timeout=settings.provider_timeout,
         )
         self.deps = Deps(
@@ -158,4 +162,3 @@ class EmbeddedRuntime:
             except Exception:
                 log.exception("controller tick failed; retrying next period")
             await asyncio.sleep(period)
-

@@ -23,7 +23,6 @@ The policy, like TCP congestion control in requests per second:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,16 +30,19 @@ from typing import Any
 
 from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.base import Observation
-from promptforge.ratecontrol.tally import (
+from promptforge.ratecontrol.measure import (
     CONTROL_PERIOD,
     DEFAULT_CONFIG,
     ControllerConfig,
     Tally,
     ewma,
     latest_limit,
+    mean_rate,
     next_daily_reset,
     observation_order,
+    record_rate,
     tally,
+    unit_hash,
 )
 
 __all__ = [
@@ -56,14 +58,11 @@ __all__ = [
 ]
 
 _STATE_VERSION = 1
-_HISTORY_SECONDS = 600.0  # how far back the rate history must reach (latency + windows)
-_HISTORY_MAX = 32
-_LIMIT_FIELDS = ("limit_requests", "limit_tokens", "limit_input_tokens", "limit_output_tokens")
 
 
 @dataclass(frozen=True)
 class Ceilings:
-    """User-given limits (the job's ``rpm``/``tpm``): the rate starts there and never exceeds them."""
+    """User-given limits (the job's ``rpm``/``tpm``): the rate starts at them, never above."""
 
     rpm: float | None = None
     tpm: float | None = None
@@ -84,10 +83,11 @@ class ControllerState:
     probe_step: float = DEFAULT_CONFIG.probe_start  # next additive probe, x limit_estimate
     paused_until: float | None = None
     saw_429: bool = False  # the last step saw a 429: this step may not raise the rate
-    decreased_at: float | None = None  # 429s on calls started before this are stale
+    decreased_at: float | None = None  # 429s on calls started soon after this are stale
     window_start: float = 0.0  # the measurement window: calls since this time
     window_calls: int = 0
     window_ok: int = 0
+    window_transient: int = 0
     window_limited: int = 0  # fresh 429s
     window_budget_low: bool = False
     tokens_per_request: float | None = None  # running averages over successful calls
@@ -158,65 +158,36 @@ def step(
     """Fold one control period's observations into the state and decide the next rate."""
     now = max(now, state.updated_at)
     obs = sorted(observations, key=observation_order)
-    counts = tally(obs, state.decreased_at, config.low_budget)
-    state = _learn(state, obs, config)
-    paused_until = _pause(state, counts, now, config)
-
-    rate = state.rate
-    estimate = state.limit_estimate
-    probe = state.probe_step
-    decreased_at = state.decreased_at
-    window_calls = state.window_calls + counts.calls
-    window_ok = state.window_ok + counts.ok
-    window_limited = state.window_limited + counts.fresh_limited
-    budget_low = state.window_budget_low or counts.budget_low
-    elapsed = now - state.window_start
-    close_window = False
-
+    fresh_after = None if state.decreased_at is None else state.decreased_at + config.settle
+    counts = tally(obs, fresh_after, config.low_budget)
+    learned = _learn(state, obs, config)
+    paused_until = _pause(learned, counts, now, config)
+    window = dataclasses.replace(
+        learned,
+        window_calls=state.window_calls + counts.calls,
+        window_ok=state.window_ok + counts.ok,
+        window_transient=state.window_transient + counts.transient,
+        window_limited=state.window_limited + counts.fresh_limited,
+        window_budget_low=state.window_budget_low or counts.budget_low,
+    )
     if counts.fresh_limited:
-        achieved = window_calls / max(elapsed, config.control_period)
-        estimate = _accepted_rate(min(rate, achieved), window_ok, window_limited, config)
-        rate = config.decrease_factor * estimate
-        probe = config.probe_start
-        decreased_at = now
-        close_window = True
-    elif not (counts.limited or state.saw_429) and _window_done(state, elapsed, config):
-        close_window = True
-        lag = state.latency or 0.0
-        expected = _mean_rate(state.history, state.window_start - lag, now - lag)
-        used = window_calls >= config.utilization * expected * elapsed
-        accepted = window_ok / elapsed
-        if budget_low and estimate is None:
-            estimate = max(accepted, config.min_rate)  # a stated budget ran low: stop slow start
-        elif used and not budget_low and paused_until is None:
-            rate, probe = _grow(rate, estimate, probe, config)
-
-    lower, upper = _bounds(state, ceilings, config)
-    rate = min(max(rate, lower), upper)
-    history = _record(state.history, now, rate)
-    if close_window:
-        window = {"window_start": now, "window_calls": 0, "window_ok": 0, "window_limited": 0}
-        window_flag = False
+        decided = _decrease(window, now, config)
+    elif state.saw_429 or counts.limited:
+        # The period after a 429, or one with stale 429s, is no clean window: hold.
+        decided = _reset_window(window, now)
+    elif not _window_done(state, now, config):
+        decided = window  # keep measuring
     else:
-        window = {
-            "window_start": state.window_start,
-            "window_calls": window_calls,
-            "window_ok": window_ok,
-            "window_limited": window_limited,
-        }
-        window_flag = budget_low
+        decided = _close_window(window, now, paused_until is not None, config)
+    lower, upper = _bounds(decided, ceilings, config)
+    rate = min(max(decided.rate, lower), upper)
     new_state = dataclasses.replace(
-        state,
+        decided,
         rate=rate,
         updated_at=now,
-        limit_estimate=estimate,
-        probe_step=probe,
         paused_until=paused_until,
         saw_429=counts.limited > 0,
-        decreased_at=decreased_at,
-        window_budget_low=window_flag,
-        history=history,
-        **window,
+        history=record_rate(state.history, now, rate),
     )
     return new_state, _decide(new_state, now, upper, ceilings)
 
@@ -245,16 +216,17 @@ def retry_delay(
     if wait <= 0.0:
         wait = 2.0 * config.control_period
     spread = min(max(0.5 * wait, config.control_period), config.max_spread)
-    return wait + spread * _unit_hash(f"{now!r}|{salt}")
+    return wait + spread * unit_hash(f"{now!r}|{salt}")
 
 
-def _learn(state: ControllerState, obs: Sequence[Observation], config: ControllerConfig) -> ControllerState:
+def _learn(
+    state: ControllerState, obs: Sequence[Observation], config: ControllerConfig
+) -> ControllerState:
     """Update stated limits and the token and latency averages from ``obs``."""
     ok = [o for o in obs if o.outcome is CallOutcome.SUCCESS]
     weight = config.ewma_weight
     used = [o for o in ok if o.input_tokens + o.output_tokens > 0]
     latencies = [o.latency for o in obs if o.latency > 0 and math.isfinite(o.latency)]
-    limits = {name: latest_limit(obs, name, getattr(state, name)) for name in _LIMIT_FIELDS}
     return dataclasses.replace(
         state,
         tokens_per_request=ewma(
@@ -267,13 +239,20 @@ def _learn(state: ControllerState, obs: Sequence[Observation], config: Controlle
             state.output_tokens_per_request, [o.output_tokens for o in used], weight
         ),
         latency=ewma(state.latency, latencies, weight),
-        **limits,
+        limit_requests=latest_limit(obs, "limit_requests", state.limit_requests),
+        limit_tokens=latest_limit(obs, "limit_tokens", state.limit_tokens),
+        limit_input_tokens=latest_limit(obs, "limit_input_tokens", state.limit_input_tokens),
+        limit_output_tokens=latest_limit(obs, "limit_output_tokens", state.limit_output_tokens),
     )
 
 
-def _pause(state: ControllerState, counts: Tally, now: float, config: ControllerConfig) -> float | None:
+def _pause(
+    state: ControllerState, counts: Tally, now: float, config: ControllerConfig
+) -> float | None:
     """The pause after this step: kept, extended by a daily quota or a retry-after, or over."""
-    until = state.paused_until if state.paused_until is not None and state.paused_until > now else None
+    until = (
+        state.paused_until if state.paused_until is not None and state.paused_until > now else None
+    )
     if counts.daily:
         target = next_daily_reset(now, config.daily_reset_hour)
         if counts.retry_until is not None:
@@ -286,6 +265,64 @@ def _pause(state: ControllerState, counts: Tally, now: float, config: Controller
         return until
     target = min(counts.retry_until, now + config.max_pause)
     return target if until is None else max(until, target)
+
+
+def _decrease(state: ControllerState, now: float, config: ControllerConfig) -> ControllerState:
+    """Fresh 429s: the accepted rate becomes the estimate, the rate a fraction of it."""
+    elapsed = max(now - state.window_start, config.control_period)
+    achieved = state.window_calls / elapsed
+    estimate = _accepted_rate(
+        min(state.rate, achieved), state.window_ok, state.window_limited, config
+    )
+    return _reset_window(
+        dataclasses.replace(
+            state,
+            rate=config.decrease_factor * estimate,
+            limit_estimate=estimate,
+            probe_step=config.probe_start,
+            decreased_at=now,
+        ),
+        now,
+    )
+
+
+def _close_window(
+    state: ControllerState, now: float, paused: bool, config: ControllerConfig
+) -> ControllerState:
+    """A clean window ended: grow if the rate was used and no stated budget ran low."""
+    elapsed = now - state.window_start
+    lag = state.latency or 0.0
+    expected = mean_rate(state.history, state.window_start - lag, now - lag)
+    # Transient failures (5xx, timeouts) neither shrink the rate nor count as using it.
+    useful = state.window_calls - state.window_transient
+    used = useful >= config.utilization * expected * elapsed
+    if state.window_budget_low and state.limit_estimate is None:
+        # A stated budget ran low before any 429: slow start ends at the accepted rate.
+        accepted = max(state.window_ok / elapsed, config.min_rate)
+        state = dataclasses.replace(state, limit_estimate=accepted)
+    elif used and not state.window_budget_low and not paused:
+        # Grow from the rate the observed calls were dispatched at, not the rate set since:
+        # with latency longer than a period, growth is clocked by what comes back.
+        base = min(state.rate, expected)
+        rate, probe = _grow(base, state.limit_estimate, state.probe_step, config)
+        if base < 0.99 * state.rate:
+            probe = state.probe_step  # the last probe has not come back yet: do not speed up
+        if rate > state.rate:
+            state = dataclasses.replace(state, rate=rate, probe_step=probe)
+    return _reset_window(state, now)
+
+
+def _reset_window(state: ControllerState, now: float) -> ControllerState:
+    """``state`` with an empty measurement window starting ``now``."""
+    return dataclasses.replace(
+        state,
+        window_start=now,
+        window_calls=0,
+        window_ok=0,
+        window_transient=0,
+        window_limited=0,
+        window_budget_low=False,
+    )
 
 
 def _accepted_rate(base: float, ok: int, limited: int, config: ControllerConfig) -> float:
@@ -312,8 +349,9 @@ def _grow(
     return min(rate + probe * estimate, doubled), min(2.0 * probe, config.probe_max)
 
 
-def _window_done(state: ControllerState, elapsed: float, config: ControllerConfig) -> bool:
+def _window_done(state: ControllerState, now: float, config: ControllerConfig) -> bool:
     """A window closes after most of a period and after time for ``window_calls`` calls."""
+    elapsed = now - state.window_start
     return elapsed >= max(0.75 * config.control_period, config.window_calls / state.rate)
 
 
@@ -376,47 +414,3 @@ def _decide(state: ControllerState, now: float, upper: float, ceilings: Ceilings
         rpm_estimate=min(rpm) if rpm else None,
         tpm_estimate=min(tpm) if tpm else None,
     )
-
-
-def _mean_rate(history: Sequence[tuple[float, float]], start: float, end: float) -> float:
-    """The average configured rate over ``[start, end]`` (the first entry extends backwards)."""
-    if not history:
-        return 0.0
-    if end <= start:
-        return _rate_at(history, end)
-    total = 0.0
-    for index, (since, rate) in enumerate(history):
-        lo = start if index == 0 else max(start, since)
-        hi = end if index + 1 == len(history) else min(end, history[index + 1][0])
-        if hi > lo:
-            total += rate * (hi - lo)
-    return total / (end - start)
-
-
-def _rate_at(history: Sequence[tuple[float, float]], moment: float) -> float:
-    """The rate configured at ``moment``."""
-    current = history[0][1]
-    for since, rate in history:
-        if since > moment:
-            break
-        current = rate
-    return current
-
-
-def _record(
-    history: tuple[tuple[float, float], ...], now: float, rate: float
-) -> tuple[tuple[float, float], ...]:
-    """``history`` with ``rate`` from ``now`` on, trimmed to what windows can still ask for."""
-    if history and history[-1][1] == rate:
-        return history
-    entries = [*history, (now, rate)]
-    horizon = now - _HISTORY_SECONDS
-    while len(entries) > 1 and (entries[1][0] <= horizon or len(entries) > _HISTORY_MAX):
-        entries.pop(0)
-    return tuple(entries)
-
-
-def _unit_hash(text: str) -> float:
-    """A deterministic number in ``[0, 1)`` from ``text``."""
-    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2.0**64

@@ -30,7 +30,7 @@ class RetryConfig:
         if attempt <= 0:
             return self.min_backoff
         doublings = min(attempt - 1, self.max_doublings)
-        delay = self.min_backoff * (2**doublings)
+        delay = self.min_backoff * float(2**doublings)
         if attempt - 1 > self.max_doublings:
             delay += self.min_backoff * (2**self.max_doublings) * (attempt - 1 - self.max_doublings)
         return min(delay, self.max_backoff)
@@ -85,7 +85,7 @@ Handler = Callable[[Delivery], Awaitable[HandlerResult]]
 
 
 class TaskQueue(Protocol):
-    """Creates tasks and tunes queues; delivery happens elsewhere (the dispatcher or Cloud Tasks)."""
+    """Creates tasks and tunes queues; delivery happens elsewhere (dispatcher or Cloud Tasks)."""
 
     async def ensure_queue(self, queue: str, config: QueueConfig) -> None:
         """Create the queue if it does not exist (existing queues keep their settings)."""

@@ -1,13 +1,15 @@
-"""Controller tunables and what one control period's observations add up to.
+"""Controller tunables and the measurements a step is built from.
 
-Pure functions over :class:`~promptforge.ratecontrol.base.Observation` lists: counts
-by outcome, which 429s are *fresh* (from calls started after the last decrease, so
-they say something about the current rate), the pause the provider asked for, the
-latest stated limits and token/latency averages. No clock, no randomness, no I/O.
+Pure functions: what one period's observations add up to (counts by outcome, which
+429s are *fresh*, i.e. from calls started after the last decrease and so about the
+current rate, the pause the provider asked for, the latest stated limits), running
+averages, and the history of configured rates that tells how many calls a window
+should have seen. No clock, no randomness, no I/O.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +21,8 @@ CONTROL_PERIOD: float = 2.0
 """Seconds between two controller steps (the runtime calls ``step`` about this often)."""
 
 _DAY = 86_400.0
+_HISTORY_SECONDS = 600.0  # how far back the rate history must reach (latency + windows)
+_HISTORY_MAX = 32
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class ControllerConfig:
     max_rate: float = 2_000.0  # 120,000 RPM: the runtime spreads it over several queues
     slow_start_factor: float = 2.0  # rate multiplier per validated window before the first 429
     decrease_factor: float = 0.7  # multiplicative decrease of the accepted rate on fresh 429s
+    settle: float = CONTROL_PERIOD  # 429s on calls started this soon after a decrease: stale
     recovery_fraction: float = 0.9  # after a decrease, climb straight back to this x estimate
     probe_start: float = 0.01  # first additive probe step, as a fraction of the estimate
     probe_max: float = 0.1  # probe steps double per clean window up to this fraction
@@ -67,6 +72,7 @@ class Tally:
 
     calls: int = 0
     ok: int = 0
+    transient: int = 0
     limited: int = 0  # every 429, stale or fresh, daily or not
     fresh_limited: int = 0  # 429s on calls started after the last decrease (not daily quota)
     daily: bool = False
@@ -75,22 +81,26 @@ class Tally:
     budget_low: bool = False  # the latest remaining_* said the stated budget is nearly spent
 
 
-def tally(observations: Sequence[Observation], decreased_at: float | None, low: float) -> Tally:
-    """Count ``observations`` (sorted by time) for one step."""
-    ok = limited = fresh = 0
+def tally(observations: Sequence[Observation], fresh_after: float | None, low: float) -> Tally:
+    """Count ``observations`` (sorted by time); 429s on calls started before ``fresh_after``
+    are stale: they say nothing about the current rate.
+    """
+    ok = transient = limited = fresh = 0
     daily = False
     retry_until: float | None = None
     longest = 0.0
     for obs in observations:
         if obs.outcome is CallOutcome.SUCCESS:
             ok += 1
+        elif obs.outcome is CallOutcome.TRANSIENT:
+            transient += 1
         if obs.outcome is not CallOutcome.RATE_LIMITED:
             continue
         limited += 1
         signals = obs.signals
         daily = daily or signals.daily_quota_exhausted
         started = obs.at - max(obs.latency, 0.0)
-        if not signals.daily_quota_exhausted and (decreased_at is None or started >= decreased_at):
+        if not signals.daily_quota_exhausted and (fresh_after is None or started >= fresh_after):
             fresh += 1
         wait = signals.retry_after
         if wait is not None and math.isfinite(wait) and wait > 0:
@@ -100,6 +110,7 @@ def tally(observations: Sequence[Observation], decreased_at: float | None, low: 
     return Tally(
         calls=len(observations),
         ok=ok,
+        transient=transient,
         limited=limited,
         fresh_limited=fresh,
         daily=daily,
@@ -128,7 +139,7 @@ def _budget_low(observations: Sequence[Observation], low: float) -> bool:
 def latest_limit(
     observations: Sequence[Observation], field: str, previous: float | None
 ) -> float | None:
-    """The last positive per-minute limit ``field`` stated in ``observations``, else ``previous``."""
+    """The last positive per-minute ``field`` stated in ``observations``, else ``previous``."""
     for obs in reversed(observations):
         value = getattr(obs.signals, field)
         if value is not None and value > 0:
@@ -163,3 +174,47 @@ def observation_order(obs: Observation) -> tuple[float, str, int, int, float, st
         obs.latency,
         repr(obs.signals),
     )
+
+
+def mean_rate(history: Sequence[tuple[float, float]], start: float, end: float) -> float:
+    """The average configured rate over ``[start, end]`` (the first entry extends backwards)."""
+    if not history:
+        return 0.0
+    if end <= start:
+        return rate_at(history, end)
+    total = 0.0
+    for index, (since, rate) in enumerate(history):
+        lo = start if index == 0 else max(start, since)
+        hi = end if index + 1 == len(history) else min(end, history[index + 1][0])
+        if hi > lo:
+            total += rate * (hi - lo)
+    return total / (end - start)
+
+
+def rate_at(history: Sequence[tuple[float, float]], moment: float) -> float:
+    """The rate configured at ``moment``."""
+    current = history[0][1]
+    for since, rate in history:
+        if since > moment:
+            break
+        current = rate
+    return current
+
+
+def record_rate(
+    history: tuple[tuple[float, float], ...], now: float, rate: float
+) -> tuple[tuple[float, float], ...]:
+    """``history`` with ``rate`` from ``now`` on, trimmed to what windows can still ask for."""
+    if history and history[-1][1] == rate:
+        return history
+    entries = [*history, (now, rate)]
+    horizon = now - _HISTORY_SECONDS
+    while len(entries) > 1 and (entries[1][0] <= horizon or len(entries) > _HISTORY_MAX):
+        entries.pop(0)
+    return tuple(entries)
+
+
+def unit_hash(text: str) -> float:
+    """A deterministic number in ``[0, 1)`` from ``text``."""
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
