@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from types import TracebackType
 from collections.abc import Iterator
+from types import TracebackType
 from typing import Any
 
 import uvicorn
