@@ -43,6 +43,28 @@ JOB_404 = _error(
 
 TIME = {"type": ["string", "null"], "format": "date-time"}
 
+BLOB_PARAMS = [
+    {"name": "bucket", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+    *(
+        {"name": name, "in": "query", "required": required, "schema": {"type": "string"}}
+        for name, required in (
+            ("X-PF-Method", True),
+            ("X-PF-Expires", True),
+            ("X-PF-Content-Type", False),
+            ("X-PF-Signature", True),
+        )
+    ),
+]
+BLOB_NAME_CODES = ["invalid_bucket_name", "invalid_object_name", "invalid_content_length"]
+SIGNATURE_CODES = [
+    "missing_signature",
+    "malformed_signature",
+    "signature_mismatch",
+    "url_expired",
+    "content_type_mismatch",
+]
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -292,6 +314,66 @@ SPEC: dict[str, Any] = {
                     "409": _error("The job is not COMPLETED or FAILED yet.", ["job_not_finished"]),
                 },
             }
+        },
+        "/blobs/{bucket}/{name}": {
+            "parameters": BLOB_PARAMS,
+            "put": {
+                "operationId": "uploadBlob",
+                "summary": "Upload the job's JSONL file to its signed upload_url (embedded runtime)",
+                "description": "Use the upload_url from /v1/jobs/init exactly as given; no X-API-Key. "
+                "On the Google runtime the upload_url is a Cloud Storage V4 signed URL instead.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "Stored; ingest starts.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "bucket": {"type": "string"},
+                                        "name": {"type": "string"},
+                                        "size": {"type": "integer"},
+                                        "generation": {"type": "integer"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": _error("Bad bucket or object name, or Content-Length.", BLOB_NAME_CODES),
+                    "403": _error("The signed URL was refused.", SIGNATURE_CODES),
+                    "405": _error("The URL was signed for another method.", ["method_not_allowed"]),
+                    "409": _error(
+                        "The object name is taken by a folder.", ["object_name_conflict"]
+                    ),
+                    "413": _error("Larger than the upload limit.", ["upload_too_large"]),
+                },
+            },
+            "get": {
+                "operationId": "downloadBlob",
+                "summary": "Download a result file from its signed URL (embedded runtime)",
+                "responses": {
+                    "200": {
+                        "description": "The file, streamed.",
+                        "content": {
+                            "application/x-ndjson": {
+                                "schema": {"type": "string", "format": "binary"}
+                            }
+                        },
+                    },
+                    "400": _error("Bad bucket or object name.", BLOB_NAME_CODES),
+                    "403": _error("The signed URL was refused.", SIGNATURE_CODES),
+                    "404": _error("No such object.", ["object_not_found"]),
+                    "405": _error("The URL was signed for another method.", ["method_not_allowed"]),
+                },
+            },
         },
         "/healthz": {
             "get": {
