@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -112,14 +111,10 @@ EXCEPTION_HANDLERS: dict[Any, ExceptionHandler] = {
 }
 
 
-def create_api_app(deps: Deps, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+def create_api_app(deps: Deps, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The API app, with JSON error bodies for every failure."""
     return Starlette(
-        routes=[*api_routes(deps), *(extra_routes or [])],
+        routes=[*api_routes(deps), *extra_routes],
         exception_handlers=EXCEPTION_HANDLERS,
     )
 
-
-def dumps(value: Any) -> str:
-    """Compact JSON, as the API writes it."""
-    return json.dumps(value, separators=(",", ":"))

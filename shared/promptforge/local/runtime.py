@@ -17,9 +17,8 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
-from starlette.applications import Starlette
 
-from promptforge.api.app import EXCEPTION_HANDLERS, api_routes
+from promptforge.api.app import create_api_app
 from promptforge.blobstore.base import BlobInfo
 from promptforge.blobstore.http import blob_routes
 from promptforge.blobstore.local import LocalBlobStore
@@ -87,17 +86,14 @@ class EmbeddedRuntime:
             config=CoreConfig.from_settings(settings),
         )
         self._controller: asyncio.Task[None] | None = None
-        self.app = Starlette(
-            routes=[
-                *api_routes(self.deps),
-                *blob_routes(
-                    self.blobs,
-                    max_upload_bytes=settings.max_upload_bytes,
-                    on_upload=self._on_upload,
-                    clock=self.clock,
-                ),
-            ],
-            exception_handlers=EXCEPTION_HANDLERS,
+        self.app = create_api_app(
+            self.deps,
+            blob_routes(
+                self.blobs,
+                max_upload_bytes=settings.max_upload_bytes,
+                on_upload=self._on_upload,
+                clock=self.clock,
+            ),
         )
 
     async def open(self) -> None:
