@@ -1,7 +1,8 @@
 """The official SDKs, pointed at the simulator, parse its answers and raise their own errors.
 
-Each SDK is optional: a test is skipped when its SDK is not installed. SDK retries are
-off, so an over-limit call surfaces as the SDK's rate-limit error at once.
+The SDKs are pinned development dependencies and imported plainly, so a missing SDK fails
+the run instead of skipping these tests. SDK retries are off, so an over-limit call
+surfaces as the SDK's rate-limit error at once.
 """
 
 from __future__ import annotations
@@ -10,9 +11,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anthropic
+import openai
 import pytest
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
+from mistralai import client as mistral_client
+from mistralai.client import errors as mistral_errors
 
 from promptforge.local.server import BackgroundServer
+from promptforge.providers.anthropic import AnthropicAdapter
+from promptforge.providers.base import CallOutcome
+from promptforge.providers.openai import OpenAIAdapter
 from promptforge.simulator.config import LimitSpec, SimulatorConfig
 from promptforge.simulator.server import create_app
 from promptforge.simulator.text import complete, prompt_tokens
@@ -35,7 +46,6 @@ async def simulator(config: SimulatorConfig, only: str | None = None) -> AsyncIt
 
 
 async def test_openai_sdk_parses_usage_and_raises_rate_limit_error() -> None:
-    openai = pytest.importorskip("openai")
     async with (
         simulator(_one_per_minute("openai")) as url,
         openai.AsyncOpenAI(api_key="sk-test", base_url=f"{url}/v1", max_retries=0) as client,
@@ -65,7 +75,6 @@ async def test_openai_sdk_parses_usage_and_raises_rate_limit_error() -> None:
 
 
 async def test_openai_sdk_sees_a_dropped_connection_as_a_connection_error() -> None:
-    openai = pytest.importorskip("openai")
     config = SimulatorConfig(latency_median=0.0, drop_rate=1.0)
     async with (
         simulator(config) as url,
@@ -78,7 +87,6 @@ async def test_openai_sdk_sees_a_dropped_connection_as_a_connection_error() -> N
 
 
 async def test_anthropic_sdk_parses_usage_and_raises_rate_limit_and_overloaded_errors() -> None:
-    anthropic = pytest.importorskip("anthropic")
     async with (
         simulator(_one_per_minute("anthropic")) as url,
         anthropic.AsyncAnthropic(api_key="sk-ant-test", base_url=url, max_retries=0) as client,
@@ -120,14 +128,11 @@ async def test_anthropic_sdk_parses_usage_and_raises_rate_limit_and_overloaded_e
 
 
 async def test_google_genai_sdk_parses_usage_and_raises_client_error_429() -> None:
-    genai = pytest.importorskip("google.genai")
-    errors = pytest.importorskip("google.genai.errors")
-    types = pytest.importorskip("google.genai.types")
     async with simulator(_one_per_minute("gemini")) as url:
         client = genai.Client(
             api_key="AIza-test",
-            http_options=types.HttpOptions(
-                base_url=url, retry_options=types.HttpRetryOptions(attempts=1)
+            http_options=genai_types.HttpOptions(
+                base_url=url, retry_options=genai_types.HttpRetryOptions(attempts=1)
             ),
         )
         try:
@@ -135,14 +140,14 @@ async def test_google_genai_sdk_parses_usage_and_raises_client_error_429() -> No
                 response = await aclient.models.generate_content(
                     model="gemini-2.5-flash",
                     contents=PROMPT,
-                    config=types.GenerateContentConfig(max_output_tokens=12),
+                    config=genai_types.GenerateContentConfig(max_output_tokens=12),
                 )
-                with pytest.raises(errors.ClientError) as caught:
+                with pytest.raises(genai_errors.ClientError) as caught:
                     await aclient.models.generate_content(model="gemini-2.5-flash", contents=PROMPT)
         finally:
             client.close()
     assert response.text == complete(11, PROMPT, 12, 120).text
-    assert response.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
+    assert response.candidates[0].finish_reason == genai_types.FinishReason.MAX_TOKENS
     usage = response.usage_metadata
     assert usage.prompt_token_count == prompt_tokens([PROMPT])
     assert usage.candidates_token_count == 12
@@ -157,20 +162,17 @@ async def test_google_genai_sdk_parses_usage_and_raises_client_error_429() -> No
 
 
 async def test_mistral_sdk_parses_usage_and_raises_sdk_error_429() -> None:
-    pytest.importorskip("mistralai")
-    sdk = pytest.importorskip("mistralai.client")
-    sdk_errors = pytest.importorskip("mistralai.client.errors")
     config = _one_per_minute("mistral", burst_seconds=1.0)
     async with (
         simulator(config, only="mistral") as url,
-        sdk.Mistral(api_key="test-key", server_url=url) as client,
+        mistral_client.Mistral(api_key="test-key", server_url=url) as client,
     ):
         response = await client.chat.complete_async(
             model="mistral-small-latest",
             messages=[{"role": "user", "content": PROMPT}],
             max_tokens=20,
         )
-        with pytest.raises(sdk_errors.SDKError) as caught:
+        with pytest.raises(mistral_errors.SDKError) as caught:
             await client.chat.complete_async(
                 model="mistral-small-latest", messages=[{"role": "user", "content": PROMPT}]
             )
@@ -182,3 +184,67 @@ async def test_mistral_sdk_parses_usage_and_raises_sdk_error_429() -> None:
     assert error.status_code == 429
     assert '"code":"1300"' in error.body
     assert error.raw_response.headers["x-ratelimit-remaining-req-minute"] == "0"
+
+
+async def test_openai_sdk_and_promptforge_agree_on_a_request_too_large() -> None:
+    """One request above the whole TPM: the SDK's RateLimitError, PromptForge's PERMANENT."""
+    config = SimulatorConfig(latency_median=0.0, limits={"openai": LimitSpec(rpm=100, tpm=1000)})
+    async with (
+        simulator(config) as url,
+        openai.AsyncOpenAI(api_key="sk-test", base_url=f"{url}/v1", max_retries=0) as client,
+    ):
+        with pytest.raises(openai.RateLimitError) as caught:
+            await client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[{"role": "user", "content": PROMPT}],
+                max_completion_tokens=5000,
+            )
+    error = caught.value
+    assert error.code == "rate_limit_exceeded" and error.type == "tokens"
+    assert error.message.startswith("Error code: 429") and "Request too large" in error.message
+    response = error.response
+    headers = {name.lower(): value for name, value in response.headers.items()}
+    assert headers["x-ratelimit-limit-tokens"] == "1000"
+    result = OpenAIAdapter().parse_response(response.status_code, headers, response.content)
+    assert result.outcome is CallOutcome.PERMANENT
+    assert result.error_code == "request_too_large"
+    assert result.signals.limit_tokens == 1000
+
+
+async def test_anthropic_sdk_sees_separate_input_and_output_token_limits() -> None:
+    """Output tokens are charged at ``max_tokens`` up front, in their own bucket."""
+    first = complete(11, PROMPT, 1000, 120)
+    assert first.tokens > 60  # the second call below must not fit what is left
+    spec = LimitSpec(rpm=100, tpm=100_000, input_tpm=50_000, output_tpm=1_500)
+    config = SimulatorConfig(latency_median=0.0, seed=11, limits={"anthropic": spec})
+    async with (
+        simulator(config) as url,
+        anthropic.AsyncAnthropic(api_key="sk-ant-test", base_url=url, max_retries=0) as client,
+    ):
+        raw = await client.messages.with_raw_response.create(
+            model="claude-haiku-4-5",
+            max_tokens=1000,
+            messages=[{"role": "user", "content": PROMPT}],
+        )
+        message = await raw.parse()
+        with pytest.raises(anthropic.RateLimitError) as caught:
+            await client.messages.create(
+                model="claude-haiku-4-5",
+                max_tokens=1500 - first.tokens + 50,
+                messages=[{"role": "user", "content": PROMPT}],
+            )
+    assert message.usage.output_tokens == first.tokens
+    assert raw.headers["anthropic-ratelimit-input-tokens-limit"] == "50000"
+    assert raw.headers["anthropic-ratelimit-output-tokens-limit"] == "1500"
+    error = caught.value
+    assert "output tokens per minute" in error.message
+    headers = error.response.headers
+    assert headers["anthropic-ratelimit-output-tokens-limit"] == "1500"
+    assert int(headers["retry-after"]) >= 1
+    signals = (
+        AnthropicAdapter()
+        .parse_response(429, {k.lower(): v for k, v in headers.items()}, error.response.content)
+        .signals
+    )
+    assert (signals.limit_input_tokens, signals.limit_output_tokens) == (50_000, 1_500)
+    assert signals.retry_after == float(headers["retry-after"])

@@ -56,11 +56,19 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 async def cmd_simulate(args: argparse.Namespace) -> int:
     """Serve the provider simulator until SIGINT/SIGTERM."""
     from promptforge.local.server import BackgroundServer
+    from promptforge.simulator.options import config_from_args, describe
     from promptforge.simulator.server import create_app
 
-    config = simulator_config(rpm=args.rpm, tpm=args.tpm, latency=args.latency, seed=args.seed)
-    async with BackgroundServer(create_app(config), args.host, args.port) as server:
-        console.print(f"provider simulator on {server.url} (openai, anthropic, gemini, mistral)")
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    async with BackgroundServer(create_app(config, args.only), args.host, args.port) as server:
+        served = args.only or "openai, anthropic, gemini, mistral (at /mistral)"
+        console.print(f"provider simulator on {server.url} ({served})", soft_wrap=True)
+        for line in describe(config):
+            console.print(f"  {line}", soft_wrap=True, highlight=False)
         await _wait_for_signal()
     return 0
 

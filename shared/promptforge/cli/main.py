@@ -31,13 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--data-dir", type=Path, default=None)
 
-    simulate = sub.add_parser("simulate", help="serve the provider simulator")
+    simulate = sub.add_parser(
+        "simulate", help="serve the provider simulator (OpenAI, Anthropic, Gemini, Mistral)"
+    )
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=8090)
-    simulate.add_argument("--rpm", type=int, default=None, help="RPM limit for every provider")
-    simulate.add_argument("--tpm", type=int, default=None, help="TPM limit for every provider")
-    simulate.add_argument("--latency", type=float, default=None, help="median latency (s)")
-    simulate.add_argument("--seed", type=int, default=0)
+    from promptforge.simulator.options import add_simulator_options
+
+    add_simulator_options(simulate)
 
     submit = sub.add_parser("submit", help="submit a JSONL file and download its results")
     submit.add_argument("file", type=Path)

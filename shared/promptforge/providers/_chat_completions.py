@@ -30,6 +30,7 @@ from promptforge.providers.durations import (
     parse_retry_after_ms,
     retry_delay_in_message,
 )
+from promptforge.providers.openai_compat import ChatEndpoint
 
 RESPONSE_FORMAT_TYPES = frozenset({"text", "json_object", "json_schema"})
 _TRANSIENT_4XX = frozenset({408, 409})
@@ -86,13 +87,14 @@ class ChatCompletionsAdapter:
         params: GenerationParams,
     ) -> HttpRequest:
         """The chat-completions request for one prompt; unset options are left out."""
+        endpoint = self._endpoint(base_url)
         messages: list[dict[str, str]] = []
         if params.system is not None:
             messages.append({"role": "system", "content": params.system})
         messages.append({"role": "user", "content": prompt})
         body: dict[str, Any] = {"model": model, "messages": messages}
         if params.max_tokens is not None:
-            body[self._max_tokens_field] = params.max_tokens
+            body[endpoint.max_tokens_field] = params.max_tokens
         if params.temperature is not None:
             body["temperature"] = params.temperature
         if params.top_p is not None:
@@ -103,10 +105,13 @@ class ChatCompletionsAdapter:
             body[self._seed_field] = params.seed
         if params.response_format is not None:
             body["response_format"] = dict(params.response_format)
-        headers = {"Content-Type": "application/json"}
-        if api_key:  # local OpenAI-compatible servers often take no key
-            headers["Authorization"] = f"Bearer {api_key}"
-        return HttpRequest("POST", chat_completions_url(base_url), headers, body)
+        # Local OpenAI-compatible servers often take no key: then no key header at all.
+        headers = {"Content-Type": "application/json", **endpoint.key_headers(api_key)}
+        return HttpRequest("POST", endpoint.url, headers, body)
+
+    def _endpoint(self, base_url: str) -> ChatEndpoint:
+        """Where ``base_url`` takes chat completions, how it wants the key and the length cap."""
+        return ChatEndpoint(chat_completions_url(base_url), "Authorization", self._max_tokens_field)
 
     def unsupported(self, params: GenerationParams) -> list[str]:
         """Every option maps onto the body; a ``response_format`` of an unknown shape does not."""

@@ -70,7 +70,7 @@ class AnthropicAdapter:
         }
         if params.system is not None:
             body["system"] = params.system
-        if params.temperature is not None:
+        if params.temperature is not None and params.temperature <= _MAX_TEMPERATURE:
             body["temperature"] = params.temperature
         if params.top_p is not None:
             body["top_p"] = params.top_p

@@ -8,7 +8,10 @@ The wire format lives in ``_chat_completions``; this module adds what is OpenAI'
   PERMANENT; a rate limit waits ``retry-after-ms``, else ``retry-after``, else the
   "Please try again in 644ms" of the message; a per-day limit sets ``daily_quota_exhausted``.
 
-OpenAI-compatible servers take ``max_tokens`` where OpenAI wants ``max_completion_tokens``::
+Any OpenAI-compatible endpoint is reached by its base URL: ``openai_compat`` derives the
+request URL, the key header and the max-tokens field from it (OpenAI and Azure OpenAI get
+``max_completion_tokens``, vLLM, Ollama, DeepSeek, xAI and the like ``max_tokens``). A fixed
+field can still be forced::
 
     OpenAIAdapter(name="openai_compatible", max_tokens_field="max_tokens")
 """
@@ -27,6 +30,7 @@ from promptforge.providers._chat_completions import (
 )
 from promptforge.providers.base import CallOutcome, CallResult, RateSignals
 from promptforge.providers.durations import parse_go_duration
+from promptforge.providers.openai_compat import ChatEndpoint, chat_endpoint
 
 MAX_TOKENS_FIELDS = ("max_completion_tokens", "max_tokens")
 # 429 codes that waiting does not fix: the account has no money or credit left.
@@ -36,17 +40,17 @@ _DAILY_MARKERS = ("per day", "(rpd)", "(tpd)")
 
 
 class OpenAIAdapter(ChatCompletionsAdapter):
-    """OpenAI's wire format; ``max_tokens_field`` and the names serve compatible servers too."""
+    """OpenAI's wire format, for OpenAI and every endpoint that speaks it."""
 
     def __init__(
         self,
         *,
         name: str = "openai",
         default_base_url: str = "https://api.openai.com",
-        max_tokens_field: str = "max_completion_tokens",
+        max_tokens_field: str | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if max_tokens_field not in MAX_TOKENS_FIELDS:
+        if max_tokens_field is not None and max_tokens_field not in MAX_TOKENS_FIELDS:
             raise ValueError(
                 f"max_tokens_field must be one of {', '.join(MAX_TOKENS_FIELDS)}, "
                 f"got {max_tokens_field!r}"
@@ -54,10 +58,18 @@ class OpenAIAdapter(ChatCompletionsAdapter):
         super().__init__(
             name=name,
             default_base_url=default_base_url,
-            max_tokens_field=max_tokens_field,
+            max_tokens_field=max_tokens_field or MAX_TOKENS_FIELDS[0],
             seed_field="seed",
             clock=clock,
         )
+        self._forced_max_tokens_field = max_tokens_field
+
+    def _endpoint(self, base_url: str) -> ChatEndpoint:
+        """By the base URL (``openai_compat``), unless a max-tokens field was forced."""
+        endpoint = chat_endpoint(base_url)
+        if self._forced_max_tokens_field is None:
+            return endpoint
+        return dataclasses.replace(endpoint, max_tokens_field=self._forced_max_tokens_field)
 
     def _rate_signals(self, headers: dict[str, str]) -> RateSignals:
         """``x-ratelimit-{limit,remaining}-{requests,tokens}`` and ``-reset-*`` durations."""

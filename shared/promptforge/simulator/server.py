@@ -15,7 +15,6 @@ latency, give back unused tokens, answer.
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from starlette.types import Receive, Scope, Send
 from promptforge.simulator.anthropic import AnthropicWire
 from promptforge.simulator.config import PROVIDERS, SimulatorConfig
 from promptforge.simulator.gemini import GeminiWire
+from promptforge.simulator.latency import draw_latency
 from promptforge.simulator.limits import RateLimiter
 from promptforge.simulator.mistral import MistralWire
 from promptforge.simulator.openai import OpenAIWire
@@ -116,9 +116,10 @@ class Simulator:
         return None
 
     def _latency(self) -> float:
-        median, sigma = self.config.latency_median, self.config.latency_sigma
-        draw = self._rng.gauss(0.0, 1.0)
-        return 0.0 if median <= 0 else median * math.exp(sigma * draw) / self.config.time_scale
+        config = self.config
+        return draw_latency(
+            self._rng, config.latency_median, config.latency_sigma, config.time_scale
+        )
 
     async def _client_left(self, request: Request, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
