@@ -117,4 +117,3 @@ def create_api_app(deps: Deps, extra_routes: Sequence[BaseRoute] = ()) -> Starle
         routes=[*api_routes(deps), *extra_routes],
         exception_handlers=EXCEPTION_HANDLERS,
     )
-
