@@ -1,0 +1,194 @@
+variable "deploy_trigger" {
+  type = object({
+    repository            = string
+    branch                = optional(string)
+    tag                   = optional(string)
+    service_account_email = string
+    state_bucket          = string
+    require_approval      = optional(bool, false)
+  })
+  description = "Cloud Build trigger that runs cloudbuild.yaml for this environment; repository is a 2nd-gen repository id (projects/P/locations/R/connections/C/repositories/NAME). Prod always requires approval. Null creates no trigger."
+  default     = null
+
+  validation {
+    condition     = var.deploy_trigger == null || (try(var.deploy_trigger.branch, null) == null) != (try(var.deploy_trigger.tag, null) == null)
+    error_message = "deploy_trigger needs exactly one of branch or tag (a regular expression)."
+  }
+}
+
+variable "environment" {
+  type        = string
+  description = "Environment name; part of every resource name."
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be dev, staging or prod."
+  }
+}
+
+variable "extra_environment" {
+  type        = map(string)
+  description = "Additional non-secret PROMPTFORGE_* settings for all functions (e.g. PROMPTFORGE_LINES_PER_PART)."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.extra_environment) : startswith(k, "PROMPTFORGE_")])
+    error_message = "extra_environment keys must start with PROMPTFORGE_."
+  }
+}
+
+variable "firestore_database" {
+  type        = string
+  description = "Firestore database id used by the functions."
+  default     = "(default)"
+
+  validation {
+    condition     = var.firestore_database == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.firestore_database))
+    error_message = "firestore_database must be (default) or 4-63 lower-case letters, digits or hyphens."
+  }
+}
+
+variable "firestore_indexes_file" {
+  type        = string
+  description = "JSON file of composite indexes and field overrides in the Firebase firestore.indexes.json format; a missing file means none."
+  default     = null
+}
+
+variable "firestore_location" {
+  type        = string
+  description = "Firestore location (e.g. eur3, nam5 or a region); null uses var.region."
+  default     = null
+}
+
+variable "firestore_protect" {
+  type        = bool
+  description = "Turn on Firestore delete protection and point-in-time recovery, and keep the database on terraform destroy."
+  default     = true
+}
+
+variable "force_destroy_buckets" {
+  type        = bool
+  description = "Let terraform destroy delete buckets that still hold objects (dev only)."
+  default     = false
+}
+
+variable "function_overrides" {
+  type = map(object({
+    memory          = optional(string)
+    cpu             = optional(string)
+    concurrency     = optional(number)
+    timeout_seconds = optional(number)
+    min_instances   = optional(number)
+    max_instances   = optional(number)
+  }))
+  description = "Per-function sizing that replaces the defaults in functions.tf, keyed by api, ingest, worker or controller."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.function_overrides) : contains(["api", "ingest", "worker", "controller"], k)])
+    error_message = "function_overrides keys must be api, ingest, worker or controller."
+  }
+}
+
+variable "functions_source_dir" {
+  type        = string
+  description = "Folder holding one packaged folder per function (api, ingest, worker, controller), as written by scripts/package_functions.py."
+}
+
+variable "input_retention_days" {
+  type        = number
+  description = "Days after which uploaded prompt files are deleted from the input bucket."
+  default     = 7
+
+  validation {
+    condition     = var.input_retention_days >= 1 && var.input_retention_days <= 365
+    error_message = "input_retention_days must be between 1 and 365."
+  }
+}
+
+variable "labels" {
+  type        = map(string)
+  description = "Extra labels for every resource that takes labels (app and env are always set)."
+  default     = {}
+}
+
+variable "llm_providers" {
+  type        = list(string)
+  description = "Providers that get a Secret Manager secret <prefix>-<env>-<provider>-api-key (values are added with gcloud, never by Terraform)."
+  default     = ["openai", "anthropic", "gemini", "mistral"]
+
+  validation {
+    condition     = length(var.llm_providers) > 0 && alltrue([for p in var.llm_providers : contains(["openai", "anthropic", "gemini", "mistral"], p)])
+    error_message = "llm_providers must be a non-empty subset of openai, anthropic, gemini, mistral."
+  }
+}
+
+variable "name_prefix" {
+  type        = string
+  description = "Short prefix of resource names (<prefix>-<environment>-<thing>)."
+  default     = "pf"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,5}$", var.name_prefix))
+    error_message = "name_prefix must be 2-6 lower-case letters or digits, starting with a letter."
+  }
+}
+
+variable "output_retention_days" {
+  type        = number
+  description = "Days after which result shards and errors.jsonl are deleted from the output bucket."
+  default     = 30
+
+  validation {
+    condition     = var.output_retention_days >= 1 && var.output_retention_days <= 3650
+    error_message = "output_retention_days must be between 1 and 3650."
+  }
+}
+
+variable "project_id" {
+  type        = string
+  description = "Google Cloud project of this environment (one project per environment: queue names are fixed by the app)."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a Google Cloud project id: 6-30 lower-case letters, digits or hyphens."
+  }
+}
+
+variable "python_runtime" {
+  type        = string
+  description = "Cloud Functions runtime of all four functions."
+  default     = "python311"
+
+  validation {
+    condition     = can(regex("^python3[0-9]+$", var.python_runtime))
+    error_message = "python_runtime must be a Python runtime id such as python311."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the functions, buckets, queues and Eventarc trigger, e.g. europe-west1."
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "region must be a Google Cloud region such as europe-west1 (not a multi-region)."
+  }
+}
+
+variable "tasks_location" {
+  type        = string
+  description = "Cloud Tasks location of the queues the app creates; null uses var.region."
+  default     = null
+}
+
+variable "upload_cors_origins" {
+  type        = list(string)
+  description = "Browser origins allowed to PUT to upload URLs (empty: uploads from CLIs and servers only)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.upload_cors_origins : can(regex("^https://[^/*]+$", o))])
+    error_message = "upload_cors_origins must be https origins without paths or wildcards."
+  }
+}
