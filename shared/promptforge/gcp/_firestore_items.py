@@ -1,0 +1,186 @@
+"""The per-item transactions: register prompts, claim and advance leases, record outcomes.
+
+An item is the one document of one outcome key in ``{prefix}_jobs/{job}/items``:
+``p:<prompt_id>`` (a prompt: its registered line, generation, lease and ``done`` flag, and
+its outcome once recorded) or ``l:<line>`` (an input line that never became a prompt: its
+outcome only). Keeping a prompt's lease and outcome on one document is what makes the
+port's promises one-document transactions: an outcome is written only if the document
+has none yet, in the same commit that bumps one counter shard, so a task delivered twice
+concurrently records once and counts once. Every body below only reads and buffers
+writes; ``run_transaction`` commits or retries it whole.
+
+Field names: ``key``; prompt ``prompt_line``, ``generation``, ``lease_holder``,
+``lease_until``, ``done``; outcome ``kind``, ``line``, ``record`` (JSON), ``input_tokens``,
+``output_tokens``. An item is a registered prompt iff it has ``prompt_line``, and has its
+outcome iff it has ``kind``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from google.cloud.firestore import AsyncTransaction, FieldFilter, Increment
+
+from promptforge.core.models import ClaimResult, Outcome, OutcomeKind
+from promptforge.gcp._firestore_codec import dumps
+from promptforge.gcp._firestore_layout import Layout
+from promptforge.gcp._firestore_tx import read_documents, run_transaction
+
+_NO_LEASE = {"lease_holder": None, "lease_until": None}
+
+
+async def register(layout: Layout, job_id: str, firsts: Mapping[str, int]) -> dict[str, int]:
+    """Register each new ``prompt_id → line``; returns the stored line of those known before."""
+    refs = {prompt_id: layout.item(job_id, Outcome.prompt_key(prompt_id)) for prompt_id in firsts}
+
+    async def body(transaction: AsyncTransaction) -> dict[str, int]:
+        snapshots = await read_documents(layout.client, list(refs.values()), transaction)
+        stored: dict[str, int] = {}
+        for prompt_id, line in firsts.items():
+            ref = refs[prompt_id]
+            data = snapshots[ref.path].to_dict()
+            if data is not None and "prompt_line" in data:
+                stored[prompt_id] = int(data["prompt_line"])
+                continue
+            fields = {"prompt_line": line, "generation": 0, "done": False, **_NO_LEASE}
+            if data is None:
+                transaction.create(ref, {"key": Outcome.prompt_key(prompt_id), **fields})
+            else:  # its outcome was recorded before it was registered
+                transaction.update(ref, fields)
+        return stored
+
+    return await run_transaction(layout.client, body)
+
+
+async def claim(  # noqa: PLR0917 (the port's signature)
+    layout: Layout,
+    job_id: str,
+    prompt_id: str,
+    generation: int,
+    holder: str,
+    lease_until: datetime,
+    now: datetime,
+) -> ClaimResult:
+    """Take the prompt's lease for ``generation`` (the rules of ``SqliteJobStore.claim``)."""
+    ref = layout.item(job_id, Outcome.prompt_key(prompt_id))
+
+    async def body(transaction: AsyncTransaction) -> ClaimResult:
+        data = (await read_documents(layout.client, [ref], transaction))[ref.path].to_dict()
+        if data is None or "prompt_line" not in data:
+            return ClaimResult.MISSING
+        if data["done"]:
+            return ClaimResult.DONE
+        stored_generation = int(data["generation"])
+        if stored_generation > generation:
+            return ClaimResult.STALE
+        # A newer generation than stored wins (its task was enqueued before the advance to
+        # it committed) and an old lease does not block it: see SqliteJobStore.claim.
+        stored_until = data.get("lease_until")
+        live = stored_until is not None and stored_until > now
+        if stored_generation == generation and live and data.get("lease_holder") != holder:
+            return ClaimResult.BUSY
+        fields = {"generation": generation, "lease_holder": holder, "lease_until": lease_until}
+        transaction.update(ref, fields)
+        return ClaimResult.CLAIMED
+
+    return await run_transaction(layout.client, body)
+
+
+async def advance(layout: Layout, job_id: str, prompt_id: str, generation: int) -> bool:
+    """Move the prompt to ``generation + 1`` and drop its lease; False if not at ``generation``."""
+    ref = layout.item(job_id, Outcome.prompt_key(prompt_id))
+
+    async def body(transaction: AsyncTransaction) -> bool:
+        data = (await read_documents(layout.client, [ref], transaction))[ref.path].to_dict()
+        if data is None or "prompt_line" not in data or data["done"]:
+            return False
+        if int(data["generation"]) != generation:
+            return False
+        transaction.update(ref, {"generation": generation + 1, **_NO_LEASE})
+        return True
+
+    return await run_transaction(layout.client, body)
+
+
+async def record(layout: Layout, job_id: str, outcomes: Sequence[Outcome], shards: int) -> int:
+    """Write the outcomes (distinct keys) that have none yet, and count them on one shard."""
+    refs = [layout.item(job_id, outcome.key) for outcome in outcomes]
+
+    async def body(transaction: AsyncTransaction) -> int:
+        snapshots = await read_documents(layout.client, refs, transaction)
+        fresh: list[Outcome] = []
+        for outcome, ref in zip(outcomes, refs, strict=True):
+            data = snapshots[ref.path].to_dict()
+            if data is not None and "kind" in data:
+                continue  # recorded before: the first record of a key wins
+            fields = _outcome_fields(outcome)
+            if data is None:
+                transaction.create(ref, {"key": outcome.key, **fields})
+            else:
+                if "prompt_line" in data:
+                    fields.update(done=True, **_NO_LEASE)
+                transaction.update(ref, fields)
+            fresh.append(outcome)
+        if fresh:
+            shard = layout.shard(job_id, random.randrange(shards))
+            transaction.set(shard, _increments(fresh), merge=True)
+        return len(fresh)
+
+    return await run_transaction(layout.client, body)
+
+
+async def outcome_page(
+    layout: Layout, job_id: str, kind: OutcomeKind, after: tuple[int, str] | None, size: int
+) -> list[Outcome]:
+    """Up to ``size`` outcomes of one kind after ``(line, key)``, in (line, key) order."""
+    query = (
+        layout.items(job_id)
+        .where(filter=FieldFilter("kind", "==", kind.value))
+        .order_by("line")
+        .order_by("key")
+    )
+    if after is not None:
+        query = query.start_after({"line": after[0], "key": after[1]})
+    page: list[Outcome] = []
+    for snapshot in await query.limit(size).get():
+        data = snapshot.to_dict() or {}
+        page.append(
+            Outcome(
+                str(data["key"]),
+                kind,
+                int(data["line"]),
+                json.loads(data["record"]),
+                int(data["input_tokens"]),
+                int(data["output_tokens"]),
+            )
+        )
+    return page
+
+
+def encoded_size(outcome: Outcome) -> int:
+    """About how many bytes the outcome adds to a commit."""
+    return len(dumps(outcome.record).encode()) + len(outcome.key.encode()) + 256
+
+
+def _outcome_fields(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "kind": OutcomeKind(outcome.kind).value,
+        "line": outcome.line,
+        "record": dumps(outcome.record),
+        "input_tokens": outcome.input_tokens,
+        "output_tokens": outcome.output_tokens,
+    }
+
+
+def _increments(fresh: Sequence[Outcome]) -> dict[str, Any]:
+    results = sum(1 for outcome in fresh if outcome.kind == OutcomeKind.RESULT)
+    return {
+        "completed_count": Increment(results),
+        "failed_count": Increment(len(fresh) - results),
+        "input_tokens": Increment(sum(outcome.input_tokens for outcome in fresh)),
+        "output_tokens": Increment(sum(outcome.output_tokens for outcome in fresh)),
+    }

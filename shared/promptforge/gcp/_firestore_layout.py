@@ -1,0 +1,127 @@
+"""Where the Firestore job store keeps each record, and the indexes its queries need.
+
+::
+
+    {prefix}_jobs/{job_id}                      the job (status, settings, counter bases)
+        items/{sha256(key)}                     one per outcome key: a prompt's registration,
+                                                generation and lease, and its outcome once
+                                                recorded; an invalid line's outcome alone
+        counters/{0..N-1}                       sharded job counters, summed on read
+    {prefix}_keys/{key_hash}                    an API key record (hash only)
+    {prefix}_key_ids/{key_id}                   key id → hash, so ids stay unique
+    {prefix}_rate_keys/{rate_key}               the controller's state (written by it, ≤ 1/s)
+        observations/{auto id}                  append-only, drained by the controller
+
+Subcollection names carry no prefix: they are scoped by their prefixed parent, and the
+composite index on ``items`` then serves every prefix. ``firestore_indexes`` is the
+source of ``firestore_indexes.json`` (a test keeps the two equal): composite indexes for
+the three ordered queries, and single-field index exemptions for the fields no query
+reads (they only cost write throughput, and sequential ones such as line numbers would
+concentrate index writes).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, cast
+
+from google.cloud.firestore import AsyncClient, AsyncCollectionReference, AsyncDocumentReference
+
+from promptforge.gcp._firestore_codec import hashed_id, safe_id
+
+ITEMS = "items"
+COUNTERS = "counters"
+OBSERVATIONS = "observations"
+
+_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
+
+
+class Layout:
+    """The collections and documents of one store (one client, one prefix)."""
+
+    def __init__(self, client: AsyncClient, prefix: str) -> None:
+        if not _PREFIX.fullmatch(prefix):
+            raise ValueError(f"prefix must match {_PREFIX.pattern}, got {prefix!r}")
+        self.client = client
+        self.jobs: AsyncCollectionReference = client.collection(f"{prefix}_jobs")
+        self.keys: AsyncCollectionReference = client.collection(f"{prefix}_keys")
+        self.key_ids: AsyncCollectionReference = client.collection(f"{prefix}_key_ids")
+        self.rate_keys: AsyncCollectionReference = client.collection(f"{prefix}_rate_keys")
+
+    def job(self, job_id: str) -> AsyncDocumentReference:
+        """The job's document."""
+        return self.jobs.document(safe_id(job_id))
+
+    def items(self, job_id: str) -> AsyncCollectionReference:
+        """The job's prompt and outcome documents."""
+        return _subcollection(self.job(job_id), ITEMS)
+
+    def item(self, job_id: str, key: str) -> AsyncDocumentReference:
+        """The document of one outcome key (``p:<prompt_id>`` or ``l:<line>``)."""
+        return self.items(job_id).document(hashed_id(key))
+
+    def counters(self, job_id: str) -> AsyncCollectionReference:
+        """The job's counter shards."""
+        return _subcollection(self.job(job_id), COUNTERS)
+
+    def shard(self, job_id: str, index: int) -> AsyncDocumentReference:
+        """One counter shard of the job."""
+        return self.counters(job_id).document(str(index))
+
+    def key(self, key_hash: str) -> AsyncDocumentReference:
+        """An API key record, by hash."""
+        return self.keys.document(safe_id(key_hash))
+
+    def key_id(self, key_id: str) -> AsyncDocumentReference:
+        """The key-id → hash pointer."""
+        return self.key_ids.document(safe_id(key_id))
+
+    def rate_key(self, rate_key: str) -> AsyncDocumentReference:
+        """The controller state document of a rate key."""
+        return self.rate_keys.document(safe_id(rate_key))
+
+    def observations(self, rate_key: str) -> AsyncCollectionReference:
+        """The queued observations of a rate key."""
+        return _subcollection(self.rate_key(rate_key), OBSERVATIONS)
+
+
+def firestore_indexes(prefix: str = "pf") -> dict[str, Any]:
+    """The indexes the store needs, in ``firestore.indexes.json`` form, for ``prefix``."""
+    jobs = f"{prefix}_jobs"
+    up, down = "ASCENDING", "DESCENDING"
+    indexes = [
+        # list_jobs: a tenant's jobs, newest first.
+        _index(jobs, ("tenant_id", up), ("created_at", down), ("job_id", down)),
+        # expired_waiting_jobs: status equality, expiry range, ordered by expiry then id.
+        _index(jobs, ("status", up), ("upload_expires_at", up), ("job_id", up)),
+        # iter_outcomes: one job's outcomes of one kind in (line, key) order.
+        _index(ITEMS, ("kind", up), ("line", up), ("key", up)),
+    ]
+    unindexed = {
+        jobs: ("params", "result_files", "error"),
+        ITEMS: (
+            "record", "line", "key", "prompt_line", "generation", "lease_holder",
+            "lease_until", "done", "input_tokens", "output_tokens",
+        ),
+        f"{prefix}_rate_keys": ("state",),
+        OBSERVATIONS: ("data", "appended_at", "call", "n"),
+    }  # fmt: skip
+    overrides = [
+        {"collectionGroup": group, "fieldPath": name, "indexes": []}
+        for group, names in unindexed.items()
+        for name in names
+    ]
+    return {"indexes": indexes, "fieldOverrides": overrides}
+
+
+def _subcollection(parent: AsyncDocumentReference, name: str) -> AsyncCollectionReference:
+    # The library annotates ``collection`` on the shared base class, as returning Any.
+    return cast(AsyncCollectionReference, parent.collection(name))
+
+
+def _index(group: str, *fields: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "collectionGroup": group,
+        "queryScope": "COLLECTION",
+        "fields": [{"fieldPath": name, "order": order} for name, order in fields],
+    }

@@ -1,0 +1,96 @@
+"""Rate-control records in Firestore: append-only observations and the controller's state.
+
+Workers append one observation per provider call, each a new document with a random id
+under ``{prefix}_rate_keys/{key}/observations``: nothing is ever rewritten, so appends
+scale with the number of writers, not with one document's write rate. The controller
+drains them in transactions of at most ``DRAIN_CHUNK`` documents (read, then delete what
+was read), so two drains never both return one observation. Documents are visited by id
+once per drain, so a drain ends even while workers keep appending; what lands behind its
+cursor waits for the next one. The drained list is sorted by commit time (then by the
+appending call's clock and position) to give oldest-first order without an index on a
+monotonically increasing field.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from google.cloud.firestore import (
+    SERVER_TIMESTAMP,
+    AsyncQuery,
+    AsyncTransaction,
+)
+
+from promptforge.gcp._firestore_codec import dumps
+from promptforge.gcp._firestore_layout import Layout
+from promptforge.gcp._firestore_tx import WRITE_CHUNK, Snapshot, run_transaction
+from promptforge.ratecontrol.base import Observation
+
+DRAIN_CHUNK = 400
+"""Observations read and deleted per drain transaction."""
+
+
+async def append(layout: Layout, rate_key: str, observations: Sequence[Observation]) -> None:
+    """Queue observations as new documents, at most ``WRITE_CHUNK`` per commit."""
+    collection = layout.observations(rate_key)
+    call = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"  # orders one process's calls
+    for start in range(0, len(observations), WRITE_CHUNK):
+        batch = layout.client.batch()
+        for n, observation in enumerate(observations[start : start + WRITE_CHUNK], start):
+            fields = {
+                "data": dumps(observation.to_dict()),
+                "appended_at": SERVER_TIMESTAMP,
+                "call": call,
+                "n": n,
+            }
+            batch.create(collection.document(), fields)
+        await batch.commit()
+
+
+async def drain(layout: Layout, rate_key: str) -> list[Observation]:
+    """Take and delete every queued observation of ``rate_key``, oldest first."""
+    collection = layout.observations(rate_key)
+    taken: list[dict[str, Any]] = []
+    after: Snapshot | None = None
+    while True:
+        query = collection.order_by("__name__").limit(DRAIN_CHUNK)
+        chunk = await _take(layout, query if after is None else query.start_after(after))
+        taken.extend(snapshot.to_dict() or {} for snapshot in chunk)
+        if len(chunk) < DRAIN_CHUNK:
+            break
+        after = chunk[-1]
+    taken.sort(key=_order)
+    return [Observation.from_dict(json.loads(data["data"])) for data in taken]
+
+
+async def _take(layout: Layout, query: AsyncQuery) -> list[Snapshot]:
+    """Read the documents of ``query`` and delete them, in one transaction."""
+
+    async def body(transaction: AsyncTransaction) -> list[Snapshot]:
+        snapshots = [snapshot async for snapshot in await transaction.get(query)]
+        for snapshot in snapshots:
+            transaction.delete(snapshot.reference)
+        return snapshots
+
+    return await run_transaction(layout.client, body)
+
+
+async def load_state(layout: Layout, rate_key: str) -> dict[str, Any] | None:
+    """The controller state last saved for ``rate_key``."""
+    snapshot = await layout.rate_key(rate_key).get()
+    data = snapshot.to_dict()
+    return None if data is None else dict(json.loads(data["state"]))
+
+
+async def save_state(layout: Layout, rate_key: str, state: dict[str, Any]) -> None:
+    """Replace the controller state of ``rate_key``."""
+    await layout.rate_key(rate_key).set({"rate_key": rate_key, "state": dumps(state)})
+
+
+def _order(data: dict[str, Any]) -> tuple[datetime, str, int]:
+    return data["appended_at"], str(data["call"]), int(data["n"])

@@ -1,0 +1,362 @@
+"""The job store on Firestore: the ``JobStore`` port with the SQLite store's exact semantics.
+
+Where each record lives is drawn in ``_firestore_layout``. What makes it hold under
+at-least-once delivery at Firestore's limits (about one sustained write per second per
+document, 500 writes and 10 MiB per commit):
+
+- a job is one document; ``transition`` and ``update_ingest_progress`` are transactions
+  on it (compare-and-set), and nothing else writes it after ``create_job``;
+- a prompt and its outcome share one item document; ``claim``, ``advance`` and
+  ``record_outcomes`` are transactions on items, and an outcome is written only where
+  none is, in the same commit that adds it to one counter shard picked at random:
+  counters always equal the recorded outcomes, and no document is hot;
+- ``get_job`` reads the job document, then its counter shards *at the read time of
+  that document*: one consistent snapshot, as SQLite's single-row read is (a status
+  endpoint never shows COMPLETED beside counts from before the last outcome);
+- batches (``register_prompts``, ``record_outcomes``, observations) are split into
+  commits of at most ``WRITE_CHUNK`` documents and about 3 MiB, each atomic;
+- ``iter_outcomes`` pages through a (kind, line, key) ordered query.
+
+The client is the caller's (built once per process); the store holds no other state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from google.api_core.exceptions import AlreadyExists
+from google.cloud.firestore import AsyncClient, AsyncTransaction, FieldFilter
+
+from promptforge.core.models import (
+    ClaimResult,
+    Job,
+    JobStatus,
+    Outcome,
+    OutcomeKind,
+    RateKey,
+    can_transition,
+)
+from promptforge.gcp import _firestore_items as items
+from promptforge.gcp import _firestore_rate as rate
+from promptforge.gcp._firestore_codec import (
+    COUNTER_FIELDS,
+    decode_job,
+    encode_job,
+    encode_transition,
+    from_timestamp,
+    to_utc,
+)
+from promptforge.gcp._firestore_layout import Layout, firestore_indexes
+from promptforge.gcp._firestore_tx import WRITE_CHUNK, read_documents, run_transaction
+from promptforge.jobstore.base import ApiKeyRecord, JobStore
+from promptforge.ratecontrol.base import Observation
+
+__all__ = ["FirestoreJobStore", "firestore_indexes"]
+
+COMMIT_BYTES = 3 * 1024 * 1024
+"""About how many bytes of outcomes go in one commit.
+
+Firestore takes 10 MiB per request, but the emulator refuses gRPC messages over 4 MiB;
+3 MiB suits both, and only outcomes of several KiB each ever reach it before
+``WRITE_CHUNK`` does."""
+
+
+class FirestoreJobStore:
+    """The ``JobStore`` port on Firestore, in collections named ``{prefix}_…``.
+
+    ``counter_shards`` is how many documents share each job's counters: each takes about
+    one write per second sustained, so it bounds the outcomes per second a job records
+    comfortably, and ``get_job`` reads at most that many small documents besides the job.
+    ``page_size`` is how many outcomes ``iter_outcomes`` reads per query.
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        prefix: str = "pf",
+        counter_shards: int = 16,
+        page_size: int = 500,
+    ) -> None:
+        if counter_shards < 1:
+            raise ValueError("counter_shards must be at least 1")
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self._layout = Layout(client, prefix)
+        self._client = client
+        self._shards = counter_shards
+        self._page_size = page_size
+
+    # API keys
+    async def save_api_key(self, record: ApiKeyRecord) -> None:
+        """Store a new key record; ValueError if its hash or id is already stored."""
+        batch = self._client.batch()  # both documents or neither
+        batch.create(
+            self._layout.key(record.key_hash),
+            {
+                "key_id": record.key_id,
+                "tenant_id": record.tenant_id,
+                "created_at": to_utc(record.created_at),
+                "revoked": bool(record.revoked),
+            },
+        )
+        batch.create(self._layout.key_id(record.key_id), {"key_hash": record.key_hash})
+        try:
+            await batch.commit()
+        except AlreadyExists as exc:
+            raise ValueError(f"cannot store API key {record.key_id!r}: {exc.message}") from exc
+
+    async def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        """The record whose hash matches, or None."""
+        data = (await self._layout.key(key_hash).get()).to_dict()
+        if data is None:
+            return None
+        return ApiKeyRecord(
+            key_hash,
+            str(data["key_id"]),
+            str(data["tenant_id"]),
+            from_timestamp(data["created_at"]),
+            bool(data["revoked"]),
+        )
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        """Mark a key revoked; False if there is no such key."""
+        pointer = (await self._layout.key_id(key_id).get()).to_dict()
+        if pointer is None:
+            return False
+        await self._layout.key(str(pointer["key_hash"])).update({"revoked": True})
+        return True
+
+    # Jobs
+    async def create_job(self, job: Job) -> None:
+        """Insert a new job; ValueError if ``job_id`` exists."""
+        try:
+            await self._layout.job(job.job_id).create(encode_job(job))
+        except AlreadyExists as exc:
+            raise ValueError(f"cannot store job {job.job_id!r}: it exists") from exc
+
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job with its counters summed over the shards, or None."""
+        try:
+            ref = self._layout.job(job_id)
+        except ValueError:  # an id no job can have (empty, or too long for a document id)
+            return None
+        snapshot = await ref.get()
+        data = snapshot.to_dict()
+        if data is None:
+            return None
+        return decode_job(data, await self._counters(job_id, snapshot.read_time))
+
+    async def _counters(self, job_id: str, read_time: datetime) -> dict[str, int]:
+        """The job's counter shards summed, as they were at ``read_time``."""
+        totals = dict.fromkeys(COUNTER_FIELDS, 0)
+        for shard in await self._layout.counters(job_id).get(read_time=read_time):
+            data = shard.to_dict() or {}
+            for name in COUNTER_FIELDS:
+                totals[name] += int(data.get(name, 0))
+        return totals
+
+    async def transition(
+        self, job_id: str, expected: JobStatus, target: JobStatus, **fields: Any
+    ) -> bool:
+        """Compare-and-set the status and ``fields``; False if the job is not ``expected``.
+
+        ValueError for a transition the status machine forbids, or for a field that is
+        not settable here (the id, the status and the counters are not).
+        """
+        expected, target = JobStatus(expected), JobStatus(target)
+        if not can_transition(expected, target):
+            raise ValueError(f"job status cannot go from {expected} to {target}")
+        update = encode_transition(target, fields)
+        ref = self._layout.job(job_id)
+
+        async def body(transaction: AsyncTransaction) -> bool:
+            data = (await read_documents(self._client, [ref], transaction))[ref.path].to_dict()
+            if data is None or data["status"] != expected.value:
+                return False
+            transaction.update(ref, update)
+            return True
+
+        return await run_transaction(self._client, body)
+
+    async def update_ingest_progress(self, job_id: str, prompt_count: int, *, done: bool) -> None:
+        """Raise ``prompt_count`` to at least the given value; set ``ingest_done`` if ``done``."""
+        if prompt_count < 0:
+            raise ValueError("prompt_count must not be negative")
+        ref = self._layout.job(job_id)
+
+        async def body(transaction: AsyncTransaction) -> None:
+            data = (await read_documents(self._client, [ref], transaction))[ref.path].to_dict()
+            if data is None:
+                raise ValueError(f"no job {job_id!r}")
+            count = max(int(data["prompt_count"]), prompt_count)
+            finished = bool(data["ingest_done"]) or done
+            if (count, finished) != (data["prompt_count"], data["ingest_done"]):
+                transaction.update(ref, {"prompt_count": count, "ingest_done": finished})
+
+        await run_transaction(self._client, body)
+
+    async def list_jobs(self, tenant_id: str, limit: int = 100) -> list[Job]:
+        """The tenant's jobs, newest first, at most ``limit``."""
+        if limit < 0:
+            raise ValueError("limit must not be negative")
+        if limit == 0:
+            return []
+        query = (
+            self._layout.jobs.where(filter=FieldFilter("tenant_id", "==", tenant_id))
+            .order_by("created_at", direction="DESCENDING")
+            .order_by("job_id", direction="DESCENDING")
+            .limit(limit)
+        )
+        snapshots = await query.get()
+        counters = await asyncio.gather(
+            *(self._counters(snapshot.get("job_id"), snapshot.read_time) for snapshot in snapshots)
+        )
+        return [
+            decode_job(snapshot.to_dict() or {}, totals)
+            for snapshot, totals in zip(snapshots, counters, strict=True)
+        ]
+
+    async def list_active_rate_keys(self) -> list[str]:
+        """The distinct rate keys (``RateKey.id``) of jobs in ``PROCESSING``, sorted."""
+        query = self._layout.jobs.where(
+            filter=FieldFilter("status", "==", JobStatus.PROCESSING.value)
+        ).select(["provider", "model", "credential"])
+        keys: set[str] = set()
+        async for snapshot in query.stream():
+            data = snapshot.to_dict() or {}
+            keys.add(RateKey(data["provider"], data["model"], data["credential"]).id)
+        return sorted(keys)
+
+    async def expired_waiting_jobs(self, now: datetime) -> list[str]:
+        """Ids of ``WAITING_FOR_UPLOAD`` jobs whose upload URL expired before ``now``."""
+        query = (
+            self._layout.jobs.where(
+                filter=FieldFilter("status", "==", JobStatus.WAITING_FOR_UPLOAD.value)
+            )
+            .where(filter=FieldFilter("upload_expires_at", "<", to_utc(now)))
+            .order_by("upload_expires_at")
+            .order_by("job_id")
+            .select(["job_id"])
+        )
+        return [str(snapshot.get("job_id")) async for snapshot in query.stream()]
+
+    # Prompts
+    async def register_prompts(
+        self, job_id: str, prompts: Sequence[tuple[str, int]]
+    ) -> list[int | None]:
+        """Register ``(prompt_id, line)`` pairs, ``WRITE_CHUNK`` prompts per transaction.
+
+        Per pair: None when the prompt is new or was registered with the same line (a
+        replay), else the line stored first (a duplicate ``prompt_id``), including a
+        duplicate of an earlier pair in the same call.
+        """
+        firsts: dict[str, int] = {}  # each prompt_id's first line in this call
+        for prompt_id, line in prompts:
+            firsts.setdefault(prompt_id, line)
+        stored: dict[str, int] = {}  # lines registered before this call
+        ids = list(firsts)
+        for start in range(0, len(ids), WRITE_CHUNK):
+            chunk = {prompt_id: firsts[prompt_id] for prompt_id in ids[start : start + WRITE_CHUNK]}
+            stored.update(await items.register(self._layout, job_id, chunk))
+        answers: list[int | None] = []
+        for prompt_id, line in prompts:
+            first = stored.get(prompt_id, firsts[prompt_id])
+            answers.append(None if first == line else first)
+        return answers
+
+    async def claim(  # noqa: PLR0917 (the port's signature)
+        self,
+        job_id: str,
+        prompt_id: str,
+        generation: int,
+        holder: str,
+        lease_until: datetime,
+        now: datetime,
+    ) -> ClaimResult:
+        """Take the prompt's lease for this generation before calling the provider.
+
+        MISSING, DONE, STALE (a newer generation is stored), BUSY (another holder's
+        lease is live) or CLAIMED. The same holder claiming again is CLAIMED; an older
+        stored generation is moved up to ``generation`` and claimed.
+        """
+        until, at = to_utc(lease_until), to_utc(now)
+        return await items.claim(self._layout, job_id, prompt_id, generation, holder, until, at)
+
+    async def advance(self, job_id: str, prompt_id: str, generation: int) -> bool:
+        """Move the prompt to ``generation + 1``, drop the lease; False if not at ``generation``."""
+        return await items.advance(self._layout, job_id, prompt_id, generation)
+
+    # Outcomes
+    async def record_outcomes(self, job_id: str, outcomes: Sequence[Outcome]) -> int:
+        """Write the outcomes not yet recorded and count them; returns how many were new.
+
+        Each commit (at most ``WRITE_CHUNK`` outcomes) is atomic, and a replay of any part
+        counts nothing twice. ValueError if the job does not exist.
+        """
+        if not outcomes:
+            return 0
+        if not (await self._layout.job(job_id).get()).exists:  # jobs are never deleted
+            raise ValueError(f"no job {job_id!r}")
+        distinct: dict[str, Outcome] = {}
+        for outcome in outcomes:
+            distinct.setdefault(outcome.key, outcome)  # the first record of a key wins
+        recorded = 0
+        for chunk in _chunks(list(distinct.values())):
+            recorded += await items.record(self._layout, job_id, chunk, self._shards)
+        return recorded
+
+    async def iter_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
+        """Outcomes of one kind ordered by (line, key), read ``page_size`` at a time."""
+        kind = OutcomeKind(kind)
+        after: tuple[int, str] | None = None
+        while True:
+            page = await items.outcome_page(self._layout, job_id, kind, after, self._page_size)
+            for outcome in page:
+                yield outcome
+            if len(page) < self._page_size:
+                return
+            after = (page[-1].line, page[-1].key)
+
+    # Rate control
+    async def append_observations(self, rate_key: str, observations: Sequence[Observation]) -> None:
+        """Queue observations for the controller of ``rate_key``."""
+        await rate.append(self._layout, rate_key, observations)
+
+    async def drain_observations(self, rate_key: str) -> list[Observation]:
+        """Take and remove every queued observation of ``rate_key``, oldest first."""
+        return await rate.drain(self._layout, rate_key)
+
+    async def load_rate_state(self, rate_key: str) -> dict[str, Any] | None:
+        """The controller state last saved for ``rate_key``."""
+        return await rate.load_state(self._layout, rate_key)
+
+    async def save_rate_state(self, rate_key: str, state: dict[str, Any]) -> None:
+        """Save the controller state of ``rate_key``."""
+        await rate.save_state(self._layout, rate_key, state)
+
+
+def _chunks(outcomes: Sequence[Outcome]) -> list[list[Outcome]]:
+    """Split into commits of at most ``WRITE_CHUNK`` outcomes and about ``COMMIT_BYTES``."""
+    chunks: list[list[Outcome]] = []
+    current: list[Outcome] = []
+    size = 0
+    for outcome in outcomes:
+        weight = items.encoded_size(outcome)
+        if current and (len(current) >= WRITE_CHUNK or size + weight > COMMIT_BYTES):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(outcome)
+        size += weight
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+if TYPE_CHECKING:
+
+    def _satisfies_the_port(store: FirestoreJobStore) -> JobStore:
+        return store  # mypy checks every method against the JobStore protocol

@@ -1,0 +1,7 @@
+"""Fixtures of the emulator-backed Google Cloud tests."""
+
+from __future__ import annotations
+
+from tests.gcp.emulators import firestore_emulator
+
+__all__ = ["firestore_emulator"]
