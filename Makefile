@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+TASKS_EMULATOR := .venv-tasks-emulator/bin/gcloud-tasks-emulator
 
-.PHONY: install demo test lint typecheck check openapi clean infra-check
+.PHONY: install demo test lint typecheck check openapi clean infra-check bench
 
 $(BIN)/promptforge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,18 +17,24 @@ install: $(BIN)/promptforge ## Create .venv with PromptForge and its test tools
 demo: install ## Run the example job end to end on the embedded runtime and the provider simulator
 	$(BIN)/promptforge demo
 
-test: install infra-check ## Lint, type-check and run every test
-	$(BIN)/ruff check shared tests scripts
-	$(BIN)/ruff format --check shared tests scripts
+test: install infra-check $(TASKS_EMULATOR) ## Lint, type-check and run every test
+	$(BIN)/ruff check shared tests scripts functions
+	$(BIN)/ruff format --check shared tests scripts functions
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check shared tests scripts
-	$(BIN)/ruff format --check shared tests scripts
+	$(BIN)/ruff check shared tests scripts functions
+	$(BIN)/ruff format --check shared tests scripts functions
 
 typecheck: install
 	$(BIN)/mypy
+
+# The Cloud Tasks emulator needs protobuf<5: it gets its own virtualenv; tests/gcp start it.
+$(TASKS_EMULATOR):
+	$(PYTHON) -m venv .venv-tasks-emulator
+	.venv-tasks-emulator/bin/pip install --quiet gcloud-tasks-emulator==0.6.2
+	touch $@
 
 # checkov gets its own virtualenv: it replaces the hcl2 module with its own fork.
 CHECKOV_VENV := .venv-checkov
@@ -41,8 +48,11 @@ infra-check: $(CHECKOV_VENV)/bin/checkov ## Offline infra checks: terraform fmt 
 	terraform fmt -check -recursive infra
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -d infra --framework terraform --quiet --compact
 
+bench: install ## Benchmarks (not tests): print the figures and update docs/benchmarks.md
+	$(BIN)/promptforge bench pipeline && $(BIN)/promptforge bench ingest
+
 openapi: install ## Regenerate the OpenAPI document
 	$(BIN)/python scripts/make_openapi.py
 
 clean:
-	rm -rf $(VENV) var promptforge-results .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-checkov .venv-tasks-emulator build var promptforge-results .pytest_cache .mypy_cache .ruff_cache

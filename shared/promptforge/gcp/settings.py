@@ -1,0 +1,90 @@
+"""Settings of the Google Cloud runtime: the shared ``Settings`` plus where each Google resource is.
+
+Read once per function instance at cold start from ``PROMPTFORGE_*`` environment
+variables (Terraform sets them on each function), then passed in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from promptforge.settings import Settings
+
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+"""Google's public keys (PEM certificates by key id) for the OIDC tokens Cloud Tasks sends."""
+
+GCS_ENDPOINT = "https://storage.googleapis.com"
+"""The host V4 signed URLs point at in production."""
+
+
+class GcpSettings(Settings):
+    """Everything a PromptForge function needs to find its Google resources."""
+
+    gcp_project: str = Field(description="Project id of the Firestore, GCS and Cloud Tasks data.")
+    gcp_region: str = Field("us-central1", description="Region of the functions and queues.")
+    input_bucket: str = Field(description="Bucket users upload their prompt files to.")
+    output_bucket: str = Field(description="Bucket the result shards are written to.")
+    firestore_database: str = Field("(default)", description="Firestore database id.")
+    firestore_prefix: str = Field("pf", description="Prefix of the Firestore collection names.")
+    tasks_location: str | None = Field(
+        None, description="Cloud Tasks location of the queues (default: gcp_region)."
+    )
+    worker_url: str = Field(description="URL of the worker function (prompt tasks go there).")
+    controller_url: str = Field(
+        description="URL of the controller function (ingest, slice, finalize, expiry, control)."
+    )
+    tasks_service_account: str | None = Field(
+        None,
+        description="Service account whose OIDC token Cloud Tasks attaches to every task; "
+        "unset only against the Cloud Tasks emulator.",
+    )
+    secret_prefix: str = Field(
+        "promptforge", description="Secret Manager ids are {prefix}-{provider}-api-key."
+    )
+    provider_keys_from: Literal["secret-manager", "environment"] = Field(
+        "secret-manager",
+        description="Where the worker reads provider keys; 'environment' (the "
+        "PROMPTFORGE_<PROVIDER>_API_KEY settings) is for local stand-ins only.",
+    )
+    signing_service_account: str | None = Field(
+        None,
+        description="Service account that signs URLs through IAM signBlob "
+        "(default: the function's own service account).",
+    )
+    signing_key_file: Path | None = Field(
+        None,
+        description="A service-account JSON key that signs URLs locally instead of IAM "
+        "signBlob (tests and local stand-ins; never deploy a key file).",
+    )
+    storage_signing_endpoint: str = Field(
+        GCS_ENDPOINT, description="Scheme and host that signed URLs point at."
+    )
+    tasks_emulator_host: str | None = Field(
+        None, description="host:port of a Cloud Tasks emulator (plain gRPC, no credentials)."
+    )
+    oidc_verify: bool = Field(
+        True,
+        description="Verify the OIDC token on worker and controller calls. TEST ONLY: false "
+        "accepts unauthenticated calls (the Cloud Tasks emulator sends no token).",
+    )
+    oidc_certs_url: str = Field(GOOGLE_CERTS_URL, description="Where the token keys are.")
+    ingest_slice_lines: int = Field(
+        1000, ge=1, description="Input lines per slice task of the hierarchical fan-out."
+    )
+    # A prompt travels inside its task, and a Cloud Tasks HTTP task holds at most 1 MB:
+    # longer lines are refused at ingest (``line_too_long``) instead of failing to enqueue.
+    max_line_bytes: int = Field(
+        900_000, ge=1024, le=1_000_000, description="Longest accepted input line."
+    )
+
+    @property
+    def queue_location(self) -> str:
+        """The Cloud Tasks location."""
+        return self.tasks_location or self.gcp_region
+
+
+FunctionRole = Literal["api", "ingest", "worker", "controller"]
+"""Which of the four functions an instance is."""

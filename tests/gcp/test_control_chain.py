@@ -1,0 +1,149 @@
+"""The controller as a chain of named tick tasks: one per period while a key has work, then none."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from promptforge.clock import FakeClock
+from promptforge.core.credentials import Credentials
+from promptforge.core.deps import CoreConfig, Deps
+from promptforge.core.models import Job, JobStatus
+from promptforge.core.queues import ensure_rate_queue
+from promptforge.gcp.handlers import CONTROL_TARGET, control_task, handle_control
+from promptforge.jobstore.sqlite import SqliteJobStore
+from promptforge.providers.catalogue import Catalogue
+from promptforge.tasks.base import Delivery, QueueConfig, Task
+
+pytestmark = pytest.mark.anyio
+
+PERIOD = 2.0
+
+
+class NamedQueue:
+    """Keeps tasks by name (Cloud Tasks dedupe) and the last config of each queue."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, Task] = {}
+        self.configs: dict[str, QueueConfig] = {}
+
+    async def ensure_queue(self, queue: str, config: QueueConfig) -> None:
+        self.configs.setdefault(queue, config)
+
+    async def update_queue(self, queue: str, config: QueueConfig) -> None:
+        self.configs[queue] = config
+
+    async def enqueue(self, tasks: Sequence[Task]) -> int:
+        new = [t for t in tasks if t.name not in self.tasks]
+        self.tasks.update({str(t.name): t for t in new})
+        return len(new)
+
+    async def pending(self, queue: str) -> int:
+        return len(self.tasks)
+
+    def ticks(self) -> list[Task]:
+        return [t for t in self.tasks.values() if t.target == CONTROL_TARGET]
+
+
+@dataclass
+class World:
+    deps: Deps
+    clock: FakeClock
+    queue: NamedQueue
+    store: SqliteJobStore
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    store = SqliteJobStore(tmp_path / "jobs.db")
+    await store.open()
+    clock = FakeClock(datetime(2030, 1, 1, 0, 0, 0, 300_000, tzinfo=UTC))
+    queue = NamedQueue()
+    async with httpx.AsyncClient() as http:
+        deps = Deps(
+            store=store,
+            blobs=_NoBlobs(),  # type: ignore[arg-type]  # the controller reads no blob
+            tasks=queue,
+            clock=clock,
+            catalogue=Catalogue.load(),
+            credentials=Credentials({}),
+            http=http,
+            config=CoreConfig(),
+        )
+        try:
+            yield World(deps, clock, queue, store)
+        finally:
+            await store.close()
+
+
+class _NoBlobs:
+    input_bucket, output_bucket = "pf-in", "pf-out"
+
+
+async def _processing_job(world: World) -> Job:
+    now = world.clock.now()
+    job = Job(
+        job_id=str(uuid.uuid4()),
+        tenant_id="t",
+        provider="openai",
+        model="gpt-4o-mini",
+        max_retries=3,
+        created_at=now,
+        upload_expires_at=now + timedelta(minutes=15),
+        upload_object="t/x/prompts.jsonl",
+    )
+    await world.store.create_job(job)
+    await world.store.transition(job.job_id, JobStatus.WAITING_FOR_UPLOAD, JobStatus.PROCESSING)
+    await ensure_rate_queue(world.deps, job)
+    return job
+
+
+def _tick(task: Task) -> Delivery:
+    return Delivery("pf-control", task.target, str(task.name), task.payload, 1)
+
+
+def test_ticks_are_named_per_period_and_due_at_its_start() -> None:
+    at = datetime(2030, 1, 1, 0, 0, 10, 500_000, tzinfo=UTC)
+    first = control_task("openai~m~default", PERIOD, at)
+    same_period = control_task("openai~m~default", PERIOD, at + timedelta(seconds=1.2))
+    next_period = control_task("openai~m~default", PERIOD, at + timedelta(seconds=1.6))
+    other_key = control_task("anthropic~m~default", PERIOD, at)
+    assert first.name == same_period.name != next_period.name
+    assert first.name != other_key.name
+    assert first.schedule_time == datetime(2030, 1, 1, 0, 0, 12, tzinfo=UTC)
+    assert next_period.schedule_time == datetime(2030, 1, 1, 0, 0, 14, tzinfo=UTC)
+    assert first.name is not None and first.name.startswith("c-") and len(first.name) == 42
+
+
+async def test_the_chain_runs_while_a_job_processes_and_stops_after(world: World) -> None:
+    job = await _processing_job(world)
+    key = job.rate_key.id
+    start = control_task(key, PERIOD, world.clock.now())
+    await world.deps.tasks.enqueue([start, start])  # two ingests starting the chain: one tick
+    assert len(world.queue.ticks()) == 1
+
+    world.clock.advance(PERIOD)
+    assert (await handle_control(world.deps, _tick(start), period=PERIOD)).ok
+    state: dict[str, Any] = await world.store.load_rate_state(key) or {}
+    stepped_at = state["decision"]["at"]
+    assert stepped_at == world.clock.now().timestamp()
+    assert len(world.queue.ticks()) == 2  # the next tick is queued
+
+    # The same tick delivered again right away: no second step, no second next tick.
+    assert (await handle_control(world.deps, _tick(start), period=PERIOD)).ok
+    again: dict[str, Any] = await world.store.load_rate_state(key) or {}
+    assert again["decision"]["at"] == stepped_at
+    assert len(world.queue.ticks()) == 2
+
+    await world.store.transition(job.job_id, JobStatus.PROCESSING, JobStatus.COMPLETED)
+    world.clock.advance(PERIOD)
+    following = max(world.queue.ticks(), key=lambda t: t.payload["tick"])
+    assert (await handle_control(world.deps, _tick(following), period=PERIOD)).ok
+    assert len(world.queue.ticks()) == 2  # no job processing: the chain ends here

@@ -1,0 +1,388 @@
+"""The seed quickstart on the Google path: four functions on functions-framework, real stand-ins.
+
+Everything runs as its own process on 127.0.0.1, started here and stopped at the end:
+the Firestore emulator (Cloud SDK), the GCS stand-in (gcp-storage-emulator, checking V4
+signatures and announcing uploads as finalize CloudEvents to the ingest function), the
+Cloud Tasks emulator, the provider simulator, and the api, ingest, worker and controller
+functions served by functions-framework from ``functions/*/main.py``.
+
+init → PUT to the V4 signed URL → finalize event → ingest → slice tasks → prompt tasks
+→ worker → finalize → status → results, downloaded through V4 signed URLs.
+
+The Cloud Tasks emulator sends no OIDC tokens, so the worker and controller run with
+``PROMPTFORGE_OIDC_VERIFY=false`` here (the token check is tested in test_functions.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from promptforge.clock import SystemClock
+from promptforge.core.auth import create_api_key
+from promptforge.core.ingest import prompt_task
+from promptforge.core.models import PromptTask, RateKey
+from promptforge.core.tasknames import queue_for
+from promptforge.gcp.cloud_tasks import CloudTasksQueue
+from promptforge.gcp.firestore_store import FirestoreJobStore
+from tests.e2e.jobs import Finished, assert_exactly_once, jsonl, make_prompts
+from tests.e2e.processes import simulator
+from tests.gcp.emulators import FirestoreEmulator, close_client
+from tests.gcp.stand_ins import (
+    GcsStandIn,
+    StandIn,
+    TasksStandIn,
+    free_port,
+    gcs_stand_in,
+    make_signing_key,
+    serving_functions,
+    tasks_stand_in,
+)
+
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.slow]
+
+FUNCTIONS = ["api", "ingest", "worker", "controller"]
+INPUT, OUTPUT = "pf-e2e-input", "pf-e2e-output"
+PROVIDER_KEY = "sk-test-provider-key-0123456789"
+SLICE_LINES = 7
+CONTROL_PERIOD = 1.0
+SEED_PROMPTS = [
+    {
+        "prompt_id": "p001",
+        "prompt": "Summarize the following in one sentence: The Eiffel Tower was built in 1889.",
+    },
+    {"prompt_id": "p002", "prompt": "Translate to French: Hello, how are you?"},
+    {"prompt_id": "p003", "prompt": "Write a haiku about distributed systems."},
+]
+
+
+@dataclass
+class GoogleStack:
+    """The running stack: function URLs, stand-ins, and a tenant's API key."""
+
+    urls: dict[str, str]
+    functions: dict[str, StandIn]
+    gcs: GcsStandIn
+    tasks: TasksStandIn
+    firestore: FirestoreEmulator
+    project: str
+    api_key: str
+    simulator_url: str
+
+    @property
+    def api(self) -> str:
+        return self.urls["api"]
+
+    def logs(self) -> str:
+        """The end of every function's log, for failure messages."""
+        return "\n".join(f"--- {s.name}\n{s.tail(25)}" for s in self.functions.values())
+
+    def task_queue(self) -> CloudTasksQueue:
+        """A CloudTasksQueue on the emulator addressing the functions (create it in a loop)."""
+        return CloudTasksQueue(
+            self.tasks.client(),
+            project=self.project,
+            location="us-central1",
+            worker_url=self.urls["worker"],
+            controller_url=self.urls["controller"],
+            service_account=None,
+        )
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, firestore_emulator: FirestoreEmulator
+) -> Iterator[GoogleStack]:
+    tmp = tmp_path_factory.mktemp("google-path")
+    signing = make_signing_key(tmp)
+    project = firestore_emulator.project()
+    ports = {name: free_port() for name in FUNCTIONS}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    with ExitStack() as running:
+        sim = running.enter_context(
+            simulator(tmp, "--rpm", "6000", "--latency", "0.02", "--limit", "anthropic:rpm=90")
+        )
+        gcs = running.enter_context(
+            gcs_stand_in(tmp, signing, [INPUT, OUTPUT], notify=urls["ingest"], notify_bucket=INPUT)
+        )
+        tasks = running.enter_context(tasks_stand_in(tmp))
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PROMPTFORGE_")},
+            **firestore_emulator.env(project),
+            **gcs.env(),
+            "PROMPTFORGE_GCP_PROJECT": project,
+            "PROMPTFORGE_INPUT_BUCKET": INPUT,
+            "PROMPTFORGE_OUTPUT_BUCKET": OUTPUT,
+            "PROMPTFORGE_WORKER_URL": urls["worker"],
+            "PROMPTFORGE_CONTROLLER_URL": urls["controller"],
+            "PROMPTFORGE_TASKS_EMULATOR_HOST": tasks.host,
+            "PROMPTFORGE_OIDC_VERIFY": "false",  # test only: the emulator sends no tokens
+            "PROMPTFORGE_SIGNING_KEY_FILE": str(signing.key_file),
+            "PROMPTFORGE_STORAGE_SIGNING_ENDPOINT": gcs.url,
+            "PROMPTFORGE_PROVIDER_KEYS_FROM": "environment",
+            "PROMPTFORGE_OPENAI_API_KEY": PROVIDER_KEY,
+            "PROMPTFORGE_OPENAI_BASE_URL": sim.url,
+            "PROMPTFORGE_ANTHROPIC_API_KEY": PROVIDER_KEY,
+            "PROMPTFORGE_ANTHROPIC_BASE_URL": sim.url,
+            "PROMPTFORGE_CONTROL_PERIOD": str(CONTROL_PERIOD),
+            "PROMPTFORGE_INGEST_SLICE_LINES": str(SLICE_LINES),
+        }
+        functions = running.enter_context(serving_functions(FUNCTIONS, ports, env, tmp))
+        api_key = asyncio.run(_create_key(firestore_emulator, project))
+        yield GoogleStack(
+            urls, functions, gcs, tasks, firestore_emulator, project, api_key, sim.url
+        )
+
+
+async def _create_key(emulator: FirestoreEmulator, project: str) -> str:
+    client = emulator.client(project)
+    try:
+        key, _ = await create_api_key(FirestoreJobStore(client), SystemClock(), "tenant-g")
+    finally:
+        await close_client(client)
+    return key
+
+
+# --- the client side of the quickstart ------------------------------------------------------
+
+
+async def _init(http: httpx.AsyncClient, stack: GoogleStack, **body: Any) -> dict[str, Any]:
+    init = {"provider": "openai", "model": "gpt-4o-mini", "max_retries": 3, **body}
+    created = await http.post(
+        f"{stack.api}/v1/jobs/init", headers={"X-API-Key": stack.api_key}, json=init
+    )
+    assert created.status_code == 202, created.text
+    job: dict[str, Any] = created.json()
+    return job
+
+
+async def _put(http: httpx.AsyncClient, url: str, body: bytes) -> None:
+    put = await http.put(url, content=body, headers={"Content-Type": "application/octet-stream"})
+    assert put.status_code == 200, put.text
+
+
+async def _status(http: httpx.AsyncClient, stack: GoogleStack, job_id: str) -> dict[str, Any]:
+    got = await http.get(
+        f"{stack.api}/v1/jobs/{job_id}/status", headers={"X-API-Key": stack.api_key}
+    )
+    assert got.status_code == 200, got.text
+    body: dict[str, Any] = got.json()
+    return body
+
+
+async def _wait_final(
+    http: httpx.AsyncClient, stack: GoogleStack, job_id: str, within: float = 120.0
+) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status = await _status(http, stack, job_id)
+        if status["status"] in ("COMPLETED", "FAILED"):
+            return status
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"job {job_id} did not finish: {status}\n{stack.logs()}")
+
+
+async def _download(
+    http: httpx.AsyncClient, stack: GoogleStack, job_id: str
+) -> dict[str, list[dict[str, Any]]]:
+    listing = await http.get(
+        f"{stack.api}/v1/jobs/{job_id}/results", headers={"X-API-Key": stack.api_key}
+    )
+    assert listing.status_code == 200, listing.text
+    files: dict[str, list[dict[str, Any]]] = {}
+    for entry in listing.json()["files"]:
+        assert entry["url"].startswith(stack.gcs.url) and "X-Goog-Signature=" in entry["url"]
+        got = await http.get(entry["url"])  # the stand-in checks the V4 signature
+        assert got.status_code == 200, got.text
+        files[entry["filename"]] = [json.loads(line) for line in got.text.splitlines()]
+    return files
+
+
+async def _generation(http: httpx.AsyncClient, stack: GoogleStack, name: str) -> int:
+    got = await http.get(f"{stack.gcs.url}/storage/v1/b/{INPUT}/o/{quote(name, safe='')}")
+    assert got.status_code == 200, got.text
+    return int(got.json()["generation"])
+
+
+async def _finalize_event(
+    http: httpx.AsyncClient, stack: GoogleStack, name: str, generation: int
+) -> None:
+    """Deliver the finalize CloudEvent again, as Eventarc does when it redelivers."""
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": uuid.uuid4().hex,
+        "ce-source": f"//storage.googleapis.com/projects/_/buckets/{INPUT}",
+        "ce-type": "google.cloud.storage.object.v1.finalized",
+        "ce-subject": f"objects/{name}",
+    }
+    data = {"bucket": INPUT, "name": name, "generation": str(generation)}
+    got = await http.post(stack.urls["ingest"], json=data, headers=headers)
+    assert got.status_code == 200, got.text
+
+
+def _upload_object(job_id: str) -> str:
+    return f"tenant-g/{job_id}/prompts.jsonl"
+
+
+# --- tests ------------------------------------------------------------------------------------
+
+
+async def test_seed_quickstart_runs_on_the_google_path(stack: GoogleStack) -> None:
+    prompts = SEED_PROMPTS + make_prompts(30)
+    bad = b"{not json\n" + b'{"prompt_id": "p001", "prompt": "a duplicate id"}\n' + b"\n"
+    body = jsonl(prompts[:20]) + bad + jsonl(prompts[20:])
+    async with httpx.AsyncClient(timeout=30) as http:
+        job = await _init(http, stack)
+        assert job["upload_url"].startswith(f"{stack.gcs.url}/{INPUT}/tenant-g/")
+        assert "X-Goog-Signature=" in job["upload_url"]
+        await _put(http, job["upload_url"], body)  # nothing else: the finalize event starts it
+        status = await _wait_final(http, stack, job["job_id"])
+        files = await _download(http, stack, job["job_id"])
+    assert status["status"] == "COMPLETED", f"{status}\n{stack.logs()}"
+    finished = Finished(status, files)
+    assert_exactly_once(finished, [p["prompt_id"] for p in prompts], invalid_lines={21, 22})
+    assert status["prompt_count"] == len(prompts) + 2  # the blank line is not a prompt
+    assert sorted(row["error"]["code"] for row in finished.errors) == [
+        "duplicate_prompt_id",
+        "invalid_json",
+    ]
+    first = next(r for r in finished.results if r["prompt_id"] == "p001")
+    assert first["model"] == "gpt-4o-mini" and first["tokens_used"] > 0 and first["result"]
+    assert set(files) == {"results_part_001.jsonl", "errors.jsonl"}
+    for field in ("created_at", "started_processing_at", "completed_at"):
+        assert status[field] and status[field].endswith("Z")
+
+
+async def test_replayed_events_and_duplicated_tasks_leave_one_result_per_prompt(
+    stack: GoogleStack,
+) -> None:
+    prompts = make_prompts(24, prefix="r")
+    body = jsonl(prompts)
+    async with httpx.AsyncClient(timeout=30) as http:
+        job = await _init(http, stack)
+        job_id, name = job["job_id"], _upload_object(job["job_id"])
+        await _put(http, job["upload_url"], body)
+        generation = await _generation(http, stack, name)
+        # Eventarc delivers at least once: the same event twice more, at once.
+        await asyncio.gather(*(_finalize_event(http, stack, name, generation) for _ in range(2)))
+        # Cloud Tasks delivers at least once: every prompt's task created again (the
+        # emulator does not dedupe names, so each is delivered twice), and some posted
+        # straight to the worker twice at the same moment.
+        queue = stack.task_queue()
+        rate_queue = queue_for(RateKey("openai", "gpt-4o-mini"))
+        tasks = [
+            prompt_task(rate_queue, PromptTask(job_id, p["prompt_id"], i + 1, p["prompt"]))
+            for i, p in enumerate(prompts)
+        ]
+        try:
+            await _wait_registered(http, stack, job_id)
+            assert await queue.enqueue(tasks) == len(tasks)
+        finally:
+            await queue.aclose()
+        await asyncio.gather(*(_deliver(http, stack, task.payload) for task in tasks[:6] * 2))
+        status = await _wait_final(http, stack, job_id)
+        files = await _download(http, stack, job_id)
+        assert status["status"] == "COMPLETED", f"{status}\n{stack.logs()}"
+        finished = Finished(status, files)
+        assert_exactly_once(finished, [p["prompt_id"] for p in prompts])
+        assert len(finished.results) == 24 and status["completed_count"] == 24
+
+        # After the end: the old event again, an overwrite of the object through the
+        # still-valid upload URL (a new generation, announced like any upload), and a
+        # late duplicate task. None of them may start or count anything.
+        await _finalize_event(http, stack, name, generation)
+        await _put(http, job["upload_url"], jsonl(make_prompts(5, prefix="late")))
+        assert await _generation(http, stack, name) != generation
+        assert (await _deliver(http, stack, tasks[0].payload)) == 200
+        await asyncio.sleep(3.0)
+        after = await _status(http, stack, job_id)
+        again = await _download(http, stack, job_id)
+    assert after == status
+    assert again == files
+
+
+async def test_429s_are_retried_while_the_controller_ticks_and_it_stops_after(
+    stack: GoogleStack,
+) -> None:
+    """Anthropic allows 90 RPM in the simulator: the queue meets 429s for a while."""
+    prompts = make_prompts(12, prefix="a")
+    key = RateKey("anthropic", "claude-3-5-haiku-20241022")
+    client = stack.firestore.client(stack.project)
+    store = FirestoreJobStore(client)
+    queue = stack.task_queue()
+    ticks_seen: set[float] = set()
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            before = (await http.get(f"{stack.simulator_url}/_sim/stats")).json()["anthropic"]
+            job = await _init(http, stack, provider="anthropic", model=key.model)
+            await _put(http, job["upload_url"], jsonl(prompts))
+            deadline = time.monotonic() + 150.0
+            status = await _status(http, stack, job["job_id"])
+            while status["status"] not in ("COMPLETED", "FAILED"):
+                assert time.monotonic() < deadline, f"{status}\n{stack.logs()}"
+                state = await store.load_rate_state(key.id) or {}
+                ticks_seen.add(float((state.get("decision") or {}).get("at") or 0.0))
+                await asyncio.sleep(0.25)
+                status = await _status(http, stack, job["job_id"])
+            files = await _download(http, stack, job["job_id"])
+            after = (await http.get(f"{stack.simulator_url}/_sim/stats")).json()["anthropic"]
+        assert status["status"] == "COMPLETED", f"{status}\n{stack.logs()}"
+        finished = Finished(status, files)
+        assert_exactly_once(finished, [p["prompt_id"] for p in prompts])
+        assert len(finished.results) == 12  # every 429 was retried, none counted as a failure
+        assert after["rate_limited"] > before["rate_limited"], (before, after)
+        assert after["successes"] - before["successes"] == 12  # one successful call per prompt
+        # While the key had work, the controller stepped again and again (one step a period).
+        assert len(ticks_seen - {0.0}) >= 3, sorted(ticks_seen)
+        # Once no job on the key is processing, the chain of ticks ends.
+        stop_by = time.monotonic() + 10 * CONTROL_PERIOD
+        pending = await _pending_ticks(queue)
+        while pending and time.monotonic() < stop_by:
+            await asyncio.sleep(0.5)
+            pending = await _pending_ticks(queue)
+        assert pending == [], "the controller kept ticking after the key ran out of work"
+        state = await store.load_rate_state(key.id)
+        assert state is not None and state["queue"] == queue_for(key)
+    finally:
+        await queue.aclose()
+        await close_client(client)
+
+
+async def _pending_ticks(queue: CloudTasksQueue) -> list[str]:
+    pager = await queue._client.list_tasks(parent=queue.queue_path("pf-control"))
+    return [task.name async for task in pager if task.name.rsplit("/", 1)[-1].startswith("c-")]
+
+
+async def _wait_registered(
+    http: httpx.AsyncClient, stack: GoogleStack, job_id: str, within: float = 30.0
+) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        status = await _status(http, stack, job_id)
+        if status["status"] != "WAITING_FOR_UPLOAD" and status["ingest_complete"]:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"job {job_id} was never ingested\n{stack.logs()}")
+
+
+async def _deliver(http: httpx.AsyncClient, stack: GoogleStack, payload: dict[str, Any]) -> int:
+    """POST a worker task the way Cloud Tasks does (a duplicate delivery)."""
+    got = await http.post(
+        stack.urls["worker"],
+        json={"target": "worker", "payload": payload},
+        headers={"X-CloudTasks-TaskName": "duplicate", "X-CloudTasks-TaskRetryCount": "0"},
+    )
+    assert got.status_code in (200, 409), got.text
+    return got.status_code

@@ -1,0 +1,131 @@
+"""The deployable function folders: built by scripts/package_functions.py, runnable on their own.
+
+Each packaged folder is what Cloud Build uploads: ``main.py``, ``requirements.txt`` and
+the vendored ``promptforge`` package. The test installs only ``requirements.txt`` into a
+fresh virtualenv (from PyPI, or the machine's pip configuration) and serves all four
+folders with that virtualenv's functions-framework, each from its own folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.gcp.stand_ins import ROOT, free_port, spawn_function, wait_until_serving
+
+FUNCTIONS = ["api", "ingest", "worker", "controller"]
+
+
+def _load_packager() -> object:
+    spec = importlib.util.spec_from_file_location(
+        "package_functions", ROOT / "scripts" / "package_functions.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pins(lines: list[str]) -> set[str]:
+    return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_requirements_pin_what_the_library_and_the_adapters_need(name: str) -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["gcp"])
+    requirements = (ROOT / "functions" / name / "requirements.txt").read_text().splitlines()
+    assert _pins(requirements) == wanted
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_packaged_functions_start_from_their_own_folder(tmp_path: Path) -> None:
+    packager = _load_packager()
+    folders = [packager.package(name, tmp_path / "build") for name in FUNCTIONS]  # type: ignore[attr-defined]
+    for folder in folders:
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "main.py",
+            "promptforge",
+            "requirements.txt",
+        ]
+        assert not list(folder.rglob("__pycache__"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    subprocess.run(
+        [
+            str(venv / "bin" / "pip"),
+            "install",
+            "--quiet",
+            "-r",
+            str(folders[0] / "requirements.txt"),
+        ],
+        check=True,
+        timeout=300,
+        env=clean,
+    )
+    listed = subprocess.run(
+        [str(venv / "bin" / "pip"), "list", "--format=freeze"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=clean,
+    ).stdout
+    assert "promptforge" not in listed.lower()  # the library comes from the folder only
+
+    ports = {name: free_port() for name in FUNCTIONS}
+    env = {
+        **clean,
+        "PYTHONNOUSERSITE": "1",
+        "PROMPTFORGE_GCP_PROJECT": "pf-test",
+        "PROMPTFORGE_INPUT_BUCKET": "pf-in",
+        "PROMPTFORGE_OUTPUT_BUCKET": "pf-out",
+        "PROMPTFORGE_WORKER_URL": f"http://127.0.0.1:{ports['worker']}",
+        "PROMPTFORGE_CONTROLLER_URL": f"http://127.0.0.1:{ports['controller']}",
+        "PROMPTFORGE_TASKS_SERVICE_ACCOUNT": "pf-tasks@pf-test.iam.gserviceaccount.com",
+    }
+    command = str(venv / "bin" / "functions-framework")
+    servers = {
+        name: spawn_function(
+            name,
+            ports[name],
+            env,
+            tmp_path / f"{name}.log",
+            source=folder / "main.py",
+            command=command,
+        )
+        for name, folder in zip(FUNCTIONS, folders, strict=True)
+    }
+    try:
+        wait_until_serving(list(servers.values()))
+        api, ingest = servers["api"].url, servers["ingest"].url
+        health = httpx.get(f"{api}/healthz", timeout=10)
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        event = httpx.post(
+            ingest,
+            json={"bucket": "somewhere-else", "name": "x", "generation": "1"},
+            headers={
+                "ce-specversion": "1.0",
+                "ce-id": "1",
+                "ce-source": "//storage.googleapis.com/projects/_/buckets/somewhere-else",
+                "ce-type": "google.cloud.storage.object.v1.finalized",
+            },
+            timeout=10,
+        )
+        assert event.status_code == 200, event.text
+        for name in ("worker", "controller"):
+            got = httpx.post(servers[name].url, json={"target": "x", "payload": {}}, timeout=10)
+            assert got.status_code == 401, got.text  # private: no OIDC token, no entry
+        for server in servers.values():
+            assert "Traceback" not in server.tail(), server.tail()
+    finally:
+        for server in servers.values():
+            server.stop()
