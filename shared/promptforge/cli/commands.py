@@ -20,6 +20,9 @@ from promptforge.clock import SystemClock
 from promptforge.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from promptforge.jobstore.base import JobStore
     from promptforge.simulator.config import SimulatorConfig
 
 console = Console(stderr=True)
@@ -165,13 +168,10 @@ async def cmd_results(args: argparse.Namespace) -> int:
 
 
 async def cmd_keys(args: argparse.Namespace) -> int:
-    """Create or revoke an API key in the embedded runtime's store."""
+    """Create or revoke an API key: in the embedded runtime's store, or a deployment's Firestore."""
     from promptforge.core.auth import create_api_key
-    from promptforge.jobstore.sqlite import SqliteJobStore
 
-    settings = _settings(data_dir=args.data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    async with SqliteJobStore(settings.data_dir / "jobs.db") as store:
+    async with _key_store(args) as store:
         if args.keys_command == "create":
             key, record = await create_api_key(store, SystemClock(), args.tenant)
             console.print(f"key id {record.key_id} for tenant {record.tenant_id} (shown once):")
@@ -182,6 +182,24 @@ async def cmd_keys(args: argparse.Namespace) -> int:
             return 0
         console.print(f"[red]no key with id {args.key_id}[/red]")
         return 1
+
+
+@contextlib.asynccontextmanager
+async def _key_store(args: argparse.Namespace) -> AsyncIterator[JobStore]:
+    if args.firestore_project:
+        from promptforge.gcp.wiring import open_firestore_store
+
+        async with open_firestore_store(
+            args.firestore_project, database=args.firestore_database, prefix=args.firestore_prefix
+        ) as firestore_store:
+            yield firestore_store
+        return
+    from promptforge.jobstore.sqlite import SqliteJobStore
+
+    settings = _settings(data_dir=args.data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with SqliteJobStore(settings.data_dir / "jobs.db") as sqlite_store:
+        yield sqlite_store
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:

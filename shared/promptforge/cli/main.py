@@ -13,6 +13,19 @@ from pathlib import Path
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
+def _key_store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="the embedded runtime's data directory"
+    )
+    parser.add_argument(
+        "--firestore-project",
+        default=None,
+        help="store the key in this Google Cloud project's Firestore (a deployment) instead",
+    )
+    parser.add_argument("--firestore-database", default="(default)")
+    parser.add_argument("--firestore-prefix", default="pf", help="collection name prefix")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
@@ -63,14 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("job_id")
     _client_options(results)
 
-    keys = sub.add_parser("keys", help="manage API keys of the embedded runtime")
+    keys = sub.add_parser("keys", help="manage API keys (embedded runtime, or a deployment)")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    create = keys_sub.add_parser("create", help="create a key (shown once)")
-    create.add_argument("--tenant", required=True)
-    create.add_argument("--data-dir", type=Path, default=None)
+    create = keys_sub.add_parser("create", help="create a key (printed once, stored hashed)")
+    create.add_argument("--tenant", required=True, help="who the key's jobs belong to")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
-    revoke.add_argument("--data-dir", type=Path, default=None)
+    for command in (create, revoke):
+        _key_store_options(command)
+
     return parser
 
 

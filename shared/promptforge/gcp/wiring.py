@@ -7,6 +7,9 @@ variable, so ``PROMPTFORGE_TASKS_EMULATOR_HOST`` selects a plain-gRPC client.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import httpx
 from google.cloud import firestore, tasks_v2
 from google.cloud.secretmanager import SecretManagerServiceAsyncClient
@@ -63,6 +66,18 @@ async def close_deps(deps: Deps) -> None:
     await deps.http.aclose()
     if isinstance(deps.tasks, CloudTasksQueue):
         await deps.tasks.aclose()
+
+
+@contextlib.asynccontextmanager
+async def open_firestore_store(
+    project: str, *, database: str = "(default)", prefix: str = "pf"
+) -> AsyncIterator[FirestoreJobStore]:
+    """A job store on one Firestore database, its gRPC channel closed on exit (for the CLI)."""
+    client = firestore.AsyncClient(project=project, database=database)
+    try:
+        yield FirestoreJobStore(client, prefix=prefix)
+    finally:
+        await client._firestore_api.transport.close()  # AsyncClient has no public close
 
 
 def url_signer(settings: GcpSettings) -> UrlSigner:
