@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from promptforge.api.ratelimit import DEFAULT_LIMITS, INIT, RESULTS, STATUS
+
 OUT = Path(__file__).resolve().parent.parent / "shared/promptforge/data/openapi.json"
 
 
@@ -28,7 +30,25 @@ def _ok(description: str, schema: str) -> dict[str, Any]:
     }
 
 
-AUTH_401 = _error("Missing or invalid X-API-Key.", ["missing_api_key", "invalid_api_key"])
+AUTH_401 = _error("Missing, unknown or revoked X-API-Key.", ["missing_api_key", "invalid_api_key"])
+
+
+def _rate_limited(limit: str) -> dict[str, Any]:
+    """The 429 of an endpoint with a per-key request limit."""
+    response = _error(
+        f"Too many requests with this API key: {limit}. Wait Retry-After seconds.",
+        ["rate_limited"],
+    )
+    response["headers"] = {
+        "Retry-After": {
+            "description": "Seconds until the key's next request to this endpoint is allowed.",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    }
+    return response
+
+
 JOB_ID = {
     "name": "job_id",
     "in": "path",
@@ -61,9 +81,19 @@ SIGNATURE_CODES = [
     "missing_signature",
     "malformed_signature",
     "signature_mismatch",
+    "method_not_allowed",
     "url_expired",
     "content_type_mismatch",
 ]
+
+
+def _limit(endpoint: str) -> str:
+    """An endpoint's per-key limit in words, from the limiter's own table."""
+    limit = DEFAULT_LIMITS[endpoint]
+    return f"{limit.per_minute} a minute, bursts of {limit.burst}"
+
+
+INIT_LIMIT, STATUS_LIMIT, RESULTS_LIMIT = _limit(INIT), _limit(STATUS), _limit(RESULTS)
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -102,27 +132,35 @@ SCHEMAS: dict[str, Any] = {
             "rpm": {
                 "type": "integer",
                 "minimum": 1,
+                "maximum": 10000000,
                 "description": "Requests-per-minute ceiling; omit to let PromptForge discover the limit.",
             },
             "tpm": {
                 "type": "integer",
                 "minimum": 1,
+                "maximum": 1000000000,
                 "description": "Tokens-per-minute ceiling; omit to let PromptForge discover the limit.",
             },
             "system": {
                 "type": "string",
-                "maxLength": 100000,
+                "maxLength": 60000,
                 "description": "System prompt for every prompt of the job.",
             },
             "temperature": {"type": "number", "minimum": 0, "maximum": 2},
             "max_tokens": {
                 "type": "integer",
                 "minimum": 1,
+                "maximum": 1000000,
                 "description": "Output token cap (max_completion_tokens for OpenAI; Anthropic defaults to 1024).",
             },
             "top_p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
             "stop": {"type": "array", "items": {"type": "string"}, "maxItems": 4},
-            "seed": {"type": "integer"},
+            "seed": {
+                "type": "integer",
+                "minimum": -9223372036854775808,
+                "maximum": 9223372036854775807,
+                "description": "A 64-bit integer.",
+            },
             "response_format": {
                 "description": "Ask for JSON output where the provider supports it.",
                 "oneOf": [
@@ -141,8 +179,9 @@ SCHEMAS: dict[str, Any] = {
                             "json_schema": {
                                 "type": "object",
                                 "required": ["name", "schema"],
+                                "additionalProperties": False,
                                 "properties": {
-                                    "name": {"type": "string"},
+                                    "name": {"type": "string", "minLength": 1, "maxLength": 64},
                                     "schema": {"type": "object"},
                                     "strict": {"type": "boolean"},
                                     "description": {"type": "string"},
@@ -266,16 +305,31 @@ SPEC: dict[str, Any] = {
                     },
                 },
                 "responses": {
-                    "202": _ok(
-                        "Job created; upload the file to upload_url within 15 minutes.",
-                        "InitResponse",
-                    ),
+                    "202": {
+                        **_ok(
+                            "Job created; upload the file to upload_url within 15 minutes.",
+                            "InitResponse",
+                        ),
+                        "links": {
+                            "status": {
+                                "operationId": "jobStatus",
+                                "parameters": {"job_id": "$response.body#/job_id"},
+                                "description": "Poll the new job's status.",
+                            },
+                            "results": {
+                                "operationId": "jobResults",
+                                "parameters": {"job_id": "$response.body#/job_id"},
+                                "description": "List the job's files once it has finished.",
+                            },
+                        },
+                    },
                     "400": _error(
-                        "Malformed JSON, a missing, unknown or wrongly typed field.",
+                        "Malformed JSON (or nested over 64 levels), a missing, unknown or wrongly typed field.",
                         ["malformed_json", "missing_field", "unknown_field", "invalid_field"],
                     ),
                     "401": AUTH_401,
                     "413": _error("Body larger than 64 KiB.", ["body_too_large"]),
+                    "429": _rate_limited(INIT_LIMIT),
                     "422": _error(
                         "Unsupported provider, model or option.",
                         ["unsupported_provider", "unsupported_model", "unsupported_option"],
@@ -294,6 +348,7 @@ SPEC: dict[str, Any] = {
                     "400": JOB_400,
                     "401": AUTH_401,
                     "404": JOB_404,
+                    "429": _rate_limited(STATUS_LIMIT),
                 },
             }
         },
@@ -312,6 +367,7 @@ SPEC: dict[str, Any] = {
                     "401": AUTH_401,
                     "404": JOB_404,
                     "409": _error("The job is not COMPLETED or FAILED yet.", ["job_not_finished"]),
+                    "429": _rate_limited(RESULTS_LIMIT),
                 },
             }
         },
@@ -349,7 +405,13 @@ SPEC: dict[str, Any] = {
                     },
                     "400": _error("Bad bucket or object name, or Content-Length.", BLOB_NAME_CODES),
                     "403": _error("The signed URL was refused.", SIGNATURE_CODES),
-                    "405": _error("The URL was signed for another method.", ["method_not_allowed"]),
+                    "405": _error(
+                        "Blob URLs accept GET, HEAD and PUT only.", ["method_not_allowed"]
+                    ),
+                    "404": _error(
+                        "Not a blob URL (an object name with a line break matches no route).",
+                        ["not_found"],
+                    ),
                     "409": _error(
                         "The object name is taken by a folder.", ["object_name_conflict"]
                     ),
@@ -370,8 +432,13 @@ SPEC: dict[str, Any] = {
                     },
                     "400": _error("Bad bucket or object name.", BLOB_NAME_CODES),
                     "403": _error("The signed URL was refused.", SIGNATURE_CODES),
-                    "404": _error("No such object.", ["object_not_found"]),
-                    "405": _error("The URL was signed for another method.", ["method_not_allowed"]),
+                    "404": _error(
+                        "No such object, or not a blob URL at all.",
+                        ["object_not_found", "not_found"],
+                    ),
+                    "405": _error(
+                        "Blob URLs accept GET, HEAD and PUT only.", ["method_not_allowed"]
+                    ),
                 },
             },
         },

@@ -1,4 +1,10 @@
-"""The public HTTP API as a Starlette app: init, status, results; parse, call the core, render."""
+"""The public HTTP API as a Starlette app: init, status, results; parse, call the core, render.
+
+Every call authenticates its X-API-Key, then spends a token of that key's bucket for the
+endpoint (``ratelimit.DEFAULT_LIMITS``; 429 ``rate_limited`` with ``Retry-After`` when
+empty), and only then reads the body (at most 64 KiB) or looks up the job. Bodies sent to
+the GET endpoints are never read.
+"""
 
 from __future__ import annotations
 
@@ -13,34 +19,47 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from promptforge.core.auth import authenticate
+from promptforge.api.ratelimit import DEFAULT_LIMITS, INIT, RESULTS, STATUS, RateLimiter
+from promptforge.core.auth import authenticate_key
 from promptforge.core.deps import Deps
 from promptforge.core.requests import MAX_INIT_BODY_BYTES, parse_init_request
 from promptforge.core.service import get_owned_job, init_job, job_results, job_status
-from promptforge.errors import ApiError, PayloadTooLarge
+from promptforge.errors import ApiError, BadRequest, PayloadTooLarge, TooManyRequests
 
 log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "x-api-key"
+MAX_JOB_ID_CHARS = 45
+"""The longest UUID spelling ``uuid.UUID`` accepts: ``urn:uuid:`` and 36 characters."""
 
 
-def api_routes(deps: Deps) -> list[BaseRoute]:
-    """The API's routes, to mount in the local server or serve from the api function."""
+def api_routes(deps: Deps, limiter: RateLimiter | None = None) -> list[BaseRoute]:
+    """The API's routes, to mount in the local server or serve from the api function.
+
+    ``limiter`` holds the per-key request limits (default: ``DEFAULT_LIMITS``).
+    """
+    limits = limiter if limiter is not None else RateLimiter(DEFAULT_LIMITS)
+
+    async def admit(request: Request, endpoint: str) -> str:
+        """Authenticate the caller and charge the endpoint's limit; the caller's tenant."""
+        record = await authenticate_key(deps.store, request.headers.get(API_KEY_HEADER))
+        check_rate(limits, endpoint, record.key_id)
+        return record.tenant_id
 
     async def init(request: Request) -> Response:
-        tenant = await authenticate(deps.store, request.headers.get(API_KEY_HEADER))
+        tenant = await admit(request, INIT)
         body = await read_body(request, MAX_INIT_BODY_BYTES)
         created = await init_job(deps, tenant, parse_init_request(body))
         return JSONResponse(created, status_code=202)
 
     async def status(request: Request) -> Response:
-        tenant = await authenticate(deps.store, request.headers.get(API_KEY_HEADER))
-        job = await get_owned_job(deps, tenant, request.path_params["job_id"])
+        tenant = await admit(request, STATUS)
+        job = await get_owned_job(deps, tenant, path_job_id(request))
         return JSONResponse(await job_status(deps, job))
 
     async def results(request: Request) -> Response:
-        tenant = await authenticate(deps.store, request.headers.get(API_KEY_HEADER))
-        job = await get_owned_job(deps, tenant, request.path_params["job_id"])
+        tenant = await admit(request, RESULTS)
+        job = await get_owned_job(deps, tenant, path_job_id(request))
         return JSONResponse(await job_results(deps, job))
 
     async def health(_: Request) -> Response:
@@ -63,17 +82,58 @@ def openapi_spec() -> str:
     return resources.files("promptforge.data").joinpath("openapi.json").read_text("utf-8")
 
 
+def path_job_id(request: Request) -> str:
+    """The ``{job_id}`` of the path, refusing what no UUID spelling can be.
+
+    ``uuid.UUID`` reads any Unicode digit (32 Arabic-Indic ones make a UUID to it): only ASCII
+    of UUID length goes on to the core, so a job has exactly the spellings its hex allows.
+    """
+    job_id: str = request.path_params["job_id"]
+    if not job_id.isascii() or len(job_id) > MAX_JOB_ID_CHARS:
+        raise BadRequest("invalid_job_id", "job_id must be the UUID that /v1/jobs/init returned")
+    return job_id
+
+
+def check_rate(limiter: RateLimiter, endpoint: str, key_id: str) -> None:
+    """Spend one request of ``key_id``'s limit on ``endpoint``, or raise a 429."""
+    decision = limiter.take(endpoint, key_id)
+    if decision is None or decision.allowed:
+        return
+    wait = decision.retry_after_seconds
+    raise TooManyRequests(
+        "rate_limited",
+        f"too many requests to {endpoint} with this API key (limit "
+        f"{decision.limit.per_minute} a minute, bursts of {decision.limit.burst}); "
+        f"retry after {wait} s",
+        details={
+            "limit_per_minute": decision.limit.per_minute,
+            "burst": decision.limit.burst,
+            "retry_after": wait,
+        },
+        headers={"Retry-After": str(wait)},
+    )
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing more than ``limit`` bytes without reading it all."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge("body_too_large", f"request body is larger than {limit} bytes")
+        raise _too_large(limit)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise PayloadTooLarge("body_too_large", f"request body is larger than {limit} bytes")
+            raise _too_large(limit)
     return bytes(body)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        "body_too_large",
+        f"request body is larger than {limit:,} bytes; send only the job's settings here "
+        "and PUT the prompts file to the upload_url",
+        details={"max_body_bytes": limit},
+    )
 
 
 async def _api_error(_: Request, exc: Exception) -> Response:
@@ -111,9 +171,11 @@ EXCEPTION_HANDLERS: dict[Any, ExceptionHandler] = {
 }
 
 
-def create_api_app(deps: Deps, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
-    """The API app, with JSON error bodies for every failure."""
+def create_api_app(
+    deps: Deps, extra_routes: Sequence[BaseRoute] = (), *, limiter: RateLimiter | None = None
+) -> Starlette:
+    """The API app, with JSON error bodies for every failure and per-key request limits."""
     return Starlette(
-        routes=[*api_routes(deps), *extra_routes],
+        routes=[*api_routes(deps, limiter), *extra_routes],
         exception_handlers=EXCEPTION_HANDLERS,
     )

@@ -1,4 +1,12 @@
-"""API keys: shown once at creation, stored only as a SHA-256 hash, checked in constant time."""
+"""API keys: shown once at creation, stored only as a SHA-256 hash, checked in constant time.
+
+A presented key is found by its hash (an indexed lookup), never by comparing it with
+stored keys one by one. The lookup's timing can depend on the stored hashes, but what it
+could reveal is at most a stored *hash*: the key behind it carries 256 random bits, so
+the hash is no help in forging it (SHA-256 is preimage resistant). The found record's
+hash is then compared with ``hmac.compare_digest``, which costs nothing and keeps a store
+whose lookup is looser than byte equality from letting a near-miss through.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +42,11 @@ async def create_api_key(store: JobStore, clock: Clock, tenant_id: str) -> tuple
 
 async def authenticate(store: JobStore, api_key: str | None) -> str:
     """The tenant that owns ``api_key``, or ``Unauthorized`` saying what is wrong."""
+    return (await authenticate_key(store, api_key)).tenant_id
+
+
+async def authenticate_key(store: JobStore, api_key: str | None) -> ApiKeyRecord:
+    """The stored record of a valid, unrevoked ``api_key``, or ``Unauthorized``."""
     if not api_key:
         raise Unauthorized(
             "missing_api_key", "send your PromptForge API key in the X-API-Key header"
@@ -44,4 +57,4 @@ async def authenticate(store: JobStore, api_key: str | None) -> str:
         raise Unauthorized(
             "invalid_api_key", "the X-API-Key is not valid (unknown or revoked); check the key"
         )
-    return record.tenant_id
+    return record

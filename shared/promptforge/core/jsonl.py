@@ -134,8 +134,18 @@ def validate_line(raw: RawLine, max_line_bytes: int = MAX_LINE_BYTES) -> Verdict
         return LineError(
             number, "invalid_json", f"line is not valid JSON: {exc.msg} at column {exc.colno}"
         )
+    except RecursionError:
+        return LineError(
+            number, "invalid_json", "line is nested too deeply to parse; flatten the object"
+        )
+    except ValueError:  # the only other one: an integer over Python's 4,300-digit limit
+        return LineError(
+            number,
+            "invalid_json",
+            "line has a number too long to read (over 4,300 digits); write it as a string",
+        )
     if not isinstance(value, dict):
-        kind = type(value).__name__ if value is not None else "null"
+        kind = _kind(value)
         return LineError(
             number,
             "not_an_object",
@@ -145,15 +155,28 @@ def validate_line(raw: RawLine, max_line_bytes: int = MAX_LINE_BYTES) -> Verdict
     return _validate_fields(number, value)
 
 
+def _kind(value: object) -> str:
+    """The JSON name of a parsed value's type: object, array, string, number, boolean, null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return "array"
+    return "string" if isinstance(value, str) else "object"
+
+
 def _validate_fields(number: int, value: dict[str, object]) -> Verdict:
-    prompt_id = value.get("prompt_id")
-    if prompt_id is None:
+    if "prompt_id" not in value:
         return LineError(number, "missing_prompt_id", 'line has no "prompt_id" field')
+    prompt_id = value["prompt_id"]
     if not isinstance(prompt_id, str):
         return LineError(
             number,
             "invalid_prompt_id",
-            f'"prompt_id" must be a string, got {type(prompt_id).__name__}',
+            f'"prompt_id" must be a string, got a JSON {_kind(prompt_id)}',
         )
     if not prompt_id.strip() or len(prompt_id) > MAX_PROMPT_ID_CHARS:
         return LineError(
@@ -161,19 +184,38 @@ def _validate_fields(number: int, value: dict[str, object]) -> Verdict:
             "invalid_prompt_id",
             f'"prompt_id" must be a non-blank string of at most {MAX_PROMPT_ID_CHARS} characters',
         )
-    prompt = value.get("prompt")
-    if prompt is None:
+    if not _encodable(prompt_id):
+        return LineError(number, "invalid_prompt_id", f'"prompt_id" {_SURROGATE_PROBLEM}')
+    if "prompt" not in value:
         return LineError(number, "missing_prompt", 'line has no "prompt" field', prompt_id)
+    prompt = value["prompt"]
     if not isinstance(prompt, str):
         return LineError(
             number,
             "invalid_prompt",
-            f'"prompt" must be a string, got {type(prompt).__name__}',
+            f'"prompt" must be a string, got a JSON {_kind(prompt)}',
             prompt_id,
         )
     if not prompt.strip():
         return LineError(number, "empty_prompt", '"prompt" is empty', prompt_id)
+    if not _encodable(prompt):
+        return LineError(number, "invalid_prompt", f'"prompt" {_SURROGATE_PROBLEM}', prompt_id)
     return ValidPrompt(number, prompt_id, prompt)
+
+
+_SURROGATE_PROBLEM = (
+    "contains an unpaired surrogate escape (\\ud800-\\udfff), which is not text; "
+    "escape characters outside the BMP as a surrogate pair or write them as UTF-8"
+)
+
+
+def _encodable(text: str) -> bool:
+    """False for a string holding a lone surrogate (from a JSON escape): not valid as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def read_prompts(

@@ -13,6 +13,11 @@ from promptforge.errors import BadRequest
 MAX_INIT_BODY_BYTES = 64 * 1024
 """The largest init body accepted (a JSON schema in ``response_format`` fits easily)."""
 
+MAX_INIT_DEPTH = 64
+"""The deepest nesting of objects and arrays accepted in an init body (JSON schemas included)."""
+
+_INT64 = 2**63
+
 
 class JsonObjectFormat(BaseModel):
     """``{"type": "json_object"}``: the model must answer with a JSON object."""
@@ -49,12 +54,12 @@ class InitRequest(BaseModel):
     max_retries: int = Field(3, ge=0, le=20)
     rpm: int | None = Field(None, ge=1, le=10_000_000)
     tpm: int | None = Field(None, ge=1, le=1_000_000_000)
-    system: str | None = Field(None, max_length=100_000)
+    system: str | None = Field(None, max_length=60_000)  # fits the 64 KiB body
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     max_tokens: int | None = Field(None, ge=1, le=1_000_000)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     stop: Annotated[list[str], Field(max_length=4)] | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-_INT64, lt=_INT64)
     response_format: JsonObjectFormat | JsonSchemaFormat | None = Field(None, discriminator="type")
 
     def params(self) -> GenerationParams:
@@ -77,22 +82,60 @@ class InitRequest(BaseModel):
 
 def parse_init_request(body: bytes) -> InitRequest:
     """Parse and validate an init body; raise ``BadRequest`` naming the first problem."""
-    try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(
-            "malformed_json", f"request body is not valid JSON: {exc}; send a JSON object"
-        ) from exc
+    data = _load_json(body)
     if not isinstance(data, dict):
         raise BadRequest("malformed_json", "request body must be a JSON object")
-    if isinstance(data.get("temperature"), int) and not isinstance(data["temperature"], bool):
-        data["temperature"] = float(data["temperature"])
-    if isinstance(data.get("top_p"), int) and not isinstance(data["top_p"], bool):
-        data["top_p"] = float(data["top_p"])
+    if _depth(data) > MAX_INIT_DEPTH:
+        raise BadRequest(
+            "malformed_json",
+            f"request body nests objects or arrays more than {MAX_INIT_DEPTH} levels deep; "
+            "flatten it",
+        )
+    for name in ("temperature", "top_p"):
+        value = data.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) < _INT64:
+            data[name] = float(value)  # JSON has one number type; 1 means 1.0 here
     try:
         return InitRequest.model_validate(data)
     except ValidationError as exc:
         raise _bad_request(exc) from exc
+
+
+def _load_json(body: bytes) -> object:
+    """The parsed body, or a ``malformed_json`` 400 that says what is wrong with it."""
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            "malformed_json", f"request body is not valid JSON: {exc}; send a JSON object"
+        ) from exc
+    except RecursionError as exc:
+        raise BadRequest(
+            "malformed_json", f"request body nests more than {MAX_INIT_DEPTH} levels deep"
+        ) from exc
+    except ValueError as exc:  # the only other one: an integer over Python's 4,300 digits
+        raise BadRequest(
+            "malformed_json", "request body has a number too long to read (over 4,300 digits)"
+        ) from exc
+
+
+def _depth(value: object) -> int:
+    """How deeply objects and arrays nest in a parsed JSON value (a scalar is 0), iteratively."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level + 1)
+        if deepest > MAX_INIT_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _bad_request(exc: ValidationError) -> BadRequest:
