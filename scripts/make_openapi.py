@@ -413,7 +413,9 @@ SPEC: dict[str, Any] = {
                         ["not_found"],
                     ),
                     "409": _error(
-                        "The object name is taken by a folder.", ["object_name_conflict"]
+                        "The file was already uploaded (an upload URL works once), or the "
+                        "object name is taken by a folder.",
+                        ["upload_exists", "object_name_conflict"],
                     ),
                     "413": _error("Larger than the upload limit.", ["upload_too_large"]),
                 },

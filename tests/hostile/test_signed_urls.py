@@ -208,17 +208,12 @@ def test_a_replayed_upload_never_changes_a_started_job(stack: Stack, client: htt
     assert download(client, stack.url, key, job_id) == files
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an upload URL can be replayed until it expires and replaces the stored input "
-    "(blobstore/http.py: uploads are not create-only; core/ingest.py reads the object "
-    "without pinning its generation) - see docs/reliability.md",
-)
 def test_a_replayed_upload_is_refused_with_a_code(stack: Stack, client: httpx.Client) -> None:
     _, url, _ = _finished_job(stack, client)
     before = _files(stack)
     response = client.put(url, content=jsonl(make_prompts(5, prefix="replayed-")), headers=OCTET)
-    assert response.status_code in (409, 412) and error_of(response)["code"]
+    assert (response.status_code, error_of(response)["code"]) == (409, "upload_exists")
+    assert "POST /v1/jobs/init" in error_of(response)["message"]
     assert _files(stack) == before
 
 

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from promptforge.blobstore import local as local_module
 from promptforge.blobstore.base import BlobInfo, BlobStore
 from promptforge.blobstore.http import blob_routes
-from promptforge.blobstore.local import LocalBlobStore
+from promptforge.blobstore.local import BlobExistsError, LocalBlobStore
 from promptforge.blobstore.signing import UrlSigner
 from promptforge.clock import FakeClock
 from promptforge.errors import SignatureError
@@ -267,15 +267,26 @@ async def test_streamed_put_stores_the_object_and_reports_it_once(
     assert await _read(harness.store, IN, "t/j/prompts.jsonl") == data
 
 
-async def test_put_over_an_existing_object_replaces_it(
+async def test_put_over_an_existing_object_is_refused(
     harness: _Harness, client: httpx.AsyncClient
 ) -> None:
     first = await client.put(harness.url("x"), content=b"one", headers={"Content-Type": OCTET})
     second = await client.put(harness.url("x"), content=b"two!", headers={"Content-Type": OCTET})
-    assert (first.status_code, second.status_code) == (200, 200)
-    assert second.json()["generation"] > first.json()["generation"]
-    assert [u.size for u in harness.uploads] == [3, 4]
-    assert await _read(harness.store, IN, "x") == b"two!"
+    assert first.status_code == 200
+    assert (second.status_code, second.json()["error"]["code"]) == (409, "upload_exists")
+    assert [u.size for u in harness.uploads] == [3]
+    assert await _read(harness.store, IN, "x") == b"one"
+
+
+async def test_racing_create_only_writers_publish_exactly_one(harness: _Harness) -> None:
+    first = await harness.store.open_writer(IN, "race", if_absent=True)
+    second = await harness.store.open_writer(IN, "race", if_absent=True)
+    await first.write(b"first")
+    await second.write(b"second")
+    await first.close()
+    with pytest.raises(BlobExistsError):
+        await second.close()
+    assert await _read(harness.store, IN, "race") == b"first"
 
 
 async def test_upload_of_exactly_the_limit_is_accepted(

@@ -6,7 +6,8 @@
 ``UrlSigner``; errors are JSON ``{"error": {"code", "message", "status"}}``:
 400 for a bad bucket or object name, 403 for a refused signature (its ``SignatureError``
 code), 404 ``object_not_found``, 405 ``method_not_allowed``, 409 ``object_name_conflict``,
-413 ``upload_too_large``. Uploading over an existing object replaces it, as on Cloud Storage.
+409 ``upload_exists``, 413 ``upload_too_large``. Uploads are create-only: a replayed upload
+URL is refused (on Cloud Storage the signer's IAM role cannot overwrite either).
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from promptforge.blobstore.base import BlobInfo
-from promptforge.blobstore.local import LocalBlobReader, LocalBlobStore, LocalBlobWriter
+from promptforge.blobstore.local import (
+    BlobExistsError,
+    LocalBlobReader,
+    LocalBlobStore,
+    LocalBlobWriter,
+)
 from promptforge.blobstore.signing import CONTENT_TYPE_PARAM, SIGNED_PARAMS
 from promptforge.clock import Clock
 from promptforge.errors import (
@@ -118,6 +124,8 @@ class _BlobHandlers:
                 self._verify(request, bucket, name, "PUT", request.headers.get("content-type"))
                 if declared is not None and declared > self._max:
                     raise self._too_large()
+                if await self._store.stat(bucket, name) is not None:
+                    raise _already_uploaded(bucket, name)
                 writer = await _open_writer(self._store, bucket, name)
             except ApiError as exc:
                 return await self._refuse(exc, body, remaining=declared)
@@ -130,6 +138,8 @@ class _BlobHandlers:
                         return await self._refuse(self._too_large(), body, remaining=None)
                     await writer.write(chunk)
                 info = await writer.close()
+            except BlobExistsError:  # a concurrent PUT of the same URL finished first
+                return await self._refuse(_already_uploaded(bucket, name), body, remaining=None)
             except ClientDisconnect:
                 await writer.abort()
                 return Response(status_code=400)  # nobody is listening any more
@@ -224,9 +234,18 @@ async def _other_method(request: Request) -> Response:
 async def _open_writer(store: LocalBlobStore, bucket: str, name: str) -> LocalBlobWriter:
     """Open a writer, turning a name that clashes with a folder into a 409."""
     try:
-        return await store.open_writer(bucket, name)
+        return await store.open_writer(bucket, name, if_absent=True)
     except (FileExistsError, IsADirectoryError) as exc:
         raise Conflict("object_name_conflict", str(exc)) from exc
+
+
+def _already_uploaded(bucket: str, name: str) -> Conflict:
+    """Uploads are create-only: a replayed upload URL never replaces the file a job has."""
+    return Conflict(
+        "upload_exists",
+        f"{bucket}/{name} has already been uploaded; an upload URL works once. "
+        "To run another file, create a new job with POST /v1/jobs/init.",
+    )
 
 
 def _content_length(request: Request) -> int | None:

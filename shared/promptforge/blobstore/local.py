@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -73,14 +74,21 @@ class LocalBlobReader:
                 await to_thread.run_sync(self._file.close)
 
 
+class BlobExistsError(Exception):
+    """A create-only write found the object already there."""
+
+
 class LocalBlobWriter:
     """Streams an object into a temporary file and publishes it on ``close``."""
 
-    def __init__(self, store: LocalBlobStore, bucket: str, name: str, temp: Path) -> None:
+    def __init__(
+        self, store: LocalBlobStore, bucket: str, name: str, temp: Path, *, if_absent: bool = False
+    ) -> None:
         self._store = store
         self._bucket = bucket
         self._name = name
         self._temp = temp
+        self._if_absent = if_absent
         self._file: BinaryIO = temp.open("r+b")
         self._buffer = bytearray()
         self._size = 0
@@ -134,7 +142,7 @@ class LocalBlobWriter:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        return self._store._publish(self._bucket, self._name, self._temp)
+        return self._store._publish(self._bucket, self._name, self._temp, self._if_absent)
 
     def _discard(self) -> None:
         """Close and delete the temporary file, then prune empty folders."""
@@ -193,15 +201,21 @@ class LocalBlobStore:
         file, info = await to_thread.run_sync(self._open_for_read, bucket, name, path)
         return LocalBlobReader(file, info, chunk_size)
 
-    async def open_writer(self, bucket: str, name: str) -> LocalBlobWriter:
+    async def open_writer(
+        self, bucket: str, name: str, *, if_absent: bool = False
+    ) -> LocalBlobWriter:
         """Start writing an object; it replaces any previous one when the writer closes.
 
-        Raises ``FileExistsError`` when a folder part of the name is an existing object,
-        ``IsADirectoryError`` when other objects already use the name as a folder.
+        With ``if_absent`` the object is only created, never replaced: closing the writer
+        raises ``BlobExistsError`` if the object exists by then (GCS's
+        ``ifGenerationMatch=0``). Raises ``FileExistsError`` when a folder part of the name
+        is an existing object, ``IsADirectoryError`` when other objects already use the
+        name as a folder.
         """
         path = self.path_for(bucket, name)
         temp = await to_thread.run_sync(self._create_temp, bucket, name, path)
-        return await to_thread.run_sync(LocalBlobWriter, self, bucket, name, temp)
+        writer = partial(LocalBlobWriter, if_absent=if_absent)
+        return await to_thread.run_sync(writer, self, bucket, name, temp)
 
     async def delete(self, bucket: str, name: str) -> None:
         """Delete an object and its sidecar; a no-op if it does not exist."""
@@ -274,11 +288,13 @@ class LocalBlobStore:
             os.close(fd)
         return Path(temp)
 
-    def _publish(self, bucket: str, name: str, temp: Path) -> int:
+    def _publish(self, bucket: str, name: str, temp: Path, if_absent: bool = False) -> int:
         """Write the next generation to the sidecar, then replace the object."""
         path = self.path_for(bucket, name)
         meta = _meta_path(path)
         with self._lock:
+            if if_absent and path.exists():
+                raise BlobExistsError(f"{bucket}/{name} already exists")
             generation = max(time.time_ns(), _previous_generation(path) + 1)
             fd, meta_temp = tempfile.mkstemp(
                 prefix=f".{meta.name}.", suffix=TEMP_SUFFIX, dir=path.parent
