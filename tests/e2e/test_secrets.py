@@ -53,9 +53,12 @@ def _key(prefix: str) -> str:
 
 
 def _fragments(key: str) -> list[bytes]:
-    """The key and its random part: a masked or cut copy still contains the latter."""
-    tail = key.rsplit("-", 1)[-1] if "-" in key else key.removeprefix("pf_")
-    return [key.encode(), tail[:16].encode(), tail[-16:].encode()]
+    """The key and 16-character pieces of its random part: a masked or cut copy has one.
+
+    Every key here ends in at least 32 random characters, so the last 16 and the 16
+    before them are random (never a short piece that could match unrelated text).
+    """
+    return [key.encode(), key[-16:].encode(), key[-32:-16].encode()]
 
 
 def _leaks(blob: bytes, keys: dict[str, str]) -> list[str]:
