@@ -1,4 +1,10 @@
-"""The controller's tick: for each rate key with work, fold new observations into a new rate."""
+"""The controller's tick: for each rate key with work, fold new observations into a new rate.
+
+One step per key and period: drain the observations workers reported, run the pure
+controller (``ratecontrol.controller.step``), save its state and decision, and apply
+the decided rate to the key's queue(s) through ``core.queues`` (a paused key gets
+``PAUSED_RATE``; a key spread over several queues gives each an equal share).
+"""
 
 from __future__ import annotations
 
@@ -7,27 +13,48 @@ from typing import Any
 
 from promptforge.core.deps import Deps
 from promptforge.core.models import JobStatus
-from promptforge.core.queues import ceilings_of, prompt_queue_config
-from promptforge.ratecontrol.controller import ControllerState, initial_state, step
+from promptforge.core.queues import (
+    PAUSED_RATE,
+    applied_rate,
+    ceilings_of,
+    prompt_queue_config,
+    shard_queue,
+    shard_rates,
+)
+from promptforge.ratecontrol.controller import (
+    DEFAULT_CONFIG,
+    ControllerConfig,
+    ControllerState,
+    initial_state,
+    step,
+)
+
+__all__ = ["PAUSED_RATE", "control_key", "control_tick"]
 
 log = logging.getLogger(__name__)
 
-PAUSED_RATE = 0.001
-"""The dispatch rate of a paused key (Cloud Tasks has no rate 0; pausing is done by rate)."""
 
-
-async def control_tick(deps: Deps, rate_keys: list[str]) -> dict[str, float]:
+async def control_tick(
+    deps: Deps, rate_keys: list[str], *, config: ControllerConfig = DEFAULT_CONFIG
+) -> dict[str, float]:
     """Run one controller step for every key; returns the rate applied per key."""
     applied: dict[str, float] = {}
     for key in rate_keys:
-        rate = await control_key(deps, key)
+        rate = await control_key(deps, key, config=config)
         if rate is not None:
             applied[key] = rate
     return applied
 
 
-async def control_key(deps: Deps, key: str) -> float | None:
-    """One step for one rate key: drain observations, step, save, apply to the queue."""
+async def control_key(
+    deps: Deps, key: str, *, config: ControllerConfig = DEFAULT_CONFIG
+) -> float | None:
+    """One step for one rate key: drain observations, step, save, apply to the queue(s).
+
+    ``config`` must say how the runtime's queues apply a rate (``apply_delay``, and
+    ``gated`` when workers check ``ratecontrol.gate.admission``) and how often this
+    runs (``control_period``).
+    """
     saved: dict[str, Any] | None = await deps.store.load_rate_state(key)
     if not saved or "queue" not in saved:
         return None
@@ -37,12 +64,11 @@ async def control_key(deps: Deps, key: str) -> float | None:
     state = (
         ControllerState.from_dict(saved["state"])
         if "state" in saved
-        else initial_state(now, ceilings, initial_rate=deps.config.initial_rate)
+        else initial_state(now, ceilings, initial_rate=deps.config.initial_rate, config=config)
     )
     observations = await deps.store.drain_observations(key)
-    state, decision = step(state, observations, now, ceilings)
-    paused = decision.paused_until is not None and decision.paused_until > now
-    rate = PAUSED_RATE if paused else decision.rate
+    state, decision = step(state, observations, now, ceilings, config=config)
+    rate = applied_rate(decision, now)
     latest = await deps.store.load_rate_state(key) or saved
     latest.update(
         state=state.to_dict(),
@@ -60,9 +86,12 @@ async def control_key(deps: Deps, key: str) -> float | None:
         },
     )
     await deps.store.save_rate_state(key, latest)
-    await deps.tasks.update_queue(
-        str(saved["queue"]), prompt_queue_config(rate, deps.config.max_concurrent_dispatches)
-    )
+    shards = int(saved.get("shards") or 1)
+    for shard, shard_rate in enumerate(shard_rates(rate, shards)):
+        await deps.tasks.update_queue(
+            shard_queue(str(saved["queue"]), shard),
+            prompt_queue_config(shard_rate, deps.config.max_concurrent_dispatches),
+        )
     if observations:
         log.debug(
             "rate key %s: %d observations → %.2f/s (%s)",

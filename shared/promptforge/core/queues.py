@@ -1,13 +1,26 @@
-"""Rate-key queues: created on demand, configured from the controller's state."""
+"""Rate-key queues: created on demand, configured from the controller's decisions.
+
+How a decided rate reaches the dispatcher (pure helpers, shared by the runtime and the
+rate-control simulation in ``promptforge.ratesim``):
+
+- a paused key gets ``PAUSED_RATE`` (Cloud Tasks has no rate 0);
+- the burst is about one second of the rate (Cloud Tasks picks it from the rate);
+- Cloud Tasks caps a queue at 500 dispatches/s, so a key whose rate may go above
+  ``SHARD_RATE`` spreads its prompts over several queues by a hash of the prompt and
+  gives each queue an equal share of the rate (``shard_count``, ``shard_of``,
+  ``shard_rates``).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import math
 from typing import Any
 
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.models import Job
 from promptforge.core.tasknames import queue_for
-from promptforge.ratecontrol.controller import Ceilings, initial_state
+from promptforge.ratecontrol.controller import Ceilings, Decision, initial_state
 from promptforge.tasks.base import QueueConfig, RetryConfig
 
 CONTROL_QUEUE_CONFIG = QueueConfig(
@@ -20,6 +33,49 @@ CONTROL_QUEUE_CONFIG = QueueConfig(
 
 PROMPT_RETRY = RetryConfig(min_backoff=1.0, max_backoff=300.0, max_doublings=8)
 """Queue-level retries only happen for crashes and busy leases: workers re-enqueue on purpose."""
+
+
+PAUSED_RATE = 0.001
+"""The dispatch rate of a paused key (Cloud Tasks has no rate 0; pausing is done by rate)."""
+
+MAX_QUEUE_RATE = 500.0
+"""Cloud Tasks' cap on one queue's ``max_dispatches_per_second``."""
+
+SHARD_RATE = 450.0
+"""The most a shard is asked to dispatch: headroom under the cap."""
+
+
+def applied_rate(decision: Decision, now: float) -> float:
+    """The dispatch rate to configure for ``decision``: its rate, or ``PAUSED_RATE``."""
+    if decision.paused_until is not None and decision.paused_until > now:
+        return PAUSED_RATE
+    return decision.rate
+
+
+def shard_count(peak_rate: float, per_queue: float = SHARD_RATE) -> int:
+    """How many queues a key needs to dispatch ``peak_rate`` per second."""
+    if not (math.isfinite(peak_rate) and peak_rate > 0):
+        return 1
+    return max(1, math.ceil(peak_rate / per_queue))
+
+
+def shard_rates(rate: float, shards: int) -> list[float]:
+    """Each shard's rate: an equal share of ``rate`` (prompts are spread evenly by hash)."""
+    count = max(1, shards)
+    return [min(rate / count, MAX_QUEUE_RATE)] * count
+
+
+def shard_of(prompt_id: str, generation: int, shards: int) -> int:
+    """The shard a prompt's task goes to: a hash, so shards fill evenly."""
+    if shards <= 1:
+        return 0
+    digest = hashlib.blake2b(f"{prompt_id}\x00{generation}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
+def shard_queue(base: str, shard: int) -> str:
+    """The queue id of shard ``shard`` of a key whose first queue is ``base``."""
+    return base if shard == 0 else f"{base}-s{shard}"
 
 
 def prompt_queue_config(rate: float, max_concurrent: int) -> QueueConfig:

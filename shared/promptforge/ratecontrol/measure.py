@@ -27,25 +27,36 @@ _HISTORY_MAX = 32
 
 @dataclass(frozen=True)
 class ControllerConfig:
-    """The controller's tunables; the defaults are the v1 policy.
+    """The controller's tunables; the defaults are the v2 policy.
 
-    Rates are dispatches per second. Fractions are of the rate or of the limit estimate.
+    Rates are dispatches per second. Fractions are of the rate, of the accepted-rate
+    estimate, or of a stated limit.
     """
 
     control_period: float = CONTROL_PERIOD
     min_rate: float = 1.0 / 60.0  # 1 RPM: never slower while discovering
     max_rate: float = 2_000.0  # 120,000 RPM: the runtime spreads it over several queues
-    slow_start_factor: float = 2.0  # rate multiplier per validated window before the first 429
-    decrease_factor: float = 0.7  # multiplicative decrease of the accepted rate on fresh 429s
-    settle: float = CONTROL_PERIOD  # 429s on calls started this soon after a decrease: stale
-    recovery_fraction: float = 0.9  # after a decrease, climb straight back to this x estimate
-    probe_start: float = 0.01  # first additive probe step, as a fraction of the estimate
-    probe_max: float = 0.1  # probe steps double per clean window up to this fraction
-    loss_prior: float = 2.0  # phantom successes smoothing the success share at a 429
+    slow_start_factor: float = 2.0  # rate multiplier per validated window before any 429
+    slow_start_lead: float = 2.0  # slow start stays within this x the delivered rate
+    gentle_factor: float = 1.1  # growth per window once a 429 came with budget left
+    apply_delay: float = 0.0  # seconds before a configured rate reaches the dispatcher
+    gated: bool = False  # workers thin dispatches down to the decided rate at once (gate.py)
+    settle: float = 1.0  # 429s on calls started this soon after a cut (applied): stale
+    target: float = 0.99  # run at this share of the accepted-rate estimate
+    plateau: float = 20.0  # seconds held at the target before probing past it
+    plateau_max: float = 160.0  # ... at most, after probes that kept finding the same limit
+    probe_start: float = 0.01  # first probe step past the target, x the estimate
+    probe_max: float = 0.25  # probe steps double per clean window up to this
+    min_accepted_calls: int = 10  # fewer successes than this: accepted rate from the share
+    delivery_time: float = 10.0  # time constant of the average rate of successful calls
+    burst_horizon: float = 60.0  # a provider may bank this many seconds of unused limit
     utilization: float = 0.5  # grow only if at least this share of the rate was used
     window_calls: float = 3.0  # a measurement window lasts long enough for this many calls
-    header_headroom: float = 0.97  # run at this share of a provider-stated limit
-    low_budget: float = 0.1  # remaining/limit under this share: stop growing
+    header_headroom: float = 0.99  # share of a stated limit when its budget is not spendable
+    reserve: float = 0.1  # share of a stated budget kept unspent
+    burst_max: float = 0.5  # spend spare stated budget at most this much above the limit
+    budget_horizon: float = 20.0  # spend spare stated budget over at least this many seconds
+    budget_max_age: float = 60.0  # a remaining-budget reading older than this is ignored
     tokens_prior: float = 1_000.0  # tokens per request assumed before any usage is seen
     ewma_weight: float = 0.05  # weight of one call in the token and latency averages
     pause_share: float = 0.5  # pause for retry-after when this share of a step was 429
@@ -57,10 +68,12 @@ class ControllerConfig:
     def __post_init__(self) -> None:
         if not 0 < self.min_rate <= self.max_rate:
             raise ValueError("need 0 < min_rate <= max_rate")
-        if self.slow_start_factor <= 1 or not 0 < self.decrease_factor < 1:
-            raise ValueError("need slow_start_factor > 1 and 0 < decrease_factor < 1")
-        if self.control_period <= 0 or self.window_calls <= 0:
-            raise ValueError("control_period and window_calls must be positive")
+        if self.slow_start_factor <= 1 or self.gentle_factor <= 1:
+            raise ValueError("need slow_start_factor > 1 and gentle_factor > 1")
+        if not 0 < self.target <= 1 or not 0 < self.header_headroom <= 1:
+            raise ValueError("need 0 < target <= 1 and 0 < header_headroom <= 1")
+        if self.control_period <= 0 or self.window_calls <= 0 or self.apply_delay < 0:
+            raise ValueError("control_period and window_calls must be positive, apply_delay >= 0")
 
 
 DEFAULT_CONFIG = ControllerConfig()
@@ -74,18 +87,20 @@ class Tally:
     ok: int = 0
     transient: int = 0
     limited: int = 0  # every 429, stale or fresh, daily or not
-    fresh_limited: int = 0  # 429s on calls started after the last decrease (not daily quota)
+    fresh_limited: int = 0  # 429s on calls started after the last cut (not daily quota)
+    unexplained: int = 0  # fresh 429s whose own headers said the stated budget had room
+    first_fresh: float | None = None  # when the earliest call refused by a fresh 429 started
     daily: bool = False
     retry_until: float | None = None  # latest ``at + retry_after`` over the 429s
     longest_retry: float = 0.0
-    budget_low: bool = False  # the latest remaining_* said the stated budget is nearly spent
 
 
-def tally(observations: Sequence[Observation], fresh_after: float | None, low: float) -> Tally:
+def tally(observations: Sequence[Observation], fresh_after: float | None, reserve: float) -> Tally:
     """Count ``observations`` (sorted by time); 429s on calls started before ``fresh_after``
     are stale: they say nothing about the current rate.
     """
-    ok = transient = limited = fresh = 0
+    ok = transient = limited = fresh = unexplained = 0
+    first: float | None = None
     daily = False
     retry_until: float | None = None
     longest = 0.0
@@ -102,6 +117,8 @@ def tally(observations: Sequence[Observation], fresh_after: float | None, low: f
         started = obs.at - max(obs.latency, 0.0)
         if not signals.daily_quota_exhausted and (fresh_after is None or started >= fresh_after):
             fresh += 1
+            unexplained += budget_had_room(obs, reserve)
+            first = started if first is None else min(first, started)
         wait = signals.retry_after
         if wait is not None and math.isfinite(wait) and wait > 0:
             longest = max(longest, wait)
@@ -113,27 +130,29 @@ def tally(observations: Sequence[Observation], fresh_after: float | None, low: f
         transient=transient,
         limited=limited,
         fresh_limited=fresh,
+        unexplained=unexplained,
+        first_fresh=first,
         daily=daily,
         retry_until=retry_until,
         longest_retry=longest,
-        budget_low=_budget_low(observations, low),
     )
 
 
-def _budget_low(observations: Sequence[Observation], low: float) -> bool:
-    """Whether the latest response with ``remaining_*`` shows less than ``low`` of a limit left."""
-    for obs in reversed(observations):
-        s = obs.signals
-        pairs = (
-            (s.remaining_requests, s.limit_requests),
-            (s.remaining_tokens, s.limit_tokens),
-            (s.remaining_input_tokens, s.limit_input_tokens),
-            (s.remaining_output_tokens, s.limit_output_tokens),
-        )
-        known = [(r, lim) for r, lim in pairs if r is not None and lim is not None and lim > 0]
-        if known:
-            return any(r < low * lim for r, lim in known)
-    return False
+def budget_had_room(obs: Observation, reserve: float) -> bool:
+    """Whether a response stated budgets and every one had more than ``reserve`` of it left.
+
+    A 429 that says so was refused by a limit finer than the stated per-minute budgets
+    (enforcement per second, an acceleration limit).
+    """
+    s = obs.signals
+    pairs = (
+        (s.remaining_requests, s.limit_requests),
+        (s.remaining_tokens, s.limit_tokens),
+        (s.remaining_input_tokens, s.limit_input_tokens),
+        (s.remaining_output_tokens, s.limit_output_tokens),
+    )
+    known = [(r, lim) for r, lim in pairs if r is not None and lim is not None and lim > 0]
+    return bool(known) and all(r > reserve * lim for r, lim in known)
 
 
 def latest_limit(

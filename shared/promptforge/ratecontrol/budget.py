@@ -1,0 +1,174 @@
+"""Stated limits: what the provider's headers say, and the rate they allow now.
+
+A response may state per-minute limits (requests, tokens, input and output tokens)
+and what remains of each. Requests cost one each; a token limit is turned into
+requests through the average usage per request *times the share of that usage the
+provider charges*, learnt from the headers: while a budget is nearly full, what is
+missing from it right after a call was admitted is that call's charge (OpenAI charges
+``max(max_tokens, prompt)``, not the completion it has not generated yet).
+
+The rate a stated limit allows is its refill rate plus the spare budget spread over a
+horizon: a full budget is spent at up to ``burst_max`` above the limit, a budget
+under ``reserve`` is refilled by running below it. Where a 429 came although every
+stated budget had room (enforcement per second, an acceleration limit), budgets are
+not spendable in bursts and the rate is ``header_headroom`` of the limit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from promptforge.providers.base import CallOutcome, RateSignals
+from promptforge.ratecontrol.base import Observation
+from promptforge.ratecontrol.measure import ControllerConfig, ewma
+
+if TYPE_CHECKING:
+    from promptforge.ratecontrol.state import ControllerState
+
+__all__ = ["KINDS", "Reading", "charge_ratio", "latest_readings", "stated_cap", "stated_limits"]
+
+KINDS = ("requests", "tokens", "input_tokens", "output_tokens")
+_MAX_RATIO = 4.0  # a charge counts as at most this many times the usage
+_NEIGHBOURS = 1.5  # calls started less than this many dispatch gaps apart are neighbours
+_COARSE = 1000  # budgets that are all multiples of this are rounded
+_FLOOR = 0.5  # a budget below its reserve slows the rate to no less than this x the limit
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What remained of a stated budget, reported by the call that started at ``at``."""
+
+    kind: str
+    remaining: float
+    at: float
+
+
+def _pair(signals: RateSignals, kind: str) -> tuple[int | None, int | None]:
+    """(limit, remaining) of ``kind`` in ``signals``."""
+    return (
+        getattr(signals, f"limit_{kind}"),
+        getattr(signals, f"remaining_{kind}"),
+    )
+
+
+def _usage(obs: Observation, kind: str) -> int:
+    if kind == "input_tokens":
+        return obs.input_tokens
+    if kind == "output_tokens":
+        return obs.output_tokens
+    return obs.input_tokens + obs.output_tokens
+
+
+def latest_readings(
+    previous: Sequence[Reading], observations: Sequence[Observation]
+) -> tuple[Reading, ...]:
+    """Per kind, the reading of the latest-started call that stated one."""
+    best = {reading.kind: reading for reading in previous}
+    for obs in observations:
+        started = obs.at - max(obs.latency, 0.0)
+        for kind in KINDS:
+            limit, remaining = _pair(obs.signals, kind)
+            if limit is None or remaining is None or limit <= 0:
+                continue
+            known = best.get(kind)
+            if known is None or started >= known.at:
+                best[kind] = Reading(kind, float(remaining), started)
+    return tuple(best[kind] for kind in KINDS if kind in best)
+
+
+def charge_ratio(
+    previous: float | None,
+    observations: Sequence[Observation],
+    kind: str,
+    rate: float,
+    weight: float,
+) -> float | None:
+    """The ratio of what the provider charges against ``kind`` to the usage it reports.
+
+    Each response states what was missing from the budget right after its call was
+    admitted. Between two calls dispatched one after the other (started less than
+    ``_NEIGHBOURS`` dispatch gaps apart at ``rate``, so no call of ours came between)
+    the budget refilled at the limit's rate, so what the second call added to what was
+    missing is its charge; that charge over its own usage is one sample (at most
+    ``_MAX_RATIO``: OpenAI charges ``max(max_tokens, prompt)`` up front, which may be far
+    above the usage). Budgets stated to the thousand (Anthropic) are too coarse to tell.
+    """
+    points = []
+    for obs in observations:
+        limit, remaining = _pair(obs.signals, kind)
+        if limit is None or remaining is None or limit <= 0:
+            continue
+        points.append((obs.at - max(obs.latency, 0.0), limit - remaining, limit, obs))
+    points.sort(key=lambda p: p[0])
+    gap = _NEIGHBOURS / max(rate, 1e-9)
+    samples = []
+    for (start0, missing0, _, _), (start1, missing1, limit, obs) in itertools.pairwise(points):
+        used = _usage(obs, kind)
+        if obs.outcome is not CallOutcome.SUCCESS or used <= 0 or start1 - start0 > gap:
+            continue
+        if missing0 % _COARSE == 0 and missing1 % _COARSE == 0:
+            continue
+        refilled = max(0.0, missing0 - limit / 60.0 * (start1 - start0))
+        charge = missing1 - refilled
+        if charge > 0:
+            samples.append(min(_MAX_RATIO, charge / used))
+    return ewma(previous, samples, weight)
+
+
+def stated_limits(
+    state: ControllerState, config: ControllerConfig
+) -> list[tuple[str, float, float]]:
+    """(kind, per-minute limit, charge per request) of every stated limit."""
+    split = state.limit_input_tokens is not None or state.limit_output_tokens is not None
+    usage = {
+        "tokens": state.tokens_per_request or config.tokens_prior,
+        "input_tokens": state.input_tokens_per_request,
+        "output_tokens": state.output_tokens_per_request,
+    }
+    ratios = {
+        "tokens": state.charge_tokens,
+        "input_tokens": state.charge_input_tokens,
+        "output_tokens": state.charge_output_tokens,
+    }
+    limits = {
+        "requests": state.limit_requests,
+        "tokens": None if split else state.limit_tokens,
+        "input_tokens": state.limit_input_tokens,
+        "output_tokens": state.limit_output_tokens,
+    }
+    out = []
+    for kind in KINDS:
+        limit = limits[kind]
+        if limit is None or limit <= 0:
+            continue
+        if kind == "requests":
+            out.append((kind, limit, 1.0))
+            continue
+        per = usage[kind]
+        if not per:
+            continue
+        ratio = ratios[kind]
+        out.append((kind, limit, per * (ratio if ratio is not None and ratio > 0 else 1.0)))
+    return out
+
+
+def stated_cap(state: ControllerState, config: ControllerConfig, now: float) -> float | None:
+    """Requests per second the stated limits allow now; ``None`` if none is stated."""
+    lag = (state.latency or 0.0) + config.apply_delay + config.control_period
+    horizon = max(config.budget_horizon, 4.0 * lag)
+    readings = {reading.kind: reading for reading in state.readings}
+    caps = []
+    for kind, limit, per in stated_limits(state, config):
+        refill = limit / 60.0 / per
+        reading = readings.get(kind)
+        fresh = reading is not None and now - reading.at <= config.budget_max_age
+        if state.burst_ok and fresh and reading is not None:
+            spare = (reading.remaining - config.reserve * limit) / horizon / per
+            spare = min(config.burst_max * refill, max(-_FLOOR * refill, spare))
+            caps.append(refill + spare)
+        else:
+            caps.append(config.header_headroom * refill)
+    return min(caps) if caps else None

@@ -1,0 +1,293 @@
+"""How the rate moves: cuts on fresh 429s, growth on clean windows, pauses, the running measures.
+
+Pure functions of a ``ControllerState`` (see ``controller.py`` for the policy in prose).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from promptforge.ratecontrol.budget import stated_limits
+from promptforge.ratecontrol.measure import (
+    ControllerConfig,
+    Tally,
+    mean_rate,
+    next_daily_reset,
+)
+from promptforge.ratecontrol.state import ControllerState
+
+__all__ = [
+    "banked_credit",
+    "close_window",
+    "cut",
+    "delivered_rate",
+    "pause_until",
+    "reset_window",
+    "window_done",
+]
+
+_DROPPED = 0.8  # a window accepting under this share of the running average: the limit fell
+_REFUSAL_SPAN = 50.0  # refusals are counted against at least this many dispatches
+_NOISY_FLOOR = 0.25  # the deepest cut a few refusals can make
+_FEW_FLOOR = 0.5  # ... and one or two
+
+
+def delivered_rate(
+    state: ControllerState, answered: int, elapsed: float, config: ControllerConfig
+) -> float | None:
+    """The running average of calls the provider took in per second, over ``delivery_time``.
+
+    ``answered``: this step's calls that were neither refused (429) nor failed transiently.
+    """
+    if elapsed <= 0:
+        return state.delivered
+    sample = answered / elapsed
+    if state.delivered is None:
+        return sample
+    blend = 1.0 - math.exp(-elapsed / config.delivery_time)
+    return state.delivered + blend * (sample - state.delivered)
+
+
+def banked_credit(state: ControllerState, elapsed: float, config: ControllerConfig) -> float:
+    """What a provider banking unused limit (a bucket of ``burst_horizon`` seconds) may hold.
+
+    While it may hold credit, a rate above the estimate that draws no 429 proves nothing:
+    the estimate only rises once the credit we left would be spent.
+    """
+    estimate = state.limit_estimate
+    if estimate is None or elapsed <= 0:
+        return state.credit
+    banked = state.credit + (estimate - state.rate) * elapsed
+    return min(max(banked, 0.0), config.burst_horizon * estimate)
+
+
+def pause_until(
+    state: ControllerState, counts: Tally, now: float, config: ControllerConfig
+) -> float | None:
+    """The pause after this step: kept, extended by a daily quota or a retry-after, or over."""
+    until = (
+        state.paused_until if state.paused_until is not None and state.paused_until > now else None
+    )
+    if counts.daily:
+        target = next_daily_reset(now, config.daily_reset_hour)
+        if counts.retry_until is not None:
+            target = max(target, counts.retry_until)
+        return target if until is None else max(until, target)
+    if counts.retry_until is None or counts.retry_until <= now:
+        return until
+    # A wait shorter than a period is over before the queue could be slowed for it.
+    mostly_limited = counts.limited >= config.pause_share * counts.calls
+    worth_it = counts.longest_retry > config.control_period
+    if not ((mostly_limited and worth_it) or counts.longest_retry >= config.long_pause):
+        return until
+    target = min(counts.retry_until, now + config.max_pause)
+    return target if until is None else max(until, target)
+
+
+def cut(
+    state: ControllerState, counts: Tally, now: float, config: ControllerConfig
+) -> ControllerState:
+    """Fresh 429s: cut to ``target`` x the accepted rate.
+
+    If the stated budgets explain them (or none is stated), the accepted rate is the
+    new limit estimate. If every stated budget had room, the refusal was about shape
+    (per-second enforcement, an acceleration limit), not the limit: the estimate stays,
+    growth turns gentle and budgets stop being spent in bursts.
+    """
+    elapsed = max(now - state.window_start, config.control_period)
+    shape = counts.unexplained >= counts.fresh_limited
+    since = elapsed if counts.first_fresh is None else now - counts.first_fresh
+    accepted = max(_accepted_rate(state, elapsed, since, now, shape, config), config.min_rate)
+    estimate = state.limit_estimate if shape else accepted
+    return reset_window(
+        dataclasses.replace(
+            state,
+            rate=min(state.rate, config.target * accepted),
+            limit_estimate=estimate,
+            anchor=estimate,
+            capped_at=None,
+            quiet=_quiet(state, estimate, config),
+            held_since=None,
+            probe_step=config.probe_start,
+            credit=0.0,
+            gentle=state.gentle or shape,
+            burst_ok=state.burst_ok and not shape,
+            decreased_at=now,
+        ),
+        now,
+    )
+
+
+def _quiet(state: ControllerState, estimate: float | None, config: ControllerConfig) -> float:
+    """How long to hold before probing again: longer each time a probe finds the same limit.
+
+    Probing past a limit costs 429s; it is only worth it to find a raised limit. A
+    probe that ends where the last one did doubles the wait (up to ``plateau_max``),
+    one that found more room resets it.
+    """
+    same = (
+        estimate is not None
+        and state.anchor is not None
+        and estimate <= state.anchor * (1.0 + config.probe_max)
+    )
+    if not same:
+        return config.plateau
+    return min(2.0 * state.quiet, config.plateau_max)
+
+
+def _accepted_rate(  # noqa: PLR0917 - private, one call site
+    state: ControllerState,
+    elapsed: float,
+    since: float,
+    now: float,
+    shape: bool,
+    config: ControllerConfig,
+) -> float:
+    """Requests per second the provider accepted in the window.
+
+    Two measures: the rate dispatched less the share of those dispatches refused (429s
+    come back at once, successes a latency later, so refusals are counted against
+    dispatches, not against successes; and only against dispatches ``since`` the first
+    refused call started, at least ``_REFUSAL_SPAN`` of them, so the share at a cliff
+    is not diluted by the calls before it), and the rate of successes (``_DROPPED``).
+    A refusal about shape, or too few successes to count, leaves only the first; a
+    limit the provider stated (say in a 429) knows better than a handful of calls.
+    Otherwise the lower of the two: each overstates in its own case (successes carry
+    burst credit, dispatches an app-limited queue).
+    """
+    lag = 0.0 if config.gated else config.apply_delay
+    sent = mean_rate(state.history, state.window_start - lag, now - lag)
+    span = min(elapsed, max(since, _REFUSAL_SPAN / max(sent, config.min_rate)))
+    dispatched = max(sent * span, 1.0)
+    refused = min(1.0, state.window_limited / dispatched)
+    # A handful of refusals is noise: never cut by more than half (one or two) or three
+    # quarters (under ``min_accepted_calls``) on them.
+    if state.window_limited <= 2:
+        floor = _FEW_FLOOR
+    elif state.window_limited < config.min_accepted_calls:
+        floor = _NOISY_FLOOR
+    else:
+        floor = 0.0
+    by_dispatch = sent * max(floor, 1.0 - refused)
+    ok = state.window_ok
+    if shape:
+        return by_dispatch
+    if ok < config.min_accepted_calls:
+        if state.limit_requests is not None:
+            return state.limit_requests / 60.0
+        # One refusal among a few calls is a coarse measure: the running average of
+        # successes knows the accepted rate better (it never exceeds what was sent).
+        if state.delivered is not None:
+            return max(by_dispatch, min(state.delivered, sent))
+        return by_dispatch
+    window = ok / elapsed
+    average = state.delivered if state.delivered is not None else window
+    # Well under the average, the window shows the limit has dropped (or the burst
+    # credit that carried slow start is spent): believe it. Otherwise the window is
+    # noisy and the average steady; out of slow start both still hold burst credit.
+    if window < _DROPPED * average:
+        by_success = window
+    elif state.limit_estimate is None:
+        by_success = min(window, average)
+    else:
+        by_success = max(window, average)
+    return min(by_success, by_dispatch)
+
+
+def close_window(
+    state: ControllerState, now: float, paused: bool, config: ControllerConfig
+) -> ControllerState:
+    """A clean window ended: grow if the rate was used."""
+    elapsed = now - state.window_start
+    lag = (state.latency or 0.0) + config.apply_delay
+    expected = mean_rate(state.history, state.window_start - lag, now - lag)
+    # Transient failures (5xx, timeouts) neither shrink the rate nor count as using it.
+    useful = state.window_calls - state.window_transient
+    used = useful >= config.utilization * expected * elapsed
+    if used and not paused:
+        # Grow from the rate the observed calls were dispatched at, not the rate set since:
+        # with latency longer than a period, growth is clocked by what comes back.
+        base = min(state.rate, expected)
+        stated = state.burst_ok and not state.gentle and bool(stated_limits(state, config))
+        state = _grow(state, base, stated, now, config)
+    return reset_window(state, now)
+
+
+def _grow(
+    state: ControllerState, base: float, stated: bool, now: float, config: ControllerConfig
+) -> ControllerState:
+    """The state after a clean, used window at ``base`` requests per second.
+
+    ``stated``: the provider states its limits and budgets can be spent in bursts.
+    """
+    estimate = state.limit_estimate
+    if estimate is None:
+        if stated:
+            # Slow start ends at a stated limit: go straight to what the budgets allow.
+            return dataclasses.replace(state, rate=config.max_rate)
+        if state.gentle:
+            # A ramp limit: grow by time, a little per window, while calls keep up.
+            rate = min(state.rate * config.gentle_factor, base * config.slow_start_factor)
+        else:
+            rate = base * config.slow_start_factor
+        # Never far ahead of what has been delivered: an unknown limit may sit behind a
+        # burst allowance, and the further slow start outruns it, the harder the fall.
+        if state.delivered is not None:
+            rate = min(rate, max(base, config.slow_start_lead * state.delivered))
+        return dataclasses.replace(state, rate=max(state.rate, rate))
+    ceiling = base * (config.gentle_factor if state.gentle else config.slow_start_factor)
+    # Past the last cut, probe at most ``probe_max`` above it until a burst horizon spent
+    # there without a 429 shows it is room, not credit the provider banked for us.
+    anchor = state.anchor if state.anchor is not None else estimate
+    cap = anchor * (1.0 + config.probe_max)
+    capped_at = state.capped_at
+    if state.credit <= 0:
+        estimate = min(max(estimate, base), cap)  # accepted cleanly, no credit left
+    target = config.target * estimate
+    probe, held_since = state.probe_step, state.held_since
+    rate = state.rate
+    if rate < target * (1.0 - 1e-9):
+        rate = max(rate, min(target, ceiling))  # climb back, clocked by what comes back
+    elif base < 0.99 * state.rate:
+        pass  # the last step has not come back yet: wait for it
+    elif held_since is None:
+        held_since = now  # hold the target a while before probing past it
+    elif now - held_since < state.quiet:
+        pass
+    else:
+        rate += probe * estimate
+        probe = min(2.0 * probe, config.probe_max)
+    if rate >= cap:
+        rate = cap
+        if capped_at is None:
+            capped_at = now
+        elif now - capped_at >= config.burst_horizon:
+            anchor, capped_at = cap, None
+    return dataclasses.replace(
+        state,
+        rate=rate,
+        limit_estimate=estimate,
+        probe_step=probe,
+        held_since=held_since,
+        anchor=anchor,
+        capped_at=capped_at,
+    )
+
+
+def reset_window(state: ControllerState, now: float) -> ControllerState:
+    """``state`` with an empty measurement window starting ``now``."""
+    return dataclasses.replace(
+        state,
+        window_start=now,
+        window_calls=0,
+        window_ok=0,
+        window_transient=0,
+        window_limited=0,
+    )
+
+
+def window_done(state: ControllerState, now: float, config: ControllerConfig) -> bool:
+    """A window closes after most of a period and after time for ``window_calls`` calls."""
+    elapsed = now - state.window_start
+    return elapsed >= max(0.75 * config.control_period, config.window_calls / state.rate)
