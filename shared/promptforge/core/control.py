@@ -58,7 +58,8 @@ async def control_key(
     saved: dict[str, Any] | None = await deps.store.load_rate_state(key)
     if not saved or "queue" not in saved:
         return None
-    jobs = await _active_jobs(deps, saved.get("jobs") or {})
+    known: dict[str, Any] = saved.get("jobs") or {}
+    jobs = await _active_jobs(deps, known)
     ceilings = ceilings_of(jobs)
     now = deps.clock.now().timestamp()
     state = (
@@ -82,7 +83,10 @@ async def control_key(
             "at": now,
         },
         jobs={
-            job_id: spec for job_id, spec in (latest.get("jobs") or {}).items() if job_id in jobs
+            # Keep the active jobs, and any job registered since ``saved`` was read.
+            job_id: spec
+            for job_id, spec in (latest.get("jobs") or {}).items()
+            if job_id in jobs or job_id not in known
         },
     )
     await deps.store.save_rate_state(key, latest)

@@ -1,0 +1,59 @@
+"""`control_key` keeps the jobs registered with a rate key while it steps the controller."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from promptforge.clock import FakeClock
+from promptforge.core.control import control_key
+from promptforge.core.deps import Deps
+from promptforge.jobstore.sqlite import SqliteJobStore
+from promptforge.ratecontrol.base import Observation
+from promptforge.tasks.base import QueueConfig
+
+KEY = "openai|gpt-4o-mini|default"
+
+
+class _RacingStore(SqliteJobStore):
+    """A store where a second job registers with the key while the controller steps."""
+
+    async def drain_observations(self, rate_key: str) -> list[Observation]:
+        drained = await super().drain_observations(rate_key)
+        saved = await self.load_rate_state(rate_key) or {}
+        saved["jobs"] = {**saved.get("jobs", {}), "job-new": {"rpm": 120, "tpm": None}}
+        await self.save_rate_state(rate_key, saved)
+        return drained
+
+
+class _Queues:
+    def __init__(self) -> None:
+        self.updates: list[tuple[str, QueueConfig]] = []
+
+    async def update_queue(self, queue: str, config: QueueConfig) -> None:
+        self.updates.append((queue, config))
+
+
+@pytest.mark.anyio
+async def test_a_job_registered_during_a_step_is_kept(tmp_path: Path) -> None:
+    async with _RacingStore(tmp_path / "jobs.db") as store:
+        await store.save_rate_state(
+            KEY, {"queue": "pf-q", "jobs": {"job-gone": {"rpm": None, "tpm": None}}}
+        )
+        queues = _Queues()
+        deps: Any = SimpleNamespace(
+            store=store,
+            tasks=queues,
+            clock=FakeClock(),
+            config=SimpleNamespace(initial_rate=1.0, max_concurrent_dispatches=100),
+        )
+        rate = await control_key(cast(Deps, deps), KEY)
+        assert rate is not None
+        saved = await store.load_rate_state(KEY)
+        assert saved is not None
+        # job-gone is not PROCESSING (no such job): dropped; job-new arrived mid-step: kept.
+        assert set(saved["jobs"]) == {"job-new"}
+        assert [queue for queue, _ in queues.updates] == ["pf-q"]
