@@ -82,7 +82,7 @@ EXPECTED: dict[str, Expected] = {
         CallOutcome.RATE_LIMITED,
         "RESOURCE_EXHAUSTED",
         message_has="exceeded your current quota",
-        signals=RateSignals(limit_requests=10, limit_tokens=250000, retry_after=1.0),
+        signals=RateSignals(limit_requests=10, limit_input_tokens=250000, retry_after=1.0),
     ),
     "rate_limited_per_day_429": Expected(
         CallOutcome.RATE_LIMITED,
@@ -216,7 +216,7 @@ def test_a_zero_retry_delay_is_kept() -> None:
     assert signals.retry_after == 0.0
 
 
-def test_paid_tier_token_quota_sets_limit_tokens() -> None:
+def test_paid_tier_token_quota_sets_the_input_token_limit() -> None:
     details = [
         {
             "@type": "type.googleapis.com/google.rpc.QuotaFailure",
@@ -229,7 +229,7 @@ def test_paid_tier_token_quota_sets_limit_tokens() -> None:
         }
     ]
     signals = GeminiAdapter().parse_response(429, {}, _quota_error(details=details)).signals
-    assert signals.limit_tokens == 2_000_000
+    assert signals.limit_input_tokens == 2_000_000
     assert signals.limit_requests is None
     assert signals.daily_quota_exhausted is False
 

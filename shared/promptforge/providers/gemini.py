@@ -108,7 +108,7 @@ class GeminiAdapter:
         signals = RateSignals(
             retry_after=retry_after,
             limit_requests=_per_minute_value(violations, "Requests"),
-            limit_tokens=_per_minute_value(violations, "InputTokens"),
+            limit_input_tokens=_per_minute_value(violations, "InputTokens"),
             daily_quota_exhausted=status == 429
             and any("PerDay" in _str(v.get("quotaId")) for v in violations),
         )
