@@ -49,7 +49,7 @@ infra-check: $(CHECKOV_VENV)/bin/checkov ## Offline infra checks: terraform fmt 
 	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml -d infra --framework terraform --quiet --compact
 
 bench: install ## Benchmarks (not tests): print the figures and update docs/benchmarks.md
-	$(BIN)/promptforge bench pipeline && $(BIN)/promptforge bench ingest
+	$(BIN)/promptforge bench pipeline && $(BIN)/promptforge bench ingest && $(BIN)/promptforge bench rate
 
 openapi: install ## Regenerate the OpenAPI document
 	$(BIN)/python scripts/make_openapi.py

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = None
     gemini_base_url: str | None = None
     mistral_base_url: str | None = None
+    fault_duplicate_delivery: str = Field(
+        "",
+        description="TEST ONLY fault injection (the fault suite sets it; never in production): "
+        "task targets, comma-separated, or 'all', whose every delivery the embedded "
+        "dispatcher hands to the handler three times: twice at once, then once more after "
+        "both answered, as an at-least-once queue may.",
+    )
 
     @property
     def base_url(self) -> str:

@@ -1,4 +1,4 @@
-"""``promptforge``: serve, simulate, submit, status, results, keys, demo."""
+"""``promptforge``: serve, simulate, submit, status, results, keys, demo, bench."""
 
 from __future__ import annotations
 
@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (create, revoke):
         _key_store_options(command)
 
+    from promptforge.cli.bench_commands import add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 
@@ -109,7 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _dispatch(args: argparse.Namespace) -> int:
     from promptforge.cli import commands
 
-    handler = getattr(commands, f"cmd_{args.command}")
+    if args.command == "bench":
+        from promptforge.cli import bench_commands
+
+        handler = getattr(bench_commands, f"cmd_bench_{args.bench_command}")
+    else:
+        handler = getattr(commands, f"cmd_{args.command}")
     code: int = await handler(args)
     return code
 

@@ -12,6 +12,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
+
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
 from promptforge.core.jsonl import LineError, ValidPrompt, Verdict, read_prompts
@@ -21,6 +24,9 @@ from promptforge.core.tasknames import ingest_task_name, prompt_task_name
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
+
+_BATCHES_AHEAD = 3
+"""Validated batches that may wait for the stores (memory stays bounded by a few batches)."""
 
 
 def finalize_event_task(bucket: str, name: str, generation: int) -> Task:
@@ -74,18 +80,33 @@ async def handle_ingest(deps: Deps, delivery: Delivery) -> HandlerResult:
 
 
 async def ingest_file(deps: Deps, job: Job, bucket: str) -> int:
-    """Stream the job's input into prompt tasks and error outcomes; returns the line count."""
+    """Stream the job's input into prompt tasks and error outcomes; returns the line count.
+
+    Reading and validating the next batches overlaps with storing the previous ones
+    (the stores work on their own threads); batches are still stored one after another,
+    in file order, and at most ``_BATCHES_AHEAD + 2`` are held in memory.
+    """
     queue = await ensure_rate_queue(deps, job)
-    batch: list[Verdict] = []
-    seen = 0
-    chunks = deps.blobs.read(bucket, job.upload_object)
-    async for verdict in read_prompts(chunks, deps.config.max_line_bytes):
-        batch.append(verdict)
-        if len(batch) >= deps.config.ingest_batch:
-            seen += await _ingest_batch(deps, job, queue, batch)
-            await deps.store.update_ingest_progress(job.job_id, seen, done=False)
-            batch = []
-    seen += await _ingest_batch(deps, job, queue, batch)
+    send, receive = anyio.create_memory_object_stream[list[Verdict]](_BATCHES_AHEAD)
+    stored = [0]
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_store_batches, deps, job, queue, receive, stored)
+            async with send:
+                batch: list[Verdict] = []
+                chunks = deps.blobs.read(bucket, job.upload_object)
+                async for verdict in read_prompts(chunks, deps.config.max_line_bytes):
+                    batch.append(verdict)
+                    if len(batch) >= deps.config.ingest_batch:
+                        await send.send(batch)
+                        batch = []
+                if batch:
+                    await send.send(batch)
+    except BaseExceptionGroup as errors:
+        if len(errors.exceptions) == 1:  # the reader's or the writer's own error, unwrapped
+            raise errors.exceptions[0] from None
+        raise
+    seen = stored[0]
     await deps.store.update_ingest_progress(job.job_id, seen, done=True)
     if seen == 0:
         await deps.store.transition(
@@ -99,6 +120,30 @@ async def ingest_file(deps: Deps, job: Job, bucket: str) -> int:
     await enqueue_finalize_if_ready(deps, job.job_id)
     log.info("job %s: ingested %d lines", job.job_id, seen)
     return seen
+
+
+async def _store_batches(
+    deps: Deps,
+    job: Job,
+    queue: str,
+    batches: MemoryObjectReceiveStream[list[Verdict]],
+    stored: list[int],
+) -> None:
+    """Store batches in order, recording progress after each; ``stored[0]`` counts lines.
+
+    Batches that queued up while the stores were busy are stored as one: when the
+    stores are the bottleneck, fewer and larger transactions cost less per line.
+    """
+    async with batches:
+        async for batch in batches:
+            merged = list(batch)
+            while True:
+                try:
+                    merged += batches.receive_nowait()
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
+            stored[0] += await _ingest_batch(deps, job, queue, merged)
+            await deps.store.update_ingest_progress(job.job_id, stored[0], done=False)
 
 
 async def _ingest_batch(deps: Deps, job: Job, queue: str, batch: Sequence[Verdict]) -> int:

@@ -13,8 +13,9 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from promptforge.core.models import GenerationParams, Job, JobError, JobStatus
@@ -91,7 +92,15 @@ def migrate(conn: sqlite3.Connection) -> None:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` on an autocommit connection, rolled back on any error."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` on an autocommit connection, rolled back on any error.
+
+    Inside a transaction already open (a batch of calls committed together) it is a
+    savepoint instead: all or nothing of this block, committed with the batch.
+    """
+    if conn.in_transaction:
+        with savepoint(conn):
+            yield
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
@@ -102,9 +111,45 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
+@contextmanager
+def savepoint(conn: sqlite3.Connection, name: str = "block") -> Iterator[None]:
+    """A nested all-or-nothing block within the open transaction."""
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+        raise
+    conn.execute(f"RELEASE {name}")
+
+
 def dumps(value: Any) -> str:
     """Compact JSON for a column."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def plain(value: Any) -> Any:
+    """A dataclass tree as dicts and lists, enum members as their values.
+
+    What ``dataclasses.asdict`` gives (then JSON), at a third of the cost: no deep copies.
+    """
+    names = _FIELD_NAMES.get(type(value))
+    if names is None and is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES.setdefault(type(value), tuple(f.name for f in fields(value)))
+    if names is not None:
+        return {name: plain(getattr(value, name)) for name in names}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    return value
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def to_micros(moment: datetime) -> int:

@@ -1,13 +1,15 @@
 """The embedded job store: SQLite in WAL mode, every statement on one dedicated thread.
 
 The connection is created on, and only ever used from, a single-worker thread pool;
-coroutines await their work there with ``run_in_executor``, so the event loop never
-blocks on disk and the connection never crosses threads. Each method is one SQL
-statement or one ``BEGIN IMMEDIATE`` transaction (``_sqlite_ops``), which is what makes
-the port's exactly-once promises hold: an outcome row and the counters it bumps are
-committed together or not at all. ``synchronous=NORMAL`` in WAL mode may lose the last
-commits on power loss but never leaves the file inconsistent, and a lost commit is
-replayed by the at-least-once caller. The file format is in ``_sqlite_schema``.
+coroutines await their work there, so the event loop never blocks on disk and the
+connection never crosses threads. Each method is one SQL statement or one all-or-nothing
+block (``_sqlite_ops``), which is what makes the port's exactly-once promises hold: an
+outcome row and the counters it bumps are committed together or not at all. Calls that
+queue up while the thread is busy are committed together, each in its own savepoint
+(``_sqlite_batch``): a method returns only once its commit is done.
+``synchronous=NORMAL`` in WAL mode may lose the last commits on power loss but never
+leaves the file inconsistent, and a lost commit is replayed by the at-least-once caller.
+The file format is in ``_sqlite_schema``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from promptforge.core.models import (
     can_transition,
 )
 from promptforge.jobstore import _sqlite_ops as ops
+from promptforge.jobstore._sqlite_batch import BatchRunner
 from promptforge.jobstore._sqlite_schema import (
     API_KEY_COLUMNS,
     JOB_COLUMNS,
@@ -42,6 +45,7 @@ from promptforge.jobstore._sqlite_schema import (
     encode_field,
     from_micros,
     migrate,
+    plain,
     to_micros,
 )
 from promptforge.jobstore.base import ApiKeyRecord
@@ -51,6 +55,9 @@ __all__ = ["SCHEMA_VERSION", "SqliteJobStore"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+WAL_CHECKPOINT_PAGES = 8192
+"""Checkpoint the WAL every 32 MB (4 KiB pages) rather than SQLite's 4 MB: fewer fsyncs."""
+
 _SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"  # noqa: S608 (fixed column names)
 _SELECT_KEY = f"SELECT {', '.join(API_KEY_COLUMNS)} FROM api_keys WHERE key_hash = ?"  # noqa: S608
 
@@ -68,6 +75,7 @@ class SqliteJobStore:
         self._page_size = page_size
         self._busy_timeout = busy_timeout
         self._executor: ThreadPoolExecutor | None = None
+        self._batches: BatchRunner | None = None
         self._conn: sqlite3.Connection | None = None  # only touched on the executor's thread
 
     async def open(self) -> None:
@@ -75,22 +83,25 @@ class SqliteJobStore:
         if self._executor is not None:
             raise RuntimeError("SqliteJobStore is already open")
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-jobstore")
+        self._batches = BatchRunner(self._executor, self._connection)
         try:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._connect)
         except BaseException:
             self._executor.shutdown(wait=True)
-            self._executor = None
+            self._executor = self._batches = None
             raise
 
     async def close(self) -> None:
-        """Close the connection and stop the thread; closing twice is harmless."""
+        """Finish queued calls, close the connection and stop the thread; twice is harmless."""
         executor = self._executor
         if executor is None:
             return
         try:
+            if self._batches is not None:
+                await self._batches.settle()
             await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
         finally:
-            self._executor = None
+            self._executor = self._batches = None
             executor.shutdown(wait=True)
 
     async def __aenter__(self) -> Self:
@@ -266,7 +277,7 @@ class SqliteJobStore:
     # Rate control
     async def append_observations(self, rate_key: str, observations: Sequence[Observation]) -> None:
         """Queue observations for the controller of ``rate_key``."""
-        rows = [(rate_key, dumps(observation.to_dict())) for observation in observations]
+        rows = [(rate_key, dumps(plain(observation))) for observation in observations]
         if rows:
             sql = "INSERT INTO observations (rate_key, data) VALUES (?, ?)"
             await self._call(ops.execute_many, sql, rows)
@@ -297,13 +308,10 @@ class SqliteJobStore:
         *args: _P.args,
         **kwargs: _P.kwargs,
     ) -> _T:
-        """Run ``fn(connection, ...)`` on the database thread and await its result."""
-        if self._executor is None:
+        """Run ``fn(connection, ...)`` on the database thread, in the next batch."""
+        if self._executor is None or self._batches is None:
             raise RuntimeError("SqliteJobStore is not open")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, lambda: fn(self._connection(), *args, **kwargs)
-        )
+        return await self._batches.call(lambda conn: fn(conn, *args, **kwargs))
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -318,6 +326,7 @@ class SqliteJobStore:
             if str(mode).lower() != "wal":
                 raise RuntimeError(f"SQLite refused WAL mode for {self._path} (got {mode!r})")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES:d}")
             migrate(conn)
         except BaseException:
             conn.close()

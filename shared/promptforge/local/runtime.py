@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 
-import httpx
-
 from promptforge.api.app import create_api_app
 from promptforge.blobstore.base import BlobInfo
 from promptforge.blobstore.http import blob_routes
@@ -33,6 +31,7 @@ from promptforge.core.queues import ensure_control_queue
 from promptforge.core.worker import handle_prompt
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.providers.catalogue import Catalogue
+from promptforge.providers.http import provider_client
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery, HandlerResult
 from promptforge.tasks.embedded import EmbeddedTaskQueue
@@ -69,12 +68,7 @@ class EmbeddedRuntime:
         self.blobs = LocalBlobStore(
             data / "blobs", UrlSigner(signing_secret(settings), settings.base_url)
         )
-        self.http = httpx.AsyncClient(
-            limits=httpx.Limits(
-                max_connections=settings.max_concurrent_dispatches, max_keepalive_connections=200
-            ),
-            timeout=settings.provider_timeout,
-        )
+        self.http = provider_client(settings.max_concurrent_dispatches, settings.provider_timeout)
         self.deps = Deps(
             store=self.store,
             blobs=self.blobs,
@@ -110,7 +104,7 @@ class EmbeddedRuntime:
             ("finalize", handle_finalize),
             ("expire", handle_expire),
         ):
-            self.tasks.register(target, self._bind(handler))
+            self.tasks.register(target, self._bind(target, handler))
         await self.tasks.start()
         self._controller = asyncio.create_task(self._control_loop(), name="controller")
 
@@ -137,12 +131,16 @@ class EmbeddedRuntime:
     ) -> None:
         await self.close()
 
-    def _bind(self, handler: _CoreHandler) -> _Handler:
+    def _bind(self, target: str, handler: _CoreHandler) -> _Handler:
         deps = self.deps
 
         async def bound(delivery: Delivery) -> HandlerResult:
             return await handler(deps, delivery)
 
+        faulty = {t.strip() for t in self.settings.fault_duplicate_delivery.split(",")}
+        if target in faulty or "all" in faulty:
+            log.warning("TEST FAULT: every %r task is delivered three times", target)
+            return _delivered_thrice(bound)
         return bound
 
     async def _on_upload(self, info: BlobInfo) -> None:
@@ -158,3 +156,26 @@ class EmbeddedRuntime:
             except Exception:
                 log.exception("controller tick failed; retrying next period")
             await asyncio.sleep(period)
+
+
+def _delivered_thrice(handler: _Handler) -> _Handler:
+    """TEST ONLY (``fault_duplicate_delivery``): each delivery twice at once, then a replay.
+
+    The queue sees one answer: a 2xx if any of the three gave one (a queue drops a task
+    once a delivery succeeds), else the original's answer or error.
+    """
+
+    async def thrice(delivery: Delivery) -> HandlerResult:
+        answers = list(
+            await asyncio.gather(handler(delivery), handler(delivery), return_exceptions=True)
+        )
+        answers += await asyncio.gather(handler(delivery), return_exceptions=True)
+        for answer in answers:
+            if isinstance(answer, HandlerResult) and answer.ok:
+                return answer
+        first = answers[0]
+        if isinstance(first, BaseException):
+            raise first
+        return first
+
+    return thrice

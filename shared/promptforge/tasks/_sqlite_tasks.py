@@ -8,7 +8,9 @@ being killed (not necessarily a power cut).
 Tables: ``queues`` (name, config JSON), ``tasks`` (one row per task not yet
 finished, ``state`` pending or running), ``task_names`` (names taken, kept after
 their task finishes so that a replayed creation stays a no-op) and ``dead_letters``
-(tasks dropped after their last allowed attempt).
+(tasks dropped after their last allowed attempt). ``task_names`` alone keeps names
+unique: names are hashes, so every index on them takes random writes, and one such
+index (not also a UNIQUE one on ``tasks.name``) halves the cost of an enqueue.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ from promptforge.tasks.base import QueueConfig, RetryConfig
 
 _T = TypeVar("_T")
 
+WAL_CHECKPOINT_PAGES = 8192
+"""Checkpoint the WAL every 32 MB (4 KiB pages) rather than SQLite's 4 MB: each checkpoint
+fsyncs twice, and an ingest writes every prompt's body here."""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queues (
     name TEXT PRIMARY KEY,
@@ -38,7 +44,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     queue TEXT NOT NULL,
     target TEXT NOT NULL,
-    name TEXT UNIQUE,
+    name TEXT,
     payload TEXT NOT NULL,
     schedule_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -206,6 +212,7 @@ class SqliteTaskStore:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES:d}")
             conn.execute("PRAGMA busy_timeout=5000")
             conn.executescript(_SCHEMA)
         except BaseException:
@@ -274,11 +281,13 @@ class SqliteTaskStore:
         return await self._run(self._enqueue_sync, tasks, now)
 
     def _enqueue_sync(self, tasks: Sequence[NewTask], now: float) -> int:
-        named = [
-            (t.queue, t.target, t.name, t.payload, t.schedule_at, now)
-            for t in tasks
-            if t.name is not None
-        ]
+        # Names are unique through ``task_names`` alone (the first of a repeated name wins):
+        # hashed names make every index on them expensive to write, so there is only one.
+        first: dict[str, NewTask] = {}
+        for t in tasks:
+            if t.name is not None:
+                first.setdefault(t.name, t)
+        named = [(t.queue, t.target, t.name, t.payload, t.schedule_at, now) for t in first.values()]
         unnamed = [
             (t.queue, t.target, None, t.payload, t.schedule_at, now)
             for t in tasks

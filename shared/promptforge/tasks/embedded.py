@@ -46,9 +46,11 @@ __all__ = ["DeadLetter", "EmbeddedTaskQueue"]
 logger = logging.getLogger(__name__)
 
 _MAX_CLAIM = 256  # tasks marked running per transaction
+_DISPATCH_TICK = 0.05  # a rate-limited queue claims about this many seconds' worth at once
 _STORE_RETRY_DELAY = 1.0  # pause after a failed store call before the loop tries again
 _THROTTLED = frozenset({429, 503})
 _LEASE_EXPIRED = 504
+_JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps(...) builds one a call
 
 
 class _TokenBucket:
@@ -75,14 +77,14 @@ class _TokenBucket:
         self._refill(now)
         self.tokens -= count
 
-    def wait_time(self, now: float) -> float:
-        """Seconds until one token is available (``inf`` if the rate is zero)."""
+    def wait_time(self, now: float, count: int = 1) -> float:
+        """Seconds until ``count`` tokens are available (``inf`` if the rate is zero)."""
         self._refill(now)
-        if self.tokens >= 1:
+        if self.tokens >= count:
             return 0.0
         if self.rate <= 0:
             return math.inf
-        return (1 - self.tokens) / self.rate
+        return (count - self.tokens) / self.rate
 
     def reconfigure(self, rate: float, capacity: int, now: float) -> None:
         """Change rate and capacity, keeping the tokens already earned (up to the capacity)."""
@@ -122,6 +124,17 @@ class _QueueRuntime:
         if schedule_at < self.next_due:
             self.next_due = schedule_at
             self.wake.set()
+
+
+def _tokens_per_claim(config: QueueConfig, free: int) -> int:
+    """Tokens to wait for before claiming, when the rate is what holds dispatch back.
+
+    About ``_DISPATCH_TICK`` seconds' worth: a queue held at 500/s claims 25 tasks every
+    50 ms rather than one per transaction (which cost a third more CPU per prompt), and
+    a queue slower than 20/s still claims one at a time. The rate and burst are kept.
+    """
+    tick = int(config.max_dispatches_per_second * _DISPATCH_TICK)
+    return max(1, min(tick, free, config.max_burst_size, _MAX_CLAIM))
 
 
 def _epoch(moment: datetime | None, now: float) -> float:
@@ -221,6 +234,8 @@ class EmbeddedTaskQueue:
         now = time.time()
         rows: list[NewTask] = []
         seen: set[str] = set()
+        earliest: dict[str, float] = {}
+        encode = _JSON.encode
         for task in tasks:
             if task.queue not in self._queues:
                 raise ValueError(f"unknown queue {task.queue!r}: call ensure_queue() first")
@@ -228,14 +243,17 @@ class EmbeddedTaskQueue:
                 if task.name in seen:
                     continue
                 seen.add(task.name)
-            payload = json.dumps(task.payload, separators=(",", ":"))
-            schedule_at = _epoch(task.schedule_time, now)
-            rows.append(NewTask(task.queue, task.target, task.name, payload, schedule_at))
+            schedule_at = now if task.schedule_time is None else _epoch(task.schedule_time, now)
+            rows.append(
+                NewTask(task.queue, task.target, task.name, encode(task.payload), schedule_at)
+            )
+            if schedule_at < earliest.get(task.queue, math.inf):
+                earliest[task.queue] = schedule_at
         if not rows:
             return 0
         created = await self._store.enqueue(rows, now)
-        for row in rows:
-            self._queues[row.queue].note_enqueued(row.schedule_at)
+        for queue, schedule_at in earliest.items():
+            self._queues[queue].note_enqueued(schedule_at)
         return created
 
     async def pending(self, queue: str) -> int:
@@ -353,8 +371,9 @@ class EmbeddedTaskQueue:
         if runtime.next_due > now:
             return runtime.next_due - now
         tokens = runtime.bucket.available(time.monotonic())
-        if tokens < 1:
-            return runtime.bucket.wait_time(time.monotonic())
+        wanted = _tokens_per_claim(config, free)
+        if tokens < wanted:
+            return runtime.bucket.wait_time(time.monotonic(), wanted)
         runtime.enqueued_due = math.inf
         claimed, next_due = await self._store.claim(
             runtime.name, now, min(free, tokens, _MAX_CLAIM), now + self._lease

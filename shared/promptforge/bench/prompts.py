@@ -1,0 +1,88 @@
+"""Benchmark input: JSONL files of realistic prompts, by prompt count or by size.
+
+The prompts are the shipped example prompts (short instructions, proofreading,
+summaries of a paragraph) and, for about a third of the lines, a longer "document"
+made of several of them, so line lengths vary from a few dozen bytes to a few
+kilobytes like a real batch. Generation is seeded: the same arguments give the same
+file. Every ``prompt_id`` is unique and every prompt text differs (a numbered
+prefix), so a provider-side cache or dedupe cannot flatter the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+DOCUMENT_SHARE = 0.3
+"""Share of lines whose prompt is a multi-paragraph document rather than one instruction."""
+
+MAX_DOCUMENT_PARTS = 8
+"""A document prompt joins between two and this many example prompts."""
+
+_WRITE_BUFFER = 1 << 20
+
+
+@dataclass(frozen=True)
+class PromptFile:
+    """A generated JSONL file: where it is, how many lines and bytes it holds."""
+
+    path: Path
+    lines: int
+    bytes: int
+
+    @property
+    def megabytes(self) -> float:
+        """Size in MB (10**6 bytes, as throughput is quoted)."""
+        return self.bytes / 1e6
+
+
+def example_prompts() -> list[str]:
+    """The prompt texts of the shipped example file."""
+    source = resources.files("promptforge.data").joinpath("example_prompts.jsonl")
+    rows = (json.loads(line) for line in source.read_text("utf-8").splitlines() if line.strip())
+    return [str(row["prompt"]) for row in rows]
+
+
+def prompt_lines(seed: int = 0, prefix: str = "b") -> Iterator[bytes]:
+    """An endless stream of JSONL lines (newline included), prompt ids ``<prefix>0000001``…"""
+    pool = example_prompts()
+    rng = random.Random(seed)
+    number = 0
+    while True:
+        number += 1
+        if rng.random() < DOCUMENT_SHARE:
+            parts = rng.sample(pool, rng.randint(2, MAX_DOCUMENT_PARTS))
+            body = "Answer each request in order, one paragraph each.\n\n" + "\n\n".join(parts)
+        else:
+            body = rng.choice(pool)
+        row = {"prompt_id": f"{prefix}{number:07d}", "prompt": f"[{number}] {body}"}
+        yield (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_prompt_file(
+    path: Path, *, prompts: int | None = None, min_bytes: int | None = None, seed: int = 0
+) -> PromptFile:
+    """Write ``prompts`` lines, or lines until the file holds at least ``min_bytes``.
+
+    Exactly one of the two must be given.
+    """
+    if (prompts is None) == (min_bytes is None):
+        raise ValueError("give exactly one of prompts= or min_bytes=")
+    if prompts is not None and prompts < 1:
+        raise ValueError(f"prompts must be at least 1, got {prompts}")
+    if min_bytes is not None and min_bytes < 1:
+        raise ValueError(f"min_bytes must be at least 1, got {min_bytes}")
+    lines = size = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb", buffering=_WRITE_BUFFER) as out:
+        for line in prompt_lines(seed):
+            out.write(line)
+            lines += 1
+            size += len(line)
+            if lines == prompts or (min_bytes is not None and size >= min_bytes):
+                break
+    return PromptFile(path, lines, size)
