@@ -241,7 +241,8 @@ async def test_anthropic_success_shape_and_headers() -> None:
     assert headers["anthropic-ratelimit-output-tokens-remaining"] == "90000"  # to the thousand
     assert "anthropic-ratelimit-tokens-limit" in headers
     reset = datetime.fromisoformat(headers["anthropic-ratelimit-requests-reset"])
-    assert timedelta(0) <= reset - datetime.now(UTC) < timedelta(seconds=5)
+    # The header is whole seconds (RFC 3339 without fraction): it may round to just before now.
+    assert timedelta(seconds=-1) <= reset - datetime.now(UTC) < timedelta(seconds=5)
     assert "retry-after" not in headers
 
 
