@@ -1,0 +1,148 @@
+"""What every fault run must show, checked from the outside: the files, the status, the simulator.
+
+- every prompt_id exactly once across the results parts and errors.jsonl, and the
+  status counters equal to the lines of those files (``assert_exactly_once``);
+- the job's status final and right (COMPLETED: every run has valid prompts);
+- the provider called no more often than the prompt's retries allow, counted at the
+  simulator per prompt text: billed (successful) calls and attempts (every call that
+  got past authentication, 429s included). ``Allowance`` states the bound per fault.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.e2e.jobs import Finished, assert_exactly_once
+
+RETRIES_EXHAUSTED = "retries_exhausted"
+_REPORTED = ("requests", "successes", "rate_limited", "server_errors", "overloaded", "timeouts")
+
+
+def fault_prompts(count: int, tag: str) -> list[dict[str, str]]:
+    """Distinct prompts whose texts carry ``tag``, so runs sharing a simulator never collide."""
+    return [
+        {"prompt_id": f"{tag}-{i:05d}", "prompt": f"[{tag}] Summarise item {i} in one line."}
+        for i in range(count)
+    ]
+
+
+def sim_key(prompt: str) -> str:
+    """The simulator's key for a prompt text (``promptforge.simulator.text.prompt_key``)."""
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """How often the provider may have been called per prompt under one fault.
+
+    - ``max_retries``: transient failures (5xx, 529, timeouts) a prompt may retry;
+    - ``transient``: transient faults were injected, so prompts may end in errors.jsonl
+      as ``retries_exhausted`` (else errors.jsonl must be empty);
+    - ``rate_limited``: 429s were possible; they are flow control and never count
+      against ``max_retries``. When they are the only fault, every attempt beyond the
+      first must have been a 429; mixed with transient faults (the simulator counts
+      429s per provider, not per prompt) the per-prompt excess over the transient
+      allowance must be covered, in total, by the 429s the simulator answered;
+    - ``repeatable``: prompt keys whose call may have been in flight at a real kill:
+      each may be called (and billed) once more, and at most ``max_repeats`` of them.
+    """
+
+    max_retries: int
+    transient: bool = False
+    rate_limited: bool = False
+    repeatable: frozenset[str] = frozenset()
+    max_repeats: int = 0
+
+
+@dataclass
+class Summary:
+    """What one run showed, for the reliability table."""
+
+    prompts: int
+    completed: int
+    failed: int
+    max_billed: int
+    max_attempts: int
+    repeated: int  # prompts billed twice (calls in flight at a kill)
+    sim: dict[str, int] = field(default_factory=dict)
+
+
+def check_run(
+    finished: Finished,
+    prompts: list[dict[str, str]],
+    stats: dict[str, Any],
+    provider: str,
+    allow: Allowance,
+) -> Summary:
+    """Assert every invariant of a finished fault run; return what it showed."""
+    status = finished.status
+    assert status["status"] == "COMPLETED", status
+    ids = [p["prompt_id"] for p in prompts]
+    assert_exactly_once(finished, ids)
+    assert status["completed_count"] + status["failed_count"] == len(prompts)
+
+    keys = {p["prompt_id"]: sim_key(p["prompt"]) for p in prompts}
+    billed: Counter[str] = Counter(stats["calls_per_prompt"])
+    attempts: Counter[str] = Counter(stats["attempts_per_prompt"])
+    counters: dict[str, int] = stats[provider]
+    assert set(attempts) <= set(keys.values()), "the simulator saw prompts of no job"
+    assert sum(billed.values()) == counters["successes"]
+
+    repeated = {k for k in keys.values() if billed[k] > 1}
+    assert repeated <= allow.repeatable, (
+        f"{len(repeated - allow.repeatable)} prompts billed twice though no kill hit their call"
+    )
+    assert len(repeated) <= allow.max_repeats
+    assert max(billed.values(), default=0) <= 2
+
+    for row in finished.results:
+        key = keys[row["prompt_id"]]
+        assert billed[key] >= 1, f"{row['prompt_id']}: a result the provider never produced"
+        assert row["result"] and row["tokens_used"] > 0
+    for row in finished.errors:
+        key = keys[row["prompt_id"]]
+        assert allow.transient, f"no transient fault, yet an error line: {row}"
+        assert row["error"]["code"] == RETRIES_EXHAUSTED, row
+        assert row["attempts"] == allow.max_retries + 1, row
+        assert billed[key] <= (1 if key in allow.repeatable else 0), row
+
+    _check_attempts(keys, billed, attempts, counters, allow)
+    return Summary(
+        prompts=len(prompts),
+        completed=status["completed_count"],
+        failed=status["failed_count"],
+        max_billed=max(billed.values(), default=0),
+        max_attempts=max(attempts.values(), default=0),
+        repeated=len(repeated),
+        sim={name: counters[name] for name in _REPORTED},
+    )
+
+
+def _check_attempts(
+    keys: dict[str, str],
+    billed: Counter[str],
+    attempts: Counter[str],
+    counters: dict[str, int],
+    allow: Allowance,
+) -> None:
+    """Attempts per prompt against ``1 + max_retries`` (+ a kill repeat) + its 429s."""
+    if not allow.rate_limited:
+        assert counters["rate_limited"] == 0, "429s the run did not plan for"
+    if not allow.transient:
+        assert counters["errors"] == 0, "transient faults the run did not plan for"
+    excess = 0
+    for key in keys.values():
+        assert attempts[key] >= 1, "a prompt never reached the provider"
+        allowed = 1 + allow.max_retries + (1 if key in allow.repeatable else 0)
+        if not allow.rate_limited:
+            assert attempts[key] <= allowed, f"prompt {key}: {attempts[key]} calls"
+        excess += max(attempts[key] - allowed, 0)
+    # With 429s and no transient fault, every call was billed or a 429 (errors == 0) and
+    # billed calls are bounded above: so attempts = billed + the prompt's own 429s, exactly.
+    # Mixed with transient faults, the excess over the transient allowance must be 429s.
+    assert excess <= counters["rate_limited"], (
+        f"{excess} calls beyond the retry allowance, only {counters['rate_limited']} 429s"
+    )

@@ -1,0 +1,209 @@
+"""One fault run on the embedded runtime: the simulator and `promptforge serve` as processes.
+
+The run resets the simulator (its clock starts the storm schedule), creates the job,
+PUTs the file, then plays the fault's events at their moments, each triggered by the
+job's status as a client sees it:
+
+- ``duplicate_all`` / ``replay_events``: the server runs with the test-only
+  ``PROMPTFORGE_FAULT_DUPLICATE_DELIVERY`` (every target, or ``ingest`` and ``finalize``);
+  ``replay_events`` also replays the upload URL while the first ingest runs (refused:
+  uploads are create-only);
+- ``restart_in_ingest``: SIGTERM while the file is still being ingested, start again;
+- ``kill_mid_call``: once 40% of the prompts are done and calls are in flight at the
+  simulator, SIGKILL the process group (no clean shutdown), start again. Calls in flight
+  may then be made twice: the prompts the simulator had seen by then are recorded;
+- ``restart_mid_dispatch``: SIGTERM once 60% are done, start again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.e2e.jobs import Finished, download, jsonl, wait_final
+from tests.e2e.processes import Process, create_key, server, simulator
+from tests.faults.checks import Allowance, Summary, check_run
+from tests.faults.scenarios import Fault
+from tests.faults.watch import JobWatch, done, sim_stats, wait_in_flight
+
+KILL_AT = 0.4
+RESTART_AT = 0.6
+JOB_RPM = 120_000  # the job's ceiling: the controller starts there (it caps at 2,000/s)
+MAX_CONCURRENT = 250  # on runs with a kill: at most this many calls can be cut off
+FINISH_WITHIN = 300.0
+STORM_RPM, STORM_SECONDS = 6000, 3.0  # 100/s admitted of the ~700/s sent
+
+
+@dataclass
+class EmbeddedRun:
+    """A finished run: the job, the simulator's view, what happened, how long it took."""
+
+    finished: Finished
+    stats: dict[str, Any]
+    seconds: float
+    repeatable: frozenset[str] = frozenset()
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Running:
+    """The job under test and the server serving it now (replaced on restarts)."""
+
+    watch: JobWatch
+    proc: Process
+    data: Path
+    env: dict[str, str]
+    sim_url: str
+    body: bytes
+    total: int
+    upload_url: str = ""
+    repeatable: frozenset[str] = frozenset()
+    events: list[str] = field(default_factory=list)
+
+    def restart(self) -> None:
+        """SIGTERM the server (it stops cleanly), then start a new one on the same data."""
+        self.proc.stop()
+        self.start()
+
+    def start(self) -> None:
+        """Start a server on the run's data directory."""
+        self.proc = server(self.data, self.sim_url, **self.env)
+        self.proc.start("/healthz")
+        self.watch.api_url = self.proc.url
+
+
+def run_embedded(tmp: Path, fault: Fault, prompts: list[dict[str, str]]) -> EmbeddedRun:
+    """Run ``prompts`` as one job under ``fault``; return the finished job and the counts."""
+    data = tmp / "data"
+    api_key = create_key(data, "faults")
+    provider, model = fault.provider
+    with (
+        simulator(tmp, *fault.simulator_args(STORM_RPM, STORM_SECONDS)) as sim,
+        httpx.Client(timeout=60) as client,
+    ):
+        env = _server_env(fault, sim.url)
+        run = _Running(
+            JobWatch(client, "", api_key, ""),
+            server(data, sim.url, **env),
+            data,
+            env,
+            sim.url,
+            jsonl(list(prompts)),
+            len(prompts),
+        )
+        run.proc.start("/healthz")
+        run.watch.api_url = run.proc.url
+        try:
+            client.post(f"{sim.url}/_sim/reset").raise_for_status()
+            started = time.monotonic()
+            created = client.post(
+                f"{run.proc.url}/v1/jobs/init",
+                headers={"X-API-Key": api_key},
+                json={
+                    "provider": provider,
+                    "model": model,
+                    "max_retries": fault.max_retries,
+                    "rpm": JOB_RPM,
+                },
+            )
+            assert created.status_code == 202, created.text
+            job = created.json()
+            run.watch.job_id, run.upload_url = job["job_id"], job["upload_url"]
+            _put(client, run.upload_url, run.body)
+            for event in fault.events:
+                _EVENTS[event](run)
+            status = wait_final(client, run.proc.url, api_key, run.watch.job_id, FINISH_WITHIN)
+            seconds = time.monotonic() - started
+            finished = Finished(status, download(client, run.proc.url, api_key, run.watch.job_id))
+            stats = sim_stats(client, sim.url)
+        finally:
+            run.proc.stop()
+    return EmbeddedRun(finished, stats, seconds, run.repeatable, run.events)
+
+
+def check_embedded(run: EmbeddedRun, fault: Fault, prompts: list[dict[str, str]]) -> Summary:
+    """``checks.check_run`` with the fault's allowance."""
+    allow = Allowance(
+        max_retries=fault.max_retries,
+        transient=fault.transient,
+        rate_limited=fault.rate_limited,
+        repeatable=run.repeatable,
+        max_repeats=MAX_CONCURRENT if fault.killed else 0,
+    )
+    return check_run(run.finished, prompts, run.stats, fault.provider[0], allow)
+
+
+def _server_env(fault: Fault, sim_url: str) -> dict[str, str]:
+    env = {
+        "PROMPTFORGE_ANTHROPIC_API_KEY": "sk-ant-test-provider-key-0123456789",
+        "PROMPTFORGE_ANTHROPIC_BASE_URL": sim_url,
+        "PROMPTFORGE_PROVIDER_TIMEOUT": str(fault.provider_timeout),
+    }
+    if fault.killed:
+        env["PROMPTFORGE_MAX_CONCURRENT_DISPATCHES"] = str(MAX_CONCURRENT)
+    if "duplicate_all" in fault.events:
+        env["PROMPTFORGE_FAULT_DUPLICATE_DELIVERY"] = "all"
+    elif "replay_events" in fault.events:
+        env["PROMPTFORGE_FAULT_DUPLICATE_DELIVERY"] = "ingest,finalize"
+    return env
+
+
+def _put(client: httpx.Client, url: str, body: bytes) -> httpx.Response:
+    return client.put(url, content=body, headers={"Content-Type": "application/octet-stream"})
+
+
+def _duplicate_all(run: _Running) -> None:
+    run.events.append("every delivery tripled (server setting)")
+
+
+def _replay_events(run: _Running) -> None:
+    status = run.watch.wait_for("replay the upload", lambda s: s["status"] == "PROCESSING")
+    again = _put(run.watch.client, run.upload_url, run.body)
+    # Uploads are create-only (409 upload_exists); where a store accepts the overwrite, its
+    # new generation is announced like any upload and must change nothing either.
+    assert again.status_code in (200, 409), again.text
+    if again.status_code == 409:
+        assert again.json()["error"]["code"] == "upload_exists", again.text
+    run.events.append(
+        f"upload URL replayed at {status['prompt_count']}/{run.total} ingested: {again.status_code}"
+    )
+
+
+def _restart_in_ingest(run: _Running) -> None:
+    status = run.watch.wait_for("restart during ingest", lambda s: s["prompt_count"] > 0)
+    run.restart()
+    assert status["prompt_count"] < run.total, "ingest had finished: the restart came too late"
+    run.events.append(f"SIGTERM + restart at {status['prompt_count']}/{run.total} ingested")
+
+
+def _restart_mid_dispatch(run: _Running) -> None:
+    status = run.watch.wait_for("restart mid-dispatch", lambda s: done(s) >= RESTART_AT * run.total)
+    run.restart()
+    run.events.append(f"SIGTERM + restart at {done(status)}/{run.total} done")
+
+
+def _kill_mid_call(run: _Running) -> None:
+    status = run.watch.wait_for("kill mid-call", lambda s: done(s) >= KILL_AT * run.total)
+    calls = wait_in_flight(run.watch.client, run.sim_url)
+    run.proc.kill()
+    assert calls > 0, "no call was in flight: the kill would not be mid-call"
+    time.sleep(1.0)  # the simulator finishes (and bills) the calls the kill cut off
+    run.repeatable = frozenset(sim_stats(run.watch.client, run.sim_url)["attempts_per_prompt"])
+    run.start()
+    run.events.append(
+        f"SIGKILL at {done(status)}/{run.total} done, {calls} calls in flight, restarted"
+    )
+
+
+_EVENTS: dict[str, Callable[[_Running], None]] = {
+    "duplicate_all": _duplicate_all,
+    "replay_events": _replay_events,
+    "restart_in_ingest": _restart_in_ingest,
+    "restart_mid_dispatch": _restart_mid_dispatch,
+    "kill_mid_call": _kill_mid_call,
+}

@@ -1,0 +1,219 @@
+"""One fault run on the Google path (see ``google_stack``): the same faults, Google's levers.
+
+The simulator restarts with the fault's options (its clock starts the storm schedule),
+the proxies are set, the job is created and its file PUT to the V4 signed URL; the
+finalize CloudEvent starts everything else. Events, triggered by the job's status:
+
+- ``duplicate_all``: every worker task, every ``ingest``/``slice``/``finalize``/``expire``
+  task and every finalize CloudEvent delivered three times by the proxies: in a row, or
+  two at once then one after (every control-queue task and event; one worker task in
+  ``WORKER_RACE_EVERY``: two deliveries of one prompt at once contend for its Firestore
+  document, which the emulator settles in ~2 s). Not the controller's ``control`` ticks:
+  each tick enqueues the next one under a name Cloud Tasks refuses to create twice, but
+  the emulator has no name dedupe, so every duplicated tick would start one more chain
+  of ticks (the chains would multiply until the control queue, served one task at a
+  time, did nothing else);
+- ``replay_events``: the finalize CloudEvent and the ``ingest``, ``slice`` and
+  ``finalize`` tasks tripled; the event posted once more after the ingest ended; the
+  upload URL replayed mid-job;
+- ``restart_in_ingest`` / ``restart_mid_dispatch``: all four functions stopped (SIGTERM)
+  and started again, while the file is being fanned out / once 60% are done;
+- ``kill_mid_call``: once 40% are done and a call is in flight at the simulator, the
+  worker function SIGKILLed and started again; Cloud Tasks retries its task, which is
+  BUSY until the dead instance's lease ends.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from tests.e2e.jobs import Finished, download, jsonl, wait_final
+from tests.faults.checks import Allowance, Summary, check_run
+from tests.faults.google_stack import INPUT, PROXIED, GoogleStack
+from tests.faults.scenarios import Fault
+from tests.faults.watch import JobWatch, done, sim_stats, wait_in_flight
+
+KILL_AT = 0.4
+RESTART_AT = 0.6
+JOB_RPM = 120_000
+FINISH_WITHIN = 300.0
+CONTROL_TARGETS = ["ingest", "slice", "finalize"]
+STORM_RPM, STORM_SECONDS = 60, 8.0  # the emulator sends up to ~50/s, unthrottled
+MAX_LATENCY = 0.05  # one call at a time: keep the serial queue fast
+WORKER_RACE_EVERY = 25
+
+
+@dataclass
+class GoogleRun:
+    """A finished run on the Google path."""
+
+    finished: Finished
+    stats: dict[str, Any]
+    seconds: float
+    repeatable: frozenset[str] = frozenset()
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Running:
+    stack: GoogleStack
+    watch: JobWatch
+    body: bytes
+    total: int
+    upload_url: str = ""
+    repeatable: frozenset[str] = frozenset()
+    events: list[str] = field(default_factory=list)
+
+
+def run_google(stack: GoogleStack, fault: Fault, prompts: list[dict[str, str]]) -> GoogleRun:
+    """Run ``prompts`` as one job on the Google path under ``fault``."""
+    provider, model = fault.provider
+    stack.start_simulator(*fault.simulator_args(STORM_RPM, STORM_SECONDS, MAX_LATENCY))
+    stack.no_faults()
+    with httpx.Client(timeout=60) as client:
+        watch = JobWatch(client, stack.api, stack.api_key, "")
+        run = _Running(stack, watch, jsonl(list(prompts)), len(prompts))
+        _set_proxies(run, fault.events)
+        started = time.monotonic()
+        created = client.post(
+            f"{stack.api}/v1/jobs/init",
+            headers={"X-API-Key": stack.api_key},
+            json={
+                "provider": provider,
+                "model": model,
+                "max_retries": fault.max_retries,
+                "rpm": JOB_RPM,
+            },
+        )
+        assert created.status_code == 202, created.text
+        job = created.json()
+        run.watch.job_id, run.upload_url = job["job_id"], job["upload_url"]
+        put = _put(client, run.upload_url, run.body)
+        assert put.status_code == 200, put.text
+        try:
+            for event in fault.events:
+                _EVENTS.get(event, _nothing)(run)  # duplicate_all: the proxies do it
+            status = wait_final(client, stack.api, stack.api_key, run.watch.job_id, FINISH_WITHIN)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{stack.logs()}") from exc
+        seconds = time.monotonic() - started
+        finished = Finished(status, download(client, stack.api, stack.api_key, run.watch.job_id))
+        stats = sim_stats(client, stack.sim_url)
+    for name in PROXIED:
+        counts = stack.proxy_counts(name)
+        if counts["tripled"]:
+            answers = ", ".join(f"{n}x{code}" for code, n in sorted(counts["answers"].items()))
+            run.events.append(
+                f"{name} proxy: {counts['tripled']} tripled, {counts['raced']} raced "
+                f"(deliveries answered {answers})"
+            )
+    stack.no_faults()
+    return GoogleRun(finished, stats, seconds, run.repeatable, run.events)
+
+
+def check_google(run: GoogleRun, fault: Fault, prompts: list[dict[str, str]]) -> Summary:
+    """``checks.check_run``; the queue dispatches one task at a time: a kill cuts one call off."""
+    allow = Allowance(
+        max_retries=fault.max_retries,
+        transient=fault.transient,
+        rate_limited=fault.rate_limited,
+        repeatable=run.repeatable,
+        max_repeats=1 if fault.killed else 0,
+    )
+    return check_run(run.finished, prompts, run.stats, fault.provider[0], allow)
+
+
+def _put(client: httpx.Client, url: str, body: bytes) -> httpx.Response:
+    return client.put(url, content=body, headers={"Content-Type": "application/octet-stream"})
+
+
+def _nothing(run: _Running) -> None:
+    """No setup (or no action) for this event."""
+
+
+def _set_proxies(run: _Running, events: tuple[str, ...]) -> None:
+    """Which requests the proxies deliver three times, for the run's events."""
+    if "duplicate_all" in events:
+        run.stack.triple("ingest", ["event"])
+        run.stack.triple("worker", ["*"], race_every=WORKER_RACE_EVERY)
+        run.stack.triple("controller", [*CONTROL_TARGETS, "expire"])
+        run.events.append(
+            "every task but the controller's ticks, and every finalize event, delivered three "
+            "times (proxies)"
+        )
+    elif "replay_events" in events:
+        run.stack.triple("ingest", ["event"])
+        run.stack.triple("controller", CONTROL_TARGETS)
+        run.events.append("finalize event and ingest/slice/finalize tasks tripled (proxies)")
+
+
+def _replay_events(run: _Running) -> None:
+    status = run.watch.wait_for("replay the upload", lambda s: s["status"] == "PROCESSING")
+    again = _put(run.watch.client, run.upload_url, run.body)
+    assert again.status_code in (200, 409), again.text
+    run.events.append(
+        f"upload URL replayed at {status['prompt_count']} registered: {again.status_code}"
+    )
+    run.watch.wait_for("replay the event", lambda s: s["ingest_complete"])
+    name = f"tenant-f/{run.watch.job_id}/prompts.jsonl"
+    _post_finalize_event(run.watch.client, run.stack, name)
+    run.events.append("finalize event posted again after the ingest")
+
+
+def _post_finalize_event(client: httpx.Client, stack: GoogleStack, name: str) -> None:
+    """Deliver the object's first finalize CloudEvent again, as Eventarc may."""
+    meta = client.get(f"{stack.gcs.url}/storage/v1/b/{INPUT}/o/{quote(name, safe='')}")
+    meta.raise_for_status()
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": uuid.uuid4().hex,
+        "ce-source": f"//storage.googleapis.com/projects/_/buckets/{INPUT}",
+        "ce-type": "google.cloud.storage.object.v1.finalized",
+        "ce-subject": f"objects/{name}",
+    }
+    data = {"bucket": INPUT, "name": name, "generation": meta.json()["generation"]}
+    got = client.post(stack.proxies["ingest"].url, json=data, headers=headers)
+    assert got.status_code == 200, got.text
+
+
+def _restart_in_ingest(run: _Running) -> None:
+    status = run.watch.wait_for("restart during ingest", lambda s: s["status"] == "PROCESSING")
+    run.stack.restart_functions()
+    run.events.append(
+        f"all functions SIGTERM + restart at {status['prompt_count']}/{run.total} registered"
+    )
+
+
+def _restart_mid_dispatch(run: _Running) -> None:
+    status = run.watch.wait_for("restart mid-dispatch", lambda s: done(s) >= RESTART_AT * run.total)
+    run.stack.restart_functions()
+    run.events.append(f"all functions SIGTERM + restart at {done(status)}/{run.total} done")
+
+
+def _kill_mid_call(run: _Running) -> None:
+    status = run.watch.wait_for("kill mid-call", lambda s: done(s) >= KILL_AT * run.total)
+    client, sim_url = run.watch.client, run.stack.sim_url
+    calls = wait_in_flight(client, sim_url, tries=2000)
+    run.stack.kill_function("worker")
+    assert calls > 0, "no call was in flight: the kill would not be mid-call"
+    time.sleep(1.0)  # the simulator finishes (and bills) the call the kill cut off
+    run.repeatable = frozenset(sim_stats(client, sim_url)["attempts_per_prompt"])
+    run.stack.start_function("worker")
+    run.events.append(
+        f"worker SIGKILL at {done(status)}/{run.total} done, {calls} in flight, restarted"
+    )
+
+
+_EVENTS: dict[str, Callable[[_Running], None]] = {
+    "replay_events": _replay_events,
+    "restart_in_ingest": _restart_in_ingest,
+    "restart_mid_dispatch": _restart_mid_dispatch,
+    "kill_mid_call": _kill_mid_call,
+}

@@ -1,0 +1,161 @@
+"""The faults of issue 6, each stated once for both runtimes: provider side, job, allowance.
+
+A ``Fault`` says what the provider simulator injects, which provider and model the job
+uses, its ``max_retries``, and which kinds of calls the checks must allow
+(``checks.Allowance``). What happens to the processes (a kill, a restart, a replayed
+event) is the runtime's part: ``embedded_run`` and ``google_run``.
+
+The simulator always runs with limits far above any rate a run reaches, zero latency
+unless the fault needs calls in flight, and a fixed seed. The 429 storm is a window at
+the start of the simulator's clock (which starts with the job): for its length the
+provider admits ``storm_rpm`` requests a minute, far fewer than the runtime sends. The
+embedded runtime sends ~700/s, the Cloud Tasks emulator ~50/s, one at a time: each
+runtime gives its own rate and length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+OPENAI = ("openai", "gpt-4o-mini")
+ANTHROPIC = ("anthropic", "claude-3-5-haiku-20241022")  # the one provider that answers 529
+
+_HUGE = "1000000000"
+BASE_SIMULATOR: tuple[str, ...] = (
+    "--seed",
+    "6",
+    "--rpm",
+    "1000000",
+    "--tpm",
+    _HUGE,
+    "--limit",
+    "openai:burst_seconds=1",
+    "--limit",
+    f"anthropic:input_tpm={_HUGE},output_tpm={_HUGE},burst_seconds=1,"
+    f"acceleration_floor_rpm={_HUGE}",
+)
+"""A fast, fault-free provider: every run adds its fault to these options."""
+
+TRANSIENT_RATE = 0.05
+HANG_SECONDS = 120.0  # far past every provider timeout: a hung call is only ever abandoned
+
+
+def transient_faults(rate: float = TRANSIENT_RATE) -> tuple[str, ...]:
+    """5xx, 529 and hung calls, each at ``rate`` of admitted calls."""
+    return (
+        "--error-rate",
+        str(rate),
+        "--overloaded-rate",
+        str(rate),
+        "--timeout-rate",
+        str(rate),
+        "--hang-seconds",
+        str(HANG_SECONDS),
+    )
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault (or all of them): the provider's side and what the checks allow."""
+
+    name: str
+    what: str  # one line for the reliability table
+    provider: tuple[str, str] = OPENAI
+    simulator: tuple[str, ...] = ()  # fault options added to BASE_SIMULATOR
+    latency: float = 0.0  # median provider latency (s): calls in flight for a kill
+    storm: bool = False  # a 429 storm from the start of the job
+    max_retries: int = 3
+    transient: bool = False  # prompts may end as retries_exhausted
+    rate_limited: bool = False  # 429s expected
+    killed: bool = False  # a real kill mid-call: calls in flight may be repeated once
+    provider_timeout: float = 3.0  # seconds the embedded runtime waits for a call
+    events: tuple[str, ...] = field(default=())  # what the runtime does to its processes
+
+    def simulator_args(
+        self, storm_rpm: int, storm_seconds: float, max_latency: float = 1.0
+    ) -> tuple[str, ...]:
+        """Every simulator option of the run: the storm, the latency (capped)."""
+        args = BASE_SIMULATOR + self.simulator
+        latency = min(self.latency, max_latency)
+        args += ("--latency", f"{latency:g}", "--latency-sigma", "0.2")
+        if self.storm:
+            provider = self.provider[0]
+            args += (
+                "--limit-change",
+                f"0:{provider}:rpm={storm_rpm}",
+                "--limit-change",
+                f"{storm_seconds:g}:{provider}:rpm=1000000",
+            )
+        return args
+
+
+DUPLICATE_DELIVERY = Fault(
+    "duplicate-delivery",
+    "every task delivered three times (two at once, then one more after both answered)",
+    events=("duplicate_all",),
+)
+EVENT_REPLAY = Fault(
+    "event-replay",
+    "the upload's finalize event and the job's finalize task each handled three times (two "
+    "at once, one after), and the upload URL replayed mid-job",
+    events=("replay_events",),
+)
+WORKER_KILLED = Fault(
+    "worker-killed",
+    "the process running the workers SIGKILLed with calls in flight, then restarted",
+    latency=0.2,
+    killed=True,
+    events=("kill_mid_call",),
+)
+TRANSIENT = Fault(
+    "transient-5pct",
+    "provider 5xx, 529 and timeouts, each on 5% of calls",
+    provider=ANTHROPIC,
+    simulator=transient_faults(),
+    transient=True,
+)
+RATE_LIMIT_STORM = Fault(
+    "429-storm",
+    "a 429 storm: from the start of the job the provider admits a fraction of what is sent "
+    "(embedded: 100/s for 3 s; Google: 1/s for 8 s); max_retries=0, so a 429 counted as "
+    "a failure would fail the prompt",
+    storm=True,
+    max_retries=0,
+    rate_limited=True,
+)
+RESTARTED = Fault(
+    "restarted",
+    "the server (dispatcher included) stopped and restarted twice: during ingest and mid-dispatch",
+    events=("restart_in_ingest", "restart_mid_dispatch"),
+)
+HANGING = Fault(
+    "provider-hangs",
+    "the provider hangs on half of all calls (never answers); the client's timeout ends them",
+    simulator=("--timeout-rate", "0.5", "--hang-seconds", str(HANG_SECONDS)),
+    max_retries=2,
+    transient=True,
+    provider_timeout=2.0,
+)
+ALL_TOGETHER = Fault(
+    "all-together",
+    "all of the above in one job: triple delivery, replays, a restart during ingest, a "
+    "SIGKILL mid-call, 5xx/529/timeouts at 5% each, a 429 storm, hung calls",
+    provider=ANTHROPIC,
+    simulator=transient_faults(),
+    latency=0.05,
+    storm=True,
+    transient=True,
+    rate_limited=True,
+    killed=True,
+    events=("duplicate_all", "replay_events", "restart_in_ingest", "kill_mid_call"),
+)
+
+SINGLE_FAULTS = (
+    DUPLICATE_DELIVERY,
+    EVENT_REPLAY,
+    WORKER_KILLED,
+    TRANSIENT,
+    RATE_LIMIT_STORM,
+    RESTARTED,
+    HANGING,
+)

@@ -1,0 +1,92 @@
+"""Nothing lost, nothing twice: 10,000-prompt jobs on the embedded runtime under each fault.
+
+Each fault on its own, then all of them in one job. After each: every prompt_id exactly
+once across the results and errors.jsonl, counters equal to the files, the provider
+called no more often than the prompt's retries allow (counted at the simulator), and
+the job COMPLETED. The bound per fault is in ``checks.Allowance``; see docs/reliability.md.
+
+The runs that spend most of their time waiting (retry backoffs, hung calls, a rate
+climbing back after a storm) run side by side, each with its own server and simulator,
+so the suite takes about the time of the longest of them rather than their sum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.faults.checks import fault_prompts
+from tests.faults.embedded_run import EmbeddedRun, check_embedded, run_embedded
+from tests.faults.report import record
+from tests.faults.scenarios import (
+    ALL_TOGETHER,
+    DUPLICATE_DELIVERY,
+    EVENT_REPLAY,
+    HANGING,
+    RATE_LIMIT_STORM,
+    RESTARTED,
+    TRANSIENT,
+    WORKER_KILLED,
+    Fault,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+PROMPTS = 10_000
+SIDE_BY_SIDE = (TRANSIENT, RATE_LIMIT_STORM, HANGING)
+
+
+@pytest.fixture(scope="module")
+def waiting_runs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Future[EmbeddedRun]]]:
+    """The side-by-side runs, started together the first time a test asks for one."""
+    with ThreadPoolExecutor(len(SIDE_BY_SIDE)) as pool:
+        yield {
+            fault.name: pool.submit(
+                run_embedded,
+                tmp_path_factory.mktemp(fault.name),
+                fault,
+                fault_prompts(PROMPTS, fault.name),
+            )
+            for fault in SIDE_BY_SIDE
+        }
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [DUPLICATE_DELIVERY, EVENT_REPLAY, WORKER_KILLED, RESTARTED, ALL_TOGETHER],
+    ids=lambda f: f.name,
+)
+def test_nothing_lost_nothing_twice(tmp_path: Path, fault: Fault) -> None:
+    prompts = fault_prompts(PROMPTS, fault.name)
+    _check(fault, prompts, run_embedded(tmp_path, fault, prompts), side_by_side=False)
+
+
+@pytest.mark.parametrize("fault", SIDE_BY_SIDE, ids=lambda f: f.name)
+def test_nothing_lost_nothing_twice_side_by_side(
+    waiting_runs: dict[str, Future[EmbeddedRun]], fault: Fault
+) -> None:
+    prompts = fault_prompts(PROMPTS, fault.name)
+    _check(fault, prompts, waiting_runs[fault.name].result(), side_by_side=True)
+
+
+def _check(
+    fault: Fault, prompts: list[dict[str, str]], run: EmbeddedRun, *, side_by_side: bool
+) -> None:
+    summary = check_embedded(run, fault, prompts)
+    if side_by_side:
+        others = ", ".join(f.name for f in SIDE_BY_SIDE if f is not fault)
+        run.events.append(f"ran side by side with {others}")
+    record("embedded", fault, summary, run.seconds, run.events)
+    counters = run.stats[fault.provider[0]]
+    if fault.transient:
+        assert counters["errors"] > 0, "no transient fault was injected"
+    if fault.rate_limited:
+        storm = 300 if fault is RATE_LIMIT_STORM else 50  # all together: a restart in it
+        assert counters["rate_limited"] >= storm, "no storm of 429s"
+    if fault.killed:
+        assert summary.repeated > 0, "the kill cut no call off: it was not mid-call"

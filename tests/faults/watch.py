@@ -1,0 +1,76 @@
+"""Watching a job and the simulator from the outside, the way a client would, to time the faults."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+POLL = 0.2  # seconds between status calls (the API allows 600 a minute per key)
+
+Status = dict[str, Any]
+
+
+class JobWatch:
+    """Status of one job through the public API (whose URL changes when a server restarts)."""
+
+    def __init__(self, client: httpx.Client, api_url: str, key: str, job_id: str) -> None:
+        self.client, self.api_url, self.key, self.job_id = client, api_url, key, job_id
+
+    def status(self) -> Status:
+        """``GET /v1/jobs/{id}/status``, waiting out the API's own 429s."""
+        url = f"{self.api_url}/v1/jobs/{self.job_id}/status"
+        got = self.client.get(url, headers={"X-API-Key": self.key})
+        while got.status_code == 429:
+            time.sleep(float(got.headers.get("retry-after", "1")))
+            got = self.client.get(url, headers={"X-API-Key": self.key})
+        assert got.status_code == 200, got.text
+        body: Status = got.json()
+        return body
+
+    def wait_for(self, what: str, ready: Callable[[Status], bool], within: float = 120) -> Status:
+        """The first status for which ``ready`` holds; fail if the job ends first."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            status = self.status()
+            if ready(status):
+                return status
+            assert status["status"] not in ("COMPLETED", "FAILED"), (
+                f"ended before the moment to {what}: {status}"
+            )
+            time.sleep(POLL)
+        raise AssertionError(f"never reached the moment to {what}")
+
+
+def done(status: Status) -> int:
+    """Prompts with an outcome."""
+    return int(status["completed_count"]) + int(status["failed_count"])
+
+
+def sim_stats(client: httpx.Client, sim_url: str) -> dict[str, Any]:
+    """The simulator's counters."""
+    got = client.get(f"{sim_url}/_sim/stats")
+    got.raise_for_status()
+    stats: dict[str, Any] = got.json()
+    return stats
+
+
+def in_flight(stats: dict[str, Any]) -> int:
+    """Calls the simulator has taken but not answered yet."""
+    answered = ("successes", "rate_limited", "errors", "rejected")
+    return sum(
+        counters["requests"] - sum(counters[name] for name in answered)
+        for counters in stats.values()
+        if isinstance(counters, dict) and "requests" in counters
+    )
+
+
+def wait_in_flight(client: httpx.Client, sim_url: str, tries: int = 200) -> int:
+    """Poll until a call is in flight at the provider; how many were."""
+    for _ in range(tries):
+        calls = in_flight(sim_stats(client, sim_url))
+        if calls:
+            return calls
+    return 0
