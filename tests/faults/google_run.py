@@ -46,6 +46,10 @@ JOB_RPM = 120_000
 FINISH_WITHIN = 300.0
 CONTROL_TARGETS = ["ingest", "slice", "finalize"]
 STORM_RPM, STORM_SECONDS = 60, 8.0  # the emulator sends up to ~50/s, unthrottled
+# The storm runs on the simulator's clock from its start; restarting all four functions
+# during ingest takes longer than 8 s on a busy machine, so the first calls came after
+# the storm. A run that restarts keeps the storm up long enough to meet its calls.
+STORM_SECONDS_WITH_RESTART = 40.0
 MAX_LATENCY = 0.05  # one call at a time: keep the serial queue fast
 WORKER_RACE_EVERY = 25
 
@@ -75,7 +79,9 @@ class _Running:
 def run_google(stack: GoogleStack, fault: Fault, prompts: list[dict[str, str]]) -> GoogleRun:
     """Run ``prompts`` as one job on the Google path under ``fault``."""
     provider, model = fault.provider
-    stack.start_simulator(*fault.simulator_args(STORM_RPM, STORM_SECONDS, MAX_LATENCY))
+    restarts = any(event.startswith("restart_") for event in fault.events)
+    storm_seconds = STORM_SECONDS_WITH_RESTART if restarts else STORM_SECONDS
+    stack.start_simulator(*fault.simulator_args(STORM_RPM, storm_seconds, MAX_LATENCY))
     stack.no_faults()
     with httpx.Client(timeout=60) as client:
         watch = JobWatch(client, stack.api, stack.api_key, "")
