@@ -34,6 +34,22 @@ class Settings(BaseSettings):
     initial_rate: float = Field(1.0, gt=0, description="Slow-start dispatch rate (requests/s).")
     max_concurrent_dispatches: int = Field(1000, ge=1, le=5000, description="Per rate-key queue.")
     control_period: float = Field(2.0, gt=0, description="Seconds between controller steps.")
+    key_peak_rate: float = Field(
+        450.0,
+        gt=0,
+        le=2000,
+        description="Requests/s a rate key may need when no job gives an rpm ceiling: sizes "
+        "its queues (450/s a queue, under Cloud Tasks' 500/s). Raise it for provider quotas "
+        "above 27,000 RPM; a job's rpm sizes them itself.",
+    )
+    queue_apply_delay: float = Field(
+        0.0,
+        ge=0,
+        le=60,
+        description="Seconds before a changed queue rate reaches the dispatcher (the embedded "
+        "dispatcher: 0; Cloud Tasks: a few). Above 0, workers defer dispatches the controller "
+        "no longer wants until the queue has caught up.",
+    )
     models_file: Path | None = Field(None, description="Extra model catalogue entries (JSON).")
     secrets_file: Path | None = Field(
         None, description="JSON file of provider credentials: {provider: {api_key, base_url}}."

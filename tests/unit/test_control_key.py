@@ -10,7 +10,7 @@ import pytest
 
 from promptforge.clock import FakeClock
 from promptforge.core.control import control_key
-from promptforge.core.deps import Deps
+from promptforge.core.deps import CoreConfig, Deps
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.ratecontrol.base import Observation
 from promptforge.tasks.base import QueueConfig
@@ -48,7 +48,7 @@ async def test_a_job_registered_during_a_step_is_kept(tmp_path: Path) -> None:
             store=store,
             tasks=queues,
             clock=FakeClock(),
-            config=SimpleNamespace(initial_rate=1.0, max_concurrent_dispatches=100),
+            config=CoreConfig(initial_rate=1.0, max_concurrent_dispatches=100),
         )
         rate = await control_key(cast(Deps, deps), KEY)
         assert rate is not None

@@ -105,6 +105,21 @@ def test_rate_stays_within_bounds_and_ceilings(
         assert decision.phase in {"slow_start", "avoidance", "paused", "ceiling"}
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    periods=st.lists(_period, min_size=1, max_size=12),
+    ceilings=_ceilings,
+    initial_rate=st.floats(0.001, 10_000),
+)
+def test_named_limits_never_outlive_their_age(
+    periods: list[Period], ceilings: Ceilings, initial_rate: float
+) -> None:
+    """A limit a 429 named without its budget never outlives ``named_max_age``."""
+    for state, _, _ in _replay(periods, ceilings, initial_rate):
+        if state.named_at is not None:
+            assert state.updated_at - state.named_at <= CFG.named_max_age
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     periods=st.lists(_period, min_size=2, max_size=12),

@@ -36,10 +36,9 @@ import anyio
 from promptforge.bench.prompts import write_prompt_file
 from promptforge.bench.report import load_average, markdown_table, section
 from promptforge.core.ingest import finalize_event_task, handle_ingest
-from promptforge.core.queues import ensure_control_queue
+from promptforge.core.queues import ensure_control_queue, key_queues
 from promptforge.core.requests import InitRequest
 from promptforge.core.service import init_job
-from promptforge.core.tasknames import queue_for
 from promptforge.local.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery
@@ -221,11 +220,13 @@ class _Stores:
         return Delivery(task.queue, task.target, task.name or "ingest", task.payload, 1)
 
     async def counts(self) -> tuple[int, int]:
-        """(the job's prompt_count, tasks waiting in its queue)."""
+        """(the job's prompt_count, tasks waiting in its rate key's queues)."""
         job = await self.runtime.store.get_job(self.job_id)
         if job is None or not job.ingest_done:
             return 0, 0
-        return job.prompt_count, await self.runtime.tasks.pending(queue_for(job.rate_key))
+        queues = await key_queues(self.runtime.deps, job.rate_key)
+        pending = [await self.runtime.tasks.pending(name) for name in queues.names]
+        return job.prompt_count, sum(pending)
 
 
 def report_section(figures: IngestFigures, requested_megabytes: float) -> str:

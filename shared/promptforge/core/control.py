@@ -18,11 +18,11 @@ from promptforge.core.queues import (
     applied_rate,
     ceilings_of,
     prompt_queue_config,
+    shard_concurrency,
     shard_queue,
     shard_rates,
 )
 from promptforge.ratecontrol.controller import (
-    DEFAULT_CONFIG,
     ControllerConfig,
     ControllerState,
     initial_state,
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 async def control_tick(
-    deps: Deps, rate_keys: list[str], *, config: ControllerConfig = DEFAULT_CONFIG
+    deps: Deps, rate_keys: list[str], *, config: ControllerConfig | None = None
 ) -> dict[str, float]:
     """Run one controller step for every key; returns the rate applied per key."""
     applied: dict[str, float] = {}
@@ -47,14 +47,15 @@ async def control_tick(
 
 
 async def control_key(
-    deps: Deps, key: str, *, config: ControllerConfig = DEFAULT_CONFIG
+    deps: Deps, key: str, *, config: ControllerConfig | None = None
 ) -> float | None:
     """One step for one rate key: drain observations, step, save, apply to the queue(s).
 
-    ``config`` must say how the runtime's queues apply a rate (``apply_delay``, and
-    ``gated`` when workers check ``ratecontrol.gate.admission``) and how often this
-    runs (``control_period``).
+    ``config`` (default: ``deps.config.rate_control``) must say how the runtime's queues
+    apply a rate (``apply_delay``, and ``gated`` when workers check
+    ``ratecontrol.gate.admission``) and how often this runs (``control_period``).
     """
+    config = config or deps.config.rate_control
     saved: dict[str, Any] | None = await deps.store.load_rate_state(key)
     if not saved or "queue" not in saved:
         return None
@@ -94,7 +95,7 @@ async def control_key(
     for shard, shard_rate in enumerate(shard_rates(rate, shards)):
         await deps.tasks.update_queue(
             shard_queue(str(saved["queue"]), shard),
-            prompt_queue_config(shard_rate, deps.config.max_concurrent_dispatches),
+            prompt_queue_config(shard_rate, shard_concurrency(deps, shards)),
         )
     if observations:
         log.debug(

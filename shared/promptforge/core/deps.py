@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -11,6 +11,7 @@ from promptforge.clock import Clock
 from promptforge.core.credentials import Credentials
 from promptforge.jobstore.base import JobStore
 from promptforge.providers.catalogue import Catalogue
+from promptforge.ratecontrol.controller import DEFAULT_CONFIG, ControllerConfig
 from promptforge.settings import Settings
 from promptforge.tasks.base import TaskQueue
 
@@ -31,6 +32,8 @@ class CoreConfig:
     provider_timeout: float = 120.0
     initial_rate: float = 1.0
     max_concurrent_dispatches: int = 1000
+    queue_apply_delay: float = 0.0
+    key_peak_rate: float = 450.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CoreConfig:
@@ -44,6 +47,23 @@ class CoreConfig:
             provider_timeout=settings.provider_timeout,
             initial_rate=settings.initial_rate,
             max_concurrent_dispatches=settings.max_concurrent_dispatches,
+            queue_apply_delay=settings.queue_apply_delay,
+            key_peak_rate=settings.key_peak_rate,
+        )
+
+    @property
+    def rate_control(self) -> ControllerConfig:
+        """The controller's tunables for this runtime's queues.
+
+        A queue that applies a new rate late is ``gated``: workers thin dispatches
+        down to the decided rate meanwhile (``ratecontrol.gate``). The controller's
+        measurement windows stay its own (``ControllerConfig.control_period``),
+        whatever period the runtime steps it at (``PROMPTFORGE_CONTROL_PERIOD``).
+        """
+        return replace(
+            DEFAULT_CONFIG,
+            apply_delay=self.queue_apply_delay,
+            gated=self.queue_apply_delay > 0,
         )
 
 

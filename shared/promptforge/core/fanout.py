@@ -34,11 +34,10 @@ from typing import Protocol, runtime_checkable
 from promptforge.blobstore.base import BlobStore
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
-from promptforge.core.ingest import job_id_from_object, prompt_task
+from promptforge.core.ingest import job_id_from_object, store_verdicts
 from promptforge.core.jsonl import LineError, LineSplitter, RawLine, ValidPrompt, validate_line
-from promptforge.core.models import Job, JobError, JobStatus, Outcome, OutcomeKind, PromptTask
-from promptforge.core.queues import ensure_rate_queue
-from promptforge.core.tasknames import queue_for
+from promptforge.core.models import Job, JobError, JobStatus
+from promptforge.core.queues import ensure_rate_queue, key_queues
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
@@ -227,7 +226,7 @@ async def handle_slice(deps: Deps, delivery: Delivery) -> HandlerResult:
 
 async def ingest_slice(deps: Deps, job: Job, bucket: str, generation: int, piece: Slice) -> int:
     """Validate one slice, register its prompts, record its bad lines, enqueue its prompts."""
-    queue = queue_for(job.rate_key)
+    queues = await key_queues(deps, job.rate_key)
     batch: list[ValidPrompt | LineError] = []
     seen = 0
     chunks = _read(
@@ -236,9 +235,9 @@ async def ingest_slice(deps: Deps, job: Job, bucket: str, generation: int, piece
     async for verdict in _slice_verdicts(chunks, piece, deps.config.max_line_bytes):
         batch.append(verdict)
         if len(batch) >= deps.config.ingest_batch:
-            seen += await _register(deps, job, queue, batch)
+            seen += await store_verdicts(deps, job, queues, batch)
             batch = []
-    seen += await _register(deps, job, queue, batch)
+    seen += await store_verdicts(deps, job, queues, batch)
     return seen
 
 
@@ -265,45 +264,6 @@ async def _slice_verdicts(
 
 def _renumber(raw: RawLine, offset: int) -> RawLine:
     return RawLine(raw.number + offset, raw.data, raw.too_long)
-
-
-async def _register(deps: Deps, job: Job, queue: str, batch: list[ValidPrompt | LineError]) -> int:
-    if not batch:
-        return 0
-    valid = [v for v in batch if isinstance(v, ValidPrompt)]
-    errors = [v for v in batch if isinstance(v, LineError)]
-    earlier = await deps.store.register_prompts(job.job_id, [(v.prompt_id, v.line) for v in valid])
-    tasks: list[Task] = []
-    for prompt, first_line in zip(valid, earlier, strict=True):
-        if first_line is not None:
-            errors.append(_duplicate(prompt, first_line))
-            continue
-        task = PromptTask(job.job_id, prompt.prompt_id, prompt.line, prompt.prompt)
-        tasks.append(prompt_task(queue, task))
-    if errors:
-        await deps.store.record_outcomes(job.job_id, [_error_outcome(e) for e in errors])
-    if tasks:
-        await deps.tasks.enqueue(tasks)
-    return len(batch)
-
-
-def _duplicate(prompt: ValidPrompt, first_line: int) -> LineError:
-    return LineError(
-        prompt.line,
-        "duplicate_prompt_id",
-        f"prompt_id {prompt.prompt_id!r} also appears on line {first_line}; "
-        "prompt_id must be unique within a file",
-        prompt.prompt_id,
-    )
-
-
-def _error_outcome(error: LineError) -> Outcome:
-    return Outcome(
-        key=Outcome.line_key(error.line),
-        kind=OutcomeKind.ERROR,
-        line=error.line,
-        record=error.record(),
-    )
 
 
 async def _admit(deps: Deps, name: str, generation: int) -> Job | None:

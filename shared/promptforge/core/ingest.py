@@ -19,7 +19,7 @@ from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
 from promptforge.core.jsonl import LineError, ValidPrompt, Verdict, read_prompts
 from promptforge.core.models import Job, JobError, JobStatus, Outcome, OutcomeKind, PromptTask
-from promptforge.core.queues import ensure_rate_queue
+from promptforge.core.queues import KeyQueues, ensure_rate_queue
 from promptforge.core.tasknames import ingest_task_name, prompt_task_name
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
@@ -86,12 +86,12 @@ async def ingest_file(deps: Deps, job: Job, bucket: str) -> int:
     (the stores work on their own threads); batches are still stored one after another,
     in file order, and at most ``_BATCHES_AHEAD + 2`` are held in memory.
     """
-    queue = await ensure_rate_queue(deps, job)
+    queues = await ensure_rate_queue(deps, job)
     send, receive = anyio.create_memory_object_stream[list[Verdict]](_BATCHES_AHEAD)
     stored = [0]
     try:
         async with anyio.create_task_group() as group:
-            group.start_soon(_store_batches, deps, job, queue, receive, stored)
+            group.start_soon(_store_batches, deps, job, queues, receive, stored)
             async with send:
                 batch: list[Verdict] = []
                 chunks = deps.blobs.read(bucket, job.upload_object)
@@ -125,7 +125,7 @@ async def ingest_file(deps: Deps, job: Job, bucket: str) -> int:
 async def _store_batches(
     deps: Deps,
     job: Job,
-    queue: str,
+    queues: KeyQueues,
     batches: MemoryObjectReceiveStream[list[Verdict]],
     stored: list[int],
 ) -> None:
@@ -142,11 +142,16 @@ async def _store_batches(
                     merged += batches.receive_nowait()
                 except (anyio.WouldBlock, anyio.EndOfStream):
                     break
-            stored[0] += await _ingest_batch(deps, job, queue, merged)
+            stored[0] += await store_verdicts(deps, job, queues, merged)
             await deps.store.update_ingest_progress(job.job_id, stored[0], done=False)
 
 
-async def _ingest_batch(deps: Deps, job: Job, queue: str, batch: Sequence[Verdict]) -> int:
+async def store_verdicts(deps: Deps, job: Job, queues: KeyQueues, batch: Sequence[Verdict]) -> int:
+    """Register a batch's prompts, record its bad lines and duplicates, enqueue its prompts.
+
+    Returns the number of lines in the batch. Safe to repeat: a prompt registered
+    before (a replayed batch) is neither a duplicate nor enqueued twice by name.
+    """
     if not batch:
         return 0
     valid = [v for v in batch if isinstance(v, ValidPrompt)]
@@ -159,14 +164,14 @@ async def _ingest_batch(deps: Deps, job: Job, queue: str, batch: Sequence[Verdic
                 LineError(
                     prompt.line,
                     "duplicate_prompt_id",
-                    f"prompt_id {prompt.prompt_id!r} already appeared on line {first_line}; "
+                    f"prompt_id {prompt.prompt_id!r} also appears on line {first_line}; "
                     "prompt_id must be unique within a file",
                     prompt.prompt_id,
                 )
             )
             continue
         task = PromptTask(job.job_id, prompt.prompt_id, prompt.line, prompt.prompt)
-        tasks.append(prompt_task(queue, task))
+        tasks.append(prompt_task(queues.for_prompt(prompt.prompt_id), task))
     if errors:
         await deps.store.record_outcomes(job.job_id, [_error_outcome(e) for e in errors])
     if tasks:

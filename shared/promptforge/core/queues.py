@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from promptforge.core.deps import CONTROL_QUEUE, Deps
-from promptforge.core.models import Job
+from promptforge.core.models import Job, RateKey
 from promptforge.core.tasknames import queue_for
 from promptforge.ratecontrol.controller import Ceilings, Decision, initial_state
 from promptforge.tasks.base import QueueConfig, RetryConfig
@@ -59,6 +60,18 @@ def shard_count(peak_rate: float, per_queue: float = SHARD_RATE) -> int:
     return max(1, math.ceil(peak_rate / per_queue))
 
 
+def key_shards(ceilings: Ceilings, peak_rate: float, max_rate: float) -> int:
+    """How many queues a rate key gets: enough for the most it may be asked to dispatch.
+
+    That is the user's ``rpm`` ceiling when a job gives one (up to the controller's
+    ``max_rate``), else the operator's ``peak_rate`` for a key whose limit is unknown
+    (``PROMPTFORGE_KEY_PEAK_RATE``; one queue's worth by default). Fixed while the key
+    has jobs: a task stays in the queue it was created in.
+    """
+    peak = peak_rate if ceilings.rpm is None else ceilings.rpm / 60.0
+    return shard_count(min(peak, max_rate))
+
+
 def shard_rates(rate: float, shards: int) -> list[float]:
     """Each shard's rate: an equal share of ``rate`` (prompts are spread evenly by hash)."""
     count = max(1, shards)
@@ -93,26 +106,62 @@ async def ensure_control_queue(deps: Deps) -> None:
     await deps.tasks.ensure_queue(CONTROL_QUEUE, CONTROL_QUEUE_CONFIG)
 
 
-async def ensure_rate_queue(deps: Deps, job: Job) -> str:
-    """Register the job's ceilings with its rate key and make sure the key's queue exists."""
+@dataclass(frozen=True)
+class KeyQueues:
+    """The queues of one rate key: ``base`` and its shards ``base-s1`` … (``shards`` in all)."""
+
+    base: str
+    shards: int = 1
+
+    @property
+    def names(self) -> list[str]:
+        """Every queue of the key, shard 0 first."""
+        return [shard_queue(self.base, shard) for shard in range(self.shards)]
+
+    def for_prompt(self, prompt_id: str, generation: int = 0) -> str:
+        """The queue a prompt's task goes to (by hash: shards fill evenly)."""
+        return shard_queue(self.base, shard_of(prompt_id, generation, self.shards))
+
+
+def shard_concurrency(deps: Deps, shards: int) -> int:
+    """Each shard's share of the key's ``max_concurrent_dispatches``."""
+    return max(1, math.ceil(deps.config.max_concurrent_dispatches / max(1, shards)))
+
+
+async def key_queues(deps: Deps, key: RateKey) -> KeyQueues:
+    """The queues ``ensure_rate_queue`` set up for ``key`` (one, if it never ran)."""
+    saved = await deps.store.load_rate_state(key.id) or {}
+    return KeyQueues(queue_for(key), int(saved.get("shards") or 1))
+
+
+async def ensure_rate_queue(deps: Deps, job: Job) -> KeyQueues:
+    """Register the job's ceilings with its rate key and make sure the key's queues exist.
+
+    The number of queues (``key_shards``) is chosen when the key has no other job
+    registered and kept while it has: tasks already queued stay in their shard.
+    """
     key = job.rate_key.id
     saved: dict[str, Any] = await deps.store.load_rate_state(key) or {}
     jobs: dict[str, Any] = dict(saved.get("jobs") or {})
+    fresh = not (set(jobs) - {job.job_id}) or "shards" not in saved
     jobs[job.job_id] = {"rpm": job.rpm, "tpm": job.tpm}
     ceilings = ceilings_of(jobs)
+    config = deps.config.rate_control
     if "state" not in saved:
         now = deps.clock.now().timestamp()
-        state = initial_state(now, ceilings, initial_rate=deps.config.initial_rate)
+        state = initial_state(now, ceilings, initial_rate=deps.config.initial_rate, config=config)
         saved["state"] = state.to_dict()
+    if fresh:
+        saved["shards"] = key_shards(ceilings, deps.config.key_peak_rate, config.max_rate)
+    queues = KeyQueues(queue_for(job.rate_key), int(saved["shards"]))
     saved["jobs"] = jobs
-    saved["queue"] = queue_for(job.rate_key)
+    saved["queue"] = queues.base
     await deps.store.save_rate_state(key, saved)
     rate = float((saved.get("decision") or {}).get("rate") or _start_rate(deps, ceilings))
-    queue = queue_for(job.rate_key)
-    await deps.tasks.ensure_queue(
-        queue, prompt_queue_config(rate, deps.config.max_concurrent_dispatches)
-    )
-    return queue
+    concurrency = shard_concurrency(deps, queues.shards)
+    for name, shard_rate in zip(queues.names, shard_rates(rate, queues.shards), strict=True):
+        await deps.tasks.ensure_queue(name, prompt_queue_config(shard_rate, concurrency))
+    return queues
 
 
 def ceilings_of(jobs: dict[str, Any]) -> Ceilings:

@@ -5,6 +5,12 @@ generation; a stale, finished or busy prompt is answered without calling the
 provider, so duplicated tasks cost nothing. Rate-limited and transient calls are
 re-enqueued as the next generation with a delay chosen here, not by queue retries:
 429s never count against ``max_retries`` and never slow the queue for other prompts.
+The next generation goes back to the queue (the key's shard) the task came from.
+
+Where the runtime's queues apply a new rate late (``CoreConfig.queue_apply_delay``),
+a claimed prompt first passes the admission gate (``ratecontrol.gate``): a dispatch
+above the rate the controller now wants, or during a pause, is re-enqueued for later
+without calling the provider.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from promptforge.providers.http import send
 from promptforge.providers.registry import get_adapter
 from promptforge.ratecontrol.base import Observation
 from promptforge.ratecontrol.controller import ControllerState, retry_delay
+from promptforge.ratecontrol.gate import admission
 from promptforge.tasks.base import Delivery, HandlerResult
 
 log = logging.getLogger(__name__)
@@ -55,9 +62,33 @@ async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
         return HandlerResult(409)
     if claim is not ClaimResult.CLAIMED:
         return HandlerResult(200)
+    queue = _own_queue(job, delivery.queue)
+    deferred = await _admission(deps, job, task)
+    if deferred is not None:
+        await _requeue(deps, queue, task, deferred, attempt=task.attempt)
+        return HandlerResult(200)
     result = await _call_provider(deps, job, task)
-    await _settle(deps, job, task, result)
+    await _settle(deps, job, task, result, queue)
     return HandlerResult(200)
+
+
+def _own_queue(job: Job, delivered_from: str) -> str:
+    """The queue that delivered the task if it is one of the key's, else the key's first."""
+    base = queue_for(job.rate_key)
+    return delivered_from if delivered_from.startswith(base) else base
+
+
+async def _admission(deps: Deps, job: Job, task: PromptTask) -> float | None:
+    """Seconds to defer this dispatch, or None to call the provider (see ``ratecontrol.gate``)."""
+    config = deps.config.rate_control
+    if not config.gated:
+        return None
+    saved = await deps.store.load_rate_state(job.rate_key.id) or {}
+    if "state" not in saved:
+        return None
+    state = ControllerState.from_dict(saved["state"])
+    salt = f"{task.job_id}|{task.prompt_id}|{task.generation}"
+    return admission(state, deps.clock.now().timestamp(), salt=salt, config=config)
 
 
 async def _call_provider(deps: Deps, job: Job, task: PromptTask) -> CallResult:
@@ -83,15 +114,15 @@ async def _call_provider(deps: Deps, job: Job, task: PromptTask) -> CallResult:
     return result
 
 
-async def _settle(deps: Deps, job: Job, task: PromptTask, result: CallResult) -> None:
+async def _settle(deps: Deps, job: Job, task: PromptTask, result: CallResult, queue: str) -> None:
     if result.outcome is CallOutcome.SUCCESS:
         await _record(deps, job, task, _result_outcome(job, task, result))
     elif result.outcome is CallOutcome.RATE_LIMITED:
         delay = await _rate_limit_delay(deps, job, result)
-        await _requeue(deps, job, task, delay, attempt=task.attempt)
+        await _requeue(deps, queue, task, delay, attempt=task.attempt)
     elif result.outcome is CallOutcome.TRANSIENT and task.attempt < job.max_retries:
         delay = _transient_delay(task.attempt, result.signals.retry_after)
-        await _requeue(deps, job, task, delay, attempt=task.attempt + 1)
+        await _requeue(deps, queue, task, delay, attempt=task.attempt + 1)
     else:
         code = result.error_code or "provider_error"
         if result.outcome is CallOutcome.TRANSIENT:
@@ -105,13 +136,13 @@ async def _settle(deps: Deps, job: Job, task: PromptTask, result: CallResult) ->
         await _record(deps, job, task, _error_outcome(task, code, message, result))
 
 
-async def _requeue(deps: Deps, job: Job, task: PromptTask, delay: float, *, attempt: int) -> None:
+async def _requeue(deps: Deps, queue: str, task: PromptTask, delay: float, *, attempt: int) -> None:
     """Enqueue the next generation first, then advance: a crash in between loses nothing."""
     following = PromptTask(
         task.job_id, task.prompt_id, task.line, task.prompt, task.generation + 1, attempt
     )
     when = deps.clock.now() + timedelta(seconds=delay)
-    await deps.tasks.enqueue([prompt_task(queue_for(job.rate_key), following, schedule_time=when)])
+    await deps.tasks.enqueue([prompt_task(queue, following, schedule_time=when)])
     await deps.store.advance(task.job_id, task.prompt_id, task.generation)
 
 

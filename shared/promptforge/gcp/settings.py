@@ -41,6 +41,13 @@ class GcpSettings(Settings):
         description="Service account whose OIDC token Cloud Tasks attaches to every task; "
         "unset only against the Cloud Tasks emulator.",
     )
+    queue_apply_delay: float = Field(
+        5.0,
+        ge=0,
+        le=60,
+        description="Seconds before an UpdateQueue rate reaches Cloud Tasks' dispatcher; workers "
+        "defer dispatches above the decided rate until then.",
+    )
     secret_prefix: str = Field(
         "promptforge", description="Secret Manager ids are {prefix}-{provider}-api-key."
     )

@@ -28,12 +28,22 @@ from promptforge.ratecontrol.measure import ControllerConfig, ewma
 if TYPE_CHECKING:
     from promptforge.ratecontrol.state import ControllerState
 
-__all__ = ["KINDS", "Reading", "charge_ratio", "latest_readings", "stated_cap", "stated_limits"]
+__all__ = [
+    "KINDS",
+    "Reading",
+    "charge_ratio",
+    "latest_readings",
+    "named_at",
+    "stated_cap",
+    "stated_limits",
+]
 
 KINDS = ("requests", "tokens", "input_tokens", "output_tokens")
 _MAX_RATIO = 4.0  # a charge counts as at most this many times the usage
 _NEIGHBOURS = 1.5  # calls started less than this many dispatch gaps apart are neighbours
 _COARSE = 1000  # budgets that are all multiples of this are rounded
+_TOGETHER = 0.001  # calls started this close together may have been admitted in any order
+_ONE_CALL = 1.5  # calls admitted between two readings: this many or more is not one
 _FLOOR = 0.5  # a budget below its reserve slows the rate to no less than this x the limit
 
 
@@ -79,6 +89,17 @@ def latest_readings(
     return tuple(best[kind] for kind in KINDS if kind in best)
 
 
+def named_at(previous: float | None, observations: Sequence[Observation]) -> float | None:
+    """When a call last named a limit without stating what remains of it (a 429's quota)."""
+    latest = previous
+    for obs in observations:
+        for kind in KINDS:
+            limit, remaining = _pair(obs.signals, kind)
+            if limit is not None and limit > 0 and remaining is None:
+                latest = obs.at if latest is None else max(latest, obs.at)
+    return latest
+
+
 def charge_ratio(
     previous: float | None,
     observations: Sequence[Observation],
@@ -95,27 +116,69 @@ def charge_ratio(
     missing is its charge; that charge over its own usage is one sample (at most
     ``_MAX_RATIO``: OpenAI charges ``max(max_tokens, prompt)`` up front, which may be far
     above the usage). Budgets stated to the thousand (Anthropic) are too coarse to tell.
+    Where the request budget is stated it counts the calls admitted between the two: a
+    pair with another call between (several queues dispatch at once; the call between
+    answered in another period) would count two charges as one.
     """
-    points = []
+    points: list[tuple[float, float, int, Observation]] = []
     for obs in observations:
         limit, remaining = _pair(obs.signals, kind)
         if limit is None or remaining is None or limit <= 0:
             continue
-        points.append((obs.at - max(obs.latency, 0.0), limit - remaining, limit, obs))
-    points.sort(key=lambda p: p[0])
+        points.append((obs.at - max(obs.latency, 0.0), float(limit - remaining), limit, obs))
+    points = _admission_order(points)
     gap = _NEIGHBOURS / max(rate, 1e-9)
     samples = []
-    for (start0, missing0, _, _), (start1, missing1, limit, obs) in itertools.pairwise(points):
+    for (start0, missing0, _, prev), (start1, missing1, limit, obs) in itertools.pairwise(points):
         used = _usage(obs, kind)
         if obs.outcome is not CallOutcome.SUCCESS or used <= 0 or start1 - start0 > gap:
             continue
         if missing0 % _COARSE == 0 and missing1 % _COARSE == 0:
             continue
+        if _admitted_between(prev, obs, start1 - start0) >= _ONE_CALL:
+            continue  # another call (a queue beside ours, another client) came between
         refilled = max(0.0, missing0 - limit / 60.0 * (start1 - start0))
         charge = missing1 - refilled
         if charge > 0:
             samples.append(min(_MAX_RATIO, charge / used))
     return ewma(previous, samples, weight)
+
+
+def _admitted_between(first: Observation, second: Observation, elapsed: float) -> float:
+    """How many calls the provider admitted after ``first`` up to ``second``, by the stated
+    request budget (what was missing grew by the calls admitted, less what refilled over
+    ``elapsed``); 1 when no request budget is stated.
+
+    Exact for calls started together; within one either way otherwise (budgets are
+    stated in whole requests).
+    """
+    limit0, remaining0 = _pair(first.signals, "requests")
+    limit1, remaining1 = _pair(second.signals, "requests")
+    if limit0 is None or remaining0 is None or limit1 is None or remaining1 is None:
+        return 1.0
+    if limit1 <= 0 or limit0 != limit1:
+        return 1.0
+    return float(remaining0 - remaining1) + limit1 / 60.0 * max(elapsed, 0.0)
+
+
+def _admission_order(
+    points: list[tuple[float, float, int, Observation]],
+) -> list[tuple[float, float, int, Observation]]:
+    """``points`` (start, missing, limit, call) in the order the provider admitted them.
+
+    By start; calls started within ``_TOGETHER`` of each other (several queues dispatch
+    at once) by what was missing after each: the order they answered in says nothing.
+    """
+    points = sorted(points, key=lambda p: p[0])
+    ordered: list[tuple[float, float, int, Observation]] = []
+    group: list[tuple[float, float, int, Observation]] = []
+    for point in points:
+        if group and point[0] - group[0][0] > _TOGETHER:
+            ordered.extend(sorted(group, key=lambda p: p[1]))
+            group = []
+        group.append(point)
+    ordered.extend(sorted(group, key=lambda p: p[1]))
+    return ordered
 
 
 def stated_limits(

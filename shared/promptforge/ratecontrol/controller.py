@@ -34,7 +34,13 @@ from collections.abc import Sequence
 
 from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.base import Observation
-from promptforge.ratecontrol.budget import charge_ratio, latest_readings, stated_cap
+from promptforge.ratecontrol.budget import (
+    KINDS,
+    charge_ratio,
+    latest_readings,
+    named_at,
+    stated_cap,
+)
 from promptforge.ratecontrol.measure import (
     CONTROL_PERIOD,
     DEFAULT_CONFIG,
@@ -105,7 +111,7 @@ def step(
         if not config.gated:
             fresh_after += config.apply_delay
     counts = tally(obs, fresh_after, config.reserve)
-    learned = _learn(state, obs, config)
+    learned = _expire_named(_learn(state, obs, config), now, config)
     learned = dataclasses.replace(
         learned,
         # Answered calls, 429s and transient failures aside: what the provider took in.
@@ -203,7 +209,28 @@ def _learn(
         limit_input_tokens=latest_limit(obs, "limit_input_tokens", state.limit_input_tokens),
         limit_output_tokens=latest_limit(obs, "limit_output_tokens", state.limit_output_tokens),
         readings=latest_readings(state.readings, obs),
+        named_at=named_at(state.named_at, obs),
     )
+
+
+def _expire_named(state: ControllerState, now: float, config: ControllerConfig) -> ControllerState:
+    """Drop limits a 429 named (Gemini's ``QuotaFailure``) once none has named them for a while.
+
+    Such a limit comes with no budget to follow: it may have been another quota (a
+    transient one, a neighbour's), or the limit may have been raised since. Kept, it
+    would cap the key forever; dropped, it is an estimate like any other: the rate
+    stays, avoidance probes past it, and a 429 names it again if it still holds.
+    Limits whose budgets are stated (headers on every response) are not touched.
+    """
+    if state.named_at is None or now - state.named_at <= config.named_max_age:
+        return state
+    budgets = {reading.kind for reading in state.readings}
+    dropped = {
+        f"limit_{kind}": None
+        for kind in KINDS
+        if kind not in budgets and getattr(state, f"limit_{kind}") is not None
+    }
+    return dataclasses.replace(state, named_at=None, **dropped)  # type: ignore[arg-type]
 
 
 def _bounds(

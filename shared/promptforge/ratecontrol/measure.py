@@ -57,6 +57,7 @@ class ControllerConfig:
     burst_max: float = 0.5  # spend spare stated budget at most this much above the limit
     budget_horizon: float = 20.0  # spend spare stated budget over at least this many seconds
     budget_max_age: float = 60.0  # a remaining-budget reading older than this is ignored
+    named_max_age: float = 120.0  # a limit named only in 429s is dropped this long after the last
     tokens_prior: float = 1_000.0  # tokens per request assumed before any usage is seen
     ewma_weight: float = 0.05  # weight of one call in the token and latency averages
     pause_share: float = 0.5  # pause for retry-after when this share of a step was 429

@@ -68,6 +68,7 @@ class ControllerState:
     limit_input_tokens: float | None = None
     limit_output_tokens: float | None = None
     readings: tuple[Reading, ...] = ()  # what remained of each stated budget, and when
+    named_at: float | None = None  # when a 429 last named a limit without stating its budget
     history: tuple[tuple[float, float], ...] = ()  # (since, rate): recent configured rates
 
     def to_dict(self) -> dict[str, Any]:

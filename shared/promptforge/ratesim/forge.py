@@ -16,7 +16,7 @@ import dataclasses
 import random
 from dataclasses import dataclass, field
 
-from promptforge.core.queues import applied_rate, shard_count, shard_of, shard_rates
+from promptforge.core.queues import SHARD_RATE, applied_rate, key_shards, shard_of, shard_rates
 from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.base import Observation
 from promptforge.ratecontrol.controller import (
@@ -49,7 +49,7 @@ class ForgeOptions:
 
     config: ControllerConfig = DEFAULT_CONFIG
     queue: CloudTasksSpec = field(default_factory=CloudTasksSpec)
-    peak_rate: float | None = None  # the key's highest plausible rate: queues for it at 450/s each
+    peak_rate: float = SHARD_RATE  # the operator's PROMPTFORGE_KEY_PEAK_RATE (default: one queue)
     gate: bool = True  # workers thin out dispatches the controller no longer wants
     max_concurrent: int = 1000
     initial_rate: float = 1.0
@@ -95,7 +95,8 @@ class PromptForgeClient:
         self.state: ControllerState = initial_state(
             loop.now, options.ceilings, initial_rate=options.initial_rate, config=self._config
         )
-        self._shards = 1 if options.peak_rate is None else shard_count(options.peak_rate)
+        # The runtime's rule (``core.queues.key_shards``): queues for the key's peak rate.
+        self._shards = key_shards(options.ceilings, options.peak_rate, self._config.max_rate)
         self.queues = QueueGroup(
             loop,
             self._handle,

@@ -27,7 +27,7 @@ class Scenario:
     told_rpm: float
     told_tpm: float
     change_at: float | None = None  # when the limit moves, for the recovery figure
-    peak_rate: float | None = None  # what the catalogue says the key may reach: sizes the queues
+    peak_rate: float = 450.0  # the operator's PROMPTFORGE_KEY_PEAK_RATE: sizes the key's queues
 
     @property
     def headers(self) -> bool:
