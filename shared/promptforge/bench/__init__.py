@@ -7,5 +7,7 @@ varies: the ratio to the baseline is the figure to compare, not absolute seconds
 
 - ``pipeline``: a whole job over HTTP against the provider simulator (prompts/s);
 - ``ingest``: one large upload ingested in a fresh process (MB/s, peak memory growth);
+- ``large``: a 1 GB upload ingested, completed and finalized against a 10 MB one (peak
+  memory growth per phase, every prompt exactly once; ``shards``: the streamed check);
 - ``prompts``: the generated input files; ``report``: the markdown report.
 """

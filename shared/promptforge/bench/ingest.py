@@ -154,16 +154,16 @@ async def run_ingest_bench(megabytes: float, *, work_dir: Path | None = None) ->
 
 async def measure_in_this_process(path: Path, data_dir: Path) -> dict[str, Any]:
     """Ingest ``path`` on fresh embedded stores, then run the baseline; the raw measures."""
-    async with _Stores(data_dir) as stores:
+    async with BenchStores(data_dir) as stores:
         delivery = await stores.upload(path)
         gc.collect()
-        before = _rss_bytes()
-        resettable = _reset_peak()
+        before = rss_bytes()
+        resettable = reset_peak()
         started, cpu = time.perf_counter(), time.process_time()
         await handle_ingest(stores.runtime.deps, delivery)
         ingest_seconds = time.perf_counter() - started
         ingest_cpu = time.process_time() - cpu
-        peak = _peak_bytes() if resettable else _maxrss_bytes()
+        peak = peak_bytes() if resettable else maxrss_bytes()
         registered, queued = await stores.counts()
     return {
         "ingest_seconds": ingest_seconds,
@@ -186,7 +186,7 @@ def baseline_seconds(path: Path) -> float:
     return time.perf_counter() - started
 
 
-class _Stores:
+class BenchStores:
     """An embedded runtime's stores, opened without its dispatcher or controller."""
 
     def __init__(self, data_dir: Path) -> None:
@@ -194,7 +194,7 @@ class _Stores:
         self.runtime = EmbeddedRuntime(settings)
         self.job_id = ""
 
-    async def __aenter__(self) -> _Stores:
+    async def __aenter__(self) -> BenchStores:
         await self.runtime.store.open()
         await self.runtime.tasks.open()
         await ensure_control_queue(self.runtime.deps)
@@ -277,22 +277,25 @@ def _status_kb(field: str) -> int | None:
     return None
 
 
-def _rss_bytes() -> int:
+def rss_bytes() -> int:
+    """This process's resident set now, in bytes."""
     kb = _status_kb("VmRSS")
-    return kb * 1024 if kb is not None else _maxrss_bytes()
+    return kb * 1024 if kb is not None else maxrss_bytes()
 
 
-def _peak_bytes() -> int:
+def peak_bytes() -> int:
+    """This process's peak resident set (since the last ``reset_peak``), in bytes."""
     kb = _status_kb("VmHWM")
-    return kb * 1024 if kb is not None else _maxrss_bytes()
+    return kb * 1024 if kb is not None else maxrss_bytes()
 
 
-def _maxrss_bytes() -> int:
+def maxrss_bytes() -> int:
+    """This process's lifetime peak resident set (``ru_maxrss``), in bytes."""
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return usage if sys.platform == "darwin" else usage * 1024
 
 
-def _reset_peak() -> bool:
+def reset_peak() -> bool:
     """Reset the peak-RSS mark (Linux); False where that is not possible."""
     try:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:

@@ -47,14 +47,22 @@ def example_prompts() -> list[str]:
     return [str(row["prompt"]) for row in rows]
 
 
-def prompt_lines(seed: int = 0, prefix: str = "b") -> Iterator[bytes]:
-    """An endless stream of JSONL lines (newline included), prompt ids ``<prefix>0000001``…"""
+def prompt_lines(
+    seed: int = 0, prefix: str = "b", *, document_share: float = DOCUMENT_SHARE
+) -> Iterator[bytes]:
+    """An endless stream of JSONL lines (newline included), prompt ids ``<prefix>0000001``…
+
+    ``document_share`` is the share of multi-paragraph documents; 0 gives only the
+    single example prompts (about 275 bytes a line).
+    """
+    if not 0.0 <= document_share <= 1.0:
+        raise ValueError(f"document_share must be between 0 and 1, got {document_share}")
     pool = example_prompts()
     rng = random.Random(seed)
     number = 0
     while True:
         number += 1
-        if rng.random() < DOCUMENT_SHARE:
+        if rng.random() < document_share:
             parts = rng.sample(pool, rng.randint(2, MAX_DOCUMENT_PARTS))
             body = "Answer each request in order, one paragraph each.\n\n" + "\n\n".join(parts)
         else:
@@ -64,11 +72,16 @@ def prompt_lines(seed: int = 0, prefix: str = "b") -> Iterator[bytes]:
 
 
 def write_prompt_file(
-    path: Path, *, prompts: int | None = None, min_bytes: int | None = None, seed: int = 0
+    path: Path,
+    *,
+    prompts: int | None = None,
+    min_bytes: int | None = None,
+    seed: int = 0,
+    document_share: float = DOCUMENT_SHARE,
 ) -> PromptFile:
     """Write ``prompts`` lines, or lines until the file holds at least ``min_bytes``.
 
-    Exactly one of the two must be given.
+    Exactly one of the two must be given; ``document_share`` as for ``prompt_lines``.
     """
     if (prompts is None) == (min_bytes is None):
         raise ValueError("give exactly one of prompts= or min_bytes=")
@@ -79,7 +92,7 @@ def write_prompt_file(
     lines = size = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb", buffering=_WRITE_BUFFER) as out:
-        for line in prompt_lines(seed):
+        for line in prompt_lines(seed, document_share=document_share):
             out.write(line)
             lines += 1
             size += len(line)

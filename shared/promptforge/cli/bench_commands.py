@@ -40,6 +40,24 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     ingest.add_argument("--megabytes", type=float, default=100.0, help="size of the file")
     _report_options(ingest)
 
+    large = benchmarks.add_parser(
+        "large", help="a 1 GB upload: ingest and finalize peak memory against a 10 MB one"
+    )
+    large.add_argument(
+        "--megabytes",
+        type=float,
+        nargs="+",
+        default=[10.0, 1024.0],
+        help="sizes of the files, smallest first (default: 10 1024)",
+    )
+    large.add_argument(
+        "--reliability",
+        type=Path,
+        default=Path("docs/reliability.md"),
+        help="reliability page whose 'large' section to update",
+    )
+    _report_options(large)
+
     from promptforge.ratesim.cli import add_arguments
 
     rate = benchmarks.add_parser(
@@ -143,6 +161,43 @@ async def cmd_bench_ingest(args: argparse.Namespace) -> int:
         f"memory growth < {MEMORY_AIM_MB:g} MB: {'met' if lean else 'not met'}"
     )
     return 0 if figures.complete else 1
+
+
+async def cmd_bench_large(args: argparse.Namespace) -> int:
+    """Run the large-upload benchmark, print it, update both reports."""
+    from promptforge.bench.large import memory_is_flat, run_large_bench
+    from promptforge.bench.large_report import SECTION, benchmarks_section, reliability_section
+
+    if any(size <= 0 for size in args.megabytes):
+        _print("[red]--megabytes must be positive[/red]")
+        return 2
+    sizes = " ".join(f"{size:g}" for size in args.megabytes)
+    _print(f"large: {sizes} MB, each ingested, completed and finalized in a fresh process…")
+    runs = await run_large_bench(args.megabytes)
+    for run in runs:
+        _table(
+            f"promptforge bench large: {run.megabytes:,.1f} MB",
+            [
+                ("prompts", f"{run.lines:,}"),
+                ("ingest", f"{run.ingest.seconds:.1f} s"),
+                ("ingest throughput", f"{run.ingest_megabytes_per_second:.1f} MB/s"),
+                ("ingest peak memory growth", f"{run.ingest.peak_growth_megabytes:.1f} MB"),
+                ("outcomes recorded (no provider call)", f"{run.complete.seconds:.1f} s"),
+                ("finalize", f"{run.finalize.seconds:.1f} s"),
+                ("finalize peak memory growth", f"{run.finalize.peak_growth_megabytes:.1f} MB"),
+                ("result shards", f"{run.check.result_files:,}"),
+                ("result lines", f"{run.check.result_lines:,}"),
+                ("COMPLETED, counters exact", "yes" if run.counters_exact else "NO"),
+                ("every prompt_id exactly once", "yes" if run.check.exactly_once else "NO"),
+            ],
+        )
+    command = f"promptforge bench large --megabytes {sizes}"
+    if not args.no_report:
+        _write(args.report, SECTION, benchmarks_section(runs, command))
+        _write(args.reliability, SECTION, reliability_section(runs, command))
+    flat = memory_is_flat(runs)
+    _print(f"memory flat across sizes: {'yes' if flat else 'NO'}")
+    return 0 if all(run.ok for run in runs) else 1
 
 
 def _print(text: str) -> None:
