@@ -34,6 +34,9 @@ from urllib.parse import quote
 
 import httpx
 
+from promptforge.core.queues import SHARD_RATE, key_shards
+from promptforge.ratecontrol.controller import DEFAULT_CONFIG
+from promptforge.ratecontrol.state import Ceilings
 from tests.e2e.jobs import Finished, download, jsonl, wait_final
 from tests.faults.checks import Allowance, Summary, check_run
 from tests.faults.google_stack import INPUT, PROXIED, GoogleStack
@@ -50,7 +53,10 @@ STORM_RPM, STORM_SECONDS = 60, 8.0  # the emulator sends up to ~50/s, unthrottle
 # during ingest takes longer than 8 s on a busy machine, so the first calls came after
 # the storm. A run that restarts keeps the storm up long enough to meet its calls.
 STORM_SECONDS_WITH_RESTART = 40.0
-MAX_LATENCY = 0.05  # one call at a time: keep the serial queue fast
+MAX_LATENCY = 0.05  # one call at a time per queue: keep the serial queues fast
+# The job's rpm gives its key several queues, each dispatched one task at a time by the
+# emulator: that many calls can be in flight, so a kill can cut off that many.
+KEY_QUEUES = key_shards(Ceilings(rpm=JOB_RPM), SHARD_RATE, DEFAULT_CONFIG.max_rate)
 WORKER_RACE_EVERY = 25
 
 
@@ -125,13 +131,13 @@ def run_google(stack: GoogleStack, fault: Fault, prompts: list[dict[str, str]]) 
 
 
 def check_google(run: GoogleRun, fault: Fault, prompts: list[dict[str, str]]) -> Summary:
-    """``checks.check_run``; the queue dispatches one task at a time: a kill cuts one call off."""
+    """``checks.check_run``; a kill cuts off at most one call per queue of the key."""
     allow = Allowance(
         max_retries=fault.max_retries,
         transient=fault.transient,
         rate_limited=fault.rate_limited,
         repeatable=run.repeatable,
-        max_repeats=1 if fault.killed else 0,
+        max_repeats=KEY_QUEUES if fault.killed else 0,
     )
     return check_run(run.finished, prompts, run.stats, fault.provider[0], allow)
 
