@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import httpx
 
 from promptforge.blobstore.base import BlobStore
 from promptforge.clock import Clock
 from promptforge.core.credentials import Credentials
+from promptforge.core.jobcache import JobCache
 from promptforge.jobstore.base import JobStore
 from promptforge.providers.catalogue import Catalogue
 from promptforge.ratecontrol.controller import DEFAULT_CONFIG, ControllerConfig
@@ -79,3 +80,4 @@ class Deps:
     credentials: Credentials
     http: httpx.AsyncClient
     config: CoreConfig
+    jobs: JobCache = field(default_factory=JobCache)  # the worker's view of its jobs

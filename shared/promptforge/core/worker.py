@@ -44,7 +44,7 @@ TRANSIENT_BACKOFF_MAX = 120.0
 async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
     """Task handler for target ``worker``."""
     task = PromptTask.from_dict(delivery.payload)
-    job = await deps.store.get_job(task.job_id)
+    job = await deps.jobs.get(task.job_id, deps.store.get_job)
     if job is None or job.status.final:
         return HandlerResult(200)
     now = deps.clock.now()
