@@ -137,6 +137,17 @@ class _Provider:
         return httpx.Response(429, json=body, headers={"retry-after": "1"})
 
 
+@pytest.fixture
+async def provider(runtime: EmbeddedRuntime) -> AsyncIterator[_Provider]:
+    """The runtime's provider calls go to a ``_Provider`` that answers 429."""
+    answering = _Provider()
+    runtime.deps.http = httpx.AsyncClient(transport=httpx.MockTransport(answering))
+    try:
+        yield answering
+    finally:
+        await runtime.deps.http.aclose()
+
+
 async def _deliver_all(runtime: EmbeddedRuntime, job: Job, queues: KeyQueues) -> list[str]:
     """Deliver generation 0 of every prompt from its queue; returns the queues they came from."""
     sources = []
@@ -167,75 +178,60 @@ async def _registered(runtime: EmbeddedRuntime, prompts: int) -> tuple[Job, KeyQ
 
 
 async def test_a_rate_limited_prompt_goes_back_to_the_queue_it_came_from(
-    runtime: EmbeddedRuntime,
+    runtime: EmbeddedRuntime, provider: _Provider
 ) -> None:
-    provider = _Provider()
-    runtime.deps.http = httpx.AsyncClient(transport=httpx.MockTransport(provider))
-    try:
-        job, queues = await _registered(runtime, 40)
-        sources = await _deliver_all(runtime, job, queues)
-    finally:
-        await runtime.deps.http.aclose()
+    job, queues = await _registered(runtime, 40)
+    sources = await _deliver_all(runtime, job, queues)
     assert provider.calls == 40
     expected = [sources.count(name) for name in queues.names]
     assert await _pending(runtime, queues) == expected
 
 
-async def _gated(runtime: EmbeddedRuntime, state: ControllerState, key: str) -> None:
-    runtime.deps.config = replace(runtime.deps.config, queue_apply_delay=5.0)
+async def _gated(
+    runtime: EmbeddedRuntime, state: ControllerState, key: str, apply_delay: float = 5.0
+) -> None:
+    """Save ``state`` as the key's controller state, its queues applying rates late."""
+    runtime.deps.config = replace(runtime.deps.config, queue_apply_delay=apply_delay)
     saved = await runtime.deps.store.load_rate_state(key) or {}
     saved["state"] = state.to_dict()
     await runtime.deps.store.save_rate_state(key, saved)
 
 
 async def test_the_gate_defers_dispatches_above_the_decided_rate_without_calling(
-    runtime: EmbeddedRuntime,
+    runtime: EmbeddedRuntime, provider: _Provider
 ) -> None:
-    provider = _Provider()
-    runtime.deps.http = httpx.AsyncClient(transport=httpx.MockTransport(provider))
-    try:
-        job, queues = await _registered(runtime, 40)
-        now = runtime.deps.clock.now().timestamp()
-        # The queue still dispatches at 100/s (set 60 s ago); the controller now wants 10/s.
-        cut = ControllerState(rate=10.0, updated_at=now, history=((now - 60, 100.0), (now, 10.0)))
-        await _gated(runtime, cut, job.rate_key.id)
-        sources = await _deliver_all(runtime, job, queues)
-    finally:
-        await runtime.deps.http.aclose()
+    job, queues = await _registered(runtime, 40)
+    now = runtime.deps.clock.now().timestamp()
+    # The queue still dispatches at 100/s (set 60 s ago); the controller now wants 10/s.
+    cut = ControllerState(rate=10.0, updated_at=now, history=((now - 60, 100.0), (now, 10.0)))
+    await _gated(runtime, cut, job.rate_key.id)
+    sources = await _deliver_all(runtime, job, queues)
     # About one dispatch in ten goes through; every other one is deferred, uncalled.
     assert 0 < provider.calls <= 12
     assert sum(await _pending(runtime, queues)) == 40  # each prompt's next generation
     assert [sources.count(n) for n in queues.names] == await _pending(runtime, queues)
 
 
-async def test_a_paused_key_defers_every_dispatch(runtime: EmbeddedRuntime) -> None:
-    provider = _Provider()
-    runtime.deps.http = httpx.AsyncClient(transport=httpx.MockTransport(provider))
-    try:
-        job, queues = await _registered(runtime, 40)
-        now = runtime.deps.clock.now().timestamp()
-        paused = ControllerState(
-            rate=10.0, updated_at=now, paused_until=now + 30, history=((now - 60, 10.0),)
-        )
-        await _gated(runtime, paused, job.rate_key.id)
-        await _deliver_all(runtime, job, queues)
-    finally:
-        await runtime.deps.http.aclose()
+async def test_a_paused_key_defers_every_dispatch(
+    runtime: EmbeddedRuntime, provider: _Provider
+) -> None:
+    job, queues = await _registered(runtime, 40)
+    now = runtime.deps.clock.now().timestamp()
+    paused = ControllerState(
+        rate=10.0, updated_at=now, paused_until=now + 30, history=((now - 60, 10.0),)
+    )
+    await _gated(runtime, paused, job.rate_key.id)
+    await _deliver_all(runtime, job, queues)
     assert provider.calls == 0
     assert sum(await _pending(runtime, queues)) == 40
 
 
-async def test_without_a_late_queue_there_is_no_gate(runtime: EmbeddedRuntime) -> None:
-    provider = _Provider()
-    runtime.deps.http = httpx.AsyncClient(transport=httpx.MockTransport(provider))
-    try:
-        job, queues = await _registered(runtime, 40)
-        now = runtime.deps.clock.now().timestamp()
-        cut = ControllerState(rate=10.0, updated_at=now, history=((now - 60, 100.0), (now, 10.0)))
-        saved = await runtime.deps.store.load_rate_state(job.rate_key.id) or {}
-        saved["state"] = cut.to_dict()
-        await runtime.deps.store.save_rate_state(job.rate_key.id, saved)
-        await _deliver_all(runtime, job, queues)
-    finally:
-        await runtime.deps.http.aclose()
+async def test_without_a_late_queue_there_is_no_gate(
+    runtime: EmbeddedRuntime, provider: _Provider
+) -> None:
+    job, queues = await _registered(runtime, 40)
+    now = runtime.deps.clock.now().timestamp()
+    cut = ControllerState(rate=10.0, updated_at=now, history=((now - 60, 100.0), (now, 10.0)))
+    await _gated(runtime, cut, job.rate_key.id, apply_delay=0.0)
+    await _deliver_all(runtime, job, queues)
     assert provider.calls == 40

@@ -27,6 +27,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -305,15 +306,19 @@ def reset_peak() -> bool:
     return True
 
 
-def _main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description="(internal) run one ingest measurement")
+def child_main(
+    argv: list[str],
+    what: str,
+    measure: Callable[[Path, Path], Coroutine[Any, Any, dict[str, Any]]],
+) -> int:
+    """A measuring child process: ``measure(file, data_dir)``, its figures as JSON on stdout."""
+    parser = argparse.ArgumentParser(description=f"(internal) run one {what} measurement")
     parser.add_argument("file", type=Path)
     parser.add_argument("data_dir", type=Path)
     args = parser.parse_args(argv)
-    measured = asyncio.run(measure_in_this_process(args.file, args.data_dir))
-    print(json.dumps(measured))
+    print(json.dumps(asyncio.run(measure(args.file, args.data_dir))))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))
+    sys.exit(child_main(sys.argv[1:], "ingest", measure_in_this_process))

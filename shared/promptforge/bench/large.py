@@ -24,7 +24,6 @@ every ``prompt_id`` of the input exactly once across the shards and
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import json
@@ -43,6 +42,7 @@ from promptforge.bench.ingest import (
     MEGABYTE,
     BenchStores,
     baseline_seconds,
+    child_main,
     maxrss_bytes,
     peak_bytes,
     reset_peak,
@@ -363,15 +363,5 @@ def _progress(text: str) -> None:
     print(f"[bench large] {text}", file=sys.stderr, flush=True)
 
 
-def _main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description="(internal) run one large-upload measurement")
-    parser.add_argument("file", type=Path)
-    parser.add_argument("data_dir", type=Path)
-    args = parser.parse_args(argv)
-    measured = asyncio.run(measure_in_this_process(args.file, args.data_dir))
-    print(json.dumps(measured))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))
+    sys.exit(child_main(sys.argv[1:], "large-upload", measure_in_this_process))
