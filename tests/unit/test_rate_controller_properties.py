@@ -19,6 +19,7 @@ from promptforge.ratecontrol.controller import (
     initial_state,
     step,
 )
+from promptforge.ratecontrol.measure import dispatched_rate, mean_rate
 from tests.unit._rate_calls import CFG, LIMITED, OK, P, closed_loop
 
 # --- Properties ---------------------------------------------------------------------------
@@ -182,3 +183,60 @@ def test_converges_to_an_unknown_limit(exponent: float) -> None:
     accepted = sum(r[1] for r in after)
     assert accepted / (tail * P / 60) >= min_share * limit
     assert sum(r[2] for r in after) / max(sent, 1) <= max_429
+
+
+_history = st.lists(
+    st.tuples(st.floats(0, 100), st.floats(0.01, 2_000)), min_size=1, max_size=12
+).map(lambda rows: tuple(sorted(rows)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    history=_history,
+    start=st.floats(-20, 120),
+    length=st.floats(0, 40),
+    delay=st.floats(0, 15),
+)
+def test_dispatched_rate_is_what_both_the_queue_and_the_gate_let_through(
+    history: tuple[tuple[float, float], ...], start: float, length: float, delay: float
+) -> None:
+    """Gated, calls start at most at the rate decided then and the rate the queue applies.
+
+    A raise reaches calls only ``apply_delay`` late (the queue), a cut at once (the gate):
+    the measured dispatch rate is never above either configured average, never below the
+    lowest rate configured, and without a delay it is the configured average itself.
+    """
+    end = start + length
+    gated = dataclasses.replace(CFG, apply_delay=delay, gated=True)
+    ungated = dataclasses.replace(CFG, apply_delay=delay, gated=False)
+    got = dispatched_rate(history, start, end, gated)
+    now = mean_rate(history, start, end)
+    queued = mean_rate(history, start - delay, end - delay)
+    lowest = min(rate for _, rate in history)
+    assert lowest * (1 - 1e-9) <= got <= min(now, queued) * (1 + 1e-9) + 1e-9
+    assert dispatched_rate(history, start, end, ungated) == queued
+    undelayed = dataclasses.replace(CFG, apply_delay=0.0, gated=True)
+    assert dispatched_rate(history, start, end, undelayed) == now
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    limit=st.integers(60, 100_000),
+    remaining=st.integers(0, 100_000),
+    ceilings=_ceilings,
+)
+def test_stated_limits_end_slow_start_at_once_within_the_budget(
+    limit: int, remaining: int, ceilings: Ceilings
+) -> None:
+    """The first response stating a budget ends slow start in that step, never past it."""
+    remaining = min(remaining, limit)
+    state = initial_state(0.0, initial_rate=1.0)
+    signals = RateSignals(limit_requests=limit, remaining_requests=remaining)
+    obs = [Observation(at=0.5, outcome=OK, latency=0.4, signals=signals)]
+    state, decision = step(state, obs, P, ceilings)
+    refill = limit / 60.0
+    assert decision.rate <= refill * (1 + CFG.burst_max) + 1e-9
+    if ceilings.rpm is not None:
+        assert decision.rate <= ceilings.rpm / 60.0 + 1e-9
+    if ceilings.rpm is None and ceilings.tpm is None and remaining >= CFG.reserve * limit:
+        assert decision.rate >= refill * (1 - 1e-9)  # at the stated limit or above: no ramp

@@ -59,6 +59,7 @@ from promptforge.ratecontrol.policy import (
     delivered_rate,
     pause_until,
     reset_window,
+    stated_start,
     window_done,
 )
 from promptforge.ratecontrol.state import NO_CEILINGS, Ceilings, ControllerState, Decision
@@ -133,7 +134,7 @@ def step(
     elif state.saw_429 or counts.limited:
         # The period after a 429, or one with stale 429s, is no clean window: hold.
         decided = reset_window(window, now)
-    elif not window_done(state, now, config):
+    elif not window_done(state, now, config) and not stated_start(window, config):
         decided = window  # keep measuring
     else:
         decided = close_window(window, now, paused_until is not None, config)

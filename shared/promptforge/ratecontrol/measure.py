@@ -10,6 +10,7 @@ should have seen. No clock, no randomness, no I/O.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,8 +38,8 @@ class ControllerConfig:
     min_rate: float = 1.0 / 60.0  # 1 RPM: never slower while discovering
     max_rate: float = 2_000.0  # 120,000 RPM: the runtime spreads it over several queues
     slow_start_factor: float = 2.0  # rate multiplier per validated window before any 429
-    slow_start_lead: float = 2.0  # slow start stays within this x the delivered rate
-    gentle_factor: float = 1.1  # growth per window once a 429 came with budget left
+    slow_start_lead: float = 4.0  # slow start stays within this x the delivered rate
+    gentle_factor: float = 1.12  # growth per window once a 429 came with budget left
     apply_delay: float = 0.0  # seconds before a configured rate reaches the dispatcher
     gated: bool = False  # workers thin dispatches down to the decided rate at once (gate.py)
     settle: float = 1.0  # 429s on calls started this soon after a cut (applied): stale
@@ -52,7 +53,7 @@ class ControllerConfig:
     burst_horizon: float = 60.0  # a provider may bank this many seconds of unused limit
     utilization: float = 0.5  # grow only if at least this share of the rate was used
     window_calls: float = 3.0  # a measurement window lasts long enough for this many calls
-    header_headroom: float = 0.99  # share of a stated limit when its budget is not spendable
+    header_headroom: float = 1.0  # share of a stated limit when its budget is not spendable
     reserve: float = 0.1  # share of a stated budget kept unspent
     burst_max: float = 0.5  # spend spare stated budget at most this much above the limit
     budget_horizon: float = 20.0  # spend spare stated budget over at least this many seconds
@@ -208,6 +209,38 @@ def mean_rate(history: Sequence[tuple[float, float]], start: float, end: float) 
         hi = end if index + 1 == len(history) else min(end, history[index + 1][0])
         if hi > lo:
             total += rate * (hi - lo)
+    return total / (end - start)
+
+
+def dispatched_rate(
+    history: Sequence[tuple[float, float]],
+    start: float,
+    end: float,
+    config: ControllerConfig,
+) -> float:
+    """The average rate calls actually started at over ``[start, end]``.
+
+    A configured rate reaches the queue ``apply_delay`` late; with the workers' gate a
+    decrease reaches calls at once, so the calls ran at the lower of the rate configured
+    then and the one the queue was still applying.
+    """
+    delay = config.apply_delay
+    if not history:
+        return 0.0
+    if delay <= 0:
+        return mean_rate(history, start, end)
+    if not config.gated:
+        return mean_rate(history, start - delay, end - delay)
+    if end <= start:
+        return min(rate_at(history, end), rate_at(history, end - delay))
+    edges = sorted(
+        {start, end}
+        | {t for since, _ in history for t in (since, since + delay) if start < t < end}
+    )
+    total = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        mid = 0.5 * (lo + hi)
+        total += min(rate_at(history, mid), rate_at(history, mid - delay)) * (hi - lo)
     return total / (end - start)
 
 

@@ -12,7 +12,7 @@ from promptforge.ratecontrol.budget import stated_limits
 from promptforge.ratecontrol.measure import (
     ControllerConfig,
     Tally,
-    mean_rate,
+    dispatched_rate,
     next_daily_reset,
 )
 from promptforge.ratecontrol.state import ControllerState
@@ -24,6 +24,7 @@ __all__ = [
     "delivered_rate",
     "pause_until",
     "reset_window",
+    "stated_start",
     "window_done",
 ]
 
@@ -31,6 +32,7 @@ _DROPPED = 0.8  # a window accepting under this share of the running average: th
 _REFUSAL_SPAN = 50.0  # refusals are counted against at least this many dispatches
 _NOISY_FLOOR = 0.25  # the deepest cut a few refusals can make
 _FEW_FLOOR = 0.5  # ... and one or two
+_SOLID = 30  # successes a window needs before its drop is believed over the running average
 
 
 def delivered_rate(
@@ -156,9 +158,10 @@ def _accepted_rate(  # noqa: PLR0917 - private, one call site
     Otherwise the lower of the two: each overstates in its own case (successes carry
     burst credit, dispatches an app-limited queue).
     """
-    lag = 0.0 if config.gated else config.apply_delay
-    sent = mean_rate(state.history, state.window_start - lag, now - lag)
-    span = min(elapsed, max(since, _REFUSAL_SPAN / max(sent, config.min_rate)))
+    average = dispatched_rate(state.history, state.window_start, now, config)
+    span = min(elapsed, max(since, _REFUSAL_SPAN / max(average, config.min_rate)))
+    # The rate calls started at over that span: a raise may have reached the queue within it.
+    sent = dispatched_rate(state.history, now - span, now, config)
     dispatched = max(sent * span, 1.0)
     refused = min(1.0, state.window_limited / dispatched)
     # A handful of refusals is noise: never cut by more than half (one or two) or three
@@ -186,10 +189,11 @@ def _accepted_rate(  # noqa: PLR0917 - private, one call site
     # Well under the average, the window shows the limit has dropped (or the burst
     # credit that carried slow start is spent): believe it. Otherwise the window is
     # noisy and the average steady; out of slow start both still hold burst credit.
-    if window < _DROPPED * average:
+    if window < _DROPPED * average and ok >= _SOLID:
         by_success = window
     elif state.limit_estimate is None:
-        by_success = min(window, average)
+        # Slow start outruns the running average; the dispatch measure bounds the window.
+        by_success = window
     else:
         by_success = max(window, average)
     return min(by_success, by_dispatch)
@@ -200,18 +204,33 @@ def close_window(
 ) -> ControllerState:
     """A clean window ended: grow if the rate was used."""
     elapsed = now - state.window_start
-    lag = (state.latency or 0.0) + config.apply_delay
-    expected = mean_rate(state.history, state.window_start - lag, now - lag)
+    lag = state.latency or 0.0
+    expected = dispatched_rate(state.history, state.window_start - lag, now - lag, config)
     # Transient failures (5xx, timeouts) neither shrink the rate nor count as using it.
     useful = state.window_calls - state.window_transient
     used = useful >= config.utilization * expected * elapsed
-    if used and not paused:
+    stated = state.burst_ok and not state.gentle and bool(stated_limits(state, config))
+    if (used or (stated and state.limit_estimate is None)) and not paused:
         # Grow from the rate the observed calls were dispatched at, not the rate set since:
         # with latency longer than a period, growth is clocked by what comes back.
         base = min(state.rate, expected)
-        stated = state.burst_ok and not state.gentle and bool(stated_limits(state, config))
         state = _grow(state, base, stated, now, config)
     return reset_window(state, now)
+
+
+def stated_start(state: ControllerState, config: ControllerConfig) -> bool:
+    """Slow start with stated limits: go to what the budgets allow at once, not per window.
+
+    The budgets bound the rate themselves; a window of calls would only tell what the
+    first response already said, a queue's apply delay and a latency later.
+    """
+    return (
+        state.limit_estimate is None
+        and state.burst_ok
+        and not state.gentle
+        and state.rate < config.max_rate
+        and bool(stated_limits(state, config))
+    )
 
 
 def _grow(
@@ -233,7 +252,8 @@ def _grow(
             rate = base * config.slow_start_factor
         # Never far ahead of what has been delivered: an unknown limit may sit behind a
         # burst allowance, and the further slow start outruns it, the harder the fall.
-        if state.delivered is not None:
+        # Stated budgets leave no such surprise: there the budgets bound the ramp.
+        if state.delivered is not None and not stated_limits(state, config):
             rate = min(rate, max(base, config.slow_start_lead * state.delivered))
         return dataclasses.replace(state, rate=max(state.rate, rate))
     ceiling = base * (config.gentle_factor if state.gentle else config.slow_start_factor)
