@@ -57,3 +57,29 @@ async def test_a_job_registered_during_a_step_is_kept(tmp_path: Path) -> None:
         # job-gone is not PROCESSING (no such job): dropped; job-new arrived mid-step: kept.
         assert set(saved["jobs"]) == {"job-new"}
         assert [queue for queue, _ in queues.updates] == ["pf-q"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("apply_delay", [0.0, 5.0])
+async def test_a_gated_ramp_configures_the_queue_ahead_of_the_decided_rate(
+    tmp_path: Path, apply_delay: float
+) -> None:
+    async with SqliteJobStore(tmp_path / "jobs.db") as store:
+        await store.save_rate_state(KEY, {"queue": "pf-q", "jobs": {}})
+        queues = _Queues()
+        deps: Any = SimpleNamespace(
+            store=store,
+            tasks=queues,
+            clock=FakeClock(),
+            config=CoreConfig(initial_rate=1.0, queue_apply_delay=apply_delay),
+        )
+        rate = await control_key(cast(Deps, deps), KEY)
+        saved = await store.load_rate_state(KEY)
+        assert saved is not None
+        decision = saved["decision"]
+        assert decision["rate"] == 1.0
+        # Gated (a late queue), slow start's next step is configured now; else the rate.
+        expected = 2.0 if apply_delay else 1.0
+        assert decision["queue_rate"] == decision["applied_rate"] == rate == expected
+        assert [config.max_dispatches_per_second for _, config in queues.updates] == [expected]
+        assert saved["state"]["configured"][-1][1] == expected

@@ -2,8 +2,10 @@
 
 One step per key and period: drain the observations workers reported, run the pure
 controller (``ratecontrol.controller.step``), save its state and decision, and apply
-the decided rate to the key's queue(s) through ``core.queues`` (a paused key gets
-``PAUSED_RATE``; a key spread over several queues gives each an equal share).
+the decision's queue rate to the key's queue(s) through ``core.queues`` (a paused key
+gets ``PAUSED_RATE``; a key spread over several queues gives each an equal share).
+Where workers gate dispatches, the queue rate runs ahead of the decided rate while it
+ramps (``ratecontrol.headroom``); the state remembers both.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from promptforge.core.queues import (
     applied_rate,
     ceilings_of,
     prompt_queue_config,
+    queue_cap,
     shard_concurrency,
     shard_queue,
     shard_rates,
@@ -69,13 +72,17 @@ async def control_key(
         else initial_state(now, ceilings, initial_rate=deps.config.initial_rate, config=config)
     )
     observations = await deps.store.drain_observations(key)
-    state, decision = step(state, observations, now, ceilings, config=config)
+    shards = int(saved.get("shards") or 1)
+    state, decision = step(
+        state, observations, now, ceilings, config=config, queue_cap=queue_cap(shards)
+    )
     rate = applied_rate(decision, now)
     latest = await deps.store.load_rate_state(key) or saved
     latest.update(
         state=state.to_dict(),
         decision={
             "rate": decision.rate,
+            "queue_rate": decision.queue_rate,
             "applied_rate": rate,
             "phase": decision.phase,
             "paused_until": decision.paused_until,
@@ -91,7 +98,6 @@ async def control_key(
         },
     )
     await deps.store.save_rate_state(key, latest)
-    shards = int(saved.get("shards") or 1)
     for shard, shard_rate in enumerate(shard_rates(rate, shards)):
         await deps.tasks.update_queue(
             shard_queue(str(saved["queue"]), shard),

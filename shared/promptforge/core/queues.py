@@ -47,10 +47,19 @@ SHARD_RATE = 450.0
 
 
 def applied_rate(decision: Decision, now: float) -> float:
-    """The dispatch rate to configure for ``decision``: its rate, or ``PAUSED_RATE``."""
+    """The dispatch rate to configure for ``decision``: its queue rate, or ``PAUSED_RATE``.
+
+    The queue rate is the decided rate, or above it while the rate may still rise and
+    workers gate dispatches down to the decided one (``ratecontrol.headroom``).
+    """
     if decision.paused_until is not None and decision.paused_until > now:
         return PAUSED_RATE
-    return decision.rate
+    return decision.queue_rate
+
+
+def queue_cap(shards: int) -> float:
+    """The most a key spread over ``shards`` queues can dispatch per second."""
+    return max(1, shards) * MAX_QUEUE_RATE
 
 
 def shard_count(peak_rate: float, per_queue: float = SHARD_RATE) -> int:
@@ -157,7 +166,8 @@ async def ensure_rate_queue(deps: Deps, job: Job) -> KeyQueues:
     saved["jobs"] = jobs
     saved["queue"] = queues.base
     await deps.store.save_rate_state(key, saved)
-    rate = float((saved.get("decision") or {}).get("rate") or _start_rate(deps, ceilings))
+    decided: dict[str, Any] = saved.get("decision") or {}
+    rate = float(decided.get("applied_rate") or decided.get("rate") or _start_rate(deps, ceilings))
     concurrency = shard_concurrency(deps, queues.shards)
     for name, shard_rate in zip(queues.names, shard_rates(rate, queues.shards), strict=True):
         await deps.tasks.ensure_queue(name, prompt_queue_config(shard_rate, concurrency))

@@ -41,6 +41,7 @@ from promptforge.ratecontrol.budget import (
     named_at,
     stated_cap,
 )
+from promptforge.ratecontrol.headroom import queue_rate, record_queue_rate
 from promptforge.ratecontrol.measure import (
     CONTROL_PERIOD,
     DEFAULT_CONFIG,
@@ -91,7 +92,9 @@ def initial_state(
     lower, upper = _bounds(blank, ceilings, now, config)
     given = ceilings.rpm is not None or ceilings.tpm is not None
     rate = upper if given else min(max(initial_rate, lower), upper)
-    return dataclasses.replace(blank, rate=rate, window_start=now, history=((now, rate),))
+    return dataclasses.replace(
+        blank, rate=rate, window_start=now, history=((now, rate),), configured=((now, rate),)
+    )
 
 
 def step(
@@ -101,8 +104,13 @@ def step(
     ceilings: Ceilings = NO_CEILINGS,
     *,
     config: ControllerConfig = DEFAULT_CONFIG,
+    queue_cap: float = math.inf,
 ) -> tuple[ControllerState, Decision]:
-    """Fold one control period's observations into the state and decide the next rate."""
+    """Fold one control period's observations into the state and decide the next rate.
+
+    ``queue_cap``: the most the key's queues can dispatch per second (Cloud Tasks: 500
+    per queue); the queue rate (``Decision.queue_rate``) stays under it.
+    """
     now = max(now, state.updated_at)
     obs = sorted(observations, key=observation_order)
     fresh_after = None
@@ -148,7 +156,9 @@ def step(
         saw_429=counts.limited > 0,
         history=record_rate(state.history, now, rate),
     )
-    return new_state, _decide(new_state, now, upper, ceilings)
+    queued = queue_rate(new_state, now, upper, cap=queue_cap, config=config)
+    new_state = record_queue_rate(new_state, now, queued)
+    return new_state, _decide(new_state, now, upper, ceilings, queued)
 
 
 def retry_delay(
@@ -257,8 +267,10 @@ def _bounds(
     return lower, max(upper, lower)
 
 
-def _decide(state: ControllerState, now: float, upper: float, ceilings: Ceilings) -> Decision:
-    """The decision a state stands for."""
+def _decide(
+    state: ControllerState, now: float, upper: float, ceilings: Ceilings, queued: float
+) -> Decision:
+    """The decision a state stands for, the queues configured at ``queued``."""
     paused = state.paused_until is not None and state.paused_until > now
     if paused:
         phase = "paused"
@@ -278,4 +290,5 @@ def _decide(state: ControllerState, now: float, upper: float, ceilings: Ceilings
         phase=phase,
         rpm_estimate=min(rpm) if rpm else None,
         tpm_estimate=min(tpm) if tpm else None,
+        queue_rate=queued,
     )

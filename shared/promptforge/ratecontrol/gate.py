@@ -13,6 +13,7 @@ never a provider call.
 from __future__ import annotations
 
 from promptforge.ratecontrol.controller import ControllerState
+from promptforge.ratecontrol.headroom import queue_history
 from promptforge.ratecontrol.measure import DEFAULT_CONFIG, ControllerConfig, rate_at, unit_hash
 
 __all__ = ["admission"]
@@ -27,16 +28,18 @@ def admission(
 ) -> float | None:
     """Seconds to defer a task dispatched now, or ``None`` to call the provider.
 
-    The queue dispatches at the rate configured ``config.apply_delay`` ago; the
-    controller wants ``state.rate``. Deferred tasks come back after the delay plus a
+    The queue dispatches at the rate configured ``config.apply_delay`` ago (with
+    headroom above what was decided then: ``headroom.py``); the controller wants
+    ``state.rate``. Deferred tasks come back after the delay plus a
     spread of one period, by which time the queue runs at the decided rate.
     """
     spread = config.control_period * (1.0 + unit_hash(f"spread|{salt}"))
     if state.paused_until is not None and state.paused_until > now:
         return state.paused_until - now + spread
-    if config.apply_delay <= 0 or not state.history:
+    queued = queue_history(state)
+    if config.apply_delay <= 0 or not queued:
         return None
-    dispatching = rate_at(state.history, now - config.apply_delay)
+    dispatching = rate_at(queued, now - config.apply_delay)
     if state.rate >= dispatching or unit_hash(f"keep|{salt}") < state.rate / dispatching:
         return None
     return config.apply_delay + spread

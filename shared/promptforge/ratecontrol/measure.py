@@ -217,30 +217,35 @@ def dispatched_rate(
     start: float,
     end: float,
     config: ControllerConfig,
+    configured: Sequence[tuple[float, float]] = (),
 ) -> float:
     """The average rate calls actually started at over ``[start, end]``.
 
-    A configured rate reaches the queue ``apply_delay`` late; with the workers' gate a
-    decrease reaches calls at once, so the calls ran at the lower of the rate configured
-    then and the one the queue was still applying.
+    ``history`` holds the decided rates, ``configured`` what the queue was configured
+    at (empty: the decided rates). A configured rate reaches the queue ``apply_delay``
+    late; with the workers' gate, dispatches above the decided rate are deferred at
+    once, so calls ran at the lower of the rate decided then and the one the queue was
+    still applying (configured ``apply_delay`` earlier).
     """
     delay = config.apply_delay
+    queued = configured or history
     if not history:
         return 0.0
     if delay <= 0:
         return mean_rate(history, start, end)
     if not config.gated:
-        return mean_rate(history, start - delay, end - delay)
+        return mean_rate(queued, start - delay, end - delay)
     if end <= start:
-        return min(rate_at(history, end), rate_at(history, end - delay))
+        return min(rate_at(history, end), rate_at(queued, end - delay))
     edges = sorted(
         {start, end}
-        | {t for since, _ in history for t in (since, since + delay) if start < t < end}
+        | {since for since, _ in history if start < since < end}
+        | {since + delay for since, _ in queued if start < since + delay < end}
     )
     total = 0.0
     for lo, hi in itertools.pairwise(edges):
         mid = 0.5 * (lo + hi)
-        total += min(rate_at(history, mid), rate_at(history, mid - delay)) * (hi - lo)
+        total += min(rate_at(history, mid), rate_at(queued, mid - delay)) * (hi - lo)
     return total / (end - start)
 
 

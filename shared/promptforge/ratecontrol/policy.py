@@ -158,10 +158,10 @@ def _accepted_rate(  # noqa: PLR0917 - private, one call site
     Otherwise the lower of the two: each overstates in its own case (successes carry
     burst credit, dispatches an app-limited queue).
     """
-    average = dispatched_rate(state.history, state.window_start, now, config)
+    average = dispatched_rate(state.history, state.window_start, now, config, state.configured)
     span = min(elapsed, max(since, _REFUSAL_SPAN / max(average, config.min_rate)))
     # The rate calls started at over that span: a raise may have reached the queue within it.
-    sent = dispatched_rate(state.history, now - span, now, config)
+    sent = dispatched_rate(state.history, now - span, now, config, state.configured)
     dispatched = max(sent * span, 1.0)
     refused = min(1.0, state.window_limited / dispatched)
     # A handful of refusals is noise: never cut by more than half (one or two) or three
@@ -205,7 +205,9 @@ def close_window(
     """A clean window ended: grow if the rate was used."""
     elapsed = now - state.window_start
     lag = state.latency or 0.0
-    expected = dispatched_rate(state.history, state.window_start - lag, now - lag, config)
+    expected = dispatched_rate(
+        state.history, state.window_start - lag, now - lag, config, state.configured
+    )
     # Transient failures (5xx, timeouts) neither shrink the rate nor count as using it.
     useful = state.window_calls - state.window_transient
     used = useful >= config.utilization * expected * elapsed

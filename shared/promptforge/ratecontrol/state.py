@@ -36,7 +36,7 @@ NO_CEILINGS = Ceilings()
 class ControllerState:
     """Everything the controller remembers about one rate key; persisted as JSON."""
 
-    rate: float  # dispatches per second configured now
+    rate: float  # dispatches per second decided now (what may reach the provider)
     updated_at: float  # epoch seconds of the last step
     limit_estimate: float | None = None  # requests/s the provider accepted (429s, clean probes)
     probe_step: float = DEFAULT_CONFIG.probe_start  # next probe step, x limit_estimate
@@ -69,12 +69,16 @@ class ControllerState:
     limit_output_tokens: float | None = None
     readings: tuple[Reading, ...] = ()  # what remained of each stated budget, and when
     named_at: float | None = None  # when a 429 last named a limit without stating its budget
-    history: tuple[tuple[float, float], ...] = ()  # (since, rate): recent configured rates
+    history: tuple[tuple[float, float], ...] = ()  # (since, rate): recent decided rates
+    # (since, rate): what the queues were configured at (``headroom.py``: above the decided
+    # rate while it may still rise); empty in states saved before it was kept: ``history``.
+    configured: tuple[tuple[float, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (plain floats, ints, bools, lists and ``None``)."""
         data = dataclasses.asdict(self)
         data["history"] = [[since, rate] for since, rate in self.history]
+        data["configured"] = [[since, rate] for since, rate in self.configured]
         data["readings"] = [[r.kind, r.remaining, r.at] for r in self.readings]
         data["version"] = _STATE_VERSION
         return data
@@ -88,6 +92,7 @@ class ControllerState:
         names = {f.name for f in dataclasses.fields(cls)}
         values = {key: value for key, value in data.items() if key in names}
         values["history"] = tuple((float(s), float(r)) for s, r in data.get("history", ()))
+        values["configured"] = tuple((float(s), float(r)) for s, r in data.get("configured", ()))
         values["readings"] = tuple(
             Reading(str(k), float(rem), float(at)) for k, rem, at in data.get("readings", ())
         )
@@ -98,8 +103,11 @@ class ControllerState:
 class Decision:
     """What to configure on the queue now."""
 
-    rate: float  # dispatches per second
+    rate: float  # dispatches per second the controller wants to reach the provider
     paused_until: float | None  # no dispatch before this epoch time
     phase: str  # "slow_start" | "avoidance" | "paused" | "ceiling"
     rpm_estimate: float | None  # what the controller believes the limits are
     tpm_estimate: float | None
+    # Dispatches per second to configure on the queue(s): ``rate``, or above it while the
+    # rate may still rise and workers gate dispatches down to ``rate`` (``headroom.py``).
+    queue_rate: float

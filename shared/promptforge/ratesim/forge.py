@@ -16,7 +16,14 @@ import dataclasses
 import random
 from dataclasses import dataclass, field
 
-from promptforge.core.queues import SHARD_RATE, applied_rate, key_shards, shard_of, shard_rates
+from promptforge.core.queues import (
+    SHARD_RATE,
+    applied_rate,
+    key_shards,
+    queue_cap,
+    shard_of,
+    shard_rates,
+)
 from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.base import Observation
 from promptforge.ratecontrol.controller import (
@@ -122,7 +129,12 @@ class PromptForgeClient:
         observations, self._observations = self._observations, []
         options = self._options
         self.state, decision = step(
-            self.state, observations, now, options.ceilings, config=self._config
+            self.state,
+            observations,
+            now,
+            options.ceilings,
+            config=self._config,
+            queue_cap=queue_cap(self._shards),
         )
         rate = applied_rate(decision, now)
         self.queues.update(shard_rates(rate, self._shards), options.max_concurrent)
