@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(5 * 1024**3, ge=1, description="Largest accepted upload.")
     max_line_bytes: int = Field(1_000_000, ge=1024, description="Longest accepted input line.")
     provider_timeout: float = Field(
-        120.0, gt=0, description="Seconds before a provider call times out."
+        300.0,
+        gt=0,
+        description="Seconds before a provider call times out (the SDKs wait 600 s; a long "
+        "completion or a reasoning model can take minutes). Keep it under lease_seconds.",
     )
     lease_seconds: float = Field(600.0, gt=0, description="How long a worker owns a prompt.")
     initial_rate: float = Field(1.0, gt=0, description="Slow-start dispatch rate (requests/s).")
@@ -69,6 +72,17 @@ class Settings(BaseSettings):
         "dispatcher hands to the handler three times: twice at once, then once more after "
         "both answered, as an at-least-once queue may.",
     )
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_call(self) -> Settings:
+        """A worker's lease must outlast its provider call, or a second delivery could call too."""
+        if self.provider_timeout >= self.lease_seconds:
+            raise ValueError(
+                f"PROMPTFORGE_PROVIDER_TIMEOUT ({self.provider_timeout:g} s) must be shorter than "
+                f"PROMPTFORGE_LEASE_SECONDS ({self.lease_seconds:g} s): a prompt's lease has to "
+                "outlast its provider call"
+            )
+        return self
 
     @property
     def base_url(self) -> str:

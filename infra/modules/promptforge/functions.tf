@@ -8,7 +8,7 @@ locals {
     # Only turns the upload event into one named ingest task: small and quick.
     ingest = { memory = "512Mi", cpu = "1", concurrency = 10, timeout_seconds = 60, min_instances = 0, max_instances = 10 }
     # One prompt per task, mostly waiting on the provider: high concurrency, generous timeout.
-    worker = { memory = "1Gi", cpu = "1", concurrency = 80, timeout_seconds = 300, min_instances = 0, max_instances = 100 }
+    worker = { memory = "1Gi", cpu = "1", concurrency = 80, timeout_seconds = 360, min_instances = 0, max_instances = 100 }
     # Control ticks, plus ingest, slice and finalize, which stream whole files in bounded
     # batches: Cloud Tasks gives those 30 minutes (the longest dispatch deadline), so does this.
     controller = { memory = "1Gi", cpu = "1", concurrency = 8, timeout_seconds = 1800, min_instances = 0, max_instances = 10 }

@@ -30,7 +30,7 @@ class CoreConfig:
     max_line_bytes: int = 1_000_000
     ingest_batch: int = 500
     lease_seconds: float = 600.0
-    provider_timeout: float = 120.0
+    provider_timeout: float = 300.0
     initial_rate: float = 1.0
     max_concurrent_dispatches: int = 1000
     queue_apply_delay: float = 0.0

@@ -62,7 +62,7 @@ class ForgeOptions:
     initial_rate: float = 1.0
     ceilings: Ceilings = NO_CEILINGS
     max_retries: int = 3
-    timeout: float = 120.0  # the worker's provider timeout (settings.provider_timeout)
+    timeout: float = 300.0  # the worker's provider timeout (settings.provider_timeout)
 
 
 @dataclass(slots=True)
