@@ -15,7 +15,7 @@ finalize CloudEvent starts everything else. Events, triggered by the job's statu
   time, did nothing else);
 - ``replay_events``: the finalize CloudEvent and the ``ingest``, ``slice`` and
   ``finalize`` tasks tripled; the event posted once more after the ingest ended; the
-  upload URL replayed mid-job;
+  upload URL replayed once the ingest has read the file (see ``_replay_events``);
 - ``restart_in_ingest`` / ``restart_mid_dispatch``: all four functions stopped (SIGTERM)
   and started again, while the file is being fanned out / once 60% are done;
 - ``kill_mid_call``: once 40% are done and a call is in flight at the simulator, the
@@ -167,13 +167,22 @@ def _set_proxies(run: _Running, events: tuple[str, ...]) -> None:
 
 
 def _replay_events(run: _Running) -> None:
-    status = run.watch.wait_for("replay the upload", lambda s: s["status"] == "PROCESSING")
+    """Replay the upload URL and the finalize event once the ingest has read the file.
+
+    A signed PUT URL replayed on GCS writes a new generation (it cannot be made
+    create-only without a header the client would have to send). The ingest reads the
+    generation the job started on, which the input bucket keeps for a day after it is
+    replaced (versioning, ``infra/``); the GCS stand-in keeps no old generations, so
+    here the replay waits for the ingest (earlier, the job would end FAILED
+    ``input_overwritten`` on the stand-in, never with mixed input).
+    """
+    status = run.watch.wait_for("replay the upload", lambda s: s["ingest_complete"])
     again = _put(run.watch.client, run.upload_url, run.body)
     assert again.status_code in (200, 409), again.text
     run.events.append(
-        f"upload URL replayed at {status['prompt_count']} registered: {again.status_code}"
+        f"upload URL replayed after the ingest ({status['prompt_count']} registered): "
+        f"{again.status_code}"
     )
-    run.watch.wait_for("replay the event", lambda s: s["ingest_complete"])
     name = f"tenant-f/{run.watch.job_id}/prompts.jsonl"
     _post_finalize_event(run.watch.client, run.stack, name)
     run.events.append("finalize event posted again after the ingest")

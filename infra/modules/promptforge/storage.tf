@@ -4,7 +4,6 @@
 
 resource "google_storage_bucket" "input" {
   # checkov:skip=CKV_GCP_62:Access is recorded by Data Access audit logs (google_project_iam_audit_config.storage below, DATA_READ and DATA_WRITE) instead of legacy usage-log buckets.
-  # checkov:skip=CKV_GCP_78:Uploads are written once per job and read once by ingest; soft delete (on by default, 7 days) already recovers a deleted or overwritten upload, and versions would keep data the lifecycle rule is meant to delete.
   project                     = var.project_id
   name                        = "${var.project_id}-${local.prefix}-uploads"
   location                    = var.region
@@ -13,6 +12,22 @@ resource "google_storage_bucket" "input" {
   public_access_prevention    = "enforced"
   force_destroy               = var.force_destroy_buckets
   labels                      = local.labels
+
+  # A replayed upload URL (a client retrying its PUT) overwrites the object while ingest may
+  # still be reading the generation the job was started on: keep that generation readable
+  # for a day after it is replaced, then delete it.
+  versioning {
+    enabled = true
+  }
+
+  lifecycle_rule {
+    condition {
+      days_since_noncurrent_time = 1
+    }
+    action {
+      type = "Delete"
+    }
+  }
 
   # An upload is read once by ingest; after that it is only evidence for a support question.
   lifecycle_rule {

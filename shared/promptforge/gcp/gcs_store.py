@@ -2,8 +2,10 @@
 
 The storage library is synchronous; every call runs in a worker thread, one chunk
 at a time, so memory stays bounded by ``chunk_size`` whatever the object's size.
-Reads pin the generation they started on: an object overwritten mid-read fails the
-read (``FileNotFoundError``) instead of mixing two uploads. Each output file is its
+Reads pin the generation they started on: an object overwritten mid-read is still
+read from that generation where the bucket keeps noncurrent versions (the input
+bucket does, for a day), and fails the read (``FileNotFoundError``) where it does
+not, never mixing two uploads. Each output file is its
 own object written once per finalize, so no object sees more than one mutation at a
 time (GCS allows about one per second per object).
 """
@@ -125,6 +127,18 @@ class GcsBlobStore:
         blob = await asyncio.to_thread(self._client.bucket(bucket).get_blob, name)
         return None if blob is None else _info(blob)
 
+    async def _stat_generation(
+        self, bucket: str, name: str, generation: int | None
+    ) -> BlobInfo | None:
+        """Metadata of one generation (a noncurrent one too, where the bucket keeps versions)."""
+        if generation is None:
+            return await self.stat(bucket, name)
+        get = self._client.bucket(bucket).get_blob
+        blob = await asyncio.to_thread(get, name, generation=generation)
+        if blob is None or int(blob.generation or 0) != generation:
+            return None
+        return _info(blob)
+
     def read(self, bucket: str, name: str, chunk_size: int = READ_CHUNK) -> AsyncIterator[bytes]:
         """Stream the whole object; ``FileNotFoundError`` if it is missing."""
         return self.read_range(bucket, name, 0, None, chunk_size=chunk_size)
@@ -141,8 +155,8 @@ class GcsBlobStore:
     ) -> AsyncIterator[bytes]:
         """Stream bytes ``[start, end)`` of one generation (default: the live one)."""
         if generation is None or end is None:
-            info = await self.stat(bucket, name)
-            if info is None or (generation is not None and info.generation != generation):
+            info = await self._stat_generation(bucket, name, generation)
+            if info is None:
                 raise FileNotFoundError(f"gs://{bucket}/{name} (generation {generation})")
             generation = info.generation
             end = info.size if end is None else min(end, info.size)
