@@ -34,7 +34,7 @@ from typing import Protocol, runtime_checkable
 from promptforge.blobstore.base import BlobStore
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
-from promptforge.core.ingest import job_id_from_object, store_verdicts
+from promptforge.core.ingest import admit_upload, finish_ingest, store_verdicts
 from promptforge.core.jsonl import LineError, LineSplitter, RawLine, ValidPrompt, validate_line
 from promptforge.core.models import Job, JobError, JobStatus
 from promptforge.core.queues import ensure_rate_queue, key_queues
@@ -156,7 +156,7 @@ async def handle_ingest_sliced(
     """Task handler for target ``ingest`` that fans out through slice tasks."""
     payload = delivery.payload
     generation = int(payload["generation"])
-    job = await _admit(deps, str(payload["name"]), generation)
+    job = await admit_upload(deps, str(payload["name"]), generation)
     if job is None:
         return HandlerResult(200)
     try:
@@ -185,18 +185,9 @@ async def plan_and_enqueue(
     slices += len(pending)
     await deps.tasks.enqueue(pending)
     total = planner.verdicts
-    await deps.store.update_ingest_progress(job.job_id, total, done=True)
-    if total == 0:
-        await deps.store.transition(
-            job.job_id,
-            JobStatus.PROCESSING,
-            JobStatus.FAILED,
-            completed_at=deps.clock.now(),
-            error=JobError("empty_file", "the uploaded file has no prompts; upload JSONL lines"),
-        )
-        return 0
-    await enqueue_finalize_if_ready(deps, job.job_id)
-    log.info("job %s: %d lines in %d slices", job.job_id, total, slices)
+    await finish_ingest(deps, job, total)
+    if total:
+        log.info("job %s: %d lines in %d slices", job.job_id, total, slices)
     return total
 
 
@@ -264,32 +255,6 @@ async def _slice_verdicts(
 
 def _renumber(raw: RawLine, offset: int) -> RawLine:
     return RawLine(raw.number + offset, raw.data, raw.too_long)
-
-
-async def _admit(deps: Deps, name: str, generation: int) -> Job | None:
-    """The job this upload starts (or resumes), or None when there is nothing to do."""
-    job_id = job_id_from_object(name)
-    job = await deps.store.get_job(job_id) if job_id else None
-    if job is None or job.upload_object != name:
-        log.warning("ignoring upload of %s: no job expects it", name)
-        return None
-    if job.status is JobStatus.WAITING_FOR_UPLOAD:
-        await deps.store.transition(
-            job.job_id,
-            JobStatus.WAITING_FOR_UPLOAD,
-            JobStatus.PROCESSING,
-            started_processing_at=deps.clock.now(),
-            input_generation=generation,
-        )
-        job = await deps.store.get_job(job.job_id)
-        if job is None:
-            return None
-    if job.status is not JobStatus.PROCESSING or job.ingest_done:
-        return None
-    if job.input_generation != generation:
-        log.warning("job %s: ignoring a second upload (generation %s)", job.job_id, generation)
-        return None
-    return job
 
 
 async def _fail_overwritten(deps: Deps, job: Job) -> None:

@@ -47,18 +47,20 @@ def job_id_from_object(name: str) -> str | None:
     return parts[1]
 
 
-async def handle_ingest(deps: Deps, delivery: Delivery) -> HandlerResult:
-    """Task handler for target ``ingest``."""
-    payload = delivery.payload
-    name = str(payload["name"])
-    generation = int(payload["generation"])
+async def admit_upload(deps: Deps, name: str, generation: int) -> Job | None:
+    """The job this upload starts (or resumes), or None when there is nothing to do.
+
+    The first event of a job's upload moves it to ``PROCESSING`` pinned to that
+    generation; a replayed event resumes it; an unrelated object, an ended or fully
+    ingested job, or another generation of the object is ignored.
+    """
     job_id = job_id_from_object(name)
     job = await deps.store.get_job(job_id) if job_id else None
     if job is None or job.upload_object != name:
         log.warning("ignoring upload of %s: no job expects it", name)
-        return HandlerResult(200)
+        return None
     if job.status is JobStatus.WAITING_FOR_UPLOAD:
-        started = await deps.store.transition(
+        await deps.store.transition(
             job.job_id,
             JobStatus.WAITING_FOR_UPLOAD,
             JobStatus.PROCESSING,
@@ -67,15 +69,21 @@ async def handle_ingest(deps: Deps, delivery: Delivery) -> HandlerResult:
         )
         job = await deps.store.get_job(job.job_id)
         if job is None:
-            return HandlerResult(200)
-        if not started and job.status is not JobStatus.PROCESSING:
-            return HandlerResult(200)
+            return None
     if job.status is not JobStatus.PROCESSING or job.ingest_done:
-        return HandlerResult(200)
+        return None
     if job.input_generation != generation:
         log.warning("job %s: ignoring a second upload (generation %s)", job.job_id, generation)
-        return HandlerResult(200)
-    await ingest_file(deps, job, str(payload["bucket"]))
+        return None
+    return job
+
+
+async def handle_ingest(deps: Deps, delivery: Delivery) -> HandlerResult:
+    """Task handler for target ``ingest``."""
+    payload = delivery.payload
+    job = await admit_upload(deps, str(payload["name"]), int(payload["generation"]))
+    if job is not None:
+        await ingest_file(deps, job, str(payload["bucket"]))
     return HandlerResult(200)
 
 
@@ -106,9 +114,16 @@ async def ingest_file(deps: Deps, job: Job, bucket: str) -> int:
         if len(errors.exceptions) == 1:  # the reader's or the writer's own error, unwrapped
             raise errors.exceptions[0] from None
         raise
-    seen = stored[0]
-    await deps.store.update_ingest_progress(job.job_id, seen, done=True)
-    if seen == 0:
+    await finish_ingest(deps, job, stored[0])
+    if stored[0]:
+        log.info("job %s: ingested %d lines", job.job_id, stored[0])
+    return stored[0]
+
+
+async def finish_ingest(deps: Deps, job: Job, lines: int) -> None:
+    """Record that all ``lines`` are in; fail an empty file, else finalize if all are done."""
+    await deps.store.update_ingest_progress(job.job_id, lines, done=True)
+    if lines == 0:
         await deps.store.transition(
             job.job_id,
             JobStatus.PROCESSING,
@@ -116,10 +131,8 @@ async def ingest_file(deps: Deps, job: Job, bucket: str) -> int:
             completed_at=deps.clock.now(),
             error=JobError("empty_file", "the uploaded file has no prompts; upload JSONL lines"),
         )
-        return 0
+        return
     await enqueue_finalize_if_ready(deps, job.job_id)
-    log.info("job %s: ingested %d lines", job.job_id, seen)
-    return seen
 
 
 async def _store_batches(
