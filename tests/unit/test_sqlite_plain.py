@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from promptforge.jobstore._sqlite_schema import dumps, plain
+from promptforge.jobstore._sqlite_schema import plain
+from promptforge.jobstore.fields import dumps
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.providers.base import CallOutcome, RateSignals
 from promptforge.ratecontrol.base import Observation

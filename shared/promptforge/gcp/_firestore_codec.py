@@ -17,32 +17,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from promptforge.core.models import GenerationParams, Job, JobError, JobStatus
+from promptforge.jobstore.fields import (
+    COUNTER_FIELDS,
+    DATETIME_FIELDS,
+    JOB_FIELDS,
+    TRANSITION_FIELDS,
+    dumps,
+    plain_field,
+)
 
 MAX_ID_BYTES = 1500
 """Firestore's limit on a document id."""
 
-COUNTER_FIELDS = ("completed_count", "failed_count", "input_tokens", "output_tokens")
-"""Job counters kept in the sharded counter documents (the job document holds their base)."""
-
-JOB_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Job))
-# Counters belong to record_outcomes / update_ingest_progress: transition never sets them.
-TRANSITION_FIELDS = frozenset(JOB_FIELDS) - {
-    "job_id",
-    "status",
-    "prompt_count",
-    "ingest_done",
-    *COUNTER_FIELDS,
-}
-
-_DATETIME_FIELDS = frozenset(
-    {"created_at", "upload_expires_at", "started_processing_at", "completed_at"}
-)
 _ID_SAFE_CHARS = "-_.~!$&'()*+,;=:@"
 
 
@@ -63,18 +54,6 @@ def hashed_id(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON for a string field."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def to_utc(moment: datetime) -> datetime:
-    """A timezone-aware datetime in UTC; ValueError for a naive one."""
-    if moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment!r}: the job store takes timezone-aware times")
-    return moment.astimezone(UTC)
-
-
 def from_timestamp(value: datetime) -> datetime:
     """A Firestore timestamp as a plain ``datetime`` in UTC."""
     moment = value.astimezone(UTC)
@@ -91,26 +70,9 @@ def from_timestamp(value: datetime) -> datetime:
 
 
 def encode_field(name: str, value: Any) -> Any:
-    """One ``Job`` field as its document value."""
-    if name in _DATETIME_FIELDS:
-        return None if value is None else to_utc(value)
-    if name == "params":
-        if not isinstance(value, GenerationParams):
-            raise TypeError("params must be GenerationParams")
-        return dumps(value.to_dict())
-    if name == "result_files":
-        if isinstance(value, str | bytes):
-            raise TypeError("result_files must be a sequence of names, not one string")
-        return [str(item) for item in value]
-    if name == "error":
-        if value is not None and not isinstance(value, JobError):
-            raise TypeError("error must be a JobError or None")
-        return None if value is None else value.to_dict()
-    if name == "status":
-        return JobStatus(value).value
-    if name == "ingest_done":
-        return bool(value)
-    return value
+    """One ``Job`` field as its document value (``params`` as JSON text, the rest as is)."""
+    checked = plain_field(name, value)
+    return dumps(checked) if name == "params" else checked
 
 
 def encode_job(job: Job) -> dict[str, Any]:
@@ -131,7 +93,7 @@ def encode_transition(target: JobStatus, changes: dict[str, Any]) -> dict[str, A
 def decode_job(data: dict[str, Any], counters: dict[str, int]) -> Job:
     """A ``Job`` from its document plus the summed counter shards."""
     values: dict[str, Any] = {name: data.get(name) for name in JOB_FIELDS}
-    for name in _DATETIME_FIELDS:
+    for name in DATETIME_FIELDS:
         if values[name] is not None:
             values[name] = from_timestamp(values[name])
     values["status"] = JobStatus(values["status"])

@@ -26,9 +26,9 @@ from typing import Any
 from google.cloud.firestore import AsyncTransaction, FieldFilter, Increment
 
 from promptforge.core.models import ClaimResult, Outcome, OutcomeKind
-from promptforge.gcp._firestore_codec import dumps
 from promptforge.gcp._firestore_layout import Layout
 from promptforge.gcp._firestore_tx import read_documents, run_transaction
+from promptforge.jobstore.fields import dumps
 
 _NO_LEASE = {"lease_holder": None, "lease_until": None}
 

@@ -26,9 +26,9 @@ from google.cloud.firestore import (
     AsyncTransaction,
 )
 
-from promptforge.gcp._firestore_codec import dumps
 from promptforge.gcp._firestore_layout import Layout
 from promptforge.gcp._firestore_tx import WRITE_CHUNK, Snapshot, run_transaction
+from promptforge.jobstore.fields import dumps
 from promptforge.ratecontrol.base import Observation
 
 DRAIN_CHUNK = 400

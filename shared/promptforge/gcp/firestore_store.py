@@ -42,16 +42,15 @@ from promptforge.core.models import (
 from promptforge.gcp import _firestore_items as items
 from promptforge.gcp import _firestore_rate as rate
 from promptforge.gcp._firestore_codec import (
-    COUNTER_FIELDS,
     decode_job,
     encode_job,
     encode_transition,
     from_timestamp,
-    to_utc,
 )
 from promptforge.gcp._firestore_layout import Layout, firestore_indexes
 from promptforge.gcp._firestore_tx import WRITE_CHUNK, read_documents, run_transaction
 from promptforge.jobstore.base import ApiKeyRecord, JobStore
+from promptforge.jobstore.fields import COUNTER_FIELDS, to_utc
 from promptforge.ratecontrol.base import Observation
 
 __all__ = ["FirestoreJobStore", "firestore_indexes"]

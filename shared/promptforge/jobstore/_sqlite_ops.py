@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from promptforge.core.models import ClaimResult, Outcome, OutcomeKind
-from promptforge.jobstore._sqlite_schema import dumps, transaction
+from promptforge.jobstore._sqlite_schema import transaction
+from promptforge.jobstore.fields import dumps
 
 _PROMPT_PREFIX = Outcome.prompt_key("")
 

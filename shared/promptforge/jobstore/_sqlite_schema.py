@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Any
 
 from promptforge.core.models import GenerationParams, Job, JobError, JobStatus
+from promptforge.jobstore.fields import DATETIME_FIELDS, JOB_FIELDS, dumps, plain_field, to_utc
 
 SCHEMA_VERSION = 1
 
@@ -57,22 +58,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 
 API_KEY_COLUMNS = ("key_hash", "key_id", "tenant_id", "created_at", "revoked")
-JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Job))
-# Counters belong to record_outcomes / update_ingest_progress: transition never sets them.
-TRANSITION_FIELDS = frozenset(JOB_COLUMNS) - {
-    "job_id",
-    "status",
-    "prompt_count",
-    "ingest_done",
-    "completed_count",
-    "failed_count",
-    "input_tokens",
-    "output_tokens",
-}
-
-_DATETIME_FIELDS = frozenset(
-    {"created_at", "upload_expires_at", "started_processing_at", "completed_at"}
-)
+JOB_COLUMNS = JOB_FIELDS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -125,11 +111,6 @@ def savepoint(conn: sqlite3.Connection, name: str = "block") -> Iterator[None]:
     conn.execute(f"RELEASE {name}")
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON for a column."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 def plain(value: Any) -> Any:
     """A dataclass tree as dicts and lists, enum members as their values.
 
@@ -154,9 +135,7 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 def to_micros(moment: datetime) -> int:
     """A timezone-aware datetime as integer microseconds since the epoch."""
-    if moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment!r}: the job store takes timezone-aware times")
-    return (moment - _EPOCH) // _MICROSECOND
+    return (to_utc(moment) - _EPOCH) // _MICROSECOND
 
 
 def from_micros(value: int) -> datetime:
@@ -165,32 +144,23 @@ def from_micros(value: int) -> datetime:
 
 
 def encode_field(name: str, value: Any) -> Any:
-    """One ``Job`` field as its column value."""
-    if name in _DATETIME_FIELDS:
-        return None if value is None else to_micros(value)
-    if name == "params":
-        if not isinstance(value, GenerationParams):
-            raise TypeError("params must be GenerationParams")
-        return dumps(value.to_dict())
-    if name == "result_files":
-        if isinstance(value, str | bytes):
-            raise TypeError("result_files must be a sequence of names, not one string")
-        return dumps([str(item) for item in value])
-    if name == "error":
-        if value is not None and not isinstance(value, JobError):
-            raise TypeError("error must be a JobError or None")
-        return None if value is None else dumps(value.to_dict())
-    if name == "status":
-        return JobStatus(value).value
+    """One ``Job`` field as its column value: times as microseconds, structures as JSON."""
+    checked = plain_field(name, value)
+    if checked is None:
+        return None
+    if name in DATETIME_FIELDS:
+        return to_micros(checked)
+    if name in {"params", "result_files", "error"}:
+        return dumps(checked)
     if name == "ingest_done":
-        return int(bool(value))
-    return value
+        return int(checked)
+    return checked
 
 
 def decode_job(row: tuple[Any, ...]) -> Job:
     """A ``Job`` rebuilt from a row of ``JOB_COLUMNS``."""
     values = dict(zip(JOB_COLUMNS, row, strict=True))
-    for name in _DATETIME_FIELDS:
+    for name in DATETIME_FIELDS:
         if values[name] is not None:
             values[name] = from_micros(values[name])
     values["status"] = JobStatus(values["status"])

@@ -39,9 +39,7 @@ from promptforge.jobstore._sqlite_schema import (
     API_KEY_COLUMNS,
     JOB_COLUMNS,
     SCHEMA_VERSION,
-    TRANSITION_FIELDS,
     decode_job,
-    dumps,
     encode_field,
     from_micros,
     migrate,
@@ -49,6 +47,7 @@ from promptforge.jobstore._sqlite_schema import (
     to_micros,
 )
 from promptforge.jobstore.base import ApiKeyRecord
+from promptforge.jobstore.fields import TRANSITION_FIELDS, dumps
 from promptforge.ratecontrol.base import Observation
 
 __all__ = ["SCHEMA_VERSION", "SqliteJobStore"]
