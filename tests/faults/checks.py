@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.e2e.jobs import Finished, assert_exactly_once
+from tests.faults.scenarios import Fault
 
 RETRIES_EXHAUSTED = "retries_exhausted"
 _REPORTED = ("requests", "successes", "rate_limited", "server_errors", "overloaded", "timeouts")
@@ -146,3 +147,28 @@ def _check_attempts(
     assert excess <= counters["rate_limited"], (
         f"{excess} calls beyond the retry allowance, only {counters['rate_limited']} 429s"
     )
+
+
+@dataclass
+class FaultRun:
+    """A finished fault run: the job, the simulator's view, what happened, how long it took."""
+
+    finished: Finished
+    stats: dict[str, Any]
+    seconds: float
+    repeatable: frozenset[str] = frozenset()
+    events: list[str] = field(default_factory=list)
+
+
+def check_fault_run(
+    run: FaultRun, fault: Fault, prompts: list[dict[str, str]], *, max_repeats: int
+) -> Summary:
+    """``check_run`` with the fault's allowance; a kill may repeat up to ``max_repeats`` calls."""
+    allow = Allowance(
+        max_retries=fault.max_retries,
+        transient=fault.transient,
+        rate_limited=fault.rate_limited,
+        repeatable=run.repeatable,
+        max_repeats=max_repeats if fault.killed else 0,
+    )
+    return check_run(run.finished, prompts, run.stats, fault.provider[0], allow)

@@ -21,13 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from tests.e2e.jobs import Finished, download, jsonl, wait_final
 from tests.e2e.processes import Process, create_key, server, simulator
-from tests.faults.checks import Allowance, Summary, check_run
+from tests.faults.checks import FaultRun, Summary, check_fault_run
 from tests.faults.scenarios import Fault
 from tests.faults.watch import JobWatch, done, sim_stats, wait_in_flight
 
@@ -37,17 +36,6 @@ JOB_RPM = 120_000  # the job's ceiling: the controller starts there (it caps at 
 MAX_CONCURRENT = 250  # on runs with a kill: at most this many calls can be cut off
 FINISH_WITHIN = 300.0
 STORM_RPM, STORM_SECONDS = 6000, 3.0  # 100/s admitted of the ~700/s sent
-
-
-@dataclass
-class EmbeddedRun:
-    """A finished run: the job, the simulator's view, what happened, how long it took."""
-
-    finished: Finished
-    stats: dict[str, Any]
-    seconds: float
-    repeatable: frozenset[str] = frozenset()
-    events: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -77,7 +65,7 @@ class _Running:
         self.watch.api_url = self.proc.url
 
 
-def run_embedded(tmp: Path, fault: Fault, prompts: list[dict[str, str]]) -> EmbeddedRun:
+def run_embedded(tmp: Path, fault: Fault, prompts: list[dict[str, str]]) -> FaultRun:
     """Run ``prompts`` as one job under ``fault``; return the finished job and the counts."""
     data = tmp / "data"
     api_key = create_key(data, "faults")
@@ -123,19 +111,12 @@ def run_embedded(tmp: Path, fault: Fault, prompts: list[dict[str, str]]) -> Embe
             stats = sim_stats(client, sim.url)
         finally:
             run.proc.stop()
-    return EmbeddedRun(finished, stats, seconds, run.repeatable, run.events)
+    return FaultRun(finished, stats, seconds, run.repeatable, run.events)
 
 
-def check_embedded(run: EmbeddedRun, fault: Fault, prompts: list[dict[str, str]]) -> Summary:
-    """``checks.check_run`` with the fault's allowance."""
-    allow = Allowance(
-        max_retries=fault.max_retries,
-        transient=fault.transient,
-        rate_limited=fault.rate_limited,
-        repeatable=run.repeatable,
-        max_repeats=MAX_CONCURRENT if fault.killed else 0,
-    )
-    return check_run(run.finished, prompts, run.stats, fault.provider[0], allow)
+def check_embedded(run: FaultRun, fault: Fault, prompts: list[dict[str, str]]) -> Summary:
+    """``checks.check_fault_run``: a kill cuts off at most the calls that can be in flight."""
+    return check_fault_run(run, fault, prompts, max_repeats=MAX_CONCURRENT)
 
 
 def _server_env(fault: Fault, sim_url: str) -> dict[str, str]:

@@ -26,10 +26,8 @@ finalize CloudEvent starts everything else. Events, triggered by the job's statu
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -38,10 +36,11 @@ from promptforge.core.queues import SHARD_RATE, key_shards
 from promptforge.ratecontrol.controller import DEFAULT_CONFIG
 from promptforge.ratecontrol.state import Ceilings
 from tests.e2e.jobs import Finished, download, jsonl, wait_final
-from tests.faults.checks import Allowance, Summary, check_run
+from tests.faults.checks import FaultRun, Summary, check_fault_run
 from tests.faults.google_stack import INPUT, PROXIED, GoogleStack
 from tests.faults.scenarios import Fault
 from tests.faults.watch import JobWatch, done, sim_stats, wait_in_flight
+from tests.gcp.cloudevents import finalize_event
 
 KILL_AT = 0.4
 RESTART_AT = 0.6
@@ -61,17 +60,6 @@ WORKER_RACE_EVERY = 25
 
 
 @dataclass
-class GoogleRun:
-    """A finished run on the Google path."""
-
-    finished: Finished
-    stats: dict[str, Any]
-    seconds: float
-    repeatable: frozenset[str] = frozenset()
-    events: list[str] = field(default_factory=list)
-
-
-@dataclass
 class _Running:
     stack: GoogleStack
     watch: JobWatch
@@ -82,7 +70,7 @@ class _Running:
     events: list[str] = field(default_factory=list)
 
 
-def run_google(stack: GoogleStack, fault: Fault, prompts: list[dict[str, str]]) -> GoogleRun:
+def run_google(stack: GoogleStack, fault: Fault, prompts: list[dict[str, str]]) -> FaultRun:
     """Run ``prompts`` as one job on the Google path under ``fault``."""
     provider, model = fault.provider
     restarts = any(event.startswith("restart_") for event in fault.events)
@@ -127,19 +115,12 @@ def run_google(stack: GoogleStack, fault: Fault, prompts: list[dict[str, str]]) 
                 f"(deliveries answered {answers})"
             )
     stack.no_faults()
-    return GoogleRun(finished, stats, seconds, run.repeatable, run.events)
+    return FaultRun(finished, stats, seconds, run.repeatable, run.events)
 
 
-def check_google(run: GoogleRun, fault: Fault, prompts: list[dict[str, str]]) -> Summary:
-    """``checks.check_run``; a kill cuts off at most one call per queue of the key."""
-    allow = Allowance(
-        max_retries=fault.max_retries,
-        transient=fault.transient,
-        rate_limited=fault.rate_limited,
-        repeatable=run.repeatable,
-        max_repeats=KEY_QUEUES if fault.killed else 0,
-    )
-    return check_run(run.finished, prompts, run.stats, fault.provider[0], allow)
+def check_google(run: FaultRun, fault: Fault, prompts: list[dict[str, str]]) -> Summary:
+    """``checks.check_fault_run``; a kill cuts off at most one call per queue of the key."""
+    return check_fault_run(run, fault, prompts, max_repeats=KEY_QUEUES)
 
 
 def _put(client: httpx.Client, url: str, body: bytes) -> httpx.Response:
@@ -192,14 +173,7 @@ def _post_finalize_event(client: httpx.Client, stack: GoogleStack, name: str) ->
     """Deliver the object's first finalize CloudEvent again, as Eventarc may."""
     meta = client.get(f"{stack.gcs.url}/storage/v1/b/{INPUT}/o/{quote(name, safe='')}")
     meta.raise_for_status()
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": uuid.uuid4().hex,
-        "ce-source": f"//storage.googleapis.com/projects/_/buckets/{INPUT}",
-        "ce-type": "google.cloud.storage.object.v1.finalized",
-        "ce-subject": f"objects/{name}",
-    }
-    data = {"bucket": INPUT, "name": name, "generation": meta.json()["generation"]}
+    headers, data = finalize_event(INPUT, name, meta.json()["generation"])
     got = client.post(stack.proxies["ingest"].url, json=data, headers=headers)
     assert got.status_code == 200, got.text
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.checks import fault_prompts
-from tests.faults.embedded_run import EmbeddedRun, check_embedded, run_embedded
+from tests.faults.checks import FaultRun, fault_prompts
+from tests.faults.embedded_run import check_embedded, run_embedded
 from tests.faults.report import record
 from tests.faults.scenarios import (
     ALL_TOGETHER,
@@ -42,7 +42,7 @@ SIDE_BY_SIDE = (TRANSIENT, RATE_LIMIT_STORM, HANGING)
 @pytest.fixture(scope="module")
 def waiting_runs(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[dict[str, Future[EmbeddedRun]]]:
+) -> Iterator[dict[str, Future[FaultRun]]]:
     """The side-by-side runs, started together the first time a test asks for one."""
     with ThreadPoolExecutor(len(SIDE_BY_SIDE)) as pool:
         yield {
@@ -68,14 +68,14 @@ def test_nothing_lost_nothing_twice(tmp_path: Path, fault: Fault) -> None:
 
 @pytest.mark.parametrize("fault", SIDE_BY_SIDE, ids=lambda f: f.name)
 def test_nothing_lost_nothing_twice_side_by_side(
-    waiting_runs: dict[str, Future[EmbeddedRun]], fault: Fault
+    waiting_runs: dict[str, Future[FaultRun]], fault: Fault
 ) -> None:
     prompts = fault_prompts(PROMPTS, fault.name)
     _check(fault, prompts, waiting_runs[fault.name].result(), side_by_side=True)
 
 
 def _check(
-    fault: Fault, prompts: list[dict[str, str]], run: EmbeddedRun, *, side_by_side: bool
+    fault: Fault, prompts: list[dict[str, str]], run: FaultRun, *, side_by_side: bool
 ) -> None:
     summary = check_embedded(run, fault, prompts)
     if side_by_side:

@@ -21,7 +21,6 @@ import queue
 import sys
 import threading
 import time
-import uuid
 from http import HTTPStatus
 from typing import Any
 from urllib import error, request
@@ -33,9 +32,9 @@ from gcp_storage_emulator import server as emulator
 from gcp_storage_emulator.handlers import buckets
 from gcp_storage_emulator.storage import Storage
 
+from tests.gcp.cloudevents import finalize_event
 from tests.gcp.v4_signatures import SignatureRefused, check_v4, is_signed
 
-FINALIZED = "google.cloud.storage.object.v1.finalized"
 NOTIFY_ATTEMPTS = 5
 
 
@@ -96,23 +95,15 @@ class _Notifier(threading.Thread):
                 time.sleep(0.2 * 2**attempt)
 
     def _post(self, obj: dict[str, Any]) -> bool:
-        data = {
-            "bucket": obj["bucket"],
-            "name": obj["name"],
-            "generation": str(obj["generation"]),
+        headers, event = finalize_event(obj["bucket"], obj["name"], obj["generation"])
+        data: dict[str, Any] = {
+            **event,
             "size": str(obj.get("size") or 0),
             "contentType": obj.get("contentType"),
             "timeCreated": obj.get("timeCreated"),
         }
         req = request.Request(self.url, data=json.dumps(data).encode(), method="POST")
-        for key, value in {
-            "Content-Type": "application/json",
-            "ce-specversion": "1.0",
-            "ce-id": uuid.uuid4().hex,
-            "ce-source": f"//storage.googleapis.com/projects/_/buckets/{obj['bucket']}",
-            "ce-type": FINALIZED,
-            "ce-subject": f"objects/{obj['name']}",
-        }.items():
+        for key, value in {"Content-Type": "application/json", **headers}.items():
             req.add_header(key, value)
         try:
             with request.urlopen(req, timeout=30) as response:

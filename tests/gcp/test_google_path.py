@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from promptforge.gcp.cloud_tasks import CloudTasksQueue
 from promptforge.gcp.firestore_store import FirestoreJobStore
 from tests.e2e.jobs import Finished, assert_exactly_once, jsonl, make_prompts
 from tests.e2e.processes import simulator
+from tests.gcp.cloudevents import finalize_event
 from tests.gcp.emulators import FirestoreEmulator, close_client
 from tests.gcp.stand_ins import (
     GcsStandIn,
@@ -220,14 +220,7 @@ async def _finalize_event(
     http: httpx.AsyncClient, stack: GoogleStack, name: str, generation: int
 ) -> None:
     """Deliver the finalize CloudEvent again, as Eventarc does when it redelivers."""
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": uuid.uuid4().hex,
-        "ce-source": f"//storage.googleapis.com/projects/_/buckets/{INPUT}",
-        "ce-type": "google.cloud.storage.object.v1.finalized",
-        "ce-subject": f"objects/{name}",
-    }
-    data = {"bucket": INPUT, "name": name, "generation": str(generation)}
+    headers, data = finalize_event(INPUT, name, generation)
     got = await http.post(stack.urls["ingest"], json=data, headers=headers)
     assert got.status_code == 200, got.text
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.gcp.cloudevents import finalize_event
 from tests.gcp.stand_ins import ROOT, free_port, spawn_function, wait_until_serving
 
 FUNCTIONS = ["api", "ingest", "worker", "controller"]
@@ -109,17 +110,8 @@ def test_packaged_functions_start_from_their_own_folder(tmp_path: Path) -> None:
         api, ingest = servers["api"].url, servers["ingest"].url
         health = httpx.get(f"{api}/healthz", timeout=10)
         assert health.status_code == 200 and health.json() == {"status": "ok"}
-        event = httpx.post(
-            ingest,
-            json={"bucket": "somewhere-else", "name": "x", "generation": "1"},
-            headers={
-                "ce-specversion": "1.0",
-                "ce-id": "1",
-                "ce-source": "//storage.googleapis.com/projects/_/buckets/somewhere-else",
-                "ce-type": "google.cloud.storage.object.v1.finalized",
-            },
-            timeout=10,
-        )
+        headers, data = finalize_event("somewhere-else", "x", 1)
+        event = httpx.post(ingest, json=data, headers=headers, timeout=10)
         assert event.status_code == 200, event.text
         for name in ("worker", "controller"):
             got = httpx.post(servers[name].url, json={"target": "x", "payload": {}}, timeout=10)
