@@ -138,18 +138,7 @@ async def run_ingest_bench(megabytes: float, *, work_dir: Path | None = None) ->
     with tempfile.TemporaryDirectory(dir=work_dir) as temporary:
         root = Path(temporary)
         source = write_prompt_file(root / "prompts.jsonl", min_bytes=round(megabytes * MEGABYTE))
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "promptforge.bench.ingest",
-            str(source.path),
-            str(root / "data"),
-            stdout=asyncio.subprocess.PIPE,
-        )
-        out, _ = await child.communicate()
-        if child.returncode != 0:
-            raise RuntimeError(f"the ingest benchmark process failed (exit {child.returncode})")
-    measured = json.loads(out.decode().strip().splitlines()[-1])
+        measured = await run_child("promptforge.bench.ingest", source.path, root / "data")
     return IngestFigures(lines=source.lines, bytes=source.bytes, load_before=load, **measured)
 
 
@@ -304,6 +293,18 @@ def reset_peak() -> bool:
     except OSError:
         return False
     return True
+
+
+async def run_child(module: str, path: Path, data_dir: Path) -> dict[str, Any]:
+    """Run ``python -m module path data_dir`` (a ``child_main``) and return its figures."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, str(path), str(data_dir), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await child.communicate()
+    if child.returncode != 0:
+        raise RuntimeError(f"the benchmark process {module} failed (exit {child.returncode})")
+    figures: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return figures
 
 
 def child_main(

@@ -24,7 +24,6 @@ every ``prompt_id`` of the input exactly once across the shards and
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import sys
@@ -47,6 +46,7 @@ from promptforge.bench.ingest import (
     peak_bytes,
     reset_peak,
     rss_bytes,
+    run_child,
 )
 from promptforge.bench.prompts import write_prompt_file
 from promptforge.bench.report import load_average
@@ -201,20 +201,7 @@ async def run_one_size(megabytes: float, *, work_dir: Path | None = None) -> Lar
             document_share=DOCUMENT_SHARE,
         )
         _progress(f"{megabytes:g} MB: {source.lines:,} prompts; measuring in a fresh process")
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "promptforge.bench.large",
-            str(source.path),
-            str(root / "data"),
-            stdout=asyncio.subprocess.PIPE,
-        )
-        out, _ = await child.communicate()
-        if child.returncode != 0:
-            raise RuntimeError(
-                f"the large-upload benchmark process failed (exit {child.returncode})"
-            )
-    measured = json.loads(out.decode().strip().splitlines()[-1])
+        measured = await run_child("promptforge.bench.large", source.path, root / "data")
     return figures_from(measured, lines=source.lines, size=source.bytes, load_before=load)
 
 
