@@ -78,8 +78,9 @@ async def test_a_gated_ramp_configures_the_queue_ahead_of_the_decided_rate(
         assert saved is not None
         decision = saved["decision"]
         assert decision["rate"] == 1.0
-        # Gated (a late queue), slow start's next step is configured now; else the rate.
-        expected = 2.0 if apply_delay else 1.0
+        # Gated (a late queue), before any call has answered the queue runs ahead by the
+        # first-answer headroom (that answer may state the limits); else at the rate.
+        expected = CoreConfig().rate_control.first_answer_headroom if apply_delay else 1.0
         assert decision["queue_rate"] == decision["applied_rate"] == rate == expected
         assert [config.max_dispatches_per_second for _, config in queues.updates] == [expected]
         assert saved["state"]["configured"][-1][1] == expected

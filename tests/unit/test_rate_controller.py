@@ -98,7 +98,9 @@ def test_a_stated_limit_ends_slow_start_and_its_budget_is_spent_down_to_the_rese
     assert decision.rpm_estimate == limit
     reserve = round(CFG.reserve * limit)
     state, decision = step(state, _calls(6, P, signals=_budget(limit, reserve)), 2 * P)
-    assert decision.rate == pytest.approx(refill)  # at the reserve: exactly the limit
+    # At the reserve: the limit, less the little sent above it since the reading's call
+    # started (a sixth of a period ago).
+    assert refill * 0.99 <= decision.rate < refill
     state, decision = step(state, _calls(4, 2 * P, signals=_budget(limit, 0)), 3 * P)
     assert refill * 0.5 <= decision.rate < refill  # under it: refill the reserve
     # A reading older than ``budget_max_age`` is not spent: headroom under the limit.
@@ -106,6 +108,25 @@ def test_a_stated_limit_ends_slow_start_and_its_budget_is_spent_down_to_the_rese
     state, decision = step(state, [], later - 3.0)  # an idle minute: nothing learnt
     state, decision = step(state, _calls(6, later - 3.0, span=3.0), later)
     assert decision.rate == pytest.approx(CFG.header_headroom * refill)
+
+
+def test_a_stale_reading_is_projected_to_now_by_what_was_sent_since() -> None:
+    """A budget read a latency ago has since refilled at the limit and paid for every call
+    dispatched after it: spending the reading as it was would spend it once per step."""
+    limit = 600  # 10 requests per second
+    refill = limit / 60.0
+    budget = _budget(limit, limit // 4)
+    state = initial_state(0.0, initial_rate=1.0)
+    # A quarter of the budget left: the rate jumps above the limit to spend it.
+    state, first = step(state, _calls(2, 0.0, signals=budget), P)
+    assert first.rate > refill
+    # The same reading again at 3 P, from calls answered at once or 1.5 s after they
+    # started: since then the burst went on above the refill, so less is left now.
+    stale = _calls(2, 2 * P, latency=1.5, signals=budget)
+    fresh = _calls(2, 2 * P, signals=budget)
+    _, from_stale = step(state, stale, 3 * P)
+    _, from_fresh = step(state, fresh, 3 * P)
+    assert refill < from_stale.rate < from_fresh.rate < refill * (1 + CFG.burst_max)
 
 
 def _charged_calls(

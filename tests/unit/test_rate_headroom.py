@@ -29,6 +29,7 @@ _rates = st.floats(0.01, 2_000.0)
     stated=st.booleans(),
     gentle=st.booleans(),
     paused=st.booleans(),
+    answered=st.booleans(),
     gated=st.booleans(),
     delay=st.sampled_from([0.0, 5.0, 15.0]),
     upper=_rates,
@@ -41,12 +42,14 @@ def test_the_queue_rate_is_at_least_the_decided_one_and_within_every_cap(
     stated: bool,
     gentle: bool,
     paused: bool,
+    answered: bool,
     gated: bool,
     delay: float,
     upper: float,
     cap: float,
 ) -> None:
-    """Never under the decided rate; headroom only gated, unpaused, in a headerless ramp."""
+    """Never under the decided rate; headroom only gated, unpaused, in a headerless ramp
+    (or before any call has answered)."""
     config = dataclasses.replace(DEFAULT_CONFIG, apply_delay=delay, gated=gated)
     state = ControllerState(
         rate=rate,
@@ -56,11 +59,15 @@ def test_the_queue_rate_is_at_least_the_decided_one_and_within_every_cap(
         limit_requests=600.0 if stated else None,
         gentle=gentle,
         paused_until=NOW + 30.0 if paused else None,
+        latency=1.0 if answered else None,
     )
     got = queue_rate(state, NOW, upper, cap=cap, config=config)
     assert got >= rate
-    # Above the decided rate only within the bounds, the queues' cap and one ramp step.
+    # Above the decided rate only within the bounds, the queues' cap and one ramp step
+    # (before the first answer: the first-answer headroom).
     factor = config.gentle_factor if gentle else config.slow_start_factor
+    if not answered and delivered is None:
+        factor = config.first_answer_headroom
     assert got <= max(rate, min(upper, cap, rate * factor)) * (1 + 1e-12)
     if delivered is not None:
         assert got <= max(rate, config.slow_start_lead * delivered) * (1 + 1e-12)
@@ -69,8 +76,19 @@ def test_the_queue_rate_is_at_least_the_decided_one_and_within_every_cap(
         assert got == rate
 
 
+def test_before_the_first_answer_the_queue_runs_ahead_by_the_first_answer_headroom() -> None:
+    fresh = initial_state(NOW, initial_rate=1.0, config=GATED)
+    assert fresh.rate == 1.0
+    assert queue_history(fresh)[-1][1] == GATED.first_answer_headroom
+    # Once a call has answered, a headerless ramp runs one slow-start step ahead.
+    answered = dataclasses.replace(fresh, latency=1.0, delivered=1.0)
+    assert queue_rate(answered, NOW, 2_000.0, cap=500.0, config=GATED) == 2.0
+    # Ungated (the embedded dispatcher applies rates at once): no headroom at all.
+    assert queue_history(initial_state(NOW, initial_rate=1.0))[-1][1] == 1.0
+
+
 def test_a_headerless_ramp_gets_its_next_step_within_the_lead_and_the_caps() -> None:
-    state = ControllerState(rate=10.0, updated_at=NOW, delivered=10.0)
+    state = ControllerState(rate=10.0, updated_at=NOW, delivered=10.0, latency=1.0)
     assert queue_rate(state, NOW, 2_000.0, cap=500.0, config=GATED) == 20.0
     slow = dataclasses.replace(state, delivered=3.0)  # 4 x delivered = 12 < 2 x 10
     assert queue_rate(slow, NOW, 2_000.0, cap=500.0, config=GATED) == 12.0

@@ -21,7 +21,8 @@ from typing import Any
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.models import Job, RateKey
 from promptforge.core.tasknames import queue_for
-from promptforge.ratecontrol.controller import Ceilings, Decision, initial_state
+from promptforge.ratecontrol.controller import Ceilings, ControllerState, Decision, initial_state
+from promptforge.ratecontrol.headroom import queue_history
 from promptforge.tasks.base import QueueConfig, RetryConfig
 
 CONTROL_QUEUE_CONFIG = QueueConfig(
@@ -167,7 +168,7 @@ async def ensure_rate_queue(deps: Deps, job: Job) -> KeyQueues:
     saved["queue"] = queues.base
     await deps.store.save_rate_state(key, saved)
     decided: dict[str, Any] = saved.get("decision") or {}
-    rate = float(decided.get("applied_rate") or decided.get("rate") or _start_rate(deps, ceilings))
+    rate = float(decided.get("applied_rate") or decided.get("rate") or _start_rate(saved, ceilings))
     concurrency = shard_concurrency(deps, queues.shards)
     for name, shard_rate in zip(queues.names, shard_rates(rate, queues.shards), strict=True):
         await deps.tasks.ensure_queue(name, prompt_queue_config(shard_rate, concurrency))
@@ -181,7 +182,9 @@ def ceilings_of(jobs: dict[str, Any]) -> Ceilings:
     return Ceilings(rpm=min(rpms) if rpms else None, tpm=min(tpms) if tpms else None)
 
 
-def _start_rate(deps: Deps, ceilings: Ceilings) -> float:
-    if ceilings.rpm is not None:
-        return ceilings.rpm / 60.0
-    return deps.config.initial_rate
+def _start_rate(saved: dict[str, Any], ceilings: Ceilings) -> float:
+    """What a key no step has decided for yet is configured at: its initial state's queue
+    rate (the initial rate or the user's ceiling, with headroom until a call answers),
+    never above the ceiling of a job registered since."""
+    rate = queue_history(ControllerState.from_dict(saved["state"]))[-1][1]
+    return rate if ceilings.rpm is None else min(rate, ceilings.rpm / 60.0)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from promptforge.providers.base import CallOutcome, RateSignals
 from promptforge.ratecontrol.base import Observation
-from promptforge.ratecontrol.measure import ControllerConfig, ewma
+from promptforge.ratecontrol.measure import ControllerConfig, dispatched_rate, ewma
 
 if TYPE_CHECKING:
     from promptforge.ratecontrol.state import ControllerState
@@ -220,8 +220,7 @@ def stated_limits(
 
 def stated_cap(state: ControllerState, config: ControllerConfig, now: float) -> float | None:
     """Requests per second the stated limits allow now; ``None`` if none is stated."""
-    lag = (state.latency or 0.0) + config.apply_delay + config.control_period
-    horizon = max(config.budget_horizon, 4.0 * lag)
+    horizon = config.budget_horizon + config.apply_delay + config.control_period
     readings = {reading.kind: reading for reading in state.readings}
     caps = []
     for kind, limit, per in stated_limits(state, config):
@@ -229,9 +228,33 @@ def stated_cap(state: ControllerState, config: ControllerConfig, now: float) -> 
         reading = readings.get(kind)
         fresh = reading is not None and now - reading.at <= config.budget_max_age
         if state.burst_ok and fresh and reading is not None:
-            spare = (reading.remaining - config.reserve * limit) / horizon / per
+            remaining = _projected(state, reading, limit, per, now, config)
+            spare = (remaining - config.reserve * limit) / horizon / per
             spare = min(config.burst_max * refill, max(-_FLOOR * refill, spare))
             caps.append(refill + spare)
         else:
             caps.append(config.header_headroom * refill)
     return min(caps) if caps else None
+
+
+def _projected(  # noqa: PLR0917 - one formula's inputs
+    state: ControllerState,
+    reading: Reading,
+    limit: float,
+    per: float,
+    now: float,
+    config: ControllerConfig,
+) -> float:
+    """What remains of a stated budget now, from a reading taken when its call started.
+
+    A reading is a latency old: since then the budget refilled at the limit's rate and
+    our calls dispatched since took ``per`` each (the rates dispatched at, from the
+    state's history: never fewer than were sent, so the projection errs low). Without
+    it, a stale reading is spent again by every step until a fresher one arrives.
+    """
+    elapsed = max(0.0, now - reading.at)
+    if elapsed <= 0.0:
+        return reading.remaining
+    sent = dispatched_rate(state.history, reading.at, now, config, state.configured) * elapsed
+    refilled = limit / 60.0 * elapsed
+    return min(float(limit), reading.remaining + refilled - sent * per)

@@ -73,6 +73,7 @@ __all__ = [
     "ControllerState",
     "Decision",
     "initial_state",
+    "named_max_age",
     "retry_delay",
     "step",
 ]
@@ -92,9 +93,9 @@ def initial_state(
     lower, upper = _bounds(blank, ceilings, now, config)
     given = ceilings.rpm is not None or ceilings.tpm is not None
     rate = upper if given else min(max(initial_rate, lower), upper)
-    return dataclasses.replace(
-        blank, rate=rate, window_start=now, history=((now, rate),), configured=((now, rate),)
-    )
+    state = dataclasses.replace(blank, rate=rate, window_start=now, history=((now, rate),))
+    queued = queue_rate(state, now, upper, cap=math.inf, config=config)
+    return dataclasses.replace(state, configured=((now, queued),))
 
 
 def step(
@@ -233,7 +234,7 @@ def _expire_named(state: ControllerState, now: float, config: ControllerConfig) 
     stays, avoidance probes past it, and a 429 names it again if it still holds.
     Limits whose budgets are stated (headers on every response) are not touched.
     """
-    if state.named_at is None or now - state.named_at <= config.named_max_age:
+    if state.named_at is None or now - state.named_at <= named_max_age(state, config):
         return state
     budgets = {reading.kind for reading in state.readings}
     dropped = {
@@ -242,6 +243,18 @@ def _expire_named(state: ControllerState, now: float, config: ControllerConfig) 
         if kind not in budgets and getattr(state, f"limit_{kind}") is not None
     }
     return dataclasses.replace(state, named_at=None, **dropped)  # type: ignore[arg-type]
+
+
+def named_max_age(state: ControllerState, config: ControllerConfig) -> float:
+    """How long a limit named only in 429s is kept: ``named_max_age``, and at a named
+    request limit at least ``named_calls`` calls' time (dropping it costs a probe, so a
+    429: at 3 RPM, one every two minutes would be one call in six).
+    """
+    budgets = {reading.kind for reading in state.readings}
+    rpm = state.limit_requests if "requests" not in budgets else None
+    if not rpm:
+        return config.named_max_age
+    return max(config.named_max_age, config.named_calls * 60.0 / rpm)
 
 
 def _bounds(

@@ -5,16 +5,19 @@ reaches calls at once anyway: the workers' admission gate (``gate.py``) defers e
 dispatch above the decided rate. A raise did not: it waited for the queue, so each
 step of a ramp cost an apply delay on top of its round trip. With headroom, the queue
 is configured at the most slow start could decide at its next step (twice the rate,
-within four times the delivered rate) while a headerless key ramps, the gate thins
+within four times the delivered rate) while a headerless key ramps, and at
+``first_answer_headroom`` times the rate until the first call has answered (that
+answer may state the limits, and the rate then jumps to them); the gate thins
 dispatches down to the decided rate, and a raise reaches calls at the next control
 step instead of an apply delay later.
 
 The cost is dispatches the gate defers (each one a queue dispatch and, in the
 runtime, a claim and an advance, never a provider call): only when the queue holds a
-backlog, only while the rate ramps. Headroom is never given without the gate (the
-embedded dispatcher applies a rate at once), while paused, above the rate's bounds
-(user ceilings, stated limits, ``max_rate``) or above what the key's queues can
-dispatch.
+backlog, only while the rate ramps (before the first answer: at most
+``first_answer_headroom`` - 1 times the initial rate per second, for one latency).
+Headroom is never given without the gate (the embedded dispatcher applies a rate at
+once), while paused, above the rate's bounds (user ceilings, stated limits,
+``max_rate``) or above what the key's queues can dispatch.
 """
 
 from __future__ import annotations
@@ -60,6 +63,11 @@ def _reachable(state: ControllerState, config: ControllerConfig) -> float:
     """
     if state.limit_estimate is not None or stated_limits(state, config):
         return state.rate
+    if state.latency is None and state.delivered is None:
+        # No call has answered yet: the first answer may state the limits, and the rate
+        # then jumps to them; a queue configured one step ahead would hold that jump back
+        # an apply delay.
+        return state.rate * config.first_answer_headroom
     factor = config.gentle_factor if state.gentle else config.slow_start_factor
     reachable = state.rate * factor
     if state.delivered is not None:

@@ -51,6 +51,7 @@ class ControllerConfig:
     min_accepted_calls: int = 10  # fewer successes than this: accepted rate from the share
     delivery_time: float = 10.0  # time constant of the average rate of successful calls
     burst_horizon: float = 60.0  # a provider may bank this many seconds of unused limit
+    first_answer_headroom: float = 16.0  # queue at this x the rate until a call has answered
     utilization: float = 0.5  # grow only if at least this share of the rate was used
     window_calls: float = 3.0  # a measurement window lasts long enough for this many calls
     header_headroom: float = 1.0  # share of a stated limit when its budget is not spendable
@@ -59,6 +60,7 @@ class ControllerConfig:
     budget_horizon: float = 20.0  # spend spare stated budget over at least this many seconds
     budget_max_age: float = 60.0  # a remaining-budget reading older than this is ignored
     named_max_age: float = 120.0  # a limit named only in 429s is dropped this long after the last
+    named_calls: float = 100.0  # ... and at a named request limit, at least this many calls
     tokens_prior: float = 1_000.0  # tokens per request assumed before any usage is seen
     ewma_weight: float = 0.05  # weight of one call in the token and latency averages
     pause_share: float = 0.5  # pause for retry-after when this share of a step was 429

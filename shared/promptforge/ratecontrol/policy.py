@@ -175,6 +175,9 @@ def _accepted_rate(  # noqa: PLR0917 - private, one call site
     by_dispatch = sent * max(floor, 1.0 - refused)
     ok = state.window_ok
     if shape:
+        # The provider took in what came back: a cut about shape need not go under it.
+        if ok >= config.min_accepted_calls:
+            return max(by_dispatch, min(ok / elapsed, sent))
         return by_dispatch
     if ok < config.min_accepted_calls:
         if state.limit_requests is not None:

@@ -36,6 +36,7 @@ from promptforge.ratecontrol.controller import (
     step,
 )
 from promptforge.ratecontrol.gate import admission
+from promptforge.ratecontrol.headroom import queue_history
 from promptforge.ratecontrol.state import NO_CEILINGS
 from promptforge.ratesim.cloudtasks import CloudTasksSpec, Done, QueueGroup, SimTask
 from promptforge.ratesim.engine import EventLoop
@@ -108,7 +109,7 @@ class PromptForgeClient:
             loop,
             self._handle,
             shards=self._shards,
-            rate=self.state.rate,
+            rate=queue_history(self.state)[-1][1],
             concurrency=options.max_concurrent,
             spec=options.queue,
         )
