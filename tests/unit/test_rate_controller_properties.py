@@ -17,6 +17,7 @@ from promptforge.ratecontrol.controller import (
     ControllerState,
     Decision,
     initial_state,
+    named_max_age,
     step,
 )
 from promptforge.ratecontrol.measure import dispatched_rate, mean_rate
@@ -115,10 +116,12 @@ def test_rate_stays_within_bounds_and_ceilings(
 def test_named_limits_never_outlive_their_age(
     periods: list[Period], ceilings: Ceilings, initial_rate: float
 ) -> None:
-    """A limit a 429 named without its budget never outlives ``named_max_age``."""
+    """A limit a 429 named without its budget never outlives ``named_max_age``, or the
+    time of ``named_calls`` calls at a named request limit."""
     for state, _, _ in _replay(periods, ceilings, initial_rate):
         if state.named_at is not None:
-            assert state.updated_at - state.named_at <= CFG.named_max_age
+            assert state.updated_at - state.named_at <= named_max_age(state, CFG)
+            assert named_max_age(state, CFG) >= CFG.named_max_age
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

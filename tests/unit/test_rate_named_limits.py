@@ -7,7 +7,7 @@ import pytest
 from promptforge.providers.base import RateSignals
 from promptforge.ratecontrol.base import Observation
 from promptforge.ratecontrol.budget import charge_ratio
-from promptforge.ratecontrol.controller import ControllerState, initial_state, step
+from promptforge.ratecontrol.controller import ControllerState, initial_state, named_max_age, step
 from tests.unit._rate_calls import CFG, LIMITED, OK, P, full_period
 from tests.unit._rate_calls import calls as _calls
 
@@ -57,6 +57,18 @@ def test_a_named_limit_that_still_holds_is_named_again() -> None:
         t += P
         assert state.limit_requests == 60
     assert t > 2 * CFG.named_max_age
+
+
+def test_a_tiny_named_limit_is_kept_for_a_hundred_calls() -> None:
+    """At 3 RPM, dropping the limit after two minutes and probing past it would cost a
+    429 every six calls: it is kept for ``named_calls`` calls' time instead."""
+    state, t = _named_cut(3)
+    kept = CFG.named_calls * 60.0 / 3
+    assert named_max_age(state, CFG) == kept > CFG.named_max_age
+    state, t = _clean(state, t, 0.9 * kept)
+    assert state.limit_requests == 3
+    state, t = _clean(state, t, kept + 4 * P)
+    assert state.limit_requests is None
 
 
 def test_limits_stated_with_their_budget_do_not_expire() -> None:
