@@ -100,6 +100,20 @@ def test_a_token_bucket_told_the_limit_gets_no_429s() -> None:
     assert told.successes == scenario.workload.count
 
 
+@pytest.mark.parametrize("name", ["openai-rpm", "tpm-bound", "anthropic-accel"])
+def test_the_oracle_is_the_floor_under_every_client(name: str) -> None:
+    """Reading the provider's buckets, it never meets a 429, finishes every prompt and
+    finishes no later than any client (ties: the told bucket where the limit is all)."""
+    scenario = _small(name)
+    runs = {kind: run_scenario(scenario, kind).figures for kind in ClientKind}
+    oracle = runs[ClientKind.ORACLE]
+    assert oracle.limited == 0 and oracle.successes == scenario.workload.count
+    assert oracle.makespan is not None
+    for kind, figures in runs.items():
+        if figures.makespan is not None:
+            assert oracle.makespan <= figures.makespan * (1 + 1e-3), kind
+
+
 def test_a_fixed_pool_storms_a_small_limit() -> None:
     pool = run_scenario(SCENARIOS["openai-rpm"].scaled(0.5), ClientKind.POOL).figures
     assert pool.share_429 > 0.3

@@ -242,3 +242,41 @@ def test_config_from_dict_builds_limits_and_schedule() -> None:
     assert config.schedule[0].limits.rpm == 5
     assert config.api_keys == frozenset({"k1"})
     assert math.isclose(config.schedule[0].at, 30.0)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        LimitSpec(rpm=60, tpm=1_000_000),
+        LimitSpec(rpm=6_000, tpm=10_000, burst_seconds=1.0),
+        LimitSpec(rpm=600, tpm=1_000_000, rpd=50),
+        LimitSpec(rpm=100_000, tpm=10**9, burst_seconds=1.0, acceleration_floor_rpm=600),
+    ],
+)
+def test_wait_says_exactly_when_a_call_would_be_admitted(spec: LimitSpec) -> None:
+    """``wait`` charges nothing: 0 means ``decide`` admits now; otherwise it refuses until
+    the wait has passed, and admits then (the oracle baseline relies on it)."""
+    limiter = ProviderLimiter(spec, now=0.0)
+    cost = Cost(tokens=100)
+    now, admitted, refused = 0.0, 0, 0
+    while now < 120.0 and admitted < 500:
+        wait = limiter.wait(cost, now)
+        assert limiter.wait(cost, now) == wait  # asking charged nothing
+        if wait > 0:
+            if math.isinf(wait):  # the daily quota: nothing before the day turns
+                assert not limiter.decide(cost, now).admitted
+                break
+            if wait > 1e-6:  # (a wait of rounding size may be over halfway through)
+                assert not limiter.decide(cost, now + 0.5 * wait).admitted
+            refused += 1
+            now += wait + 1e-6
+            continue
+        assert limiter.decide(cost, now).admitted
+        admitted += 1
+    assert admitted > 0 and refused > 0
+
+
+def test_wait_is_infinite_for_a_call_larger_than_a_budget() -> None:
+    limiter = ProviderLimiter(LimitSpec(rpm=60, tpm=1_000), now=0.0)
+    assert limiter.wait(Cost(tokens=1_001), 0.0) == math.inf
+    assert limiter.wait(Cost(tokens=1_000), 0.0) == 0.0

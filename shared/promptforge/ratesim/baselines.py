@@ -8,6 +8,11 @@ buckets that start full, estimates a call's tokens once (prompt plus ``max_token
 would drop prompts; here 429s are retried until they succeed so every run finishes
 (transient errors still give up after 5 attempts).
 
+``OracleClient`` is no client anyone runs: it reads the provider's own buckets and
+sends each call the moment it would be admitted, so no client can finish sooner. Its
+makespan is the floor under every other one: T* less the burst the provider banks,
+plus the ramp an acceleration limit imposes and the latency of the last calls.
+
 ``FixedConcurrencyClient`` is a thread pool: ``concurrency`` workers, each retrying
 its prompt with full-jitter exponential backoff (1 s doubling, at most 60 s), no
 ``retry-after``, the OpenAI SDK's 600 s timeout.
@@ -25,7 +30,7 @@ from promptforge.ratesim.provider import Response, SimulatedProvider
 from promptforge.ratesim.recorder import Recorder
 from promptforge.ratesim.workload import Prompt
 
-__all__ = ["FixedConcurrencyClient", "TokenBucketClient"]
+__all__ = ["FixedConcurrencyClient", "OracleClient", "TokenBucketClient"]
 
 _COOKBOOK_PAUSE = 15.0
 _COOKBOOK_ATTEMPTS = 5
@@ -33,6 +38,8 @@ _COOKBOOK_DEFAULT_COMPLETION = 15
 _POOL_ATTEMPTS = 6
 _COOKBOOK_TIMEOUT = 300.0  # aiohttp's default total timeout
 _POOL_TIMEOUT = 600.0  # the OpenAI SDK's default
+_ORACLE_TIMEOUT = 300.0  # PromptForge's provider timeout: the same tail for both
+_ORACLE_SLACK = 1e-6  # wake this much after a bucket refills, past rounding
 
 
 class TokenBucketClient:
@@ -184,3 +191,64 @@ class FixedConcurrencyClient:
             return
         wait = self._rng.uniform(0.0, min(self._cap, self._base * 2.0**tries))
         self._loop.after(wait, lambda: self._send(prompt, tries + 1, errors + transient))
+
+
+class OracleClient:
+    """Sends each call the moment the provider would admit it: the floor under makespans.
+
+    Retries transient failures at once (never gives up) and has PromptForge's provider
+    timeout; a 429 (another client took the room first) sends the call again when
+    there is room.
+    """
+
+    def __init__(
+        self,
+        loop: EventLoop,
+        provider: SimulatedProvider,
+        prompts: list[Prompt],
+        recorder: Recorder,
+    ) -> None:
+        self.name = "oracle"
+        self._loop = loop
+        self._provider = provider
+        self._recorder = recorder
+        self._queue = deque(prompts)
+        self._wake: float | None = None
+
+    def start(self) -> None:
+        """Start the dispatch loop."""
+        self._pump()
+
+    def _pump(self) -> None:
+        self._wake = None
+        while self._queue:
+            prompt = self._queue[0]
+            wait = self._provider.admission_wait(prompt)
+            if wait > 0:
+                if math.isfinite(wait):
+                    self._wake = self._loop.now + wait + _ORACLE_SLACK
+                    self._loop.at(self._wake, self._pump)
+                else:  # larger than any budget: the provider refuses it for good
+                    self._queue.popleft()
+                    self._send(prompt)
+                    continue
+                return
+            self._queue.popleft()
+            self._send(prompt)
+
+    def _send(self, prompt: Prompt) -> None:
+        response = self._provider.call(prompt, _ORACLE_TIMEOUT)
+        self._loop.after(response.latency, lambda: self._settle(prompt, response))
+
+    def _settle(self, prompt: Prompt, response: Response) -> None:
+        outcome = response.outcome
+        self._recorder.call(outcome)
+        if outcome is CallOutcome.SUCCESS:
+            self._recorder.finish()
+            return
+        if outcome is CallOutcome.PERMANENT:
+            self._recorder.finish(failed=True)
+            return
+        self._queue.appendleft(prompt)
+        if self._wake is None:
+            self._pump()

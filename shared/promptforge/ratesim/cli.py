@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--client",
         action="append",
         choices=[kind.value for kind in ClientKind],
-        help="run only this client (repeat for several; default: all four)",
+        help="run only this client (repeat for several; default: all five)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of workloads and providers")
     parser.add_argument(
@@ -82,13 +82,16 @@ def _preamble(args: argparse.Namespace) -> list[str]:
         "deterministic for a seed. Each scenario runs the real controller "
         "(`promptforge.ratecontrol`) behind a modelled Cloud Tasks queue "
         f"(token bucket of about one second, 500 dispatches/s per queue, updates applied "
-        f"{args.apply_delay:g} s late, configured one slow-start step ahead while a "
-        "headerless key ramps, workers gating dispatches down to the decided rate) "
+        f"{args.apply_delay:g} s late, configured ahead of the rate until the first answer "
+        "and one slow-start step ahead while a headerless key ramps, workers gating "
+        "dispatches down to the decided rate) "
         "against a provider modelled with the provider simulator's own limiter "
         "(`promptforge.simulator.limits`: continuously refilled buckets, per-second "
         "enforcement, acceleration limits), and the same workload with three baselines: "
         "the cookbook token bucket told the true limits at 100 % and at 75 % (15 s pause "
-        "after a 429, no retry-after), and 50 workers with exponential backoff.",
+        "after a 429, no retry-after), and 50 workers with exponential backoff. An oracle "
+        "that reads the provider's own buckets and sends each call the moment it would be "
+        "admitted (no client can finish sooner) gives each scenario its floor.",
         "",
         "T* = the time the limits need for the job's requests and charged tokens "
         "(max(N / RPM, tokens / TPM), with moving limits integrated over time; no burst "

@@ -18,6 +18,7 @@ _STYLE = {
     ClientKind.BUCKET_100: {"color": "#2ca02c", "linewidth": 0.9, "alpha": 0.8},
     ClientKind.BUCKET_75: {"color": "#9467bd", "linewidth": 0.9, "alpha": 0.8},
     ClientKind.POOL: {"color": "#ff7f0e", "linewidth": 0.9, "alpha": 0.7},
+    ClientKind.ORACLE: {"color": "#7f7f7f", "linewidth": 0.9, "alpha": 0.8, "linestyle": ":"},
 }
 
 

@@ -145,6 +145,11 @@ class SimulatedProvider:
 
         return call
 
+    def admission_wait(self, prompt: Prompt) -> float:
+        """Seconds until ``prompt`` would be admitted now (the oracle's knowledge)."""
+        cost = _cost(self.model.style, prompt, self.spec.split_tokens)
+        return self.limiter.wait(cost, self._loop.now)
+
     def call(self, prompt: Prompt, timeout: float = math.inf) -> Response:
         """Admit or refuse ``prompt`` now; the caller learns the answer ``latency`` later.
 

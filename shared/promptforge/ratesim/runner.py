@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from promptforge.providers.base import CallOutcome
-from promptforge.ratesim.baselines import FixedConcurrencyClient, TokenBucketClient
+from promptforge.ratesim.baselines import FixedConcurrencyClient, OracleClient, TokenBucketClient
 from promptforge.ratesim.engine import EventLoop
 from promptforge.ratesim.forge import ForgeOptions, PromptForgeClient
 from promptforge.ratesim.metrics import Figures, figures, ideal_time, limit_series
@@ -30,6 +30,7 @@ class ClientKind(enum.StrEnum):
     BUCKET_100 = "bucket-100"
     BUCKET_75 = "bucket-75"
     POOL = "pool"
+    ORACLE = "oracle"
 
 
 LABELS = {
@@ -37,6 +38,7 @@ LABELS = {
     ClientKind.BUCKET_100: "token bucket, told 100%",
     ClientKind.BUCKET_75: "token bucket, told 75%",
     ClientKind.POOL: f"{POOL_CONCURRENCY} workers + backoff",
+    ClientKind.ORACLE: "oracle (reads the buckets)",
 }
 
 
@@ -73,6 +75,8 @@ def run_scenario(
     if kind is ClientKind.PROMPTFORGE:
         options = options or ForgeOptions(peak_rate=scenario.peak_rate)
         client = PromptForgeClient(loop, provider, prompts, recorder, options=options, seed=seed)
+    elif kind is ClientKind.ORACLE:
+        client = OracleClient(loop, provider, prompts, recorder)
     elif kind is ClientKind.POOL:
         client = FixedConcurrencyClient(
             loop, provider, prompts, recorder, concurrency=POOL_CONCURRENCY, seed=seed

@@ -267,6 +267,21 @@ class ProviderLimiter:
             self._acceleration.take(now)
         return Decision(True, 0.0, None, self.views(now))
 
+    def wait(self, cost: Cost, now: float) -> float:
+        """Seconds until a call of ``cost`` would be admitted (0: now; inf: never); charges
+        nothing. What a client reading the provider's own buckets would know."""
+        waits = [0.0]
+        if self._daily is not None:
+            waits.append(self._daily.wait(now))
+        for kind, amount in self._charges(cost):
+            bucket = self._buckets[kind][0]
+            if amount > bucket.capacity + _EPSILON:
+                return math.inf
+            waits.append(bucket.wait(amount, now))
+        if self._acceleration is not None:
+            waits.append(self._acceleration.wait(now))
+        return max(waits)
+
     def refund(self, cost: Cost, now: float) -> None:
         """Give back tokens charged up front but not used (e.g. unused ``max_tokens``)."""
         for kind, amount in self._charges(cost):
