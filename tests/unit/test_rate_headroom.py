@@ -90,8 +90,8 @@ def test_before_the_first_answer_the_queue_runs_ahead_by_the_first_answer_headro
 def test_a_headerless_ramp_gets_its_next_step_within_the_lead_and_the_caps() -> None:
     state = ControllerState(rate=10.0, updated_at=NOW, delivered=10.0, latency=1.0)
     assert queue_rate(state, NOW, 2_000.0, cap=500.0, config=GATED) == 20.0
-    slow = dataclasses.replace(state, delivered=3.0)  # 4 x delivered = 12 < 2 x 10
-    assert queue_rate(slow, NOW, 2_000.0, cap=500.0, config=GATED) == 12.0
+    slow = dataclasses.replace(state, delivered=4.0)  # 3 x delivered = 12 < 2 x 10
+    assert queue_rate(slow, NOW, 2_000.0, cap=500.0, config=GATED) == GATED.slow_start_lead * 4.0
     assert queue_rate(state, NOW, 15.0, cap=500.0, config=GATED) == 15.0  # a user ceiling
     assert queue_rate(state, NOW, 2_000.0, cap=14.0, config=GATED) == 14.0  # the queues' cap
     fast = dataclasses.replace(state, rate=800.0, delivered=800.0)

@@ -5,7 +5,7 @@ reaches calls at once anyway: the workers' admission gate (``gate.py``) defers e
 dispatch above the decided rate. A raise did not: it waited for the queue, so each
 step of a ramp cost an apply delay on top of its round trip. With headroom, the queue
 is configured at the most slow start could decide at its next step (twice the rate,
-within four times the delivered rate) while a headerless key ramps, and at
+within three times the delivered rate) while a headerless key ramps, and at
 ``first_answer_headroom`` times the rate until the first call has answered (that
 answer may state the limits, and the rate then jumps to them); the gate thins
 dispatches down to the decided rate, and a raise reaches calls at the next control

@@ -38,7 +38,7 @@ class ControllerConfig:
     min_rate: float = 1.0 / 60.0  # 1 RPM: never slower while discovering
     max_rate: float = 2_000.0  # 120,000 RPM: the runtime spreads it over several queues
     slow_start_factor: float = 2.0  # rate multiplier per validated window before any 429
-    slow_start_lead: float = 4.0  # slow start stays within this x the delivered rate
+    slow_start_lead: float = 3.0  # slow start stays within this x the delivered rate
     gentle_factor: float = 1.12  # growth per window once a 429 came with budget left
     apply_delay: float = 0.0  # seconds before a configured rate reaches the dispatcher
     gated: bool = False  # workers thin dispatches down to the decided rate at once (gate.py)
