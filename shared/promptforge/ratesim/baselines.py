@@ -222,19 +222,13 @@ class OracleClient:
     def _pump(self) -> None:
         self._wake = None
         while self._queue:
-            prompt = self._queue[0]
-            wait = self._provider.admission_wait(prompt)
-            if wait > 0:
-                if math.isfinite(wait):
-                    self._wake = self._loop.now + wait + _ORACLE_SLACK
-                    self._loop.at(self._wake, self._pump)
-                else:  # larger than any budget: the provider refuses it for good
-                    self._queue.popleft()
-                    self._send(prompt)
-                    continue
+            wait = self._provider.admission_wait(self._queue[0])
+            # Larger than a budget (an infinite wait): sent, for the provider to refuse.
+            if 0 < wait < math.inf:
+                self._wake = self._loop.now + wait + _ORACLE_SLACK
+                self._loop.at(self._wake, self._pump)
                 return
-            self._queue.popleft()
-            self._send(prompt)
+            self._send(self._queue.popleft())
 
     def _send(self, prompt: Prompt) -> None:
         response = self._provider.call(prompt, _ORACLE_TIMEOUT)

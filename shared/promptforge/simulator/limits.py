@@ -238,6 +238,34 @@ class ProviderLimiter:
 
     def decide(self, cost: Cost, now: float) -> Decision:
         """Admit and charge the request, or refuse it and say why and for how long."""
+        refused = self._refused(cost, now)
+        if refused is not None:
+            wait, refusal = refused
+            return Decision(False, wait, refusal, self.views(now))
+        for kind, amount in self._charges(cost):
+            self._buckets[kind][0].take(amount, now)
+        if self._daily is not None:
+            self._daily.take(now)
+        if self._acceleration is not None:
+            self._acceleration.take(now)
+        return Decision(True, 0.0, None, self.views(now))
+
+    def wait(self, cost: Cost, now: float) -> float:
+        """Seconds until a call of ``cost`` would be admitted (0: now; inf: never); charges
+        nothing. What a client reading the provider's own buckets would know."""
+        refused = self._refused(cost, now)
+        if refused is None:
+            return 0.0
+        wait, refusal = refused
+        return math.inf if refusal.too_large else wait
+
+    def _refused(self, cost: Cost, now: float) -> tuple[float, Refusal] | None:
+        """Why a call of ``cost`` would be refused now and for how long; ``None``: admitted.
+
+        A call larger than a budget's capacity is refused for good (its wait: until the
+        bucket is full); otherwise the longest wait among the limits that refuse it, the
+        acceleration limit only once every bucket has room.
+        """
         refusals: list[tuple[float, Refusal]] = []
         if self._daily is not None and (wait := self._daily.wait(now)) > 0:
             view = self._daily.view(now)
@@ -255,32 +283,10 @@ class ProviderLimiter:
             wait = self._acceleration.wait(now)
             if wait > 0:
                 refusals.append((wait, self._acceleration.refusal(now)))
-        if refusals:
-            fatal = [r for r in refusals if r[1].too_large]
-            wait, refusal = fatal[0] if fatal else max(refusals, key=lambda r: r[0])
-            return Decision(False, wait, refusal, self.views(now))
-        for kind, amount in self._charges(cost):
-            self._buckets[kind][0].take(amount, now)
-        if self._daily is not None:
-            self._daily.take(now)
-        if self._acceleration is not None:
-            self._acceleration.take(now)
-        return Decision(True, 0.0, None, self.views(now))
-
-    def wait(self, cost: Cost, now: float) -> float:
-        """Seconds until a call of ``cost`` would be admitted (0: now; inf: never); charges
-        nothing. What a client reading the provider's own buckets would know."""
-        waits = [0.0]
-        if self._daily is not None:
-            waits.append(self._daily.wait(now))
-        for kind, amount in self._charges(cost):
-            bucket = self._buckets[kind][0]
-            if amount > bucket.capacity + _EPSILON:
-                return math.inf
-            waits.append(bucket.wait(amount, now))
-        if self._acceleration is not None:
-            waits.append(self._acceleration.wait(now))
-        return max(waits)
+        if not refusals:
+            return None
+        fatal = [r for r in refusals if r[1].too_large]
+        return fatal[0] if fatal else max(refusals, key=lambda r: r[0])
 
     def refund(self, cost: Cost, now: float) -> None:
         """Give back tokens charged up front but not used (e.g. unused ``max_tokens``)."""
