@@ -19,7 +19,7 @@ from promptforge.ratesim.workload import Prompt
 from promptforge.simulator.config import LimitSpec
 from promptforge.simulator.limits import LimitKind
 
-__all__ = ["Figures", "figures", "ideal_time", "limit_series"]
+__all__ = ["Figures", "figures", "ideal_time", "limit_series", "rolling_mean"]
 
 _WINDOW = 10  # seconds of the rolling averages
 _REACHED = 0.9
@@ -141,7 +141,8 @@ class Figures:
         return self.calls - self.successes
 
 
-def _rolling(values: Sequence[float], window: int) -> list[float]:
+def rolling_mean(values: Sequence[float], window: int) -> list[float]:
+    """The mean of each value and up to ``window - 1`` before it (per-second series)."""
     out = []
     total = 0.0
     for index, value in enumerate(values):
@@ -163,9 +164,9 @@ def figures(
     ok = recorder.series(CallOutcome.SUCCESS)
     limited = recorder.series(CallOutcome.RATE_LIMITED)
     calls = [a + b for a, b in zip(ok, limited, strict=True)]
-    achieved = _rolling(ok, _WINDOW)
-    refused = _rolling(limited, _WINDOW)
-    tried = _rolling(calls, _WINDOW)
+    achieved = rolling_mean(ok, _WINDOW)
+    refused = rolling_mean(limited, _WINDOW)
+    tried = rolling_mean(calls, _WINDOW)
     span = min(len(achieved), len(limits))
     reach = next(
         (float(t) for t in range(span) if achieved[t] >= _REACHED * limits[t]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from promptforge.ratesim.metrics import rolling_mean
 from promptforge.ratesim.runner import LABELS, ClientKind, Run
 from promptforge.ratesim.scenarios import Scenario
 
@@ -22,16 +23,6 @@ _STYLE = {
 }
 
 
-def _rolling(values: Sequence[float], window: int) -> list[float]:
-    out, total = [], 0.0
-    for index, value in enumerate(values):
-        total += value
-        if index >= window:
-            total -= values[index - window]
-        out.append(total / min(index + 1, window))
-    return out
-
-
 def plot_scenario(scenario: Scenario, runs: Sequence[Run], path: Path) -> None:
     """Write ``path``: requests/s over time per client, the limit, PromptForge's 429s."""
     import matplotlib
@@ -46,7 +37,7 @@ def plot_scenario(scenario: Scenario, runs: Sequence[Run], path: Path) -> None:
     seconds = list(range(len(longest.limits)))
     top.plot(seconds, [v * 60 for v in longest.limits], "k--", linewidth=1.2, label="true limit")
     for run in runs:
-        achieved = [v * 60 for v in _rolling([float(x) for x in run.successes], _SMOOTH)]
+        achieved = [v * 60 for v in rolling_mean([float(x) for x in run.successes], _SMOOTH)]
         top.plot(range(len(achieved)), achieved, label=LABELS[run.kind], **_STYLE[run.kind])
         if run.kind is ClientKind.PROMPTFORGE:
             marks = [t for t, n in enumerate(run.limited) if n]
