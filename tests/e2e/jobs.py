@@ -47,12 +47,19 @@ class Finished:
         return self.files.get("errors.jsonl", [])
 
 
-def init_and_upload(client: httpx.Client, url: str, key: str, body: bytes, **init: Any) -> str:
-    """Init a job and PUT ``body`` to its signed URL; returns the job id."""
+def init_job(client: httpx.Client, url: str, key: str, **init: Any) -> dict[str, Any]:
+    """``POST /v1/jobs/init`` (gpt-4o-mini on OpenAI, 3 retries, unless ``init`` says
+    otherwise); returns the created job (``job_id``, ``upload_url``, ...)."""
     payload = {"provider": "openai", "model": "gpt-4o-mini", "max_retries": 3, **init}
     created = client.post(f"{url}/v1/jobs/init", headers={"X-API-Key": key}, json=payload)
     assert created.status_code == 202, created.text
-    job = created.json()
+    job: dict[str, Any] = created.json()
+    return job
+
+
+def init_and_upload(client: httpx.Client, url: str, key: str, body: bytes, **init: Any) -> str:
+    """Init a job and PUT ``body`` to its signed URL; returns the job id."""
+    job = init_job(client, url, key, **init)
     put = client.put(
         job["upload_url"], content=body, headers={"Content-Type": "application/octet-stream"}
     )

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.jobs import Finished, download, jsonl, wait_final
+from tests.e2e.jobs import Finished, download, init_job, jsonl, wait_final
 from tests.e2e.processes import Process, create_key, server, simulator
 from tests.faults.checks import FaultRun, Summary, check_fault_run
 from tests.faults.scenarios import Fault
@@ -89,18 +89,15 @@ def run_embedded(tmp: Path, fault: Fault, prompts: list[dict[str, str]]) -> Faul
         try:
             client.post(f"{sim.url}/_sim/reset").raise_for_status()
             started = time.monotonic()
-            created = client.post(
-                f"{run.proc.url}/v1/jobs/init",
-                headers={"X-API-Key": api_key},
-                json={
-                    "provider": provider,
-                    "model": model,
-                    "max_retries": fault.max_retries,
-                    "rpm": JOB_RPM,
-                },
+            job = init_job(
+                client,
+                run.proc.url,
+                api_key,
+                provider=provider,
+                model=model,
+                max_retries=fault.max_retries,
+                rpm=JOB_RPM,
             )
-            assert created.status_code == 202, created.text
-            job = created.json()
             run.watch.job_id, run.upload_url = job["job_id"], job["upload_url"]
             _put(client, run.upload_url, run.body)
             for event in fault.events:

@@ -35,7 +35,7 @@ import httpx
 from promptforge.core.queues import SHARD_RATE, key_shards
 from promptforge.ratecontrol.controller import DEFAULT_CONFIG
 from promptforge.ratecontrol.state import Ceilings
-from tests.e2e.jobs import Finished, download, jsonl, wait_final
+from tests.e2e.jobs import Finished, download, init_job, jsonl, wait_final
 from tests.faults.checks import FaultRun, Summary, check_fault_run
 from tests.faults.google_stack import INPUT, PROXIED, GoogleStack
 from tests.faults.scenarios import Fault
@@ -82,18 +82,15 @@ def run_google(stack: GoogleStack, fault: Fault, prompts: list[dict[str, str]]) 
         run = _Running(stack, watch, jsonl(list(prompts)), len(prompts))
         _set_proxies(run, fault.events)
         started = time.monotonic()
-        created = client.post(
-            f"{stack.api}/v1/jobs/init",
-            headers={"X-API-Key": stack.api_key},
-            json={
-                "provider": provider,
-                "model": model,
-                "max_retries": fault.max_retries,
-                "rpm": JOB_RPM,
-            },
+        job = init_job(
+            client,
+            stack.api,
+            stack.api_key,
+            provider=provider,
+            model=model,
+            max_retries=fault.max_retries,
+            rpm=JOB_RPM,
         )
-        assert created.status_code == 202, created.text
-        job = created.json()
         run.watch.job_id, run.upload_url = job["job_id"], job["upload_url"]
         put = _put(client, run.upload_url, run.body)
         assert put.status_code == 200, put.text
