@@ -28,6 +28,7 @@ from google.cloud.firestore import AsyncTransaction, FieldFilter, Increment
 from promptforge.core.models import ClaimResult, Outcome, OutcomeKind
 from promptforge.gcp._firestore_layout import Layout
 from promptforge.gcp._firestore_tx import read_documents, run_transaction
+from promptforge.jobstore.base import PendingPrompt
 from promptforge.jobstore.fields import dumps
 
 _NO_LEASE = {"lease_holder": None, "lease_until": None}
@@ -104,6 +105,24 @@ async def advance(layout: Layout, job_id: str, prompt_id: str, generation: int) 
         return True
 
     return await run_transaction(layout.client, body)
+
+
+async def pending(layout: Layout, job_id: str, after: str, limit: int) -> list[PendingPrompt]:
+    """The job's registered prompts without an outcome, by ``prompt_id`` after ``after``."""
+    prefix = Outcome.prompt_key("")
+    found: list[PendingPrompt] = []
+    query = layout.items(job_id).select(["key", "prompt_line", "generation", "done"])
+    async for snapshot in query.stream():
+        data = snapshot.to_dict() or {}
+        key = str(data.get("key", ""))
+        prompt_id = key.removeprefix(prefix)
+        if "prompt_line" in data and not data.get("done") and key.startswith(prefix):
+            if prompt_id > after:
+                found.append(
+                    PendingPrompt(prompt_id, int(data["prompt_line"]), int(data["generation"]))
+                )
+    found.sort(key=lambda prompt: prompt.prompt_id)
+    return found[:limit]
 
 
 async def record(layout: Layout, job_id: str, outcomes: Sequence[Outcome], shards: int) -> int:

@@ -21,7 +21,7 @@ from typing import Any
 from promptforge.core.models import GenerationParams, Job, JobError, JobStatus
 from promptforge.jobstore.fields import DATETIME_FIELDS, JOB_FIELDS, dumps, plain_field, to_utc
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     0: (
@@ -54,6 +54,16 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             seq INTEGER PRIMARY KEY AUTOINCREMENT, rate_key TEXT NOT NULL, data TEXT NOT NULL)""",
         "CREATE INDEX observations_by_key ON observations (rate_key, seq)",
         "CREATE TABLE rate_state (rate_key TEXT PRIMARY KEY, state TEXT NOT NULL)",
+    ),
+    1: (  # jobs as users manage them: name, metadata, webhook, cancel, Idempotency-Key
+        "ALTER TABLE jobs ADD COLUMN name TEXT",
+        "ALTER TABLE jobs ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE jobs ADD COLUMN webhook_url TEXT",
+        "ALTER TABLE jobs ADD COLUMN webhook_secret TEXT",
+        "ALTER TABLE jobs ADD COLUMN cancel_requested_at INTEGER",
+        """CREATE TABLE idempotency_keys (
+            tenant_id TEXT NOT NULL, key TEXT NOT NULL, body_hash TEXT NOT NULL,
+            job_id TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, key))""",
     ),
 }
 
@@ -150,7 +160,7 @@ def encode_field(name: str, value: Any) -> Any:
         return None
     if name in DATETIME_FIELDS:
         return to_micros(checked)
-    if name in {"params", "result_files", "error"}:
+    if name in {"params", "result_files", "error", "metadata"}:
         return dumps(checked)
     if name == "ingest_done":
         return int(checked)
@@ -167,6 +177,7 @@ def decode_job(row: tuple[Any, ...]) -> Job:
     values["params"] = GenerationParams.from_dict(json.loads(values["params"]))
     values["result_files"] = tuple(json.loads(values["result_files"]))
     values["ingest_done"] = bool(values["ingest_done"])
+    values["metadata"] = dict(json.loads(values["metadata"]))
     if values["error"] is not None:
         values["error"] = JobError(**json.loads(values["error"]))
     return Job(**values)
