@@ -1,4 +1,6 @@
-"""The public API's use cases: init, status, results. HTTP-free; the web layer is thin."""
+"""The public API's use cases: init, status, results. HTTP-free; the web layer is thin.
+
+List, cancel and the streamed results are in ``core.manage``."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 
 from promptforge.clock import isoformat
 from promptforge.core.deps import CONTROL_QUEUE, Deps
+from promptforge.core.idempotency import first_job_for_key, new_webhook_secret
 from promptforge.core.models import Job, JobStatus
 from promptforge.core.requests import InitRequest
 from promptforge.core.tasknames import expire_task_name
@@ -31,11 +34,21 @@ def result_object_name(job: Job, filename: str) -> str:
     return f"{job.tenant_id}/{job.job_id}/{filename}"
 
 
-async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str, Any]:
-    """Create a job and a signed upload URL; the body of the 202 answer."""
-    _check_supported(deps, request)
+async def init_job(
+    deps: Deps, tenant_id: str, request: InitRequest, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    """Create a job and a signed upload URL; the body of the 202 answer.
+
+    With an ``idempotency_key``, the same key and request within 24 h answer the job the
+    first one created (``core.idempotency``), and the same key with another request is a 409.
+    """
+    check_supported(deps, request)
     now = deps.clock.now()
     job_id = str(uuid.uuid4())
+    if idempotency_key is not None:
+        earlier = await first_job_for_key(deps, tenant_id, idempotency_key, request, job_id)
+        if earlier is not None:
+            return await init_answer(deps, earlier)
     expires_at = now + timedelta(seconds=deps.config.upload_url_ttl)
     job = Job(
         job_id=job_id,
@@ -49,13 +62,10 @@ async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str
         rpm=request.rpm,
         tpm=request.tpm,
         params=request.params(),
-    )
-    upload_url = await deps.blobs.signed_url(
-        deps.blobs.input_bucket,
-        job.upload_object,
-        method="PUT",
-        expires_at=expires_at,
-        content_type=UPLOAD_CONTENT_TYPE,
+        name=request.name,
+        metadata=dict(request.metadata or {}),
+        webhook_url=request.webhook_url,
+        webhook_secret=new_webhook_secret() if request.webhook_url is not None else None,
     )
     await deps.store.create_job(job)
     await deps.tasks.enqueue(
@@ -70,10 +80,31 @@ async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str
             )
         ]
     )
-    return {"job_id": job_id, "upload_url": upload_url, "expires_at": isoformat(expires_at)}
+    return await init_answer(deps, job)
 
 
-def _check_supported(deps: Deps, request: InitRequest) -> None:
+async def init_answer(deps: Deps, job: Job) -> dict[str, Any]:
+    """The 202 body for ``job``: its id, a signed upload URL until its upload deadline, and
+    its webhook secret when it has a webhook (an idempotent replay answers the same)."""
+    upload_url = await deps.blobs.signed_url(
+        deps.blobs.input_bucket,
+        job.upload_object,
+        method="PUT",
+        expires_at=job.upload_expires_at,
+        content_type=UPLOAD_CONTENT_TYPE,
+    )
+    body: dict[str, Any] = {
+        "job_id": job.job_id,
+        "upload_url": upload_url,
+        "expires_at": isoformat(job.upload_expires_at),
+    }
+    if job.webhook_secret is not None:
+        body["webhook_secret"] = job.webhook_secret
+    return body
+
+
+def check_supported(deps: Deps, request: InitRequest) -> None:
+    """A 422 unless the request's provider, model and options are supported."""
     if request.provider not in SUPPORTED_PROVIDERS:
         raise Unprocessable(
             "unsupported_provider",
@@ -146,6 +177,10 @@ async def job_status(deps: Deps, job: Job) -> dict[str, Any]:
         if job.status is JobStatus.WAITING_FOR_UPLOAD
         else None,
         "error": job.error.to_dict() if job.error is not None else None,
+        "name": job.name,
+        "metadata": dict(job.metadata),
+        "webhook_url": job.webhook_url,
+        "cancel_requested_at": isoformat(job.cancel_requested_at),
     }
     return body
 
@@ -155,7 +190,9 @@ async def job_results(deps: Deps, job: Job) -> dict[str, Any]:
     if not job.status.final:
         raise Conflict(
             "job_not_finished",
-            f"job {job.job_id} is {job.status.value}; poll /status until COMPLETED or FAILED",
+            f"job {job.job_id} is {job.status.value}; poll /status until it has ended "
+            "(COMPLETED, FAILED or CANCELLED), or stream what is done so far with "
+            "?output_type=stream",
         )
     expires_at = deps.clock.now() + timedelta(seconds=deps.config.results_url_ttl)
     files = []

@@ -35,3 +35,8 @@ def expire_task_name(job_id: str) -> str:
 def queue_for(key: RateKey) -> str:
     """The queue of a rate key: Cloud Tasks queue ids allow letters, digits and hyphens."""
     return f"pf-rk-{_digest('queue', key.id)[:24]}"
+
+
+def cancel_task_name(job_id: str, round_: int) -> str:
+    """One cancel sweep per job and round (a sweep that finds calls in flight runs again)."""
+    return f"c-{_digest('cancel', job_id, str(round_))}"

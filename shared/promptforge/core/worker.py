@@ -45,8 +45,8 @@ async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
     """Task handler for target ``worker``."""
     task = PromptTask.from_dict(delivery.payload)
     job = await deps.jobs.get(task.job_id, deps.store.get_job)
-    if job is None or job.status.final:
-        return HandlerResult(200)
+    if job is None or job.status.final or job.cancelling:
+        return HandlerResult(200)  # a cancelled job's prompts are settled by its cancel sweep
     now = deps.clock.now()
     holder = uuid.uuid4().hex
     claim = await deps.store.claim(

@@ -116,11 +116,11 @@ async def pending(layout: Layout, job_id: str, after: str, limit: int) -> list[P
         data = snapshot.to_dict() or {}
         key = str(data.get("key", ""))
         prompt_id = key.removeprefix(prefix)
-        if "prompt_line" in data and not data.get("done") and key.startswith(prefix):
-            if prompt_id > after:
-                found.append(
-                    PendingPrompt(prompt_id, int(data["prompt_line"]), int(data["generation"]))
-                )
+        pending = "prompt_line" in data and not data.get("done") and key.startswith(prefix)
+        if pending and prompt_id > after:
+            found.append(
+                PendingPrompt(prompt_id, int(data["prompt_line"]), int(data["generation"]))
+            )
     found.sort(key=lambda prompt: prompt.prompt_id)
     return found[:limit]
 

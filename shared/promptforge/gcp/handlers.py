@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from promptforge.core.cancel import CANCEL_TARGET, handle_cancel
 from promptforge.core.control import control_key
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.fanout import SLICE_TARGET, handle_ingest_sliced, handle_slice
@@ -109,5 +110,6 @@ def controller_routes(*, slice_lines: int, period: float) -> dict[str, TaskHandl
         SLICE_TARGET: handle_slice,
         "finalize": handle_finalize,
         "expire": handle_expire,
+        CANCEL_TARGET: handle_cancel,
         CONTROL_TARGET: control,
     }

@@ -210,7 +210,8 @@ class SqliteJobStore:
         stored = await self._call(
             ops.remember_key, row, to_micros(record.expires_at), to_micros(now)
         )
-        return IdempotencyRecord(*stored[:4], from_micros(stored[4]))
+        tenant_id, key, body_hash, job_id, expires_at = stored
+        return IdempotencyRecord(tenant_id, key, body_hash, job_id, from_micros(expires_at))
 
     async def list_active_rate_keys(self) -> list[str]:
         """The distinct rate keys (``RateKey.id``) of jobs in ``PROCESSING``, sorted."""

@@ -22,6 +22,7 @@ from promptforge.blobstore.http import blob_routes
 from promptforge.blobstore.local import LocalBlobStore
 from promptforge.blobstore.signing import UrlSigner
 from promptforge.clock import Clock, SystemClock
+from promptforge.core.cancel import CANCEL_TARGET, handle_cancel
 from promptforge.core.control import control_tick
 from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
@@ -103,6 +104,7 @@ class EmbeddedRuntime:
             ("worker", handle_prompt),
             ("finalize", handle_finalize),
             ("expire", handle_expire),
+            (CANCEL_TARGET, handle_cancel),
         ):
             self.tasks.register(target, self._bind(target, handler))
         await self.tasks.start()

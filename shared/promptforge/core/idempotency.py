@@ -1,0 +1,75 @@
+"""``Idempotency-Key`` on init: the same key and request within 24 h answer the first job.
+
+The key is remembered per tenant with a hash of the parsed request (so whitespace or field
+order do not make two requests differ) before the job is created; a retry of a request
+whose answer was lost then finds the job the first one made. The same key with another
+request is refused (409), as Stripe and OpenAI do.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from datetime import timedelta
+
+from promptforge.core.deps import Deps
+from promptforge.core.models import Job
+from promptforge.core.requests import InitRequest
+from promptforge.errors import BadRequest, Conflict
+from promptforge.jobstore.base import IdempotencyRecord
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks signing secret: ``whsec_`` and 32 random bytes in base64."""
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """The header's value if it is a usable key (printable ASCII, 1-255 chars), else a 400."""
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS or not key.isascii() or not key.isprintable():
+        raise BadRequest(
+            "invalid_idempotency_key",
+            f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters "
+            "(a UUID is a good choice)",
+        )
+    return key
+
+
+def request_hash(request: InitRequest) -> str:
+    """What makes two init requests the same: their parsed fields, in a fixed order."""
+    return hashlib.sha256(request.model_dump_json(by_alias=True).encode()).hexdigest()
+
+
+async def first_job_for_key(
+    deps: Deps, tenant_id: str, key: str, request: InitRequest, new_job_id: str
+) -> Job | None:
+    """Remember ``key`` for the job about to be created, or the job an earlier request with
+    it created (None: go on and create ``new_job_id``). 409 for the key with another body."""
+    now = deps.clock.now()
+    digest = request_hash(request)
+    record = IdempotencyRecord(tenant_id, key, digest, new_job_id, now + IDEMPOTENCY_TTL)
+    stored = await deps.store.remember_idempotency_key(record, now)
+    if stored.job_id == new_job_id:
+        return None
+    if stored.body_hash != digest:
+        raise Conflict(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used in the last 24 h with a different request body; "
+            "use a new key for a new job",
+            details={"job_id": stored.job_id},
+        )
+    job = await deps.store.get_job(stored.job_id)
+    if job is None:
+        raise Conflict(
+            "idempotency_key_in_progress",
+            "the first request with this Idempotency-Key is still being processed; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    return job
