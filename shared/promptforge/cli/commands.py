@@ -107,8 +107,8 @@ def _api_key() -> str | None:
 
 async def cmd_submit(args: argparse.Namespace) -> int:
     """Submit a file, show progress, download the results."""
-    from promptforge.cli.client import ClientError, PromptForgeClient
     from promptforge.cli.submit import submit_file
+    from promptforge.client import ClientError, PromptForgeClient
 
     key = _api_key()
     if key is None:
@@ -135,7 +135,7 @@ async def cmd_submit(args: argparse.Namespace) -> int:
 
 async def cmd_status(args: argparse.Namespace) -> int:
     """Print a job's status as JSON."""
-    from promptforge.cli.client import ClientError, PromptForgeClient
+    from promptforge.client import ClientError, PromptForgeClient
 
     key = _api_key()
     if key is None:
@@ -151,8 +151,8 @@ async def cmd_status(args: argparse.Namespace) -> int:
 
 async def cmd_results(args: argparse.Namespace) -> int:
     """Download a finished job's files."""
-    from promptforge.cli.client import ClientError, PromptForgeClient
     from promptforge.cli.submit import fetch_results
+    from promptforge.client import ClientError, PromptForgeClient
 
     key = _api_key()
     if key is None:
@@ -204,8 +204,8 @@ async def _key_store(args: argparse.Namespace) -> AsyncIterator[JobStore]:
 
 async def cmd_demo(args: argparse.Namespace) -> int:
     """Start the embedded runtime and the simulator, submit the example file, show the results."""
-    from promptforge.cli.client import PromptForgeClient
     from promptforge.cli.submit import submit_file
+    from promptforge.client import PromptForgeClient
     from promptforge.core.auth import create_api_key
     from promptforge.local.runtime import EmbeddedRuntime
     from promptforge.local.server import BackgroundServer

@@ -19,8 +19,8 @@ import anyio
 from rich.console import Console
 from rich.markup import escape
 
-from promptforge.cli.client import ClientError, PromptForgeClient
 from promptforge.cli.progress import JobProgress
+from promptforge.client import ClientError, PromptForgeClient
 from promptforge.errors import PromptForgeError
 
 __all__ = [

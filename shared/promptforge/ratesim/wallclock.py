@@ -139,8 +139,8 @@ async def _real_run(
     """Makespan (processing start to completion), 429s and calls of a real embedded run."""
     from rich.console import Console
 
-    from promptforge.cli.client import PromptForgeClient as ApiClient
     from promptforge.cli.submit import submit_file
+    from promptforge.client import PromptForgeClient as ApiClient
     from promptforge.clock import SystemClock
     from promptforge.core.auth import create_api_key
     from promptforge.local.runtime import EmbeddedRuntime
