@@ -5,16 +5,19 @@ Bearer auth, and each bad input refused with its code."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.jobs import download, init_job, jsonl, make_prompts, wait_final
-from tests.e2e.processes import Process, create_key, server, simulator
+from tests.e2e.processes import Process, create_key, promptforge, server, simulator
 
 pytestmark = pytest.mark.e2e
 
@@ -22,8 +25,8 @@ pytestmark = pytest.mark.e2e
 class Stack:
     """A running server and three tenants' keys (``a`` and ``b`` share nothing)."""
 
-    def __init__(self, proc: Process, keys: dict[str, str]) -> None:
-        self.url, self.keys = proc.url, keys
+    def __init__(self, proc: Process, keys: dict[str, str], data: Path) -> None:
+        self.url, self.keys, self.data = proc.url, keys, data
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         proc = server(data, sim.url, PROMPTFORGE_WEBHOOK_ALLOW_PRIVATE="true")
         proc.start("/healthz")
         try:
-            yield Stack(proc, keys)
+            yield Stack(proc, keys, data)
         finally:
             proc.stop()
 
@@ -172,6 +175,11 @@ def test_a_cancelled_job_keeps_what_ran_and_cancels_the_rest(
     assert len(results) < 3000 - 100  # it stopped: at 10 calls a second most never ran
     ended = client.post(f"{stack.url}/v1/jobs/{job_id}/cancel", headers=_auth(key))
     assert ended.status_code == 409 and ended.json()["error"]["code"] == "job_ended"
+    # Its queued tasks were deleted: a job on the same key is not stuck behind ~2,900 dead
+    # tasks dispatched at 10 a second (that would take about 5 minutes).
+    after = init_job(client, stack.url, key)
+    _upload(client, after, jsonl(make_prompts(3, prefix="next")))
+    assert wait_final(client, stack.url, key, after["job_id"], timeout=90)["completed_count"] == 3
 
 
 def _status(client: httpx.Client, url: str, key: str, job_id: str) -> dict[str, Any]:
@@ -248,3 +256,47 @@ def test_a_job_waiting_for_its_upload_cancels_at_once(stack: Stack, client: http
     assert cancel.status_code == 202 and cancel.json()["status"] == "CANCELLED"
     listing = client.get(f"{stack.url}/v1/jobs/{job['job_id']}/results", headers=_auth(key))
     assert listing.status_code == 200 and listing.json()["status"] == "CANCELLED"
+
+
+def _cli(stack: Stack, key: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PROMPTFORGE_API_KEY=key, PROMPTFORGE_URL=stack.url)
+    return subprocess.run(
+        promptforge("jobs", *args),
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_cli_manages_jobs_scriptably(
+    stack: Stack, client: httpx.Client, tmp_path: Path
+) -> None:
+    key = create_key(stack.data, "tenant-cli")
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_bytes(jsonl(make_prompts(3)))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"prompt_id": "a", "prompt": "fine"}\n{broken\n')
+
+    model = ("--provider", "openai", "--model", "gpt-4o-mini")
+    checked = _cli(stack, key, "validate", str(bad), *model, "--json")
+    assert checked.returncode == 1 and json.loads(checked.stdout)["prompt_count"] == 1
+    assert _cli(stack, key, "validate", str(prompts), *model).returncode == 0
+
+    job = init_job(client, stack.url, key, name="from the cli")
+    _upload(client, job, prompts.read_bytes())
+    wait_final(client, stack.url, key, job["job_id"])
+    listed = json.loads(_cli(stack, key, "list", "--limit", "1", "--json").stdout)
+    assert [row["job_id"] for row in listed["data"]] == [job["job_id"]]
+    status = json.loads(_cli(stack, key, "status", job["job_id"], "--json").stdout)
+    assert status["name"] == "from the cli" and status["completed_count"] == 3
+    streamed = _cli(stack, key, "results", job["job_id"], "--stream")
+    assert streamed.returncode == 0 and len(streamed.stdout.splitlines()) == 3
+    ended = _cli(stack, key, "cancel", job["job_id"])
+    assert ended.returncode == 1 and "job_ended" in ended.stderr
+    waiting = init_job(client, stack.url, key)
+    cancelled = json.loads(_cli(stack, key, "cancel", waiting["job_id"], "--json").stdout)
+    assert cancelled["status"] == "CANCELLED"
+    helped = _cli(stack, key, "results", "--help")
+    assert "examples:" in helped.stdout and "--stream" in helped.stdout

@@ -125,6 +125,12 @@ async def cmd_submit(args: argparse.Namespace) -> int:
                 rpm=args.rpm,
                 tpm=args.tpm,
                 params=args.params,
+                labels={
+                    "name": args.name,
+                    "metadata": dict(args.metadata) if args.metadata else None,
+                    "webhook_url": args.webhook_url,
+                    "idempotency_key": args.idempotency_key,
+                },
                 console=console,
             )
         except ClientError as exc:

@@ -5,22 +5,25 @@ sweep, a task on the control queue, claims each prompt that has no outcome at it
 generation, exactly as a worker would, and records a ``cancelled`` error for it. A
 prompt whose call is in flight holds a worker's lease, so the claim is ``BUSY`` and the
 sweep leaves it: that call finishes and its outcome is kept. Holding the claim while it
-records, the sweep cannot race a worker into recording twice. While calls are in flight
-or ingest is still registering lines, the sweep runs again a little later (a new round,
-so a new task name); when nothing is left, it enqueues the job's finalize, which ends the
-job ``CANCELLED``.
+records, the sweep cannot race a worker into recording twice. The settled prompts' queued
+tasks are deleted, so a cancelled job stops taking its rate key's dispatches at once.
+While calls are in flight or ingest is still registering lines, the sweep runs again a
+little later (a new round, so a new task name); when nothing is left, it enqueues the
+job's finalize, which ends the job ``CANCELLED``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from datetime import timedelta
 
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
 from promptforge.core.models import ClaimResult, JobStatus, Outcome, OutcomeKind
-from promptforge.core.tasknames import cancel_task_name
+from promptforge.core.queues import KeyQueues, key_queues
+from promptforge.core.tasknames import cancel_task_name, prompt_task_name
 from promptforge.jobstore.base import PendingPrompt
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
@@ -56,7 +59,8 @@ async def handle_cancel(deps: Deps, delivery: Delivery) -> HandlerResult:
     job = await deps.store.get_job(job_id)
     if job is None or job.status is not JobStatus.PROCESSING or job.cancel_requested_at is None:
         return HandlerResult(200)
-    left = await _settle_pending(deps, job_id)
+    queues = await key_queues(deps, job.rate_key)
+    left = await _settle_pending(deps, job_id, queues)
     job = await deps.store.get_job(job_id)
     if job is None or job.status is not JobStatus.PROCESSING:
         return HandlerResult(200)
@@ -68,8 +72,9 @@ async def handle_cancel(deps: Deps, delivery: Delivery) -> HandlerResult:
     return HandlerResult(200)
 
 
-async def _settle_pending(deps: Deps, job_id: str) -> int:
-    """Record ``cancelled`` for every pending prompt not in flight; how many were in flight."""
+async def _settle_pending(deps: Deps, job_id: str, queues: KeyQueues) -> int:
+    """Record ``cancelled`` for every pending prompt not in flight and delete its queued task;
+    how many were in flight."""
     in_flight = 0
     after: str | None = None
     gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
@@ -92,15 +97,27 @@ async def _settle_pending(deps: Deps, job_id: str) -> int:
 
     while page := await deps.store.pending_prompts(job_id, after, SWEEP_PAGE):
         answers = await asyncio.gather(*(claimed(prompt) for prompt in page))
-        outcomes = [
-            _cancelled(prompt) for prompt, answer in zip(page, answers, strict=True) if answer
-        ]
+        settled = [prompt for prompt, answer in zip(page, answers, strict=True) if answer]
         in_flight += sum(1 for answer in answers if answer is False)
-        await deps.store.record_outcomes(job_id, outcomes)
+        await deps.store.record_outcomes(job_id, [_cancelled(prompt) for prompt in settled])
+        await _drop_tasks(deps, job_id, queues, settled)
         after = page[-1].prompt_id
     if in_flight:
         log.info("job %s: cancel waits for %d calls in flight", job_id, in_flight)
     return in_flight
+
+
+async def _drop_tasks(
+    deps: Deps, job_id: str, queues: KeyQueues, prompts: list[PendingPrompt]
+) -> None:
+    """Delete the settled prompts' queued tasks, so they stop taking the key's dispatch rate
+    from its other jobs (a task left behind is dropped by the worker all the same)."""
+    by_queue: dict[str, list[str]] = defaultdict(list)
+    for prompt in prompts:
+        name = prompt_task_name(job_id, prompt.prompt_id, prompt.generation)
+        by_queue[queues.for_prompt(prompt.prompt_id)].append(name)
+    for queue, names in by_queue.items():
+        await deps.tasks.delete(queue, names)
 
 
 def _cancelled(prompt: PendingPrompt) -> Outcome:
