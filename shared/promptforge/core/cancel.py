@@ -30,7 +30,7 @@ from promptforge.tasks.base import Delivery, HandlerResult, Task
 log = logging.getLogger(__name__)
 
 CANCEL_TARGET = "cancel"
-SWEEP_PAGE = 500
+SWEEP_PAGE = 1000
 SWEEP_CONCURRENCY = 32
 SWEEP_AGAIN_SECONDS = 2.0
 SWEEP_LEASE_SECONDS = 60.0
