@@ -68,10 +68,18 @@ async def test_pending_prompts_are_those_without_an_outcome(store: ListingJobSto
     assert await store.claim("job-1", "c", 0, "w", lease, T0) is ClaimResult.CLAIMED
     assert await store.advance("job-1", "c", 0)
 
-    assert await store.pending_prompts("job-1", None, 10) == [
-        PendingPrompt("a", 1, 0),
-        PendingPrompt("c", 3, 1),
-        PendingPrompt("d", 4, 0),
-    ]
-    assert await store.pending_prompts("job-1", "a", 1) == [PendingPrompt("c", 3, 1)]
-    assert await store.pending_prompts("job-1", "d", 10) == []
+    for limit in (1, 2, 10):
+        pending, cursor, pages = [], None, 0
+        while True:
+            page, cursor = await store.pending_prompts("job-1", cursor, limit)
+            assert len(page) <= limit
+            pending += page
+            pages += 1
+            if cursor is None:
+                break
+        assert sorted(pending, key=lambda prompt: prompt.prompt_id) == [
+            PendingPrompt("a", 1, 0),
+            PendingPrompt("c", 3, 1),
+            PendingPrompt("d", 4, 0),
+        ]
+        assert pages <= 5  # four prompts: a page reads at most `limit` of them

@@ -95,13 +95,15 @@ async def _settle_pending(deps: Deps, job_id: str, queues: KeyQueues) -> int:
             return True
         return False if claim in (ClaimResult.BUSY, ClaimResult.STALE) else None
 
-    while page := await deps.store.pending_prompts(job_id, after, SWEEP_PAGE):
+    while True:
+        page, after = await deps.store.pending_prompts(job_id, after, SWEEP_PAGE)
         answers = await asyncio.gather(*(claimed(prompt) for prompt in page))
         settled = [prompt for prompt, answer in zip(page, answers, strict=True) if answer]
         in_flight += sum(1 for answer in answers if answer is False)
         await deps.store.record_outcomes(job_id, [_cancelled(prompt) for prompt in settled])
         await _drop_tasks(deps, job_id, queues, settled)
-        after = page[-1].prompt_id
+        if after is None:
+            break
     if in_flight:
         log.info("job %s: cancel waits for %d calls in flight", job_id, in_flight)
     return in_flight

@@ -107,22 +107,25 @@ async def advance(layout: Layout, job_id: str, prompt_id: str, generation: int) 
     return await run_transaction(layout.client, body)
 
 
-async def pending(layout: Layout, job_id: str, after: str, limit: int) -> list[PendingPrompt]:
-    """The job's registered prompts without an outcome, by ``prompt_id`` after ``after``."""
+async def pending(
+    layout: Layout, job_id: str, after: str | None, limit: int
+) -> tuple[list[PendingPrompt], str | None]:
+    """The prompts without an outcome among the next ``limit`` items (by document id)."""
     prefix = Outcome.prompt_key("")
-    found: list[PendingPrompt] = []
     query = layout.items(job_id).select(["key", "prompt_line", "generation", "done"])
-    async for snapshot in query.stream():
+    query = query.order_by("__name__")
+    if after is not None:
+        query = query.start_after({"__name__": after})  # a document id of the collection
+    found: list[PendingPrompt] = []
+    read, last = 0, None
+    async for snapshot in query.limit(limit).stream():
+        read, last = read + 1, snapshot.id
         data = snapshot.to_dict() or {}
         key = str(data.get("key", ""))
-        prompt_id = key.removeprefix(prefix)
-        pending = "prompt_line" in data and not data.get("done") and key.startswith(prefix)
-        if pending and prompt_id > after:
-            found.append(
-                PendingPrompt(prompt_id, int(data["prompt_line"]), int(data["generation"]))
-            )
-    found.sort(key=lambda prompt: prompt.prompt_id)
-    return found[:limit]
+        if "prompt_line" in data and not data.get("done") and key.startswith(prefix):
+            line, generation = int(data["prompt_line"]), int(data["generation"])
+            found.append(PendingPrompt(key.removeprefix(prefix), line, generation))
+    return found, last if read == limit else None
 
 
 async def record(layout: Layout, job_id: str, outcomes: Sequence[Outcome], shards: int) -> int:

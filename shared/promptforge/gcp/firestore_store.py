@@ -337,13 +337,11 @@ class FirestoreJobStore:
 
     async def pending_prompts(
         self, job_id: str, after: str | None, limit: int
-    ) -> list[PendingPrompt]:
-        """Up to ``limit`` prompts without an outcome, by ``prompt_id`` after ``after``.
-
-        Reads every item of the job (cancelling is rare, and the item fields carry no
-        index to query by): fine for a sweep, not for a hot path.
-        """
-        return await items.pending(self._layout, job_id, after or "", limit)
+    ) -> tuple[list[PendingPrompt], str | None]:
+        """The prompts without an outcome among the next ``limit`` items of the job (in
+        document order, after the cursor: the last document id read); the page and the
+        next cursor. Item fields carry no index to filter by, so a page may hold fewer."""
+        return await items.pending(self._layout, job_id, after, limit)
 
     # Outcomes
     async def record_outcomes(self, job_id: str, outcomes: Sequence[Outcome]) -> int:

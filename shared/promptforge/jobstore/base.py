@@ -131,9 +131,10 @@ class JobStore(Protocol):
 
     async def pending_prompts(
         self, job_id: str, after: str | None, limit: int
-    ) -> list[PendingPrompt]:
-        """Up to ``limit`` registered prompts without an outcome, by ``prompt_id`` after
-        ``after``."""
+    ) -> tuple[list[PendingPrompt], str | None]:
+        """One page of the registered prompts without an outcome, from the cursor ``after``
+        (None: the start), reading at most ``limit`` prompts; the page and the cursor of the
+        next one (None: this was the last)."""
         ...
 
     # Outcomes

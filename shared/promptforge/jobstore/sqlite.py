@@ -272,14 +272,16 @@ class SqliteJobStore:
 
     async def pending_prompts(
         self, job_id: str, after: str | None, limit: int
-    ) -> list[PendingPrompt]:
-        """Up to ``limit`` prompts without an outcome, by ``prompt_id`` after ``after``."""
+    ) -> tuple[list[PendingPrompt], str | None]:
+        """Up to ``limit`` prompts without an outcome by ``prompt_id``, after the cursor (the
+        last ``prompt_id`` of the previous page); the page and the next cursor."""
         sql = (
             "SELECT prompt_id, line, generation FROM prompts "
             "WHERE job_id = ? AND done = 0 AND prompt_id > ? ORDER BY prompt_id LIMIT ?"
         )
         rows = await self._call(ops.fetch_all, sql, (job_id, after or "", limit))
-        return [PendingPrompt(*row) for row in rows]
+        page = [PendingPrompt(*row) for row in rows]
+        return page, page[-1].prompt_id if len(page) == limit else None
 
     async def release_all_leases(self) -> int:
         """Drop every prompt lease: on start-up of a single-process runtime, all are orphans."""
