@@ -1,9 +1,11 @@
 """``Idempotency-Key`` on init: the same key and request within 24 h answer the first job.
 
 The key is remembered per tenant with a hash of the parsed request (so whitespace or field
-order do not make two requests differ) before the job is created; a retry of a request
-whose answer was lost then finds the job the first one made. The same key with another
-request is refused (409), as Stripe and OpenAI do.
+order do not make two requests differ) and the id of the job about to be created, before
+it is created; a retry of a request whose answer was lost then finds the job the first
+one made, or creates it under that same id if the first request died before it could
+(two such retries racing create it once: the second insert fails and reads the first).
+The same key with another request is refused (409), as Stripe and OpenAI do.
 """
 
 from __future__ import annotations
@@ -47,17 +49,18 @@ def request_hash(request: InitRequest) -> str:
     return hashlib.sha256(request.model_dump_json(by_alias=True).encode()).hexdigest()
 
 
-async def first_job_for_key(
+async def job_for_key(
     deps: Deps, tenant_id: str, key: str, request: InitRequest, new_job_id: str
-) -> Job | None:
-    """Remember ``key`` for the job about to be created, or the job an earlier request with
-    it created (None: go on and create ``new_job_id``). 409 for the key with another body."""
+) -> tuple[str, Job | None]:
+    """The job id to create under ``key`` (``new_job_id``, or the id an earlier request with
+    it chose but never created, if it died half-way), or the job an earlier request created.
+    409 for the key with another body."""
     now = deps.clock.now()
     digest = request_hash(request)
     record = IdempotencyRecord(tenant_id, key, digest, new_job_id, now + IDEMPOTENCY_TTL)
     stored = await deps.store.remember_idempotency_key(record, now)
     if stored.job_id == new_job_id:
-        return None
+        return new_job_id, None
     if stored.body_hash != digest:
         raise Conflict(
             "idempotency_key_reused",
@@ -65,11 +68,4 @@ async def first_job_for_key(
             "use a new key for a new job",
             details={"job_id": stored.job_id},
         )
-    job = await deps.store.get_job(stored.job_id)
-    if job is None:
-        raise Conflict(
-            "idempotency_key_in_progress",
-            "the first request with this Idempotency-Key is still being processed; retry shortly",
-            headers={"Retry-After": "1"},
-        )
-    return job
+    return stored.job_id, await deps.store.get_job(stored.job_id)

@@ -10,7 +10,7 @@ from typing import Any
 
 from promptforge.clock import isoformat
 from promptforge.core.deps import CONTROL_QUEUE, Deps
-from promptforge.core.idempotency import first_job_for_key, new_webhook_secret
+from promptforge.core.idempotency import job_for_key, new_webhook_secret
 from promptforge.core.models import Job, JobStatus
 from promptforge.core.requests import InitRequest
 from promptforge.core.tasknames import expire_task_name
@@ -46,7 +46,7 @@ async def init_job(
     now = deps.clock.now()
     job_id = str(uuid.uuid4())
     if idempotency_key is not None:
-        earlier = await first_job_for_key(deps, tenant_id, idempotency_key, request, job_id)
+        job_id, earlier = await job_for_key(deps, tenant_id, idempotency_key, request, job_id)
         if earlier is not None:
             return await init_answer(deps, earlier)
     expires_at = now + timedelta(seconds=deps.config.upload_url_ttl)
@@ -67,7 +67,13 @@ async def init_job(
         webhook_url=request.webhook_url,
         webhook_secret=new_webhook_secret() if request.webhook_url is not None else None,
     )
-    await deps.store.create_job(job)
+    try:
+        await deps.store.create_job(job)
+    except ValueError:
+        raced = await deps.store.get_job(job_id) if idempotency_key is not None else None
+        if raced is None:
+            raise
+        return await init_answer(deps, raced)  # a retry with the same key created it first
     await deps.tasks.enqueue(
         [
             Task(
