@@ -240,9 +240,8 @@ API_OPERATIONS: tuple[Operation, ...] = (
             ),
             Failure(
                 409,
-                "The Idempotency-Key was used with another body, or its first request is "
-                "still running.",
-                ("idempotency_key_reused", "idempotency_key_in_progress"),
+                "The Idempotency-Key was used in the last 24 h with another body.",
+                ("idempotency_key_reused",),
             ),
             Failure(413, "Body larger than 64 KiB.", ("body_too_large",)),
             Failure(
