@@ -30,6 +30,11 @@ CONFIG = schemathesis.Config.from_str(
     """
 [checks.negative_data_rejection]
 expected-statuses = [400, 401, 403, 404, 405, 409, 413, 415, 422, 429]
+
+# Only the document's own links: links inferred from response schemas (a listed job's id)
+# depend on what earlier examples created, which a replayed example cannot repeat.
+[phases.stateful.inference]
+algorithms = []
 """
 )
 INIT = "POST /v1/jobs/init"
