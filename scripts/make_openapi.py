@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from promptforge.api.ratelimit import DEFAULT_LIMITS, INIT, RESULTS, STATUS
+from promptforge.api.ratelimit import DEFAULT_LIMITS, INIT, RESULTS, STATUS, VALIDATE
+from promptforge.core.validate import ValidationReport
 
 OUT = Path(__file__).resolve().parent.parent / "shared/promptforge/data/openapi.json"
 
@@ -94,6 +95,14 @@ def _limit(endpoint: str) -> str:
 
 
 INIT_LIMIT, STATUS_LIMIT, RESULTS_LIMIT = _limit(INIT), _limit(STATUS), _limit(RESULTS)
+
+
+def _model_schemas() -> dict[str, Any]:
+    """The response models' JSON schemas, from the pydantic models the handlers return."""
+    schema = ValidationReport.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs: dict[str, Any] = schema.pop("$defs", {})
+    return {**defs, "ValidationReport": schema}
+
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -290,7 +299,7 @@ SPEC: dict[str, Any] = {
     },
     "components": {
         "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
-        "schemas": SCHEMAS,
+        "schemas": {**SCHEMAS, **_model_schemas()},
     },
     "paths": {
         "/v1/jobs/init": {
@@ -368,6 +377,40 @@ SPEC: dict[str, Any] = {
                     "404": JOB_404,
                     "409": _error("The job is not COMPLETED or FAILED yet.", ["job_not_finished"]),
                     "429": _rate_limited(RESULTS_LIMIT),
+                },
+            }
+        },
+        "/v1/jobs/validate": {
+            "post": {
+                "operationId": "validateFile",
+                "summary": "Check a JSONL file as ingest would, without creating a job",
+                "security": [{"ApiKey": []}],
+                "parameters": [
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1},
+                        "description": f"The {name} the job would run on.",
+                    }
+                    for name in ("provider", "model")
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}}
+                    },
+                },
+                "responses": {
+                    "200": _ok(
+                        "Every problem a job of this file would meet (valid: false if any); "
+                        "an unknown provider or model is one of them, with line null.",
+                        "ValidationReport",
+                    ),
+                    "400": _error("provider or model missing from the query.", ["missing_parameter"]),
+                    "401": AUTH_401,
+                    "413": _error("Larger than the upload limit.", ["body_too_large"]),
+                    "429": _rate_limited(_limit(VALIDATE)),
                 },
             }
         },

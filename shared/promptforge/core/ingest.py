@@ -17,7 +17,13 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
-from promptforge.core.jsonl import LineError, ValidPrompt, Verdict, read_prompts
+from promptforge.core.jsonl import (
+    LineError,
+    ValidPrompt,
+    Verdict,
+    duplicate_error,
+    read_prompts,
+)
 from promptforge.core.models import Job, JobError, JobStatus, Outcome, OutcomeKind, PromptTask
 from promptforge.core.queues import KeyQueues, ensure_rate_queue
 from promptforge.core.tasknames import ingest_task_name, prompt_task_name
@@ -173,15 +179,7 @@ async def store_verdicts(deps: Deps, job: Job, queues: KeyQueues, batch: Sequenc
     tasks: list[Task] = []
     for prompt, first_line in zip(valid, earlier, strict=True):
         if first_line is not None:
-            errors.append(
-                LineError(
-                    prompt.line,
-                    "duplicate_prompt_id",
-                    f"prompt_id {prompt.prompt_id!r} also appears on line {first_line}; "
-                    "prompt_id must be unique within a file",
-                    prompt.prompt_id,
-                )
-            )
+            errors.append(duplicate_error(prompt, first_line))
             continue
         task = PromptTask(job.job_id, prompt.prompt_id, prompt.line, prompt.prompt)
         tasks.append(prompt_task(queues.for_prompt(prompt.prompt_id), task))

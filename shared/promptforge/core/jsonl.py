@@ -113,6 +113,17 @@ class LineSplitter:
         return line
 
 
+def duplicate_error(prompt: ValidPrompt, first_line: int) -> LineError:
+    """The error of a valid line whose ``prompt_id`` an earlier line (``first_line``) has."""
+    return LineError(
+        prompt.line,
+        "duplicate_prompt_id",
+        f"prompt_id {prompt.prompt_id!r} also appears on line {first_line}; "
+        "prompt_id must be unique within a file",
+        prompt.prompt_id,
+    )
+
+
 def validate_line(raw: RawLine, max_line_bytes: int = MAX_LINE_BYTES) -> Verdict | None:
     """Judge one line; None for a blank line (skipped)."""
     number = raw.number

@@ -12,6 +12,7 @@ from promptforge.core.models import Job, JobStatus
 from promptforge.core.requests import InitRequest
 from promptforge.core.tasknames import expire_task_name
 from promptforge.errors import BadRequest, Conflict, NotFound, Unprocessable
+from promptforge.providers.catalogue import Catalogue
 from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
 from promptforge.tasks.base import Task
 
@@ -74,27 +75,32 @@ async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str
 
 
 def _check_supported(deps: Deps, request: InitRequest) -> None:
-    if request.provider not in SUPPORTED_PROVIDERS:
-        raise Unprocessable(
-            "unsupported_provider",
-            f"provider {request.provider!r} is not supported; use one of: "
-            + ", ".join(SUPPORTED_PROVIDERS),
-            details={"supported": list(SUPPORTED_PROVIDERS)},
-        )
-    if deps.catalogue.find(request.provider, request.model) is None:
-        known = deps.catalogue.models_for(request.provider)
-        raise Unprocessable(
-            "unsupported_model",
-            f"model {request.model!r} is not in the catalogue for {request.provider}; "
-            f"known models: {', '.join(known)}",
-            details={"supported": known},
-        )
+    check_model(deps.catalogue, request.provider, request.model)
     unsupported = get_adapter(request.provider).unsupported(request.params())
     if unsupported:
         raise Unprocessable(
             "unsupported_option",
             f"{request.provider} cannot honour: {', '.join(unsupported)}; remove them",
             details={"options": unsupported},
+        )
+
+
+def check_model(catalogue: Catalogue, provider: str, model: str) -> None:
+    """422 ``unsupported_provider`` or ``unsupported_model`` unless PromptForge can run it."""
+    if provider not in SUPPORTED_PROVIDERS:
+        raise Unprocessable(
+            "unsupported_provider",
+            f"provider {provider!r} is not supported; use one of: "
+            + ", ".join(SUPPORTED_PROVIDERS),
+            details={"supported": list(SUPPORTED_PROVIDERS)},
+        )
+    if catalogue.find(provider, model) is None:
+        known = catalogue.models_for(provider)
+        raise Unprocessable(
+            "unsupported_model",
+            f"model {model!r} is not in the catalogue for {provider}; "
+            f"known models: {', '.join(known)}",
+            details={"supported": known},
         )
 
 
