@@ -407,7 +407,9 @@ SPEC: dict[str, Any] = {
                         "an unknown provider or model is one of them, with line null.",
                         "ValidationReport",
                     ),
-                    "400": _error("provider or model missing from the query.", ["missing_parameter"]),
+                    "400": _error(
+                        "provider or model missing from the query.", ["missing_parameter"]
+                    ),
                     "401": AUTH_401,
                     "413": _error("Larger than the upload limit.", ["body_too_large"]),
                     "429": _rate_limited(_limit(VALIDATE)),

@@ -66,7 +66,6 @@ async def _bounded(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
 def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(
         "body_too_large",
-        f"the file is larger than the upload limit of {limit:,} bytes; split it into "
-        "several jobs",
+        f"the file is larger than the upload limit of {limit:,} bytes; split it into several jobs",
         details={"max_body_bytes": limit},
     )
