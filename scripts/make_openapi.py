@@ -170,6 +170,14 @@ SCHEMAS: dict[str, Any] = {
                 "maximum": 9223372036854775807,
                 "description": "A 64-bit integer.",
             },
+            "webhook_url": {
+                "type": "string",
+                "maxLength": 2048,
+                "pattern": "^https?://[^\\s]+$",
+                "description": "Where to POST a signed Standard Webhooks event (job.completed, "
+                "job.failed, job.cancelled) when the job ends. It must resolve to a public "
+                "address. The answer then carries webhook_secret.",
+            },
             "response_format": {
                 "description": "Ask for JSON output where the provider supports it.",
                 "oneOf": [
@@ -212,6 +220,12 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Pre-signed URL: PUT the JSONL file here (Content-Type: application/octet-stream, no auth header). Expires in 15 minutes.",
             },
             "expires_at": {"type": "string", "format": "date-time"},
+            "webhook_secret": {
+                "type": "string",
+                "description": "Only when webhook_url was given, and only in this answer: the "
+                "whsec_ secret that signs the job's webhooks (verify with any Standard "
+                "Webhooks library).",
+            },
         },
     },
     "JobStatus": {
@@ -333,8 +347,15 @@ SPEC: dict[str, Any] = {
                         },
                     },
                     "400": _error(
-                        "Malformed JSON (or nested over 64 levels), a missing, unknown or wrongly typed field.",
-                        ["malformed_json", "missing_field", "unknown_field", "invalid_field"],
+                        "Malformed JSON (or nested over 64 levels), a missing, unknown or wrongly typed field, or a webhook_url that is unusable or not public.",
+                        [
+                            "malformed_json",
+                            "missing_field",
+                            "unknown_field",
+                            "invalid_field",
+                            "invalid_webhook_url",
+                            "private_webhook_url",
+                        ],
                     ),
                     "401": AUTH_401,
                     "413": _error("Body larger than 64 KiB.", ["body_too_large"]),

@@ -27,6 +27,7 @@ from promptforge.core.jsonl import (
 from promptforge.core.models import Job, JobError, JobStatus, Outcome, OutcomeKind, PromptTask
 from promptforge.core.queues import KeyQueues, ensure_rate_queue
 from promptforge.core.tasknames import ingest_task_name, prompt_task_name
+from promptforge.core.webhooks import on_job_ended
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
@@ -130,13 +131,14 @@ async def finish_ingest(deps: Deps, job: Job, lines: int) -> None:
     """Record that all ``lines`` are in; fail an empty file, else finalize if all are done."""
     await deps.store.update_ingest_progress(job.job_id, lines, done=True)
     if lines == 0:
-        await deps.store.transition(
+        if await deps.store.transition(
             job.job_id,
             JobStatus.PROCESSING,
             JobStatus.FAILED,
             completed_at=deps.clock.now(),
             error=JobError("empty_file", "the uploaded file has no prompts; upload JSONL lines"),
-        )
+        ):
+            await on_job_ended(deps, job.job_id)
         return
     await enqueue_finalize_if_ready(deps, job.job_id)
 

@@ -124,6 +124,8 @@ class Job:
     output_tokens: int = 0
     result_files: tuple[str, ...] = ()
     error: JobError | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
     @property
     def rate_key(self) -> RateKey:
@@ -233,3 +235,33 @@ class ClaimResult(enum.StrEnum):
     STALE = "stale"  # a newer generation of this prompt exists
     BUSY = "busy"  # another delivery holds a live lease: come back later
     MISSING = "missing"  # the prompt is not registered (job deleted or bad task)
+
+
+class DeliveryState(enum.StrEnum):
+    """Where a webhook delivery stands."""
+
+    PENDING = "pending"  # an attempt is due (or running)
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    FAILED = "failed"  # given up: the schedule ran out, 410 Gone, or the URL was refused
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One webhook event of a job, and how its delivery went.
+
+    ``webhook_id`` is the Standard Webhooks ``webhook-id``: the same on every attempt.
+    ``body`` is the JSON sent, kept so every attempt sends the same bytes; ``attempts``
+    counts the attempts made, and rises by one per attempt (a compare-and-set).
+    """
+
+    job_id: str
+    webhook_id: str
+    event_type: str
+    body: str
+    created_at: datetime
+    attempts: int = 0
+    state: DeliveryState = DeliveryState.PENDING
+    next_attempt_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    ended_at: datetime | None = None

@@ -11,6 +11,7 @@ from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.models import Job, JobStatus
 from promptforge.core.requests import InitRequest
 from promptforge.core.tasknames import expire_task_name
+from promptforge.core.webhooks import check_webhook_url, new_webhook_secret
 from promptforge.errors import BadRequest, Conflict, NotFound, Unprocessable
 from promptforge.providers.catalogue import Catalogue
 from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
@@ -35,6 +36,12 @@ def result_object_name(job: Job, filename: str) -> str:
 async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str, Any]:
     """Create a job and a signed upload URL; the body of the 202 answer."""
     _check_supported(deps, request)
+    webhook_secret = None
+    if request.webhook_url is not None:
+        await check_webhook_url(
+            request.webhook_url, allow_private=deps.config.webhook_allow_private
+        )
+        webhook_secret = new_webhook_secret()
     now = deps.clock.now()
     job_id = str(uuid.uuid4())
     expires_at = now + timedelta(seconds=deps.config.upload_url_ttl)
@@ -50,6 +57,8 @@ async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str
         rpm=request.rpm,
         tpm=request.tpm,
         params=request.params(),
+        webhook_url=request.webhook_url,
+        webhook_secret=webhook_secret,
     )
     upload_url = await deps.blobs.signed_url(
         deps.blobs.input_bucket,
@@ -71,7 +80,10 @@ async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str
             )
         ]
     )
-    return {"job_id": job_id, "upload_url": upload_url, "expires_at": isoformat(expires_at)}
+    created = {"job_id": job_id, "upload_url": upload_url, "expires_at": isoformat(expires_at)}
+    if webhook_secret is not None:
+        created["webhook_secret"] = webhook_secret  # shown this once
+    return created
 
 
 def _check_supported(deps: Deps, request: InitRequest) -> None:
