@@ -21,7 +21,6 @@ from promptforge.clock import SystemClock
 from promptforge.core.auth import create_api_key
 from promptforge.core.deps import CONTROL_QUEUE
 from promptforge.core.models import DeliveryState, JobError, JobStatus, WebhookDelivery
-from promptforge.core.queues import ensure_control_queue
 from promptforge.core.requests import InitRequest
 from promptforge.core.service import init_job
 from promptforge.core.webhooks import (
@@ -38,6 +37,7 @@ from promptforge.local.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery
 from tests.e2e.receiver import Receiver, receiver
+from tests.unit._embedded import idle_runtime
 
 pytestmark = pytest.mark.anyio
 
@@ -102,14 +102,8 @@ async def test_a_public_address_is_accepted() -> None:
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[EmbeddedRuntime]:
     """The embedded stores, dispatcher not started: the test makes each attempt itself."""
-    built = EmbeddedRuntime(Settings(data_dir=tmp_path, webhook_allow_private=True))
-    await built.store.open()
-    await built.tasks.open()
-    await ensure_control_queue(built.deps)
-    try:
+    async with idle_runtime(Settings(data_dir=tmp_path, webhook_allow_private=True)) as built:
         yield built
-    finally:
-        await built.close()
 
 
 async def ended_job(runtime: EmbeddedRuntime, url: str) -> tuple[str, str]:
@@ -244,11 +238,7 @@ async def test_a_url_refused_at_send_time_fails_without_a_request(
 async def test_init_refuses_a_private_url_and_returns_a_secret_for_a_good_one(
     tmp_path: Path,
 ) -> None:
-    runtime = EmbeddedRuntime(Settings(data_dir=tmp_path))  # private addresses not allowed
-    await runtime.store.open()
-    await runtime.tasks.open()
-    await ensure_control_queue(runtime.deps)
-    try:
+    async with idle_runtime(Settings(data_dir=tmp_path)) as runtime:  # no private addresses
         key, _ = await create_api_key(runtime.store, SystemClock(), "tenant-w")
         transport = httpx.ASGITransport(app=runtime.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://pf") as client:
@@ -271,5 +261,3 @@ async def test_init_refuses_a_private_url_and_returns_a_secret_for_a_good_one(
         job = await runtime.store.get_job(str(created["job_id"]))
         assert job is not None and job.webhook_secret == created["webhook_secret"]
         assert json.loads(json.dumps(created))["webhook_secret"].startswith("whsec_")
-    finally:
-        await runtime.close()

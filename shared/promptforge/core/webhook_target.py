@@ -27,6 +27,9 @@ from promptforge.providers.durations import parse_retry_after
 MAX_URL_CHARS = 2048
 """The longest webhook URL accepted."""
 
+RESOLVE_TIMEOUT = 5.0
+"""Seconds a webhook host may take to resolve."""
+
 SEND_TIMEOUT = 15.0
 """Seconds an attempt may take (Standard Webhooks recommends 15-30 s)."""
 
@@ -130,7 +133,13 @@ async def _addresses(parts: SplitResult, *, allow_private: bool) -> list[str]:
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        async with asyncio.timeout(RESOLVE_TIMEOUT):
+            loop = asyncio.get_running_loop()
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except TimeoutError as exc:
+        raise _Unresolved(
+            f"webhook_url host {host!r} did not resolve within {RESOLVE_TIMEOUT:g} s"
+        ) from exc
     except (socket.gaierror, UnicodeError) as exc:
         raise _Unresolved(f"webhook_url host {host!r} does not resolve: {exc}") from exc
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
