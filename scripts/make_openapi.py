@@ -417,9 +417,12 @@ SPEC: dict[str, Any] = {
                     for name in ("provider", "model")
                 ],
                 "requestBody": {
-                    "required": True,
+                    "required": False,
+                    "description": "The JSONL file, sent as it is (any content type); an empty or absent one is reported as empty_file.",
                     "content": {
-                        "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}}
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
                     },
                 },
                 "responses": {
@@ -429,7 +432,8 @@ SPEC: dict[str, Any] = {
                         "ValidationReport",
                     ),
                     "400": _error(
-                        "provider or model missing from the query.", ["missing_parameter"]
+                        "provider or model missing from the query, or another parameter in it.",
+                        ["missing_parameter", "unknown_parameter"],
                     ),
                     "401": AUTH_401,
                     "413": _error("Larger than the upload limit.", ["body_too_large"]),

@@ -83,6 +83,12 @@ def test_duplicates_are_still_found_once_the_ids_spill_to_disk() -> None:
     assert "line 4" in report.errors[0].message and "line 50" in report.errors[1].message
 
 
+def test_an_empty_file_is_the_error_a_job_of_it_would_fail_with() -> None:
+    report = run(b"\n  \n")
+    assert report.valid is False and report.prompt_count == 0
+    assert [(e.line, e.code) for e in report.errors] == [(None, "empty_file")]
+
+
 def test_the_error_list_stops_but_the_count_does_not() -> None:
     report = run(b"{\n" * (MAX_REPORTED_ERRORS + 5))
     assert report.error_count == MAX_REPORTED_ERRORS + 5
@@ -139,6 +145,13 @@ async def test_the_route_checks_the_key_the_query_and_the_size(
     )
     assert no_model.status_code == 400
     assert no_model.json()["error"]["code"] == "missing_parameter"
+    extra = await client.post(
+        "/v1/jobs/validate",
+        params={**query, "dry": "1"},
+        headers={"X-API-Key": key},
+        content=GOOD,
+    )
+    assert extra.status_code == 400 and extra.json()["error"]["code"] == "unknown_parameter"
     too_big = await client.post(
         "/v1/jobs/validate", params=query, headers={"X-API-Key": key}, content=GOOD * 200
     )

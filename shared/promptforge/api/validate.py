@@ -28,6 +28,13 @@ def validate_route(deps: Deps, admit: Admit) -> Route:
 
     async def validate(request: Request) -> Response:
         await admit(request, VALIDATE)
+        unknown = sorted(set(request.query_params) - {"provider", "model"})
+        if unknown:
+            raise BadRequest(
+                "unknown_parameter",
+                f"unknown query parameter(s): {', '.join(unknown)}; only provider and model",
+                details={"parameters": unknown},
+            )
         provider, model = _query(request, "provider"), _query(request, "model")
         limit = deps.config.max_upload_bytes
         declared = request.headers.get("content-length")

@@ -18,6 +18,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
 from promptforge.core.jsonl import (
+    EMPTY_FILE,
     LineError,
     ValidPrompt,
     Verdict,
@@ -136,7 +137,7 @@ async def finish_ingest(deps: Deps, job: Job, lines: int) -> None:
             JobStatus.PROCESSING,
             JobStatus.FAILED,
             completed_at=deps.clock.now(),
-            error=JobError("empty_file", "the uploaded file has no prompts; upload JSONL lines"),
+            error=JobError(*EMPTY_FILE),
         ):
             await on_job_ended(deps, job.job_id)
         return

@@ -23,6 +23,9 @@ MAX_LINE_BYTES = 1_000_000
 MAX_PROMPT_ID_CHARS = 256
 """``prompt_id`` values longer than this are refused."""
 
+EMPTY_FILE = ("empty_file", "the uploaded file has no prompts; upload JSONL lines")
+"""The code and message of a file with no non-blank line (a job of it ends FAILED)."""
+
 _BOM = b"\xef\xbb\xbf"
 
 

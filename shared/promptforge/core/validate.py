@@ -21,6 +21,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from promptforge.core.jsonl import (
+    EMPTY_FILE,
     MAX_LINE_BYTES,
     LineError,
     LineSplitter,
@@ -44,8 +45,8 @@ class ValidationIssue(BaseModel):
     """One problem: a line's, or (``line`` null) the request's provider or model."""
 
     line: int | None = Field(
-        description="1-based line number in the file; null for a problem with the provider "
-        "or model named in the query."
+        description="1-based line number in the file; null for a problem of the whole request: "
+        "the provider or model named in the query, or a file with no line (empty_file)."
     )
     code: str = Field(
         description="Machine-readable: invalid_json, missing_prompt_id, duplicate_prompt_id, "
@@ -83,6 +84,7 @@ class Validator:
         self._errors: list[ValidationIssue] = []
         self._error_count = 0
         self._prompts = 0
+        self._lines = 0  # non-blank lines: what a job would count
         try:
             check_model(catalogue, provider, model)
         except ApiError as exc:
@@ -98,6 +100,9 @@ class Validator:
         for raw in self._splitter.close():
             self._judge(raw)
         self._seen.close()
+        if self._lines == 0:
+            code, message = EMPTY_FILE
+            self._add(ValidationIssue(line=None, code=code, message=message))
         return ValidationReport(
             valid=self._error_count == 0,
             prompt_count=self._prompts,
@@ -107,6 +112,8 @@ class Validator:
 
     def _judge(self, raw: RawLine) -> None:
         verdict = validate_line(raw, self._max_line_bytes)
+        if verdict is not None:
+            self._lines += 1
         if isinstance(verdict, ValidPrompt):
             first = self._seen.first_line(verdict.prompt_id, verdict.line)
             if first is None:
