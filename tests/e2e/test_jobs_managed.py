@@ -15,9 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
 
 from tests.e2e.jobs import download, init_job, jsonl, make_prompts, wait_final
 from tests.e2e.processes import Process, create_key, promptforge, server, simulator
+from tests.e2e.receiver import receiver
+from tests.e2e.test_chat_jobs import chat_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -73,36 +76,46 @@ def _stream(client: httpx.Client, url: str, key: str, job_id: str) -> list[dict[
         return [json.loads(line) for line in response.iter_lines() if line]
 
 
-def test_a_named_idempotent_job_completes_and_streams(stack: Stack, client: httpx.Client) -> None:
+def test_a_named_idempotent_chat_job_completes_streams_and_calls_its_webhook(
+    stack: Stack, client: httpx.Client
+) -> None:
+    """The issue's flow: 30 `messages` lines, name, metadata, a webhook whose receiver
+    answers 500 first, and an Idempotency-Key (the second identical init: the same job)."""
     key = stack.keys["a"]
-    settings = {
-        "provider": "openai",
-        "model": "gpt-4o-mini",
-        "name": "nightly eval",
-        "metadata": {"team": "search", "run": "42"},
-        "webhook_url": "http://127.0.0.1:9/hook",
-    }
-    headers = {**_auth(key), "Idempotency-Key": "nightly-42"}
-    first = client.post(f"{stack.url}/v1/jobs/init", json=settings, headers=headers)
-    assert first.status_code == 202, first.text
-    again = client.post(f"{stack.url}/v1/jobs/init", json=settings, headers=headers)
-    assert again.status_code == 202, again.text
-    job = first.json()
-    assert again.json()["job_id"] == job["job_id"]
-    assert job["webhook_secret"].startswith("whsec_")
-    other = client.post(
-        f"{stack.url}/v1/jobs/init", json={**settings, "name": "another"}, headers=headers
-    )
-    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+    rows = chat_rows(30)
+    with receiver([500, 200]) as sink:
+        settings = {
+            "provider": "openai",
+            "model": "gpt-4o-mini",
+            "name": "nightly eval",
+            "metadata": {"team": "search", "run": "42"},
+            "webhook_url": sink.url,
+        }
+        headers = {**_auth(key), "Idempotency-Key": "nightly-42"}
+        first = client.post(f"{stack.url}/v1/jobs/init", json=settings, headers=headers)
+        assert first.status_code == 202, first.text
+        again = client.post(f"{stack.url}/v1/jobs/init", json=settings, headers=headers)
+        assert again.status_code == 202, again.text
+        job = first.json()
+        assert again.json()["job_id"] == job["job_id"]
+        other = client.post(
+            f"{stack.url}/v1/jobs/init", json={**settings, "name": "another"}, headers=headers
+        )
+        assert other.status_code == 409
+        assert other.json()["error"]["code"] == "idempotency_key_reused"
 
-    prompts = make_prompts(30)
-    _upload(client, job, jsonl(prompts))
-    status = wait_final(client, stack.url, key, job["job_id"])
+        _upload(client, job, jsonl(rows))
+        status = wait_final(client, stack.url, key, job["job_id"])
+        got = sink.wait_for(2, 90.0)
     assert status["status"] == "COMPLETED" and status["completed_count"] == 30
     assert status["name"] == "nightly eval"
     assert status["metadata"] == {"team": "search", "run": "42"}
+    assert [r.answered for r in got[:2]] == [500, 200]
+    assert got[0].headers["webhook-id"] == got[1].headers["webhook-id"]
+    event = Webhook(job["webhook_secret"]).verify(got[1].body, got[1].headers)
+    assert (event["type"], event["data"]["job_id"]) == ("job.completed", job["job_id"])
     streamed = _stream(client, stack.url, key, job["job_id"])
-    assert sorted(row["prompt_id"] for row in streamed) == [p["prompt_id"] for p in prompts]
+    assert sorted(row["prompt_id"] for row in streamed) == sorted(str(r["prompt_id"]) for r in rows)
     assert all(row["result"] for row in streamed)
 
 
@@ -135,7 +148,9 @@ def test_validate_reports_each_bad_line_and_creates_nothing(
         content=body,
         headers=_auth(key),
     )
-    assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "unsupported_model"
+    assert unknown.status_code == 200 and unknown.json()["valid"] is False
+    problems = [(error["line"], error["code"]) for error in unknown.json()["errors"]]
+    assert (None, "unsupported_model") in problems
 
 
 def test_a_cancelled_job_keeps_what_ran_and_cancels_the_rest(

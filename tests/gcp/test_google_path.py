@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
 
 from promptforge.clock import SystemClock
 from promptforge.core.auth import create_api_key
@@ -38,6 +39,8 @@ from promptforge.gcp.cloud_tasks import CloudTasksQueue
 from promptforge.gcp.firestore_store import FirestoreJobStore
 from tests.e2e.jobs import Finished, assert_exactly_once, jsonl, make_prompts
 from tests.e2e.processes import simulator
+from tests.e2e.receiver import receiver
+from tests.e2e.test_chat_jobs import chat_rows
 from tests.gcp.cloudevents import finalize_event
 from tests.gcp.emulators import FirestoreEmulator, close_client
 from tests.gcp.stand_ins import (
@@ -138,6 +141,7 @@ def stack(
             "PROMPTFORGE_ANTHROPIC_BASE_URL": sim.url,
             "PROMPTFORGE_CONTROL_PERIOD": str(CONTROL_PERIOD),
             "PROMPTFORGE_INGEST_SLICE_LINES": str(SLICE_LINES),
+            "PROMPTFORGE_WEBHOOK_ALLOW_PRIVATE": "true",  # test only: a receiver on 127.0.0.1
         }
         functions = running.enter_context(serving_functions(FUNCTIONS, ports, env, tmp))
         api_key = asyncio.run(_create_key(firestore_emulator, project))
@@ -394,7 +398,8 @@ async def _get(
 
 
 async def test_managed_jobs_on_the_google_path(stack: GoogleStack) -> None:
-    """Idempotent named init, validate, list pages, streamed results, cancel of 3,000."""
+    """Idempotent named init of a chat job, validate, list pages, streamed results, cancel of
+    3,000 (the webhook of the same flow: the test below)."""
     settings = {"name": "google nightly", "metadata": {"team": "search"}}
     headers = {"X-API-Key": stack.api_key, "Idempotency-Key": "google-nightly"}
     body = {"provider": "openai", "model": "gpt-4o-mini", **settings}
@@ -408,7 +413,7 @@ async def test_managed_jobs_on_the_google_path(stack: GoogleStack) -> None:
         assert first.json()["job_id"] == again.json()["job_id"]
         assert other.status_code == 409, other.text
         job = first.json()
-        prompts = make_prompts(30, prefix="g")
+        prompts = chat_rows(30)  # `messages` lines
         await _put(http, job["upload_url"], jsonl(prompts))
         status = await _wait_final(http, stack, job["job_id"])
         assert status["status"] == "COMPLETED", f"{status}\n{stack.logs()}"
@@ -418,7 +423,9 @@ async def test_managed_jobs_on_the_google_path(stack: GoogleStack) -> None:
         )
         assert streamed.headers["content-type"].startswith("application/x-ndjson")
         lines = [json.loads(line) for line in streamed.text.splitlines()]
-        assert sorted(row["prompt_id"] for row in lines) == [p["prompt_id"] for p in prompts]
+        assert sorted(row["prompt_id"] for row in lines) == sorted(
+            str(p["prompt_id"]) for p in prompts
+        )
 
         report = await http.post(
             f"{stack.api}/v1/jobs/validate",
@@ -459,3 +466,25 @@ async def test_managed_jobs_on_the_google_path(stack: GoogleStack) -> None:
         assert job["job_id"] in [j["job_id"] for j in rest.json()["data"]]
         unknown = await _get(http, stack, "/v1/jobs", after=str(uuid.uuid4()))
         assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "invalid_cursor"
+
+
+async def test_a_chat_job_webhook_is_retried_and_signed_on_the_google_path(
+    stack: GoogleStack,
+) -> None:
+    """30 chat lines; the receiver answers 500 then 200: the retry keeps its webhook-id."""
+    rows = chat_rows(30)
+    with receiver([500, 200]) as sink:
+        async with httpx.AsyncClient(timeout=30) as http:
+            job = await _init(http, stack, webhook_url=sink.url)
+            await _put(http, job["upload_url"], jsonl(rows))
+            status = await _wait_final(http, stack, job["job_id"])
+            got = await asyncio.to_thread(sink.wait_for, 2, 60.0)
+    assert status["status"] == "COMPLETED", f"{status}\n{stack.logs()}"
+    assert status["completed_count"] == 30
+    assert [r.answered for r in got[:2]] == [500, 200]
+    assert got[0].headers["webhook-id"] == got[1].headers["webhook-id"]
+    events = [Webhook(job["webhook_secret"]).verify(r.body, r.headers) for r in got[:2]]
+    assert events[0] == events[1]
+    assert events[0]["type"] == "job.completed"
+    assert events[0]["data"]["job_id"] == job["job_id"]
+    assert events[0]["data"]["completed_count"] == 30

@@ -105,7 +105,7 @@ def _operation(
         out["requestBody"] = {"required": True, "content": content}
     elif op.raw_body is not None:
         content = {op.raw_body: {"schema": {"type": "string", "format": "binary"}}}
-        out["requestBody"] = {"required": True, "content": content}
+        out["requestBody"] = {"required": not op.body_optional, "content": content}
     out["responses"] = _responses(op, refs)
     return out
 

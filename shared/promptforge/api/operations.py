@@ -46,7 +46,8 @@ class Operation:
 
     ``handler`` None means the route is served elsewhere (the embedded blob URLs) and only
     documented here. ``body`` is a JSON body's model; ``raw_body`` a non-JSON body's media
-    type. ``streams`` is the media type of an alternative streamed success body.
+    type (``body_optional``: it may be absent). ``streams`` is the media type of an
+    alternative streamed success body.
     ``limited`` says the per-key request limit of ``label`` applies (``api.ratelimit``) to
     an authenticated operation.
     """
@@ -61,6 +62,7 @@ class Operation:
     description: str = ""
     body: type[BaseModel] | None = None
     raw_body: str | None = None
+    body_optional: bool = False
     query: type[BaseModel] | None = None
     headers: tuple[tuple[str, str], ...] = ()
     streams: str | None = None

@@ -125,7 +125,7 @@ DEFAULT_LIMITS: Mapping[str, Limit] = {
     RESULTS: Limit(per_minute=120, burst=30),
     LIST: Limit(per_minute=600, burst=100),
     CANCEL: Limit(per_minute=60, burst=30),
-    VALIDATE: Limit(per_minute=60, burst=30),
+    VALIDATE: Limit(per_minute=60, burst=10),
 }
 """Per API key. PromptLoop's batch API (seed 002) allows 4 creates, 20 status reads and 10
 result listings a minute; PromptForge keeps that shape (status polled most, creating least)

@@ -25,19 +25,17 @@ from promptforge.api.schemas import (
     ResultsQuery,
     SignedUrlQuery,
     ValidateQuery,
-    ValidationReport,
 )
 from promptforge.core.idempotency import check_idempotency_key
-from promptforge.core.jsonl import LineError, read_prompts
 from promptforge.core.manage import cancel_job, list_jobs, stream_outcomes
 from promptforge.core.requests import MAX_INIT_BODY_BYTES, InitRequest, parse_init_request
 from promptforge.core.service import (
-    check_supported,
     get_owned_job,
     init_job,
     job_results,
     job_status,
 )
+from promptforge.core.validate import ValidationReport, Validator, validate_stream
 from promptforge.errors import BadRequest, PayloadTooLarge
 
 _Q = TypeVar("_Q", bound=BaseModel)
@@ -53,16 +51,20 @@ def render(model: type[BaseModel], data: object, status: int = 200) -> Response:
 
 
 def parse_query(model: type[_Q], request: Request) -> _Q:
-    """The query string as ``model``, or a 400 ``invalid_parameter`` naming the parameter."""
+    """The query string as ``model``, or a 400 naming the parameter: ``missing_parameter``,
+    ``unknown_parameter`` (where the model forbids others) or ``invalid_parameter``."""
     try:
         return model.model_validate(dict(request.query_params))
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         name = ".".join(str(part) for part in first["loc"])
-        code = "missing_parameter" if first["type"] == "missing" else "invalid_parameter"
+        code = _PARAMETER_CODES.get(first["type"], "invalid_parameter")
         raise BadRequest(
             code, f"query parameter {name!r}: {first['msg']}", details={"parameter": name}
         ) from exc
+
+
+_PARAMETER_CODES = {"missing": "missing_parameter", "extra_forbidden": "unknown_parameter"}
 
 
 def path_job_id(request: Request) -> str:
@@ -139,37 +141,13 @@ async def _cancel(call: Call) -> Response:
 
 async def _validate(call: Call) -> Response:
     query = parse_query(ValidateQuery, call.request)
-    hint = "a job's file may not be larger either"
-    chunks = limited_stream(call.request, call.deps.config.max_upload_bytes, hint)
-    report = await validate_file(
-        call, InitRequest(provider=query.provider, model=query.model), chunks
+    config = call.deps.config
+    hint = "split it into several jobs"
+    chunks = limited_stream(call.request, config.max_upload_bytes, hint)
+    validator = Validator(
+        call.deps.catalogue, query.provider, query.model, max_line_bytes=config.max_line_bytes
     )
-    return render(ValidationReport, report)
-
-
-async def validate_file(
-    call: Call, request: InitRequest, chunks: AsyncIterator[bytes]
-) -> dict[str, object]:
-    """INTERIM (until the hooks branch's ``core.validate`` lands): the file's verdicts.
-
-    ``{valid, prompt_count, errors: [{line, code, message}]}`` from the ingest's own line
-    rules, plus duplicate ``prompt_id``s; the provider and model are checked as init does.
-    """
-    check_supported(call.deps, request)
-    seen: dict[str, int] = {}
-    errors: list[dict[str, object]] = []
-    count = 0
-    async for verdict in read_prompts(chunks, call.deps.config.max_line_bytes):
-        if isinstance(verdict, LineError):
-            errors.append({"line": verdict.line, "code": verdict.code, "message": verdict.message})
-        elif verdict.prompt_id in seen:
-            first = seen[verdict.prompt_id]
-            message = f"prompt_id {verdict.prompt_id!r} is already used on line {first}"
-            errors.append({"line": verdict.line, "code": "duplicate_prompt_id", "message": message})
-        else:
-            seen[verdict.prompt_id] = verdict.line
-            count += 1
-    return {"valid": not errors, "prompt_count": count, "errors": errors}
+    return render(ValidationReport, await validate_stream(chunks, validator))
 
 
 _JOB_PATH_FAILURES = (
@@ -256,21 +234,22 @@ API_OPERATIONS: tuple[Operation, ...] = (
         "POST",
         "/v1/jobs/validate",
         "validateFile",
-        "Check a JSONL file against a provider and model, creating nothing",
+        "Check a JSONL file as ingest would, without creating a job",
         _validate,
         ValidationReport,
-        raw_body=NDJSON,
+        description="Every problem a job of this file would meet (valid: false if any); an "
+        "unknown provider or model is one of them, with line null. The body is the JSONL "
+        "file as it is (any content type); an empty or absent one is reported as empty_file.",
+        raw_body="application/octet-stream",
+        body_optional=True,
         query=ValidateQuery,
         failures=(
             Failure(
                 400,
-                "A missing or invalid query parameter.",
-                ("missing_parameter", "invalid_parameter"),
+                "provider or model missing from the query, invalid, or another parameter in it.",
+                ("missing_parameter", "invalid_parameter", "unknown_parameter"),
             ),
             Failure(413, "Larger than the upload limit.", ("body_too_large",)),
-            Failure(
-                422, "Unsupported provider or model.", ("unsupported_provider", "unsupported_model")
-            ),
         ),
     ),
     Operation(

@@ -120,22 +120,6 @@ class JobResults(_Body):
     files: list[ResultFile]
 
 
-class LineProblem(_Body):
-    """One problem of a file, by input line (1-based)."""
-
-    line: int
-    code: str
-    message: str
-
-
-class ValidationReport(_Body):
-    """What a job made from this file would do: valid prompts, and each problem."""
-
-    valid: bool = Field(description="Every non-blank line is a valid prompt.")
-    prompt_count: int = Field(description="Valid prompts in the file.")
-    errors: list[LineProblem]
-
-
 class BlobStored(_Body):
     """An upload stored (embedded runtime); ingest starts."""
 
@@ -174,10 +158,14 @@ class ResultsQuery(BaseModel):
 
 
 class ValidateQuery(BaseModel):
-    """``POST /v1/jobs/validate`` query string: the job the file is meant for."""
+    """``POST /v1/jobs/validate`` query string: the job the file is meant for (nothing else)."""
 
-    provider: str = Field(max_length=64, description="The provider the job would use.")
-    model: str = Field(min_length=1, max_length=200, description="The model it would use.")
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = Field(
+        min_length=1, max_length=64, description="The provider the job would run on."
+    )
+    model: str = Field(min_length=1, max_length=200, description="The model it would run on.")
 
 
 class SignedUrlQuery(BaseModel):

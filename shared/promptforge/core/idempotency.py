@@ -10,9 +10,7 @@ The same key with another request is refused (409), as Stripe and OpenAI do.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import secrets
 from datetime import timedelta
 
 from promptforge.core.deps import Deps
@@ -23,12 +21,6 @@ from promptforge.jobstore.base import IdempotencyRecord
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 MAX_IDEMPOTENCY_KEY_CHARS = 255
-WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
-
-
-def new_webhook_secret() -> str:
-    """A Standard Webhooks signing secret: ``whsec_`` and 32 random bytes in base64."""
-    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def check_idempotency_key(key: str | None) -> str | None:

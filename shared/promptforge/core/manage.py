@@ -17,6 +17,7 @@ from promptforge.core.cancel import enqueue_cancel_sweep
 from promptforge.core.deps import Deps
 from promptforge.core.models import Job, JobStatus, OutcomeKind
 from promptforge.core.service import get_owned_job, job_status
+from promptforge.core.webhooks import on_job_ended
 from promptforge.errors import BadRequest, Conflict
 
 DEFAULT_PAGE = 20
@@ -62,6 +63,7 @@ async def cancel_job(deps: Deps, tenant_id: str, job_id: str) -> dict[str, Any]:
         cancel_requested_at=now,
         completed_at=now,
     ):
+        await on_job_ended(deps, job.job_id)  # its webhook's job.cancelled event
         return await job_status(deps, await get_owned_job(deps, tenant_id, job.job_id))
     if not await deps.store.request_cancel(job.job_id, now):
         ended = await get_owned_job(deps, tenant_id, job.job_id)

@@ -10,11 +10,13 @@ from typing import Any
 
 from promptforge.clock import isoformat
 from promptforge.core.deps import CONTROL_QUEUE, Deps
-from promptforge.core.idempotency import job_for_key, new_webhook_secret
+from promptforge.core.idempotency import job_for_key
 from promptforge.core.models import Job, JobStatus
 from promptforge.core.requests import InitRequest
 from promptforge.core.tasknames import expire_task_name
+from promptforge.core.webhooks import check_webhook_url, new_webhook_secret
 from promptforge.errors import BadRequest, Conflict, NotFound, Unprocessable
+from promptforge.providers.catalogue import Catalogue
 from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
 from promptforge.tasks.base import Task
 
@@ -43,6 +45,10 @@ async def init_job(
     first one created (``core.idempotency``), and the same key with another request is a 409.
     """
     check_supported(deps, request)
+    if request.webhook_url is not None:
+        await check_webhook_url(
+            request.webhook_url, allow_private=deps.config.webhook_allow_private
+        )
     now = deps.clock.now()
     job_id = str(uuid.uuid4())
     if idempotency_key is not None:
@@ -111,27 +117,32 @@ async def init_answer(deps: Deps, job: Job) -> dict[str, Any]:
 
 def check_supported(deps: Deps, request: InitRequest) -> None:
     """A 422 unless the request's provider, model and options are supported."""
-    if request.provider not in SUPPORTED_PROVIDERS:
-        raise Unprocessable(
-            "unsupported_provider",
-            f"provider {request.provider!r} is not supported; use one of: "
-            + ", ".join(SUPPORTED_PROVIDERS),
-            details={"supported": list(SUPPORTED_PROVIDERS)},
-        )
-    if deps.catalogue.find(request.provider, request.model) is None:
-        known = deps.catalogue.models_for(request.provider)
-        raise Unprocessable(
-            "unsupported_model",
-            f"model {request.model!r} is not in the catalogue for {request.provider}; "
-            f"known models: {', '.join(known)}",
-            details={"supported": known},
-        )
+    check_model(deps.catalogue, request.provider, request.model)
     unsupported = get_adapter(request.provider).unsupported(request.params())
     if unsupported:
         raise Unprocessable(
             "unsupported_option",
             f"{request.provider} cannot honour: {', '.join(unsupported)}; remove them",
             details={"options": unsupported},
+        )
+
+
+def check_model(catalogue: Catalogue, provider: str, model: str) -> None:
+    """422 ``unsupported_provider`` or ``unsupported_model`` unless PromptForge can run it."""
+    if provider not in SUPPORTED_PROVIDERS:
+        raise Unprocessable(
+            "unsupported_provider",
+            f"provider {provider!r} is not supported; use one of: "
+            + ", ".join(SUPPORTED_PROVIDERS),
+            details={"supported": list(SUPPORTED_PROVIDERS)},
+        )
+    if catalogue.find(provider, model) is None:
+        known = catalogue.models_for(provider)
+        raise Unprocessable(
+            "unsupported_model",
+            f"model {model!r} is not in the catalogue for {provider}; "
+            f"known models: {', '.join(known)}",
+            details={"supported": known},
         )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from promptforge.core.models import GenerationParams, Job, JobError, JobStatus
 from promptforge.jobstore.fields import DATETIME_FIELDS, JOB_FIELDS, dumps, plain_field, to_utc
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     0: (
@@ -55,11 +55,18 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX observations_by_key ON observations (rate_key, seq)",
         "CREATE TABLE rate_state (rate_key TEXT PRIMARY KEY, state TEXT NOT NULL)",
     ),
-    1: (  # jobs as users manage them: name, metadata, webhook, cancel, Idempotency-Key
-        "ALTER TABLE jobs ADD COLUMN name TEXT",
-        "ALTER TABLE jobs ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'",
+    1: (  # signed webhooks: where to POST, the secret, and each event's delivery
         "ALTER TABLE jobs ADD COLUMN webhook_url TEXT",
         "ALTER TABLE jobs ADD COLUMN webhook_secret TEXT",
+        """CREATE TABLE webhook_deliveries (
+            job_id TEXT NOT NULL, webhook_id TEXT NOT NULL, event_type TEXT NOT NULL,
+            body TEXT NOT NULL, created_at INTEGER NOT NULL, attempts INTEGER NOT NULL,
+            state TEXT NOT NULL, next_attempt_at INTEGER, last_status INTEGER,
+            last_error TEXT, ended_at INTEGER, PRIMARY KEY (job_id, webhook_id)) WITHOUT ROWID""",
+    ),
+    2: (  # jobs as users manage them: name, metadata, cancel, Idempotency-Key
+        "ALTER TABLE jobs ADD COLUMN name TEXT",
+        "ALTER TABLE jobs ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'",
         "ALTER TABLE jobs ADD COLUMN cancel_requested_at INTEGER",
         """CREATE TABLE idempotency_keys (
             tenant_id TEXT NOT NULL, key TEXT NOT NULL, body_hash TEXT NOT NULL,
