@@ -171,9 +171,10 @@ async def cmd_jobs_validate(args: argparse.Namespace) -> int:
             _print_json(report)
         else:
             for error in report["errors"]:
-                line = f"line {error['line']}: {error['code']}: {error['message']}"
-                console.print(escape(line), highlight=False)
-            verdict = "valid" if report["valid"] else f"{len(report['errors'])} problem(s)"
+                where = "request" if error["line"] is None else f"line {error['line']}"
+                console.print(escape(f"{where}: {error['code']}: {error['message']}"))
+            count = report.get("error_count", len(report["errors"]))
+            verdict = "valid" if report["valid"] else f"{count} problem(s)"
             console.print(f"{report['prompt_count']} valid prompt(s); {verdict}")
         return 0 if report["valid"] else 1
 
