@@ -40,13 +40,6 @@ algorithms = []
 INIT = "POST /v1/jobs/init"
 
 
-@schemathesis.serializer("application/x-ndjson")
-def _ndjson(ctx: object, value: object) -> bytes:
-    """validate's body: generated (binary) strings sent as they are, a JSONL file is text."""
-    data = getattr(value, "data", value)
-    return data if isinstance(data, bytes) else str(data).encode()
-
-
 SCHEMA = schemathesis.openapi.from_dict(json.loads(openapi_spec()), config=CONFIG)
 
 CHECKS: list[CheckFunction] = [
