@@ -9,6 +9,7 @@ only then does the handler read a body or look a job up. Errors are JSON
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cache
@@ -91,7 +92,6 @@ def _endpoint(
 @cache
 def openapi_spec() -> str:
     """The OpenAPI document, generated from the operations and their models."""
-    import json
 
     return json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n"
 
