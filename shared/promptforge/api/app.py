@@ -92,7 +92,6 @@ def _endpoint(
 @cache
 def openapi_spec() -> str:
     """The OpenAPI document, generated from the operations and their models."""
-
     return json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n"
 
 
