@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from promptforge.api import prompt_routes as prompts
 from promptforge.api.operations import Call, Failure, Operation
 from promptforge.api.schemas import (
     BlobStored,
@@ -356,6 +357,14 @@ API_OPERATIONS: tuple[Operation, ...] = (
             Failure(405, "Blob URLs accept GET, HEAD and PUT only.", ("method_not_allowed",)),
         ),
     ),
+    prompts.CREATE_PROMPT,
+    prompts.LIST_PROMPTS,
+    prompts.LIST_VERSIONS,
+    prompts.LATEST_VERSION,
+    prompts.GET_VERSION,
+    prompts.TAG_VERSION,
+    prompts.VERSION_TAGS,
+    prompts.TAGGED_VERSION,
 )
 """The public API, in the order the document lists it (``/healthz`` and ``/openapi.json``
 are added by ``api.app``)."""
