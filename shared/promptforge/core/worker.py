@@ -178,6 +178,7 @@ def _result_outcome(job: Job, task: PromptTask, result: CallResult) -> Outcome:
             "input_tokens": result.input_tokens,
             "output_tokens": result.output_tokens,
             "finish_reason": result.finish_reason,
+            **({"tool_calls": list(result.tool_calls)} if result.tool_calls else {}),
         },
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
