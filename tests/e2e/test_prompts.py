@@ -62,7 +62,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Process, P
         extra = {
             f"PROMPTFORGE_{name}_{part}": value
             for name in ("ANTHROPIC", "GEMINI")
-            for part, value in (("API_KEY", "sk-test-provider-key-0123456789"), ("BASE_URL", sim.url))
+            for part, value in (
+                ("API_KEY", "sk-test-provider-key-0123456789"),
+                ("BASE_URL", sim.url),
+            )
         }
         proc = server(data, sim.url, **extra)
         proc.start("/healthz")
@@ -113,7 +116,7 @@ def _rows(count: int) -> list[dict[str, Any]]:
             "variables": {
                 "persona": "a <b>bold</b> & kind agent",
                 "customer": f"C&{i}",
-                "message": f"Order #{i} <b>late</b> & \"broken\" {{{{x}}}} \\o/",
+                "message": f'Order #{i} <b>late</b> & "broken" {{{{x}}}} \\o/',
                 "ticket": f"T-{i:02d}",
                 "unused": "ignored",
             },
@@ -164,7 +167,11 @@ def test_phoenix_client_and_a_job_over_a_version(stack: tuple[Process, Process, 
     assert error["prompt_id"] == "t20"
     assert error["error"]["code"] == "missing_variable"
     assert "'message'" in error["error"]["message"]
-    assert len(sent) == 20  # the row missing a variable was never sent
+    # A retried call (a 429) is logged again: every request is one of the 20 rows, and the row
+    # missing a variable (ticket x) was never sent.
+    assert {re.findall(r"ticket (T-\d\d|x)", b["messages"][1]["content"])[0] for b in sent} == {
+        f"T-{i:02d}" for i in range(20)
+    }
     expected = {
         row["variables"]["ticket"]: v1.format(variables=row["variables"])["messages"]
         for row in rows
@@ -176,3 +183,168 @@ def test_phoenix_client_and_a_job_over_a_version(stack: tuple[Process, Process, 
         ticket = re.findall(r"ticket (T-\d\d)", body["messages"][1]["content"])[0]
         assert body["messages"] == [dict(m) for m in expected[ticket]]  # character for character
     assert "&amp;" not in json.dumps(sent) and "<b>bold</b> & kind" in json.dumps(sent)
+
+
+def _post_version(client: httpx.Client, url: str, key: str, name: str, **version: Any) -> str:
+    body = {
+        "prompt": {"name": name},
+        "version": {
+            "template_type": "CHAT",
+            "template": {
+                "type": "chat",
+                "messages": [
+                    {"role": "system", "content": version.pop("system")},
+                    {"role": "user", "content": version.pop("user")},
+                ],
+            },
+            **version,
+        },
+    }
+    created = client.post(f"{url}/v1/prompts", headers=_auth(key), json=body)
+    assert created.status_code == 200, created.text
+    return str(created.json()["data"]["id"])
+
+
+SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+
+
+@pytest.mark.parametrize(
+    ("model_provider", "model", "template_format", "params"),
+    [
+        (
+            "ANTHROPIC",
+            "claude-haiku-4-5-20251001",
+            "MUSTACHE",
+            {"type": "anthropic", "anthropic": {"max_tokens": 50, "temperature": 0.2}},
+        ),
+        (
+            "GOOGLE",
+            "gemini-2.5-flash",
+            "F_STRING",
+            {"type": "google", "google": {"max_output_tokens": 50, "temperature": 0.2}},
+        ),
+    ],
+)
+def test_anthropic_and_gemini_versions_render_as_phoenix_does(
+    stack: tuple[Process, Process, str, str],
+    model_provider: str,
+    model: str,
+    template_format: str,
+    params: dict[str, Any],
+) -> None:
+    sim, proc, key, _ = stack
+    mustache = template_format == "MUSTACHE"
+    system = "You are {{ persona }}." if mustache else "You are {persona} {{literal}}."
+    user = "Ticket {{ticket}}: {{message}}" if mustache else "Ticket {ticket}: {message}"
+    rows = _rows(10)
+    with httpx.Client(timeout=30) as client:
+        version_id = _post_version(
+            client,
+            proc.url,
+            key,
+            f"render-{model_provider.lower()}",
+            model_provider=model_provider,
+            model_name=model,
+            template_format=template_format,
+            invocation_parameters=params,
+            system=system,
+            user=user,
+            response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": SCHEMA}},
+        )
+        client.post(f"{sim.url}/_sim/reset")
+        finished = _run(client, proc.url, key, jsonl(rows), prompt_version_id=version_id)
+        sent = [r["body"] for r in client.get(f"{sim.url}/_sim/requests").json()]
+    assert finished.status["status"] == "COMPLETED", finished.status
+    assert len(finished.results) == 10 and len(sent) >= 10  # a 429 is logged again
+    version = Client(base_url=proc.url, api_key=key).prompts.get(prompt_version_id=version_id)
+    expected = {}
+    for row in rows:
+        messages = version.format(variables=row["variables"], sdk="openai")["messages"]
+        expected[messages[1]["content"]] = messages[0]["content"]
+    for body in sent:
+        if model_provider == "ANTHROPIC":
+            system_text, user_text = body["system"], body["messages"][0]["content"]
+            assert (body["temperature"], body["max_tokens"]) == (0.2, 50)
+            assert body["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}
+        else:
+            system_text = body["systemInstruction"]["parts"][0]["text"]
+            user_text = body["contents"][0]["parts"][0]["text"]
+            config = body["generationConfig"]
+            assert (config["temperature"], config["maxOutputTokens"]) == (0.2, 50)
+            assert config["responseJsonSchema"] == SCHEMA
+        assert expected[user_text] == system_text  # both texts exactly Phoenix's rendering
+    assert len(expected) == 10
+
+
+def test_a_tool_call_comes_back_in_the_result_line(
+    stack: tuple[Process, Process, str, str],
+) -> None:
+    sim, proc, key, _ = stack
+    tools = {
+        "type": "tools",
+        "tools": [{"type": "function", "function": {"name": "lookup", "parameters": SCHEMA}}],
+        "tool_choice": {"type": "specific_function", "function_name": "lookup"},
+    }
+    with httpx.Client(timeout=30) as client:
+        version_id = _post_version(
+            client,
+            proc.url,
+            key,
+            "with-tool",
+            model_provider="OPENAI",
+            model_name="gpt-4o-mini",
+            template_format="MUSTACHE",
+            invocation_parameters={"type": "openai", "openai": {}},
+            system="Use the tool.",
+            user="Look up {{word}}",
+            tools=tools,
+        )
+        client.post(f"{sim.url}/_sim/reset")
+        rows = [{"prompt_id": "w1", "variables": {"word": "ocean"}}]
+        finished = _run(client, proc.url, key, jsonl(rows), prompt_version_id=version_id)
+        sent = client.get(f"{sim.url}/_sim/requests").json()[-1]["body"]
+    assert sent["tools"] == [{"type": "function", "function": tools["tools"][0]["function"]}]
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "lookup"}}
+    [result] = finished.results
+    assert result["tool_calls"] == [{"name": "lookup", "arguments": {"query": "Look up ocean"}}]
+    assert result["finish_reason"] == "tool_calls"
+
+
+def test_another_tenants_prompt_is_not_found(stack: tuple[Process, Process, str, str]) -> None:
+    _, proc, key, other = stack
+    with httpx.Client(timeout=30) as client:
+        version_id = _post_version(
+            client,
+            proc.url,
+            key,
+            "private",
+            model_provider="OPENAI",
+            model_name="gpt-4o-mini",
+            template_format="NONE",
+            invocation_parameters={"type": "openai", "openai": {}},
+            system="s",
+            user="u",
+        )
+        client.post(
+            f"{proc.url}/v1/prompt_versions/{version_id}/tags",
+            headers=_auth(key),
+            json={"name": "prod"},
+        )
+        for path in (
+            "/v1/prompts/private/latest",
+            "/v1/prompts/private/versions",
+            "/v1/prompts/private/tags/prod",
+            f"/v1/prompt_versions/{version_id}",
+            f"/v1/prompt_versions/{version_id}/tags",
+        ):
+            answer = client.get(f"{proc.url}{path}", headers=_auth(other))
+            assert answer.status_code == 404, (path, answer.text)
+        listed = client.get(f"{proc.url}/v1/prompts", headers=_auth(other)).json()
+        assert listed == {"data": [], "next_cursor": None}
+        for init in ({"prompt_version_id": version_id}, {"prompt": "private", "tag": "prod"}):
+            refused = client.post(f"{proc.url}/v1/jobs/init", headers=_auth(other), json=init)
+            assert refused.status_code == 404, refused.text
+            assert (
+                client.post(f"{proc.url}/v1/jobs/init", headers=_auth(key), json=init).status_code
+                == 202
+            )
