@@ -99,6 +99,6 @@ async def test_a_version_id_is_written_once(store: ListingJobStore, minutes: int
     prompt = _prompt("t1", "once")
     version = _version(prompt, minutes)
     await store.add_prompt_version(prompt, version)
-    with pytest.raises(Exception):  # noqa: B017, PT011 - each backend's own "exists" error
+    with pytest.raises(Exception):  # noqa: B017 - each backend's own "exists" error
         await store.add_prompt_version(prompt, version)
     assert len(await store.list_prompt_versions("t1", prompt.prompt_id, 10, None)) == 1
