@@ -150,7 +150,7 @@ def test_phoenix_client_and_a_job_over_a_version(stack: tuple[Process, Process, 
     stranger = Client(base_url=proc.url, api_key=other)
     for lookup in ({"prompt_identifier": "support-reply"}, {"prompt_version_id": v1.id}):
         with pytest.raises(ValueError, match="Prompt not found"):
-            stranger.prompts.get(**lookup)  # type: ignore[arg-type]
+            stranger.prompts.get(**lookup)
 
     rows = _rows(20)
     missing = {"prompt_id": "t20", "variables": {"persona": "p", "customer": "c", "ticket": "x"}}

@@ -146,6 +146,12 @@ _PROMPT_404 = Failure(404, "No such prompt for this API key.", ("prompt_not_foun
 _VERSION_404 = Failure(
     404, "No such prompt version for this API key.", ("prompt_version_not_found",)
 )
+INIT_PROMPT_404 = Failure(
+    404,
+    "The prompt, version or tag the job names is not the caller's.",
+    ("prompt_not_found", "prompt_version_not_found", "prompt_tag_not_found"),
+)
+"""What ``POST /v1/jobs/init`` answers for a prompt it cannot find."""
 _INVALID = Failure(
     422,
     "A field is missing or invalid (details.field is its path): template format or type, "

@@ -119,6 +119,15 @@ async def line_validator(deps: Any, tenant_id: str, params: GenerationParams) ->
     return RowReader(Template.of(version.data)).validate
 
 
+async def version_reader(
+    deps: Any, tenant_id: str, version_id: str
+) -> tuple[JobTarget, LineValidator]:
+    """A version's target and row reader, for validating a file before any job exists."""
+    version = await registry.get_version(deps, tenant_id, version_id)
+    target = version_target(version)
+    return target, RowReader(Template.of(version.data)).validate
+
+
 @dataclass(frozen=True)
 class RowReader:
     """Reads ``{prompt_id, variables}`` rows: rendered into a ``messages`` line, then judged."""
