@@ -4,7 +4,9 @@ job over a version whose every provider request carries exactly Phoenix's render
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from phoenix.client import Client
 from phoenix.client.types import PromptVersion
 
 from tests.e2e.jobs import Finished, download, jsonl, wait_final
-from tests.e2e.processes import Process, create_key, server, simulator
+from tests.e2e.processes import Process, create_key, promptforge, server, simulator
 
 pytestmark = pytest.mark.e2e
 
@@ -348,3 +350,42 @@ def test_another_tenants_prompt_is_not_found(stack: tuple[Process, Process, str,
                 client.post(f"{proc.url}/v1/jobs/init", headers=_auth(key), json=init).status_code
                 == 202
             )
+
+
+def test_the_cli_creates_tags_shows_and_submits_over_a_prompt(
+    stack: tuple[Process, Process, str, str], tmp_path: Path
+) -> None:
+    _, proc, key, _ = stack
+    env = dict(os.environ, PROMPTFORGE_URL=proc.url, PROMPTFORGE_API_KEY=key)
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            promptforge(*args), env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    body = seed_body()
+    body["prompt"]["name"] = "cli-prompt"
+    version = body["version"]
+    version["template"]["messages"] = [{"role": "user", "content": "Say {{word}}"}]
+    del version["tools"], version["response_format"]
+    file = tmp_path / "version.json"
+    file.write_text(json.dumps(body))
+    version_id = cli("prompts", "create", str(file)).strip()
+    assert version_id.startswith("pv_")
+    assert "production" in cli("prompts", "tag", version_id, "production")
+    assert "cli-prompt" in cli("prompts", "list")
+    assert version_id in cli("prompts", "list", "cli-prompt")
+    shown = json.loads(cli("prompts", "show", "cli-prompt@production"))
+    assert shown["id"] == version_id
+    assert json.loads(cli("prompts", "show", f"cli-prompt:{version_id}"))["id"] == version_id
+    rows = tmp_path / "rows.jsonl"
+    rows.write_bytes(
+        jsonl([{"prompt_id": f"r{i}", "variables": {"word": f"w{i}"}} for i in range(5)])
+    )
+    out = tmp_path / "out"
+    cli("submit", str(rows), "--prompt", "cli-prompt@production", "--out", str(out))
+    [job_dir] = list(out.iterdir())
+    lines = (job_dir / "results_part_001.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["prompt_id"] for line in lines) == [f"r{i}" for i in range(5)]

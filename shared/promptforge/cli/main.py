@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from promptforge.cli.jobs_commands import add_jobs_parser, client_options, parse_metadata
+from promptforge.cli.prompts_commands import add_prompts_parser, prompt_target
 
 
 def _key_store_options(parser: argparse.ArgumentParser) -> None:
@@ -54,8 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     submit = sub.add_parser("submit", help="submit a JSONL file and download its results")
     submit.add_argument("file", type=Path)
-    submit.add_argument("--provider", required=True)
-    submit.add_argument("--model", required=True)
+    submit.add_argument("--provider", help="openai, anthropic, gemini, mistral (or --prompt)")
+    submit.add_argument("--model", help="a model of that provider (or --prompt)")
+    submit.add_argument(
+        "--prompt",
+        type=prompt_target,
+        help="run a prompt version over rows {prompt_id, variables}: NAME (latest), "
+        "NAME@TAG or NAME:VERSION_ID",
+    )
     submit.add_argument("--max-retries", type=int, default=3)
     submit.add_argument("--rpm", type=int, default=None)
     submit.add_argument("--tpm", type=int, default=None)
@@ -92,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     client_options(results)
 
     add_jobs_parser(sub)
+    add_prompts_parser(sub)
 
     keys = sub.add_parser("keys", help="manage API keys (embedded runtime, or a deployment)")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -124,6 +132,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         from promptforge.cli import bench_commands
 
         handler = getattr(bench_commands, f"cmd_bench_{args.bench_command}")
+    elif args.command == "prompts":
+        from promptforge.cli import prompts_commands
+
+        handler = getattr(prompts_commands, f"cmd_prompts_{args.prompts_command}")
     elif args.command == "jobs":
         from promptforge.cli import jobs_commands
 

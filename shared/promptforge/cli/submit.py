@@ -81,8 +81,8 @@ async def submit_file(
     client: PromptForgeClient,
     path: Path,
     *,
-    provider: str,
-    model: str,
+    provider: str | None,
+    model: str | None,
     out_dir: Path,
     max_retries: int = 3,
     rpm: int | None = None,
@@ -95,7 +95,8 @@ async def submit_file(
 ) -> SubmitSummary:
     """Run one prompts file end to end and download every output file to ``out_dir/<job_id>/``.
 
-    ``labels`` are init's name, metadata, webhook_url and idempotency_key (None: not sent).
+    ``labels`` are init's name, metadata, webhook_url and idempotency_key (None: not sent),
+    and ``prompt`` (a prompt version to run, ``cli.prompts_commands.prompt_target``).
     Raises :class:`InputFileError` before any API call if the file is not usable, and
     :class:`ClientError` when a call fails for good. On Ctrl-C (``CancelledError`` or
     ``KeyboardInterrupt``) it prints how to resume and re-raises.
@@ -116,7 +117,7 @@ async def submit_file(
         )
     if show_progress:
         console.print(
-            f"Job [bold]{job_id}[/] created ({provider}/{model}); "
+            f"Job [bold]{job_id}[/] created ({_target(provider, model, extra)}); "
             f"uploading {escape(path.name)} ({_human_size(size)})",
             highlight=False,
             soft_wrap=True,
@@ -278,6 +279,14 @@ def _safe_name(name: str, *, what: str) -> str:
     if name in ("", ".", "..") or os.sep in name or "/" in name or "\\" in name or "\0" in name:
         raise ClientError(0, "bad_response", f"refusing unsafe {what} from the server: {name!r}")
     return name
+
+
+def _target(provider: str | None, model: str | None, init: dict[str, Any]) -> str:
+    """What the job runs, for the progress line."""
+    prompt = init.get("prompt")
+    if isinstance(prompt, dict):
+        return "prompt " + "@".join(str(v) for v in prompt.values())
+    return f"{provider}/{model}"
 
 
 def _notice(console: Console, text: str) -> None:
