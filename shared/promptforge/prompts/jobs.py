@@ -2,7 +2,10 @@
 reader that turns a job's ``{prompt_id, variables}`` rows into chat prompts.
 
 ``model_provider`` OPENAI runs on openai, ANTHROPIC on anthropic and GOOGLE on gemini;
-the others are a 422 ``unsupported_provider`` that says so. The job records the version's
+DEEPSEEK, XAI and OLLAMA on openai too, that is the OpenAI-compatible adapter at the
+openai endpoint's configured base URL (``providers/openai_compat.py``: the server's models
+join the catalogue as ``openai`` entries of the operator's models file); AZURE_OPENAI and
+AWS are a 422 ``unsupported_provider`` that says so. The job records the version's
 id and what it decides (model, parameters, tools, response format), so a later version
 changes no job already made. A row is rendered as Phoenix's formatter renders it
 (``prompts.render``); the result goes through the chat-line rules (``core/messages.py``)
@@ -26,10 +29,26 @@ from promptforge.prompts import registry
 from promptforge.prompts.render import Template, TemplateProblem
 from promptforge.prompts.store import VersionRecord
 
-PROVIDERS = {"OPENAI": "openai", "ANTHROPIC": "anthropic", "GOOGLE": "gemini"}
+PROVIDERS = {
+    "OPENAI": "openai",
+    "ANTHROPIC": "anthropic",
+    "GOOGLE": "gemini",
+    "DEEPSEEK": "openai",
+    "XAI": "openai",
+    "OLLAMA": "openai",
+}
 """Phoenix's ``model_provider`` → the PromptForge provider that runs it."""
-_MAX_TOKENS = {"openai": "max_tokens", "anthropic": "max_tokens", "google": "max_output_tokens"}
-_STOP = {"openai": "stop", "anthropic": "stop_sequences", "google": "stop_sequences"}
+_COMPATIBLE = ("openai", "deepseek", "xai", "ollama")
+_MAX_TOKENS = {
+    **dict.fromkeys(_COMPATIBLE, "max_tokens"),
+    "anthropic": "max_tokens",
+    "google": "max_output_tokens",
+}
+_STOP = {
+    **dict.fromkeys(_COMPATIBLE, "stop"),
+    "anthropic": "stop_sequences",
+    "google": "stop_sequences",
+}
 
 _PROMPT_ID_CODES = ("missing_prompt_id", "invalid_prompt_id")
 LineValidator = Callable[[RawLine, int], Verdict | None]
