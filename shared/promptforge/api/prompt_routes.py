@@ -161,6 +161,7 @@ _INVALID = Failure(
 )
 _MALFORMED = Failure(400, "The body is not a JSON object.", ("malformed_json",))
 _TOO_LARGE = Failure(413, "Body larger than 256 KiB.", ("body_too_large",))
+_PATH = Failure(400, "A path parameter is empty or over 200 characters.", ("invalid_parameter",))
 _PAGE = Failure(400, "cursor or limit invalid.", ("invalid_parameter", "unknown_parameter"))
 
 CREATE_PROMPT = Operation(
@@ -191,7 +192,7 @@ LIST_VERSIONS = Operation(
     _versions,
     VersionPage,
     query=PageQuery,
-    failures=(_PAGE, _PROMPT_404),
+    failures=(_PATH, _PAGE, _PROMPT_404),
 )
 LATEST_VERSION = Operation(
     "GET",
@@ -200,7 +201,10 @@ LATEST_VERSION = Operation(
     "A prompt's newest version",
     _latest,
     VersionAnswer,
-    failures=(_PROMPT_404,),
+    failures=(
+        _PATH,
+        _PROMPT_404,
+    ),
 )
 GET_VERSION = Operation(
     "GET",
@@ -209,7 +213,10 @@ GET_VERSION = Operation(
     "One prompt version",
     _version,
     VersionAnswer,
-    failures=(_VERSION_404,),
+    failures=(
+        _PATH,
+        _VERSION_404,
+    ),
 )
 TAG_VERSION = Operation(
     "POST",
@@ -220,7 +227,7 @@ TAG_VERSION = Operation(
     None,
     status=204,
     body=TagBody,
-    failures=(_MALFORMED, _TOO_LARGE, _INVALID, _VERSION_404),
+    failures=(_PATH, _MALFORMED, _TOO_LARGE, _INVALID, _VERSION_404),
 )
 VERSION_TAGS = Operation(
     "GET",
@@ -229,7 +236,10 @@ VERSION_TAGS = Operation(
     "A version's tags",
     _tags,
     TagPage,
-    failures=(_VERSION_404,),
+    failures=(
+        _PATH,
+        _VERSION_404,
+    ),
 )
 TAGGED_VERSION = Operation(
     "GET",
@@ -238,5 +248,9 @@ TAGGED_VERSION = Operation(
     "The version a tag names",
     _tagged,
     VersionAnswer,
-    failures=(_PROMPT_404, Failure(404, "The prompt has no such tag.", ("prompt_tag_not_found",))),
+    failures=(
+        _PATH,
+        _PROMPT_404,
+        Failure(404, "The prompt has no such tag.", ("prompt_tag_not_found",)),
+    ),
 )

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from promptforge.core.deps import Deps
 from promptforge.core.jsonl import LineError, RawLine, Verdict, validate_line
 from promptforge.core.messages import parse_messages
 from promptforge.core.models import GenerationParams
@@ -63,7 +64,7 @@ class JobTarget:
     params: GenerationParams
 
 
-async def job_target(deps: Any, tenant_id: str, request: InitRequest) -> JobTarget:
+async def job_target(deps: Deps, tenant_id: str, request: InitRequest) -> JobTarget:
     """The init request's target: its own fields, or those of the prompt version it names."""
     if request.prompt_version_id is None and request.prompt is None:
         assert request.provider is not None and request.model is not None  # the request's rule
@@ -130,7 +131,7 @@ def _check_template(version: VersionRecord) -> None:
         )
 
 
-async def line_validator(deps: Any, tenant_id: str, params: GenerationParams) -> LineValidator:
+async def line_validator(deps: Deps, tenant_id: str, params: GenerationParams) -> LineValidator:
     """How a job's lines are read: rows of variables for a prompt version, else prompts."""
     if params.prompt_version_id is None:
         return validate_line
@@ -139,7 +140,7 @@ async def line_validator(deps: Any, tenant_id: str, params: GenerationParams) ->
 
 
 async def version_reader(
-    deps: Any, tenant_id: str, version_id: str
+    deps: Deps, tenant_id: str, version_id: str
 ) -> tuple[JobTarget, LineValidator]:
     """A version's target and row reader, for validating a file before any job exists."""
     version = await registry.get_version(deps, tenant_id, version_id)
