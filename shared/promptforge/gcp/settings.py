@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from promptforge.settings import Settings
 
@@ -78,6 +78,12 @@ class GcpSettings(Settings):
         "accepts unauthenticated calls (the Cloud Tasks emulator sends no token).",
     )
     oidc_certs_url: str = Field(GOOGLE_CERTS_URL, description="Where the token keys are.")
+    k_service: str | None = Field(
+        None,
+        validation_alias="K_SERVICE",
+        description="Set by Cloud Run on every deployed function: the front end has checked the "
+        "token's signature and removed it, so the function checks the claims only.",
+    )
     ingest_slice_lines: int = Field(
         1000, ge=1, description="Input lines per slice task of the hierarchical fan-out."
     )
@@ -86,6 +92,15 @@ class GcpSettings(Settings):
     max_line_bytes: int = Field(
         900_000, ge=1024, le=1_000_000, description="Longest accepted input line."
     )
+
+    @model_validator(mode="after")
+    def _cloud_run_checks_tokens(self) -> GcpSettings:
+        if self.k_service and not self.oidc_verify:
+            raise ValueError(
+                "PROMPTFORGE_OIDC_VERIFY=false is for local emulators only; a function on "
+                "Cloud Run (K_SERVICE is set) always checks the token's claims"
+            )
+        return self
 
     @property
     def queue_location(self) -> str:
