@@ -34,6 +34,7 @@ class CoreConfig:
     initial_rate: float = 1.0
     max_concurrent_dispatches: int = 1000
     queue_apply_delay: float = 0.0
+    queue_rate_step: float = 0.0
     key_peak_rate: float = 450.0
 
     @classmethod
@@ -49,6 +50,7 @@ class CoreConfig:
             initial_rate=settings.initial_rate,
             max_concurrent_dispatches=settings.max_concurrent_dispatches,
             queue_apply_delay=settings.queue_apply_delay,
+            queue_rate_step=settings.queue_rate_step,
             key_peak_rate=settings.key_peak_rate,
         )
 

@@ -58,6 +58,18 @@ def applied_rate(decision: Decision, now: float) -> float:
     return decision.queue_rate
 
 
+def rate_moved(sent: float | None, rate: float, step: float) -> bool:
+    """Whether a queue last configured at ``sent`` must be updated to ``rate``.
+
+    Only when it moved by at least ``step`` of the rate it has (0: on every change).
+    Cloud Tasks rate-limits admin calls and applies a new rate seconds late, so small
+    moves, such as congestion avoidance's additive steps, wait until they add up.
+    """
+    if sent is None or sent <= 0:
+        return True
+    return abs(rate - sent) >= step * sent and rate != sent
+
+
 def queue_cap(shards: int) -> float:
     """The most a key spread over ``shards`` queues can dispatch per second."""
     return max(1, shards) * MAX_QUEUE_RATE

@@ -48,6 +48,13 @@ class GcpSettings(Settings):
         description="Seconds before an UpdateQueue rate reaches Cloud Tasks' dispatcher; workers "
         "defer dispatches above the decided rate until then.",
     )
+    queue_rate_step: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="UpdateQueue only when the rate moved by this share of the rate the queue "
+        "has (Cloud Tasks rate-limits admin calls; see docs/rate-control.md).",
+    )
     secret_prefix: str = Field(
         "promptforge", description="Secret Manager ids are {prefix}-{provider}-api-key."
     )
