@@ -29,6 +29,13 @@ class GcpSettings(Settings):
     output_bucket: str = Field(description="Bucket the result shards are written to.")
     firestore_database: str = Field("(default)", description="Firestore database id.")
     firestore_prefix: str = Field("pf", description="Prefix of the Firestore collection names.")
+    retention_days: int = Field(
+        7,
+        ge=1,
+        le=3650,
+        description="Days a finished job's Firestore documents are kept (their TTL): the output "
+        "bucket's lifecycle age, so a job's record and its result files go together.",
+    )
     tasks_location: str | None = Field(
         None, description="Cloud Tasks location of the queues (default: gcp_region)."
     )
