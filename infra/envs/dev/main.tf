@@ -23,5 +23,8 @@ module "promptforge" {
     worker = { max_instances = 10 }
   }
 
+  # 10 workers x 80 concurrent requests: a rate key's queues may hold that many dispatches.
+  max_concurrent_dispatches = 800
+
   deploy_trigger = var.deploy_trigger
 }

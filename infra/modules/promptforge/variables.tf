@@ -123,6 +123,17 @@ variable "llm_providers" {
   }
 }
 
+variable "max_concurrent_dispatches" {
+  type        = number
+  description = "Most dispatches a rate key's queues hold at once (PROMPTFORGE_MAX_CONCURRENT_DISPATCHES); the worker's max_instances x concurrency must reach it."
+  default     = 1000
+
+  validation {
+    condition     = var.max_concurrent_dispatches >= 1 && var.max_concurrent_dispatches <= 5000
+    error_message = "max_concurrent_dispatches must be between 1 and 5000 (Cloud Tasks' cap per queue)."
+  }
+}
+
 variable "name_prefix" {
   type        = string
   description = "Short prefix of resource names (<prefix>-<environment>-<thing>)."
