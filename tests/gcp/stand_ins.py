@@ -5,7 +5,10 @@
   CloudEvents (the emulator has neither).
 - **Cloud Tasks**: ``gcloud-tasks-emulator==0.6.2`` via ``_tasks_emulator.py`` in
   ``.venv-tasks-emulator`` (it needs protobuf<5; ``make`` creates that virtualenv).
-- **Functions**: ``functions-framework --target NAME`` on each ``functions/NAME/main.py``.
+- **Functions**: ``functions-framework --target NAME`` on each ``functions/NAME/main.py``;
+  the worker and the controller behind Cloud Run's front end (``front_end``: it checks the
+  task's token and strips its signature) with Cloud Run's environment (``cloud_run_env``).
+- **Terraform's queues**: ``create_fixed_queues`` (the functions create none at start-up).
 
 Every process binds 127.0.0.1 on a free port, runs in its own process group, and is
 stopped with its group when the fixture ends.
@@ -13,6 +16,7 @@ stopped with its group when the fixture ends.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
@@ -34,7 +38,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.cloud import storage, tasks_v2
 
-from promptforge.gcp.cloud_tasks import emulator_client
+from promptforge.core.deps import CONTROL_QUEUE
+from promptforge.core.queues import CONTROL_QUEUE_CONFIG
+from promptforge.gcp.cloud_tasks import CloudTasksQueue, emulator_client
 
 ROOT = Path(__file__).resolve().parents[2]
 TASKS_VENV = ROOT / ".venv-tasks-emulator"
@@ -225,6 +231,56 @@ def tasks_stand_in(tmp: Path) -> Iterator[TasksStandIn]:
         yield tasks
     finally:
         tasks.stop()
+
+
+def create_fixed_queues(tasks: TasksStandIn, project: str, location: str = "us-central1") -> None:
+    """Create what Terraform creates (``queues.tf``): the functions create no queue at start-up."""
+
+    async def create() -> None:
+        queue = CloudTasksQueue(
+            tasks.client(),
+            project=project,
+            location=location,
+            worker_url="",
+            controller_url="",
+            service_account=None,
+        )
+        try:
+            await queue.ensure_queue(CONTROL_QUEUE, CONTROL_QUEUE_CONFIG)
+        finally:
+            await queue.aclose()
+
+    asyncio.run(create())
+
+
+# --- Cloud Run's front end ---------------------------------------------------------------
+
+TASKS_SERVICE_ACCOUNT = "pf-tasks@pf-test.iam.gserviceaccount.com"
+
+
+def cloud_run_env(certs_url: str) -> dict[str, str]:
+    """The settings a function has on Cloud Run: ``K_SERVICE``, the task account, the key URL."""
+    return {
+        "K_SERVICE": "promptforge-local",
+        "PROMPTFORGE_TASKS_SERVICE_ACCOUNT": TASKS_SERVICE_ACCOUNT,
+        "PROMPTFORGE_OIDC_CERTS_URL": certs_url,
+    }
+
+
+@contextmanager
+def front_end(
+    tmp: Path, name: str, upstream: str, audience: str | None = None
+) -> Iterator[StandIn]:
+    """Cloud Run's front end before ``upstream`` (``promptforge.devstack.front_end``)."""
+    argv = [sys.executable, "-m", "promptforge.devstack.front_end", "--upstream", upstream]
+    argv += ["--invoker", TASKS_SERVICE_ACCOUNT]
+    if audience is not None:
+        argv += ["--audience", audience]
+    started = launch_reporting_port(f"{name} front end", argv, tmp / f"{name}-front-end.log")
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 # --- functions ---------------------------------------------------------------------------

@@ -9,8 +9,10 @@ functions served by functions-framework from ``functions/*/main.py``.
 init → PUT to the V4 signed URL → finalize event → ingest → slice tasks → prompt tasks
 → worker → finalize → status → results, downloaded through V4 signed URLs.
 
-The Cloud Tasks emulator sends no OIDC tokens, so the worker and controller run with
-``PROMPTFORGE_OIDC_VERIFY=false`` here (the token check is tested in test_functions.py).
+The worker and the controller run as on Cloud Run: ``K_SERVICE`` set, behind a stand-in
+for Cloud Run's front end that gives each task the token Cloud Tasks would attach (the
+emulator sends none), checks it and strips its signature; the functions check the
+claims. The control queue is created first, as Terraform does.
 """
 
 from __future__ import annotations
@@ -43,7 +45,10 @@ from tests.gcp.stand_ins import (
     GcsStandIn,
     StandIn,
     TasksStandIn,
+    cloud_run_env,
+    create_fixed_queues,
     free_port,
+    front_end,
     gcs_stand_in,
     make_signing_key,
     serving_functions,
@@ -53,6 +58,7 @@ from tests.gcp.stand_ins import (
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.slow]
 
 FUNCTIONS = ["api", "ingest", "worker", "controller"]
+PRIVATE = ("worker", "controller")
 INPUT, OUTPUT = "pf-e2e-input", "pf-e2e-output"
 PROVIDER_KEY = "sk-test-provider-key-0123456789"
 SLICE_LINES = 7
@@ -110,6 +116,8 @@ def stack(
     ports = {name: free_port() for name in FUNCTIONS}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     with ExitStack() as running:
+        for name in PRIVATE:  # tasks go to the front end, which passes them on
+            urls[name] = running.enter_context(front_end(tmp, name, urls[name])).url
         sim = running.enter_context(
             simulator(tmp, "--rpm", "6000", "--latency", "0.02", "--limit", "anthropic:rpm=90")
         )
@@ -117,6 +125,7 @@ def stack(
             gcs_stand_in(tmp, signing, [INPUT, OUTPUT], notify=urls["ingest"], notify_bucket=INPUT)
         )
         tasks = running.enter_context(tasks_stand_in(tmp))
+        create_fixed_queues(tasks, project)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PROMPTFORGE_")},
             **firestore_emulator.env(project),
@@ -127,7 +136,7 @@ def stack(
             "PROMPTFORGE_WORKER_URL": urls["worker"],
             "PROMPTFORGE_CONTROLLER_URL": urls["controller"],
             "PROMPTFORGE_TASKS_EMULATOR_HOST": tasks.host,
-            "PROMPTFORGE_OIDC_VERIFY": "false",  # test only: the emulator sends no tokens
+            **cloud_run_env(f"{urls['worker']}/_certs"),
             "PROMPTFORGE_SIGNING_KEY_FILE": str(signing.key_file),
             "PROMPTFORGE_STORAGE_SIGNING_ENDPOINT": gcs.url,
             "PROMPTFORGE_PROVIDER_KEYS_FROM": "environment",
@@ -379,3 +388,18 @@ async def _deliver(http: httpx.AsyncClient, stack: GoogleStack, payload: dict[st
     )
     assert got.status_code in (200, 409), got.text
     return got.status_code
+
+
+async def test_the_private_functions_accept_only_what_the_front_end_passed_on(
+    stack: GoogleStack,
+) -> None:
+    """The whole path above ran through the front end; straight to a function, no token: 401."""
+    body = {"target": "worker", "payload": {}}
+    async with httpx.AsyncClient(timeout=30) as http:
+        for name in PRIVATE:
+            direct = await http.post(stack.functions[name].url, json=body)
+            assert direct.status_code == 401, (name, direct.text)
+            forged = await http.post(
+                stack.urls[name], json=body, headers={"Authorization": "Bearer a.b.c"}
+            )
+            assert forged.status_code == 401, (name, forged.text)
