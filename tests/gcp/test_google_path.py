@@ -63,6 +63,7 @@ INPUT, OUTPUT = "pf-e2e-input", "pf-e2e-output"
 PROVIDER_KEY = "sk-test-provider-key-0123456789"
 SLICE_LINES = 7
 CONTROL_PERIOD = 1.0
+RETIRE_AFTER = 4.0
 SEED_PROMPTS = [
     {
         "prompt_id": "p001",
@@ -146,6 +147,7 @@ def stack(
             "PROMPTFORGE_ANTHROPIC_BASE_URL": sim.url,
             "PROMPTFORGE_CONTROL_PERIOD": str(CONTROL_PERIOD),
             "PROMPTFORGE_INGEST_SLICE_LINES": str(SLICE_LINES),
+            "PROMPTFORGE_QUEUE_RETIRE_AFTER": str(RETIRE_AFTER),
         }
         functions = running.enter_context(serving_functions(FUNCTIONS, ports, env, tmp))
         api_key = asyncio.run(_create_key(firestore_emulator, project))
@@ -283,13 +285,13 @@ async def test_replayed_events_and_duplicated_tasks_leave_one_result_per_prompt(
         # emulator does not dedupe names, so each is delivered twice), and some posted
         # straight to the worker twice at the same moment.
         queue = stack.task_queue()
-        rate_queue = queue_for(RateKey("openai", "gpt-4o-mini"))
+        await _wait_registered(http, stack, job_id)
+        rate_queue = await _key_queue(stack, RateKey("openai", "gpt-4o-mini"))
         tasks = [
             prompt_task(rate_queue, PromptTask(job_id, p["prompt_id"], i + 1, p["prompt"]))
             for i, p in enumerate(prompts)
         ]
         try:
-            await _wait_registered(http, stack, job_id)
             assert await queue.enqueue(tasks) == len(tasks)
         finally:
             await queue.aclose()
@@ -348,18 +350,34 @@ async def test_429s_are_retried_while_the_controller_ticks_and_it_stops_after(
         assert after["successes"] - before["successes"] == 12  # one successful call per prompt
         # While the key had work, the controller stepped again and again (one step a period).
         assert len(ticks_seen - {0.0}) >= 3, sorted(ticks_seen)
-        # Once no job on the key is processing, the chain of ticks ends.
-        stop_by = time.monotonic() + 10 * CONTROL_PERIOD
+        # Once no job on the key is processing, the key's queue retires after RETIRE_AFTER
+        # (deleted, with a tombstone), and the chain of ticks ends.
+        stop_by = time.monotonic() + RETIRE_AFTER + 20 * CONTROL_PERIOD
         pending = await _pending_ticks(queue)
         while pending and time.monotonic() < stop_by:
             await asyncio.sleep(0.5)
             pending = await _pending_ticks(queue)
         assert pending == [], "the controller kept ticking after the key ran out of work"
         state = await store.load_rate_state(key.id)
-        assert state is not None and state["queue"] == queue_for(key)
+        assert state is not None and "queue" not in state, state
+        assert [t["base"] for t in state["retired"]] == [queue_for(key)]
+        listed = await queue._client.list_queues(parent=queue.queue_path("x").rsplit("/", 2)[0])
+        names = [q.name.rsplit("/", 1)[-1] async for q in listed]
+        assert "pf-control" in names and queue_for(key) not in names
     finally:
         await queue.aclose()
         await close_client(client)
+
+
+async def _key_queue(stack: GoogleStack, key: RateKey) -> str:
+    """The queue the key's prompts go to now (its name changes once its queues retire)."""
+    client = stack.firestore.client(stack.project)
+    try:
+        state = await FirestoreJobStore(client).load_rate_state(key.id)
+    finally:
+        await close_client(client)
+    assert state is not None and "queue" in state, state
+    return str(state["queue"])
 
 
 async def _pending_ticks(queue: CloudTasksQueue) -> list[str]:

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 ERRORS_FILE = "errors.jsonl"
 NOT_YET = 409
-"""Answer for "retry this task later" that does not throttle the queue (see docs/google-cloud.md)."""
+"""The answer "retry this task later" that does not throttle the queue (docs/google-cloud.md)."""
 
 
 def result_part_name(index: int) -> str:

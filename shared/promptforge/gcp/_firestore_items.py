@@ -46,8 +46,8 @@ async def register(layout: Layout, job_id: str, firsts: Mapping[str, int]) -> di
             if data is not None and "prompt_line" in data:
                 stored[prompt_id] = int(data["prompt_line"])
                 continue
-            fields = {"prompt_line": line, "generation": 0, "done": False, **_NO_LEASE}
-            fields |= layout.expiry()
+            fields: dict[str, Any] = {"prompt_line": line, "generation": 0, "done": False}
+            fields |= _NO_LEASE | layout.expiry()
             if data is None:
                 transaction.create(ref, {"key": Outcome.prompt_key(prompt_id), **fields})
             else:  # its outcome was recorded before it was registered

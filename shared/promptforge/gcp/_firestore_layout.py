@@ -129,7 +129,7 @@ def firestore_indexes(prefix: str = "pf") -> dict[str, Any]:
         f"{prefix}_rate_keys": ("state",),
         OBSERVATIONS: ("data", "appended_at", "call", "n"),
     }  # fmt: skip
-    overrides = [
+    overrides: list[dict[str, Any]] = [
         {"collectionGroup": group, "fieldPath": name, "indexes": []}
         for group, names in unindexed.items()
         for name in names

@@ -195,7 +195,9 @@ class FunctionInstance:
             worker_routes()
             if self.role == "worker"
             else controller_routes(
-                slice_lines=settings.ingest_slice_lines, period=settings.control_period
+                slice_lines=settings.ingest_slice_lines,
+                period=settings.control_period,
+                retire_after=settings.queue_retire_after,
             )
         )
         return _Built(settings, redactor, http, verifier, routes)

@@ -62,6 +62,12 @@ class GcpSettings(Settings):
         description="UpdateQueue only when the rate moved by this share of the rate the queue "
         "has (Cloud Tasks rate-limits admin calls; see docs/rate-control.md).",
     )
+    queue_retire_after: float = Field(
+        3600.0,
+        ge=0,
+        description="Seconds a rate key stays idle before its queues are deleted (Cloud Tasks "
+        "allows 1,000 queues per region; the next job on the key gets new ones).",
+    )
     secret_prefix: str = Field(
         "promptforge", description="Secret Manager ids are {prefix}-{provider}-api-key."
     )

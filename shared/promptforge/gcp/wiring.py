@@ -8,8 +8,8 @@ variable, so ``PROMPTFORGE_TASKS_EMULATOR_HOST`` selects a plain-gRPC client.
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 from google.cloud import firestore, tasks_v2
