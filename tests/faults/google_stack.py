@@ -7,8 +7,9 @@ the provider simulator. Added for the faults:
 
 - a redelivery proxy (``_redeliver_proxy``) in front of the worker, the controller and
   the ingest function (for the worker and the controller, in front of the stand-in for
-  Cloud Run's front end, which checks and strips the task's token): the queue and the finalize notifications go through it, and a
-  test switches on which kinds of requests it delivers three times;
+  Cloud Run's front end, which checks and strips the task's token): the queue and the
+  finalize notifications go through it, and a test switches on which kinds of requests
+  it delivers three times;
 - the simulator on a fixed port, restarted with each fault's options (the functions
   read its URL once);
 - functions restarted (SIGTERM) or killed (SIGKILL) and started again on their ports.
