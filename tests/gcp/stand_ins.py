@@ -1,9 +1,9 @@
 """Local stand-ins for GCS, Cloud Tasks and Cloud Functions, started by the tests on 127.0.0.1.
 
-- **GCS**: ``gcp-storage-emulator`` (in ``.venv``) via ``_gcs_emulator.py``, which checks
+- **GCS**: ``gcp-storage-emulator`` (in ``.venv``) via ``promptforge.devstack.gcs``, which checks
   V4 signatures against the test signing key and announces finalized uploads as
   CloudEvents (the emulator has neither).
-- **Cloud Tasks**: ``gcloud-tasks-emulator==0.6.2`` via ``_tasks_emulator.py`` in
+- **Cloud Tasks**: ``gcloud-tasks-emulator==0.6.2`` via ``promptforge.devstack.tasks_emulator`` in
   ``.venv-tasks-emulator`` (it needs protobuf<5; ``make`` creates that virtualenv).
 - **Functions**: ``functions-framework --target NAME`` on each ``functions/NAME/main.py``;
   the worker and the controller behind Cloud Run's front end (``front_end``: it checks the
@@ -11,7 +11,7 @@
 - **Terraform's queues**: ``create_fixed_queues`` (the functions create none at start-up).
 
 Every process binds 127.0.0.1 on a free port, runs in its own process group, and is
-stopped with its group when the fixture ends.
+stopped with its group when the fixture ends (``promptforge.devstack.processes``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import select
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +27,6 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -40,83 +34,28 @@ from google.cloud import storage, tasks_v2
 
 from promptforge.core.deps import CONTROL_QUEUE
 from promptforge.core.queues import CONTROL_QUEUE_CONFIG
+from promptforge.devstack.processes import (
+    REPO,
+    StandIn,
+    free_port,
+    launch_reporting_port,
+    spawn_function,
+    wait_until_serving,
+)
 from promptforge.gcp.cloud_tasks import CloudTasksQueue, emulator_client
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = [  # the processes' helpers, for the tests that import them from here
+    "ROOT",
+    "StandIn",
+    "free_port",
+    "launch_reporting_port",
+    "spawn_function",
+    "wait_until_serving",
+]
+
+ROOT = REPO
 TASKS_VENV = ROOT / ".venv-tasks-emulator"
-START_TIMEOUT = 60.0
 SIGNER_EMAIL = "pf-signer@pf-test.iam.gserviceaccount.com"
-
-
-class StandIn:
-    """A stand-in process: its port, its log, and how to stop it."""
-
-    def __init__(self, name: str, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-        self.name, self.process, self.port, self.log = name, process, port, log
-
-    @property
-    def host(self) -> str:
-        """``127.0.0.1:PORT``."""
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://{self.host}"
-
-    def alive(self) -> bool:
-        """Whether the process still runs."""
-        return self.process.poll() is None
-
-    def tail(self, lines: int = 60) -> str:
-        """The end of its log."""
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self) -> None:
-        """Stop the whole process group: SIGTERM, then SIGKILL."""
-        for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(timeout=grace)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-
-
-def launch_reporting_port(
-    name: str, argv: list[str], log: Path, env: dict[str, str] | None = None
-) -> StandIn:
-    """Start a launcher that prints ``PORT <n>`` on stdout once it listens."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env or dict(os.environ),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=out,
-            start_new_session=True,
-        )
-    assert process.stdout is not None
-    deadline = time.monotonic() + START_TIMEOUT
-    line = b""
-    while time.monotonic() < deadline and process.poll() is None:
-        ready, _, _ = select.select([process.stdout], [], [], 0.2)
-        if ready:
-            line = process.stdout.readline()
-            if line.startswith(b"PORT "):
-                return StandIn(name, process, int(line.split()[1]), log)
-    stand_in = StandIn(name, process, 0, log)
-    stand_in.stop()
-    pytest.fail(f"{name} did not start ({line!r}); its log:\n{stand_in.tail()}", pytrace=False)
 
 
 # --- signing key -----------------------------------------------------------------------
@@ -187,7 +126,7 @@ def gcs_stand_in(
     notify_bucket: str | None = None,
 ) -> Iterator[GcsStandIn]:
     """Run the GCS stand-in with ``buckets`` created."""
-    argv = [sys.executable, "-m", "tests.gcp._gcs_emulator", "--public-key", str(key.public_pem)]
+    argv = [sys.executable, "-m", "promptforge.devstack.gcs", "--public-key", str(key.public_pem)]
     for bucket in buckets:
         argv += ["--bucket", bucket]
     if notify:
@@ -222,10 +161,12 @@ def tasks_stand_in(tmp: Path) -> Iterator[TasksStandIn]:
             ".venv-tasks-emulator/bin/gcloud-tasks-emulator)",
             pytrace=False,
         )
-    argv = [str(python), "-m", "tests.gcp._tasks_emulator"]
+    argv = [str(python), "-m", "promptforge.devstack.tasks_emulator"]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PYTHONWARNINGS"] = "ignore::FutureWarning"
-    started = launch_reporting_port("Cloud Tasks emulator", argv, tmp / "tasks-emulator.log", env)
+    log = tmp / "tasks-emulator.log"
+    # Its virtualenv has no promptforge: the launcher is imported from the source tree.
+    started = launch_reporting_port("Cloud Tasks emulator", argv, log, env, cwd=ROOT / "shared")
     tasks = TasksStandIn(started.name, started.process, started.port, started.log)
     try:
         yield tasks
@@ -286,57 +227,6 @@ def front_end(
 # --- functions ---------------------------------------------------------------------------
 
 
-def functions_framework() -> str:
-    """The functions-framework command of this interpreter's environment."""
-    return str(Path(sys.executable).parent / "functions-framework")
-
-
-def spawn_function(
-    name: str,
-    port: int,
-    env: dict[str, str],
-    log: Path,
-    *,
-    source: Path | None = None,
-    command: str | None = None,
-) -> StandIn:
-    """Start serving ``functions/<name>/main.py`` (or ``source``) with functions-framework."""
-    main = source or ROOT / "functions" / name / "main.py"
-    argv = [command or functions_framework(), "--target", name, "--source", str(main)]
-    argv += ["--host", "127.0.0.1", "--port", str(port)]
-    if name == "ingest":
-        argv += ["--signature-type", "cloudevent"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            argv,
-            cwd=main.parent,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return StandIn(f"{name} function", process, port, log)
-
-
-def wait_until_serving(servers: list[StandIn], timeout: float = START_TIMEOUT) -> None:
-    """Wait until every server answers HTTP (any status); fail with the log of one that won't."""
-    deadline = time.monotonic() + timeout
-    for server in servers:
-        while True:
-            if not server.alive():
-                pytest.fail(f"{server.name} exited; its log:\n{server.tail()}", pytrace=False)
-            try:
-                httpx.get(f"{server.url}/healthz", timeout=2.0)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"{server.name} did not answer; its log:\n{server.tail()}", pytrace=False
-                    )
-                time.sleep(0.1)
-
-
 @contextmanager
 def serving_functions(
     names: list[str], ports: dict[str, int], env: dict[str, str], logs: Path, **kwargs: Any
@@ -353,11 +243,3 @@ def serving_functions(
     finally:
         for server in servers.values():
             server.stop()
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (for a server that must be told its port)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

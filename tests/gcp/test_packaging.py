@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.gcp.cloudevents import finalize_event
+from promptforge.devstack.cloudevents import finalize_event
 from tests.gcp.stand_ins import ROOT, free_port, spawn_function, wait_until_serving
 
 FUNCTIONS = ["api", "ingest", "worker", "controller"]

@@ -139,7 +139,9 @@ class PromptForgeClient:
             await _raise_for_status(response, context={**_JOB_HINTS, **_RESULTS_HINTS})
             data = _json_object(response, url, required=("job_id", "files"))
             if not isinstance(data["files"], list):
-                raise ClientError(response.status_code, "bad_response", f"{url}: 'files' not a list")
+                raise ClientError(
+                    response.status_code, "bad_response", f"{url}: 'files' not a list"
+                )
             files += data["files"]
             token = data.pop("next_page_token", None)
             if not token:
