@@ -43,14 +43,26 @@ def _module_locals() -> dict[str, Any]:
     return merged
 
 
+def _defaults() -> dict[str, dict[str, Any]]:
+    """Each function's sizing defaults: the ``optional(T, default)`` of ``var.function_config``."""
+    (variable,) = _infra().of("variable", "function_config")
+    declared = str(variable.body["type"])
+    sizing: dict[str, dict[str, Any]] = {}
+    for fn, fields in re.findall(r"(\w+) = optional\(object\(\{(.*?)\}\), \{\}\)", declared):
+        sizing[fn] = {
+            name: json.loads(default)
+            for name, default in re.findall(r"(\w+) = optional\(\w+, ([^)]+)\)", fields)
+        }
+    return sizing
+
+
 def _sizing(env: str) -> dict[str, dict[str, Any]]:
-    """Each function's sizing in ``env``: the module defaults with the env's overrides."""
+    """Each function's sizing in ``env``: the variable's defaults with the env's settings."""
     (call,) = [
         b for b in _infra().of("module", "promptforge") if b.directory == INFRA / "envs" / env
     ]
-    overrides = call.body.get("function_overrides") or {}
-    defaults = _module_locals()["function_defaults"]
-    return {fn: {**spec, **overrides.get(fn, {})} for fn, spec in defaults.items()}
+    overrides = call.body.get("function_config") or {}
+    return {fn: {**spec, **overrides.get(fn, {})} for fn, spec in _defaults().items()}
 
 
 def _max_concurrent_dispatches(env: str) -> int:
@@ -105,6 +117,8 @@ def test_only_the_controller_may_create_queues() -> None:
 @pytest.mark.parametrize("env", ENVS)
 def test_the_functions_can_serve_every_dispatch_their_queues_may_hold(env: str) -> None:
     sizing = _sizing(env)
+    assert set(sizing) == {"api", "ingest", "worker", "controller"}
+    assert sizing["worker"]["concurrency"] == 80 and sizing["controller"]["concurrency"] == 8
     worker, controller = sizing["worker"], sizing["controller"]
     assert worker["max_instances"] * worker["concurrency"] >= _max_concurrent_dispatches(env)
     assert (
@@ -118,7 +132,7 @@ def test_the_capacity_rule_is_a_precondition_of_the_plan() -> None:
     (lifecycle,) = blocks(project.body["lifecycle"])
     conditions = [str(p["condition"]) for p in blocks(lifecycle["precondition"])]
     assert any(
-        "worker.max_instances * local.function_settings.worker.concurrency >= "
+        "var.function_config.worker.max_instances * var.function_config.worker.concurrency >= "
         "var.max_concurrent_dispatches" in c
         for c in conditions
     )

@@ -6,7 +6,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from tests.infra._hcl import Block, Tree, blocks, load_tree, strings, unquote
+from tests.infra._hcl import Block, Tree, blocks, function_calls, load_tree, strings, unquote
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 APP_MODULE = "modules/promptforge"
@@ -34,9 +34,7 @@ def _infra() -> Tree:
 
 
 def _calls() -> dict[str, Block]:
-    return {
-        m.labels[0]: m for m in _infra().of("module") if str(m.get("source")).endswith("/function")
-    }
+    return {call.labels[0]: call for call in function_calls(_infra())}
 
 
 def _locals(relative: str) -> dict[str, object]:
@@ -70,7 +68,7 @@ def test_only_ingest_has_an_event_trigger_on_upload_finalize() -> None:
 def test_private_functions_are_invoked_only_by_their_delivery_identities() -> None:
     invokers = {name: call.body.get("invoker_members") for name, call in _calls().items()}
     assert invokers == {
-        "api": None,
+        "api": {},
         "ingest": {"events": '"serviceAccount:${google_service_account.events.email}"'},
         "worker": {"tasks": '"serviceAccount:${google_service_account.tasks.email}"'},
         "controller": {"tasks": '"serviceAccount:${google_service_account.tasks.email}"'},
@@ -109,7 +107,7 @@ def test_provider_keys_are_readable_by_the_worker_only() -> None:
     assert [(b.labels, b.body.get("member")) for b in readers] == [
         (
             ("google_secret_manager_secret_iam_member", "worker_reads_provider_key"),
-            '"serviceAccount:${module.worker.service_account_email}"',
+            '"serviceAccount:${module.function["worker"].service_account_email}"',
         )
     ]
 

@@ -17,7 +17,7 @@ module "promptforge" {
   input_retention_days  = 3
   output_retention_days = 7
 
-  function_overrides = {
+  function_config = {
     api    = { max_instances = 3 }
     ingest = { max_instances = 2 }
     worker = { max_instances = 10 }

@@ -29,10 +29,10 @@ resource "google_service_account" "build" {
 
 locals {
   runtime_members = {
-    api        = "serviceAccount:${module.api.service_account_email}"
-    ingest     = "serviceAccount:${module.ingest.service_account_email}"
-    worker     = "serviceAccount:${module.worker.service_account_email}"
-    controller = "serviceAccount:${module.controller.service_account_email}"
+    api        = "serviceAccount:${module.function["api"].service_account_email}"
+    ingest     = "serviceAccount:${module.function["ingest"].service_account_email}"
+    worker     = "serviceAccount:${module.function["worker"].service_account_email}"
+    controller = "serviceAccount:${module.function["controller"].service_account_email}"
   }
 
   # Who touches which bucket (promptforge.gcp: "worker" tasks go to the worker; ingest, slice,
@@ -86,7 +86,7 @@ resource "google_storage_bucket_iam_member" "runtime" {
 # The API signs upload and result URLs with the IAM signBlob API (no key file exists), which
 # needs token-creator on its own service account and nothing else.
 resource "google_service_account_iam_member" "api_signs_urls" {
-  service_account_id = module.api.service_account_id
+  service_account_id = module.function["api"].service_account_id
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.runtime_members.api
 }

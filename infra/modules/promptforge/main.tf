@@ -7,11 +7,11 @@ data "google_project" "this" {
     # Capacity: a private function must serve every dispatch its queues may hold at once, or
     # Cloud Run answers 429 itself and Cloud Tasks throttles the whole queue.
     precondition {
-      condition     = local.function_settings.worker.max_instances * local.function_settings.worker.concurrency >= var.max_concurrent_dispatches
+      condition     = var.function_config.worker.max_instances * var.function_config.worker.concurrency >= var.max_concurrent_dispatches
       error_message = "worker max_instances x concurrency must be at least max_concurrent_dispatches (a rate key's queues may hold that many dispatches at once); raise the worker's max_instances or lower max_concurrent_dispatches."
     }
     precondition {
-      condition     = local.function_settings.controller.max_instances * local.function_settings.controller.concurrency >= local.control_queue.max_concurrent_dispatches
+      condition     = var.function_config.controller.max_instances * var.function_config.controller.concurrency >= local.control_queue.max_concurrent_dispatches
       error_message = "controller max_instances x concurrency must be at least the control queue's max_concurrent_dispatches."
     }
     postcondition {
