@@ -17,23 +17,18 @@ stopped with its group when the fixture ends (``promptforge.devstack.processes``
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from google.cloud import storage, tasks_v2
 
-from promptforge.core.deps import CONTROL_QUEUE
-from promptforge.core.queues import CONTROL_QUEUE_CONFIG
+from promptforge.devstack.google import create_control_queue
 from promptforge.devstack.processes import (
     REPO,
     StandIn,
@@ -42,62 +37,22 @@ from promptforge.devstack.processes import (
     spawn_function,
     wait_until_serving,
 )
-from promptforge.gcp.cloud_tasks import CloudTasksQueue, emulator_client
+from promptforge.devstack.signing import SigningKey, make_signing_key
+from promptforge.gcp.cloud_tasks import emulator_client
 
-__all__ = [  # the processes' helpers, for the tests that import them from here
+__all__ = [  # the library's helpers, for the tests that import them from here
     "ROOT",
+    "SigningKey",
     "StandIn",
     "free_port",
     "launch_reporting_port",
+    "make_signing_key",
     "spawn_function",
     "wait_until_serving",
 ]
 
 ROOT = REPO
 TASKS_VENV = ROOT / ".venv-tasks-emulator"
-SIGNER_EMAIL = "pf-signer@pf-test.iam.gserviceaccount.com"
-
-
-# --- signing key -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    """A locally generated service-account key: real V4 signatures, checked by the GCS stand-in."""
-
-    key_file: Path  # service-account JSON, for PROMPTFORGE_SIGNING_KEY_FILE
-    public_pem: Path
-    public_key: rsa.RSAPublicKey
-    info: dict[str, str]
-
-
-def make_signing_key(directory: Path) -> SigningKey:
-    """Generate an RSA key and write it as a service-account key file and a public PEM."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "pf-test",
-        "private_key_id": "local-test-key",
-        "private_key": private,
-        "client_email": SIGNER_EMAIL,
-        "client_id": "1",
-        "token_uri": "http://127.0.0.1:9/token",  # never called: signing needs no token
-    }
-    key_file = directory / "signer.json"
-    key_file.write_text(json.dumps(info))
-    key_file.chmod(0o600)
-    public_pem = directory / "signer.pub.pem"
-    public_pem.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return SigningKey(key_file, public_pem, key.public_key(), info)
 
 
 # --- GCS -------------------------------------------------------------------------------
@@ -174,24 +129,9 @@ def tasks_stand_in(tmp: Path) -> Iterator[TasksStandIn]:
         tasks.stop()
 
 
-def create_fixed_queues(tasks: TasksStandIn, project: str, location: str = "us-central1") -> None:
+def create_fixed_queues(tasks: TasksStandIn, project: str) -> None:
     """Create what Terraform creates (``queues.tf``): the functions create no queue at start-up."""
-
-    async def create() -> None:
-        queue = CloudTasksQueue(
-            tasks.client(),
-            project=project,
-            location=location,
-            worker_url="",
-            controller_url="",
-            service_account=None,
-        )
-        try:
-            await queue.ensure_queue(CONTROL_QUEUE, CONTROL_QUEUE_CONFIG)
-        finally:
-            await queue.aclose()
-
-    asyncio.run(create())
+    asyncio.run(create_control_queue(tasks.host, project))
 
 
 # --- Cloud Run's front end ---------------------------------------------------------------

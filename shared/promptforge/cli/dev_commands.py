@@ -13,15 +13,13 @@ import contextlib
 import tempfile
 from pathlib import Path
 
-from promptforge.cli.commands import _demo_file, console, simulator_config
+from promptforge.cli.commands import _demo_file, console, run_demo_job, simulator_config
 
 SIMULATED_KEY = "sk-demo-simulated"
 
 
 async def cmd_dev_google(args: argparse.Namespace) -> int:
     """Start the Google stand-ins and the functions, run the demo job, stop everything."""
-    from promptforge.cli.client import PromptForgeClient
-    from promptforge.cli.submit import submit_file
     from promptforge.devstack.google import google_dev_stack
     from promptforge.local.server import BackgroundServer
     from promptforge.logs import configure_logging
@@ -48,18 +46,6 @@ async def cmd_dev_google(args: argparse.Namespace) -> int:
                     f"{args.limit_rpm} RPM — PromptForge is not told it)"
                 )
                 prompts = _demo_file(work, args.prompts)
-                async with PromptForgeClient(google.api_url, google.api_key) as client:
-                    summary = await submit_file(
-                        client,
-                        prompts,
-                        provider="openai",
-                        model="gpt-4o-mini",
-                        out_dir=args.out,
-                        console=console,
-                    )
-    console.print(
-        f"{summary.status}: {summary.completed_count} results, {summary.failed_count} errors "
-        f"in {summary.elapsed_seconds:.1f}s through the Google path; files in "
-        f"{args.out / summary.job_id}"
-    )
-    return 0 if summary.status == "COMPLETED" else 1
+                where = " through the Google path"
+                return await run_demo_job(google.api_url, google.api_key, prompts, args.out, where)
+    return 1  # pragma: no cover - the stack's context returns above

@@ -33,8 +33,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import httpx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from promptforge.clock import SystemClock
 from promptforge.core.auth import create_api_key
@@ -50,6 +48,7 @@ from promptforge.devstack.processes import (
     spawn_function,
     wait_until_serving,
 )
+from promptforge.devstack.signing import make_signing_key
 from promptforge.gcp.cloud_tasks import CloudTasksQueue, emulator_client
 
 FUNCTIONS = ("api", "ingest", "worker", "controller")
@@ -90,13 +89,13 @@ async def google_dev_stack(
             return stand_in
 
         firestore = start(_firestore(logs / "firestore.log"))
-        public_pem, key_file = _signing_key(logs)
-        gcs = start(_gcs(logs, public_pem, notify=urls["ingest"]))
+        signing = make_signing_key(logs, SIGNER)
+        gcs = start(_gcs(logs, signing.public_pem, notify=urls["ingest"]))
         tasks = start(_tasks_emulator(logs))
         for name in PRIVATE:  # tasks go to the front end, which passes them on
             front = _front_end(logs, name, upstream=urls[name])
             urls[name] = start(front).url
-        await _create_control_queue(tasks.host, project)
+        await create_control_queue(tasks.host, project)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PROMPTFORGE_")},
             "FIRESTORE_EMULATOR_HOST": firestore.host,
@@ -111,7 +110,7 @@ async def google_dev_stack(
             "PROMPTFORGE_TASKS_SERVICE_ACCOUNT": TASKS_ACCOUNT,
             "PROMPTFORGE_OIDC_CERTS_URL": f"{urls['worker']}/_certs",
             "PROMPTFORGE_TASKS_EMULATOR_HOST": tasks.host,
-            "PROMPTFORGE_SIGNING_KEY_FILE": str(key_file),
+            "PROMPTFORGE_SIGNING_KEY_FILE": str(signing.key_file),
             "PROMPTFORGE_STORAGE_SIGNING_ENDPOINT": gcs.url,
             "PROMPTFORGE_PROVIDER_KEYS_FROM": "environment",
             "PROMPTFORGE_CONTROL_PERIOD": str(control_period),
@@ -179,33 +178,6 @@ def _popen(argv: list[str], out: BinaryIO, env: dict[str, str]) -> subprocess.Po
     )
 
 
-def _signing_key(directory: Path) -> tuple[Path, Path]:
-    """A local RSA key as a service-account file (it signs URLs) and its public PEM."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "promptforge-dev",
-        "private_key_id": "dev-key",
-        "private_key": private,
-        "client_email": SIGNER,
-        "client_id": "1",
-        "token_uri": "http://127.0.0.1:9/token",  # never called: signing needs no token
-    }
-    key_file = directory / "signer.json"
-    key_file.write_text(json.dumps(info))
-    key_file.chmod(0o600)
-    public_pem = directory / "signer.pub.pem"
-    public_pem.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return public_pem, key_file
-
-
 def _gcs(logs: Path, public_pem: Path, *, notify: str) -> StandIn:
     argv = [sys.executable, "-m", "promptforge.devstack.gcs", "--public-key", str(public_pem)]
     argv += ["--bucket", INPUT, "--bucket", OUTPUT, "--notify", notify, "--notify-bucket", INPUT]
@@ -226,7 +198,7 @@ def _front_end(logs: Path, name: str, *, upstream: str) -> StandIn:
     return launch_reporting_port(f"{name} front end", argv, logs / f"{name}-front-end.log")
 
 
-async def _create_control_queue(host: str, project: str) -> None:
+async def create_control_queue(host: str, project: str) -> None:
     """What Terraform creates (``queues.tf``): the functions create no queue at start-up."""
     queue = CloudTasksQueue(
         emulator_client(host),
