@@ -7,6 +7,7 @@ then SIGKILL. A launcher that picks its own port prints ``PORT <n>`` once it lis
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -57,19 +58,35 @@ class StandIn:
             return "(no log)"
 
     def stop(self) -> None:
-        """Stop the whole process group: SIGTERM, then SIGKILL."""
+        """Stop the whole process group: SIGTERM, then SIGKILL for whatever is left.
+
+        The leader exiting is not enough: a launcher's child (the Firestore emulator's
+        Java server) may still be shutting down in the group, so the group is waited for.
+        """
+        group = self.process.pid
         for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
             try:
-                os.killpg(self.process.pid, sig)
+                os.killpg(group, sig)
             except ProcessLookupError:
                 break
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=grace)
+            if _group_gone(group, time.monotonic() + grace):
                 break
-            except subprocess.TimeoutExpired:
-                continue
         if self.process.stdout is not None:
             self.process.stdout.close()
+
+
+def _group_gone(group: int, deadline: float) -> bool:
+    """Wait until no process is left in the group (or the deadline passes)."""
+    while True:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 def launch_reporting_port(
