@@ -43,6 +43,7 @@ async def test_building_a_functions_clients_creates_no_queue(
             "tasks_emulator_host": "127.0.0.1:9",
             "signing_key_file": str(make_signing_key(tmp_path).key_file),
             "K_SERVICE": "pf-dev-controller",
+            "tasks_service_account": "pf-tasks@pf-test.iam.gserviceaccount.com",
         }
     )
     deps = await build_deps(settings)

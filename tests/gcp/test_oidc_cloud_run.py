@@ -32,6 +32,7 @@ from promptforge.gcp.oidc import (
     check_claims,
     verifier_mode,
 )
+from promptforge.gcp.settings import GcpSettings
 from promptforge.local.server import BackgroundServer
 from tests.gcp.stand_ins import StandIn, free_port, spawn_function, wait_until_serving
 
@@ -178,3 +179,19 @@ def test_claims_need_iat_and_exp_and_a_google_lifetime() -> None:
     ):
         with pytest.raises(TokenRejected, match="token"):
             check_claims({**good, **bad}, audience="https://w", service_account=SA, now=now)
+
+
+def test_on_cloud_run_the_token_check_cannot_be_turned_off_or_left_without_an_account() -> None:
+    base = {
+        "gcp_project": "p",
+        "input_bucket": "i",
+        "output_bucket": "o",
+        "worker_url": "https://w",
+        "controller_url": "https://c",
+        "K_SERVICE": "pf-dev-worker",
+    }
+    with pytest.raises(ValueError, match="OIDC_VERIFY=false is for local emulators only"):
+        GcpSettings.model_validate({**base, "tasks_service_account": SA, "oidc_verify": False})
+    with pytest.raises(ValueError, match="PROMPTFORGE_TASKS_SERVICE_ACCOUNT"):
+        GcpSettings.model_validate(base)
+    assert GcpSettings.model_validate({**base, "tasks_service_account": SA}).k_service

@@ -20,6 +20,12 @@ key's rate state first (a tombstone with the names and the time; the next ingest
 creates queues of the next ``epoch``, ``tasknames.queue_for``, because Cloud Tasks refuses
 a deleted queue's name for 7 days), then deletes them. New work in between (an ingest,
 ``queues.ensure_rate_queue``) clears the idle mark and keeps the queues.
+
+Known window: the rate state is saved without a compare-and-set, so an ingest whose
+registration lands in the instant between the retiring tick's read and its write (after
+the key sat idle for ``retire_after``) can be overwritten and its first prompts sent to a
+queue being deleted. A compare-and-set on the rate state (the job store's port) would
+close it.
 """
 
 from __future__ import annotations

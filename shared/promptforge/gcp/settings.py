@@ -120,6 +120,11 @@ class GcpSettings(Settings):
                 "PROMPTFORGE_OIDC_VERIFY=false is for local emulators only; a function on "
                 "Cloud Run (K_SERVICE is set) always checks the token's claims"
             )
+        if self.k_service and not self.tasks_service_account:
+            raise ValueError(
+                "set PROMPTFORGE_TASKS_SERVICE_ACCOUNT: on Cloud Run (K_SERVICE is set) the "
+                "function accepts task tokens of that account only"
+            )
         return self
 
     @property
