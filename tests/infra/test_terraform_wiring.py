@@ -6,6 +6,8 @@ import re
 from functools import cache
 from pathlib import Path
 
+import pytest
+
 from tests.infra._hcl import Block, Tree, blocks, function_calls, load_tree, strings, unquote
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
@@ -125,11 +127,25 @@ def test_provider_versions_are_pinned_everywhere() -> None:
                 declared.setdefault(where, []).append(name)
     everything = ["google", "google-beta", "archive"]
     assert declared == {
+        "envs/common": everything,  # the roots' shared files; envs/dev and envs/prod link them
         "envs/dev": everything,
         "envs/prod": everything,
         "modules/function": ["google", "archive"],
         "modules/promptforge": everything,
     }
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_env_roots_hold_only_what_differs(env: str) -> None:
+    """Everything but main.tf (and the lock file) is a link to envs/common."""
+    root = INFRA / "envs" / env
+    files = {p.name for p in root.iterdir() if p.is_file() or p.is_symlink()}
+    assert files >= {"main.tf", ".terraform.lock.hcl"}
+    for path in root.glob("*.tf"):
+        if path.name != "main.tf":
+            assert path.is_symlink(), path
+            assert path.resolve() == (INFRA / "envs" / "common" / path.name).resolve()
+    assert not any(p.is_symlink() for p in (root / "main.tf",))
 
 
 def test_roots_point_at_the_packaged_functions_and_the_index_file() -> None:
