@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         description="Relative move of the decided rate below which the queues are not updated "
         "(the embedded dispatcher: 0, every change; Cloud Tasks: 0.1).",
     )
+    webhook_allow_private: bool = Field(
+        False,
+        description="Let webhook URLs reach private, loopback and link-local addresses. TEST "
+        "ONLY (a receiver on 127.0.0.1): otherwise such URLs are refused at init and at send "
+        "time, so a job cannot make PromptForge call into its own network.",
+    )
     models_file: Path | None = Field(None, description="Extra model catalogue entries (JSON).")
     secrets_file: Path | None = Field(
         None, description="JSON file of provider credentials: {provider: {api_key, base_url}}."

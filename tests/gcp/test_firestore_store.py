@@ -311,4 +311,4 @@ async def test_every_document_but_api_keys_expires_with_the_results(client: Asyn
     declared = {
         o["collectionGroup"] for o in firestore_indexes("pf")["fieldOverrides"] if o.get("ttl")
     }
-    assert declared == {"pf_jobs", "items", "counters", "pf_rate_keys", "observations"}
+    assert declared == {"pf_jobs", "items", "counters", "webhooks", "pf_rate_keys", "observations"}

@@ -142,3 +142,27 @@ async def test_an_answer_too_large_to_store_is_one_call_and_one_error(
     done = await runtime.deps.store.get_job(job.job_id)
     assert done is not None and done.failed_count == 1 and done.output_tokens == 250_000
     assert done.ready_to_finalize
+
+
+def test_no_task_handler_answers_a_queue_throttle() -> None:
+    """Every HandlerResult the library builds: none is a literal 429 or 503."""
+    import ast
+    from pathlib import Path
+
+    import promptforge
+
+    library = Path(promptforge.__file__).parent
+    found = []
+    for path in sorted(library.rglob("*.py")):
+        if path.parts[len(library.parts)] in ("simulator", "ratesim", "bench", "devstack"):
+            continue  # the provider simulator answers 429s on purpose; not task handlers
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) == "HandlerResult"
+            ):
+                status = node.args[0] if node.args else None
+                status = next((k.value for k in node.keywords if k.arg == "status"), status)
+                if isinstance(status, ast.Constant) and status.value in QUEUE_THROTTLES:
+                    found.append(f"{path.relative_to(library)}:{node.lineno}")
+    assert found == []

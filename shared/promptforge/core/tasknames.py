@@ -45,3 +45,8 @@ def queue_for(key: RateKey, epoch: int = 0) -> str:
     """
     base = f"pf-rk-{_digest('queue', key.id)[:24]}"
     return base if epoch == 0 else f"{base}-e{epoch}"
+
+
+def webhook_task_name(webhook_id: str, attempt: int) -> str:
+    """One task per delivery attempt of a webhook event."""
+    return f"w-{_digest('webhook', webhook_id, str(attempt))}"

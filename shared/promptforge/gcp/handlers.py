@@ -2,9 +2,10 @@
 
 The worker function serves ``worker``; the controller function serves everything on
 the control queue: ``ingest`` (which fans out through ``slice`` tasks and starts the rate
-key's chain of controller ticks), ``slice``, ``finalize``, ``expire`` and ``control``
+key's chain of controller ticks), ``slice``, ``finalize``, ``expire``, ``control``
 (``core.control_chain``: one step per tick, the next tick while the key has work, and
-the key's queues deleted once it has been idle ``queue_retire_after`` seconds).
+the key's queues deleted once it has been idle ``queue_retire_after`` seconds) and
+``webhook`` (one delivery attempt).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from promptforge.core.fanout import SLICE_TARGET, handle_ingest_sliced, handle_s
 from promptforge.core.finalize import handle_expire, handle_finalize
 from promptforge.core.ingest import job_id_from_object
 from promptforge.core.models import JobStatus
+from promptforge.core.webhooks import WEBHOOK_TARGET, handle_webhook
 from promptforge.core.worker import handle_prompt
 from promptforge.gcp.cloud_tasks import CloudTasksQueue
 from promptforge.tasks.base import Delivery, HandlerResult
@@ -65,4 +67,5 @@ def controller_routes(
         "finalize": handle_finalize,
         "expire": handle_expire,
         CONTROL_TARGET: control,
+        WEBHOOK_TARGET: handle_webhook,
     }

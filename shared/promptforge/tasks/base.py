@@ -1,7 +1,7 @@
 """The task-queue port, with Cloud Tasks semantics.
 
 A task is a JSON body addressed to a *target* (``worker``, ``ingest``,
-``finalize``, ``expire``) on a named queue. Queues have a dispatch rate, a burst
+``finalize``, ``expire``, ``webhook``, …) on a named queue. Queues have a dispatch rate, a burst
 and a concurrency cap; a handler's answer is an HTTP-like status: any 2xx
 completes the task, anything else schedules a retry with the queue's backoff, and a
 429/503 with ``retry_after`` is not retried before that delay. Tasks with a name
@@ -80,6 +80,10 @@ class HandlerResult:
         """Any 2xx completes the task."""
         return 200 <= self.status < 300
 
+
+NOT_YET = 409
+"""A handler's answer for "retry this task later, with the queue's backoff". Never 429 or
+503 for that: Cloud Tasks reads those as "slow the whole queue down" (docs/google-cloud.md)."""
 
 Handler = Callable[[Delivery], Awaitable[HandlerResult]]
 
