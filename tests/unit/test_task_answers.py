@@ -20,13 +20,14 @@ import pytest
 from promptforge.core.finalize import handle_finalize
 from promptforge.core.ingest import ingest_file
 from promptforge.core.models import Job, JobStatus, OutcomeKind
-from promptforge.core.queues import ensure_control_queue, key_queues
+from promptforge.core.queues import key_queues
 from promptforge.core.requests import InitRequest
 from promptforge.core.service import init_job
 from promptforge.core.worker import MAX_OUTCOME_BYTES, handle_prompt
 from promptforge.local.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery
+from tests.unit._embedded import idle_runtime
 
 pytestmark = pytest.mark.anyio
 
@@ -68,14 +69,9 @@ class _Provider:
 
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[EmbeddedRuntime]:
-    built = EmbeddedRuntime(Settings(data_dir=tmp_path, port=0, openai_api_key="sk-test-x"))
-    await built.store.open()
-    await built.tasks.open()
-    await ensure_control_queue(built.deps)
-    try:
+    settings = Settings(data_dir=tmp_path, port=0, openai_api_key="sk-test-x")
+    async with idle_runtime(settings) as built:
         yield built
-    finally:
-        await built.close()
 
 
 async def _one_prompt_job(runtime: EmbeddedRuntime) -> Job:
