@@ -36,21 +36,9 @@ from promptforge.ratecontrol.controller import (
     step,
 )
 
-__all__ = ["PAUSED_RATE", "control_key", "control_tick"]
+__all__ = ["PAUSED_RATE", "control_key"]
 
 log = logging.getLogger(__name__)
-
-
-async def control_tick(
-    deps: Deps, rate_keys: list[str], *, config: ControllerConfig | None = None
-) -> dict[str, float]:
-    """Run one controller step for every key; returns the rate applied per key."""
-    applied: dict[str, float] = {}
-    for key in rate_keys:
-        rate = await control_key(deps, key, config=config)
-        if rate is not None:
-            applied[key] = rate
-    return applied
 
 
 async def control_key(
