@@ -119,6 +119,9 @@ class JobResults(_Body):
     job_id: str = Field(json_schema_extra=_UUID)
     status: Literal[JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED]
     files: list[ResultFile]
+    next_page_token: str | None = Field(
+        None, description="Present when more files follow: pass it as page_token."
+    )
 
 
 class BlobStored(_Body):
@@ -155,6 +158,12 @@ class ResultsQuery(BaseModel):
         description="urls: signed URLs of the files of an ended job. stream: every result "
         "line recorded so far, then every error line tagged type=error, as one NDJSON stream "
         "(allowed while the job runs).",
+    )
+    page_size: int | None = Field(
+        None, description="Files per page of urls, 1-1000 (default 1000)."
+    )
+    page_token: str | None = Field(
+        None, max_length=20, description="The next_page_token of the previous page."
     )
 
 

@@ -1,4 +1,5 @@
-"""``promptforge``: serve, simulate, submit, status, results, jobs, keys, demo, bench."""
+"""``promptforge``: serve, simulate, submit, status, results, jobs, prompts, keys, demo, dev,
+bench."""
 
 from __future__ import annotations
 
@@ -26,33 +27,8 @@ def _key_store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--firestore-prefix", default="pf", help="collection name prefix")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog="promptforge", description="Run large batches of LLM prompts at the provider's limit."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    demo = sub.add_parser("demo", help="run a whole job locally against the provider simulator")
-    demo.add_argument("--prompts", type=int, default=2000, help="how many example prompts to run")
-    demo.add_argument("--limit-rpm", type=int, default=3000, help="the simulator's RPM limit")
-    demo.add_argument("--out", type=Path, default=Path("promptforge-results"))
-    demo.add_argument("--data-dir", type=Path, default=None, help="state dir (default: temporary)")
-
-    serve = sub.add_parser("serve", help="serve the API with the embedded runtime")
-    serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
-    serve.add_argument("--data-dir", type=Path, default=None)
-
-    simulate = sub.add_parser(
-        "simulate", help="serve the provider simulator (OpenAI, Anthropic, Gemini, Mistral)"
-    )
-    simulate.add_argument("--host", default="127.0.0.1")
-    simulate.add_argument("--port", type=int, default=8090)
-    from promptforge.simulator.options import add_simulator_options
-
-    add_simulator_options(simulate)
-
+def _add_submit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``promptforge submit``: a file (or rows over a prompt version) to its results."""
     submit = sub.add_parser("submit", help="submit a JSONL file and download its results")
     submit.add_argument("file", type=Path)
     submit.add_argument("--provider", help="openai, anthropic, gemini, mistral (or --prompt)")
@@ -89,6 +65,47 @@ def build_parser() -> argparse.ArgumentParser:
         "--idempotency-key", help="makes the submit safe to retry: the same key, the same job"
     )
     client_options(submit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="promptforge", description="Run large batches of LLM prompts at the provider's limit."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run a whole job locally against the provider simulator")
+    demo.add_argument("--prompts", type=int, default=2000, help="how many example prompts to run")
+    demo.add_argument("--limit-rpm", type=int, default=3000, help="the simulator's RPM limit")
+    demo.add_argument("--out", type=Path, default=Path("promptforge-results"))
+    demo.add_argument("--data-dir", type=Path, default=None, help="state dir (default: temporary)")
+
+    dev = sub.add_parser("dev", help="try a runtime on this machine before deploying it")
+    dev_sub = dev.add_subparsers(dest="dev_command", required=True)
+    google = dev_sub.add_parser(
+        "google",
+        help="the demo job through the four functions on the Google emulators (needs a clone)",
+    )
+    google.add_argument("--prompts", type=int, default=100, help="how many example prompts")
+    google.add_argument("--limit-rpm", type=int, default=3000, help="the simulator's RPM limit")
+    google.add_argument("--out", type=Path, default=Path("promptforge-results"))
+    google.add_argument("--data-dir", type=Path, default=None, help="logs (default: temporary)")
+
+    serve = sub.add_parser("serve", help="serve the API with the embedded runtime")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--data-dir", type=Path, default=None)
+
+    simulate = sub.add_parser(
+        "simulate", help="serve the provider simulator (OpenAI, Anthropic, Gemini, Mistral)"
+    )
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=8090)
+    from promptforge.simulator.options import add_simulator_options
+
+    add_simulator_options(simulate)
+
+    _add_submit_parser(sub)
 
     status = sub.add_parser("status", help="show a job's status (see also `promptforge jobs`)")
     status.add_argument("job_id")
@@ -140,6 +157,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         from promptforge.cli import jobs_commands
 
         handler = getattr(jobs_commands, f"cmd_jobs_{args.jobs_command}")
+    elif args.command == "dev":
+        from promptforge.cli import dev_commands
+
+        handler = getattr(dev_commands, f"cmd_dev_{args.dev_command}")
     else:
         handler = getattr(commands, f"cmd_{args.command}")
     code: int = await handler(args)
