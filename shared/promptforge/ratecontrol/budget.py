@@ -35,6 +35,7 @@ __all__ = [
     "latest_readings",
     "named_at",
     "stated_cap",
+    "stated_floor",
     "stated_limits",
 ]
 
@@ -235,6 +236,26 @@ def stated_cap(state: ControllerState, config: ControllerConfig, now: float) -> 
         else:
             caps.append(config.header_headroom * refill)
     return min(caps) if caps else None
+
+
+def stated_floor(state: ControllerState, config: ControllerConfig, now: float) -> float | None:
+    """Requests per second the stated budgets say are free, whatever else refuses calls.
+
+    When every stated limit has a fresh reading with more than its ``reserve`` left, the
+    provider's own accounting has room: refusals then come from something finer (per-second
+    enforcement, an acceleration limit), and the rate need not go under ``free_floor``
+    times the tightest stated limit to avoid them. ``None`` when a budget is spent or unread.
+    """
+    readings = {reading.kind: reading for reading in state.readings}
+    floors = []
+    for kind, limit, per in stated_limits(state, config):
+        reading = readings.get(kind)
+        if reading is None or now - reading.at > config.budget_max_age:
+            return None
+        if reading.remaining <= config.reserve * limit:
+            return None
+        floors.append(config.free_floor * limit / 60.0 / per)
+    return min(floors) if floors else None
 
 
 def _projected(  # noqa: PLR0917 - one formula's inputs

@@ -175,10 +175,11 @@ def _accepted_rate(  # noqa: PLR0917 - private, one call site
     by_dispatch = sent * max(floor, 1.0 - refused)
     ok = state.window_ok
     if shape:
-        # The provider took in what came back: a cut about shape need not go under it.
-        if ok >= config.min_accepted_calls:
-            return max(by_dispatch, min(ok / elapsed, sent))
-        return by_dispatch
+        # The provider took in what came back: a cut about shape need not go under it (with
+        # few successes in the window, their running average says it). Retried refusals can
+        # outnumber what the rate dispatched, so the dispatch measure alone may say zero.
+        took = ok / elapsed if ok >= config.min_accepted_calls else state.delivered
+        return by_dispatch if took is None else max(by_dispatch, min(took, sent))
     if ok < config.min_accepted_calls:
         if state.limit_requests is not None:
             return state.limit_requests / 60.0
