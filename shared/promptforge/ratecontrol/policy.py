@@ -6,6 +6,7 @@ Pure functions of a ``ControllerState`` (see ``controller.py`` for the policy in
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 from promptforge.ratecontrol.budget import stated_limits
@@ -61,7 +62,33 @@ def banked_credit(state: ControllerState, elapsed: float, config: ControllerConf
     if estimate is None or elapsed <= 0:
         return state.credit
     banked = state.credit + (estimate - state.rate) * elapsed
-    return min(max(banked, 0.0), config.burst_horizon * estimate)
+    return min(max(banked, 0.0), bank_seconds(state, config) * estimate)
+
+
+def bank_seconds(state: ControllerState, config: ControllerConfig) -> float:
+    """How many seconds of its limit the provider may bank: as measured at the end of slow
+    start (``measured_bank``), else the worst case, ``burst_horizon``."""
+    return state.bank_seconds if state.bank_seconds is not None else config.burst_horizon
+
+
+def measured_bank(
+    state: ControllerState, limit: float, until: float, config: ControllerConfig
+) -> float:
+    """Seconds of ``limit`` the provider banked, from the slow start that just ended.
+
+    A provider refuses nothing while it has credit; slow start's first refused call
+    (started at ``until``) is the moment the bank ran dry, so everything dispatched above
+    the limit before it was paid from the bank: its size over the limit is how many
+    seconds of limit the provider keeps (a one-minute bucket: 60; a 5-second window: 5).
+    At least two periods, at most ``burst_horizon``.
+    """
+    edges = sorted({since for since, _ in state.history if since < until} | {until})
+    above = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        sent = dispatched_rate(state.history, lo, hi, config, state.configured)
+        above += max(0.0, sent - limit) * (hi - lo)
+    seconds = above / max(limit, config.min_rate)
+    return min(max(seconds, 2.0 * config.control_period), config.burst_horizon)
 
 
 def pause_until(
@@ -102,6 +129,9 @@ def cut(
     since = elapsed if counts.first_fresh is None else now - counts.first_fresh
     accepted = max(_accepted_rate(state, elapsed, since, now, shape, config), config.min_rate)
     estimate = state.limit_estimate if shape else accepted
+    bank = state.bank_seconds
+    if bank is None and state.limit_estimate is None and not shape and counts.first_fresh:
+        bank = measured_bank(state, accepted, counts.first_fresh, config)
     return reset_window(
         dataclasses.replace(
             state,
@@ -113,6 +143,7 @@ def cut(
             held_since=None,
             probe_step=config.probe_start,
             credit=0.0,
+            bank_seconds=bank,
             gentle=state.gentle or shape,
             burst_ok=state.burst_ok and not shape,
             decreased_at=now,
@@ -135,7 +166,23 @@ def _quiet(state: ControllerState, estimate: float | None, config: ControllerCon
     )
     if not same:
         return config.plateau
+    if state.held_since is None:
+        # Not a probe: the rate was still climbing back (the aftermath of a cliff, or a
+        # limit that fell further). Only a probe that found nothing counts.
+        return state.quiet
     return min(2.0 * state.quiet, config.plateau_max)
+
+
+def _hold(state: ControllerState, config: ControllerConfig) -> float:
+    """Seconds to hold the target before probing: ``quiet`` for a provider that banks a
+    minute, shorter in proportion for one seen to bank less (at least a period).
+
+    A probe past the estimate is proven clean only once the provider's bank would be
+    spent (``credit``); a provider that banks five seconds proves it in five, and its
+    probes can come twelve times as often for the same share of 429s per probe.
+    """
+    share = bank_seconds(state, config) / config.burst_horizon
+    return max(config.control_period, state.quiet * min(1.0, share))
 
 
 def _accepted_rate(  # noqa: PLR0917 - private, one call site
@@ -260,7 +307,9 @@ def _grow(
         # burst allowance, and the further slow start outruns it, the harder the fall.
         # Stated budgets leave no such surprise: there the budgets bound the ramp.
         if state.delivered is not None and not stated_limits(state, config):
-            rate = min(rate, max(base, config.slow_start_lead * state.delivered))
+            elapsed = max(now - state.window_start, config.control_period)
+            recent = max(state.delivered, (state.window_ok / elapsed))
+            rate = min(rate, max(base, config.slow_start_lead * recent))
         return dataclasses.replace(state, rate=max(state.rate, rate))
     ceiling = base * (config.gentle_factor if state.gentle else config.slow_start_factor)
     # Past the last cut, probe at most ``probe_max`` above it until a burst horizon spent
@@ -279,7 +328,7 @@ def _grow(
         pass  # the last step has not come back yet: wait for it
     elif held_since is None:
         held_since = now  # hold the target a while before probing past it
-    elif now - held_since < state.quiet:
+    elif now - held_since < _hold(state, config):
         pass
     else:
         rate += probe * estimate
@@ -288,7 +337,7 @@ def _grow(
         rate = cap
         if capped_at is None:
             capped_at = now
-        elif now - capped_at >= config.burst_horizon:
+        elif now - capped_at >= bank_seconds(state, config):
             anchor, capped_at = cap, None
     return dataclasses.replace(
         state,

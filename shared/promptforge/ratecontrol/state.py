@@ -45,6 +45,7 @@ class ControllerState:
     anchor: float | None = None  # the estimate at the last cut: probes stay near it
     capped_at: float | None = None  # since when the rate has been held at the probe cap
     credit: float = 0.0  # requests the provider may have banked while we ran under the estimate
+    bank_seconds: float | None = None  # seconds of its limit the provider was seen to bank
     gentle: bool = False  # a 429 came with stated budget left: grow gently
     burst_ok: bool = True  # stated budgets may be spent above the limit
     paused_until: float | None = None

@@ -20,6 +20,7 @@ from promptforge.ratesim.plots import plot_scenario
 from promptforge.ratesim.report import judge, render_report
 from promptforge.ratesim.runner import ClientKind, Run, run_scenario
 from promptforge.ratesim.scenarios import SCENARIOS, Scenario
+from promptforge.ratesim.wallclock import CASES
 
 __all__ = ["add_arguments", "run"]
 
@@ -62,8 +63,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wallclock-case",
         action="append",
-        choices=["openai", "gemini"],
-        help="with --wallclock: run only this case (repeat for both; default: both)",
+        choices=sorted(CASES),
+        help="with --wallclock: run only this case (repeat for several; default: all)",
+    )
+    parser.add_argument(
+        "--wallclock-repeat",
+        type=int,
+        default=1,
+        help="with --wallclock: real runs per case (fresh simulator each; the spread is "
+        "reported), and three simulated seeds when above 1",
     )
     parser.add_argument(
         "--wallclock-out",
@@ -121,7 +129,12 @@ def run(args: argparse.Namespace) -> int:
         from promptforge.ratesim.wallclock import run_wallclock
 
         return asyncio.run(
-            run_wallclock(args.wallclock_out, seed=args.seed, cases=args.wallclock_case)
+            run_wallclock(
+                args.wallclock_out,
+                seed=args.seed,
+                cases=args.wallclock_case,
+                repeat=args.wallclock_repeat,
+            )
         )
     names = args.scenario or list(SCENARIOS)
     kinds = [ClientKind(k) for k in args.client] if args.client else list(ClientKind)
