@@ -18,19 +18,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from promptforge.providers.base import CallOutcome, RateSignals
-from promptforge.ratecontrol.base import Observation
+from promptforge.ratecontrol.base import Observation, Reading
 from promptforge.ratecontrol.measure import ControllerConfig, dispatched_rate, ewma
-
-if TYPE_CHECKING:
-    from promptforge.ratecontrol.state import ControllerState
+from promptforge.ratecontrol.state import ControllerState
 
 __all__ = [
     "KINDS",
-    "Reading",
     "charge_ratio",
     "latest_readings",
     "named_at",
@@ -46,15 +41,6 @@ _COARSE = 1000  # budgets that are all multiples of this are rounded
 _TOGETHER = 0.001  # calls started this close together may have been admitted in any order
 _ONE_CALL = 1.5  # calls admitted between two readings: this many or more is not one
 _FLOOR = 0.5  # a budget below its reserve slows the rate to no less than this x the limit
-
-
-@dataclass(frozen=True)
-class Reading:
-    """What remained of a stated budget, reported by the call that started at ``at``."""
-
-    kind: str
-    remaining: float
-    at: float
 
 
 def _pair(signals: RateSignals, kind: str) -> tuple[int | None, int | None]:

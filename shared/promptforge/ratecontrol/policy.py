@@ -129,9 +129,13 @@ def cut(
     since = elapsed if counts.first_fresh is None else now - counts.first_fresh
     accepted = max(_accepted_rate(state, elapsed, since, now, shape, config), config.min_rate)
     estimate = state.limit_estimate if shape else accepted
-    bank = state.bank_seconds
-    if bank is None and state.limit_estimate is None and not shape and counts.first_fresh:
-        bank = measured_bank(state, accepted, counts.first_fresh, config)
+    dry_at, bank = state.dry_at, state.bank_seconds
+    if dry_at is None and state.limit_estimate is None and not shape:
+        dry_at = counts.first_fresh
+    if dry_at is not None and estimate is not None and now - dry_at <= config.burst_horizon:
+        # The first cuts after a cliff overstate the limit (successes still carry credit);
+        # each cut in the minute after it measures the bank again against the new estimate.
+        bank = measured_bank(state, estimate, dry_at, config)
     return reset_window(
         dataclasses.replace(
             state,
@@ -144,6 +148,7 @@ def cut(
             probe_step=config.probe_start,
             credit=0.0,
             bank_seconds=bank,
+            dry_at=dry_at,
             gentle=state.gentle or shape,
             burst_ok=state.burst_ok and not shape,
             decreased_at=now,
@@ -306,9 +311,12 @@ def _grow(
         # Never far ahead of what has been delivered: an unknown limit may sit behind a
         # burst allowance, and the further slow start outruns it, the harder the fall.
         # Stated budgets leave no such surprise: there the budgets bound the ramp.
+        # Within ``slow_start_lead`` times the window's own successes as well: the running
+        # average (10 s) lags a ramp that doubles every period, and held it to about 1.4x
+        # per period (25 s from 1 call/s to 1,200 RPM in the wall-clock Gemini case).
         if state.delivered is not None and not stated_limits(state, config):
             elapsed = max(now - state.window_start, config.control_period)
-            recent = max(state.delivered, (state.window_ok / elapsed))
+            recent = max(state.delivered, state.window_ok / elapsed)
             rate = min(rate, max(base, config.slow_start_lead * recent))
         return dataclasses.replace(state, rate=max(state.rate, rate))
     ceiling = base * (config.gentle_factor if state.gentle else config.slow_start_factor)
@@ -324,7 +332,7 @@ def _grow(
     rate = state.rate
     if rate < target * (1.0 - 1e-9):
         rate = max(rate, min(target, ceiling))  # climb back, clocked by what comes back
-    elif base < 0.99 * state.rate:
+    elif base < 0.99 * state.rate and _lagging(state, now):
         pass  # the last step has not come back yet: wait for it
     elif held_since is None:
         held_since = now  # hold the target a while before probing past it
@@ -348,6 +356,12 @@ def _grow(
         anchor=anchor,
         capped_at=capped_at,
     )
+
+
+def _lagging(state: ControllerState, now: float) -> bool:
+    """Whether most of the window's answers were dispatched before it began (a latency
+    longer than half the window): then they say little about the rate set since."""
+    return 2.0 * (state.latency or 0.0) >= now - state.window_start
 
 
 def reset_window(state: ControllerState, now: float) -> ControllerState:

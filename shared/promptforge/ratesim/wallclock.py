@@ -26,10 +26,12 @@ import json
 import logging
 import statistics
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import anyio
 from pydantic import SecretStr
@@ -194,7 +196,13 @@ def des_twin(case: Case, prompts: list[Prompt], seed: int) -> WallclockResult:
 async def _real_run(
     case: Case, lines: list[str], config: SimulatorConfig
 ) -> tuple[float, int, int]:
-    """Makespan (processing start to completion), 429s and calls of a real embedded run."""
+    """Makespan (first provider call to last answer), 429s and calls of a real embedded run.
+
+    Timed at the provider simulator, to the millisecond: the job's own timestamps are
+    whole seconds (2 % of a one-minute job). The simulation's makespan runs from its
+    first dispatch to its last answer too, and its limit changes count from there: the
+    simulator's clock (full buckets, the schedule) restarts at the first call.
+    """
     from rich.console import Console
 
     from promptforge.cli.client import PromptForgeClient as ApiClient
@@ -207,11 +215,12 @@ async def _real_run(
     from promptforge.simulator.server import create_app
 
     sim_app = create_app(config)
+    timed = _Timed(sim_app, sim_app.state.simulator.limiter.reset)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         prompts_file = data / "prompts.jsonl"
         await anyio.Path(prompts_file).write_text("\n".join(lines) + "\n", encoding="utf-8")
-        async with BackgroundServer(sim_app) as simulator:
+        async with BackgroundServer(timed) as simulator:
             settings = Settings(data_dir=data / "state", port=0).model_copy(
                 update={
                     f"{case.style.value}_api_key": SecretStr("sim-wallclock"),
@@ -236,9 +245,30 @@ async def _real_run(
                     )
                     status = await client.status(summary.job_id)
         stats = sim_app.state.simulator.stats.providers[case.style.value]
-    started = datetime.fromisoformat(str(status["started_processing_at"]))
-    finished = datetime.fromisoformat(str(status["completed_at"]))
-    return (finished - started).total_seconds(), stats.rate_limited, stats.requests
+    if status["status"] != "COMPLETED" or timed.first is None or timed.last is None:
+        raise RuntimeError(f"the wall-clock job did not complete: {status}")
+    return timed.last - timed.first, stats.rate_limited, stats.requests
+
+
+class _Timed:
+    """An ASGI app timed: when its first provider call came, when its last answer left;
+    ``on_first`` runs as the first call arrives."""
+
+    def __init__(self, app: Any, on_first: Callable[[], None]) -> None:
+        self.app = app
+        self._on_first = on_first
+        self.first: float | None = None
+        self.last: float | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Serve one request, noting the times of provider calls (not ``/_sim`` routes)."""
+        calls = scope["type"] == "http" and not str(scope["path"]).startswith("/_sim")
+        if calls and self.first is None:
+            self.first = time.monotonic()
+            self._on_first()
+        await self.app(scope, receive, send)
+        if calls:
+            self.last = time.monotonic()
 
 
 def _spread(values: list[float]) -> str:
