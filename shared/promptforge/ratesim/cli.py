@@ -14,13 +14,13 @@ import asyncio
 import time
 from pathlib import Path
 
+from promptforge.ratesim.cases import CASES
 from promptforge.ratesim.cloudtasks import CloudTasksSpec
 from promptforge.ratesim.forge import ForgeOptions
 from promptforge.ratesim.plots import plot_scenario
 from promptforge.ratesim.report import judge, render_report
 from promptforge.ratesim.runner import ClientKind, Run, run_scenario
 from promptforge.ratesim.scenarios import SCENARIOS, Scenario
-from promptforge.ratesim.wallclock import CASES
 
 __all__ = ["add_arguments", "run"]
 
@@ -134,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 cases=args.wallclock_case,
                 repeat=args.wallclock_repeat,
+                plots=None if args.no_report else args.plots,
             )
         )
     names = args.scenario or list(SCENARIOS)

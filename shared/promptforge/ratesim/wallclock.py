@@ -36,98 +36,22 @@ from typing import Any
 import anyio
 from pydantic import SecretStr
 
+from promptforge.ratesim.cases import CASES, LATENCY_SIGMA, Case, case_model, case_scenario
 from promptforge.ratesim.cloudtasks import CloudTasksSpec
 from promptforge.ratesim.engine import EventLoop
 from promptforge.ratesim.forge import ForgeOptions, PromptForgeClient
 from promptforge.ratesim.metrics import ideal_time
-from promptforge.ratesim.provider import ProviderModel, SimulatedProvider
+from promptforge.ratesim.plots import plot_scenario
+from promptforge.ratesim.provider import SimulatedProvider
 from promptforge.ratesim.recorder import Recorder
-from promptforge.ratesim.signals import Style
+from promptforge.ratesim.runner import ClientKind, run_scenario
 from promptforge.ratesim.workload import Prompt
-from promptforge.simulator.config import LimitChange, LimitSpec, SimulatorConfig
+from promptforge.simulator.config import LimitChange, SimulatorConfig
 from promptforge.simulator.text import complete, prompt_tokens
 
-__all__ = ["WallclockResult", "des_twin", "run_wallclock"]
+__all__ = ["WallclockResult", "des_twin", "plot_case", "run_wallclock"]
 
-
-@dataclass(frozen=True)
-class Case:
-    """One wall-clock comparison: a provider, its limits, latency and the prompt count."""
-
-    name: str
-    style: Style
-    model: str
-    limits: LimitSpec
-    latency_median: float
-    prompts: int
-    title: str
-    changes: tuple[tuple[float, LimitSpec], ...] = ()  # (at, limits): a tier upgrade
-    quota_failure: bool = True  # Gemini 429s name the limit (False: RetryInfo only)
-
-
-CASES = {
-    "openai": Case(
-        "openai",
-        Style.OPENAI,
-        "gpt-4o-mini",
-        LimitSpec(rpm=500, tpm=200_000),
-        1.0,
-        2_400,  # T* = 4.8 min
-        "scenario 1 (OpenAI-like, limit headers, RPM-bound)",
-    ),
-    "gemini": Case(
-        "gemini",
-        Style.GEMINI,
-        "gemini-2.5-flash",
-        LimitSpec(rpm=300, tpm=1_000_000),
-        1.5,
-        1_200,  # T* = 4 min
-        "scenario 2's provider (Gemini-like, no limit headers)",
-    ),
-}
-LATENCY_SIGMA = 0.5
-_BIG_TPM = 100_000_000  # the short cases are bound by requests only
-
-
-def _five_seconds(rpm: int) -> LimitSpec:
-    """``rpm`` enforced as a bucket of five seconds of it (the stand-in's window)."""
-    return LimitSpec(rpm=rpm, tpm=_BIG_TPM, burst_seconds=5.0)
-
-
-def _short(style: Style, model: str, rpm: int, prompts: int, title: str, **extra: object) -> Case:
-    quota = {"quota_failure": False} if style is Style.GEMINI else {}
-    return Case(
-        f"{style.value}-{rpm}" if not extra else f"{style.value}-doubling",
-        style,
-        model,
-        _five_seconds(rpm),
-        0.5,
-        prompts,
-        title,
-        **quota,  # type: ignore[arg-type]
-        **extra,  # type: ignore[arg-type]
-    )
-
-
-SHORT_CASES = {
-    case.name: case
-    for case in (
-        _short(Style.GEMINI, "gemini-2.5-flash", 1_200, 1_200, "Gemini, 1,200 RPM, cold"),
-        _short(
-            Style.GEMINI,
-            "gemini-2.5-flash",
-            600,
-            1_200,
-            "Gemini, 600 RPM doubling to 1,200 at 60 s",
-            changes=((60.0, _five_seconds(1_200)),),
-        ),
-        _short(Style.GEMINI, "gemini-2.5-flash", 60, 60, "Gemini, a 60 RPM key"),
-        _short(Style.OPENAI, "gpt-4o-mini", 1_200, 1_200, "OpenAI, 1,200 RPM"),
-        _short(Style.ANTHROPIC, "claude-haiku-4-5-20251001", 1_200, 1_200, "Anthropic, 1,200 RPM"),
-        _short(Style.MISTRAL, "mistral-small-latest", 1_200, 1_200, "Mistral, 1,200 RPM"),
-    )
-}
-CASES.update(SHORT_CASES)
+_EMBEDDED = ForgeOptions(queue=CloudTasksSpec(apply_delay=0.0), gate=False)
 
 
 @dataclass(frozen=True)
@@ -166,30 +90,18 @@ def _prompts(lines: list[str], config: SimulatorConfig) -> list[Prompt]:
     return prompts
 
 
-def _model(case: Case) -> ProviderModel:
-    return ProviderModel(
-        case.style,
-        case.limits,
-        changes=case.changes,
-        latency_median=case.latency_median,
-        latency_sigma=LATENCY_SIGMA,
-        quota_details=case.quota_failure,
-    )
-
-
 def des_twin(case: Case, prompts: list[Prompt], seed: int) -> WallclockResult:
     """The simulation of the wall-clock run: the embedded dispatcher applies rates at once."""
     loop = EventLoop()
-    provider = SimulatedProvider(_model(case), loop, seed)
+    provider = SimulatedProvider(case_model(case), loop, seed)
     recorder = Recorder(loop, len(prompts))
-    options = ForgeOptions(queue=CloudTasksSpec(apply_delay=0.0), gate=False)
-    client = PromptForgeClient(loop, provider, prompts, recorder, options=options, seed=seed)
+    client = PromptForgeClient(loop, provider, prompts, recorder, options=_EMBEDDED, seed=seed)
     client.start()
     loop.run(until=24 * 3600.0)
     makespan = recorder.makespan if recorder.makespan is not None else float("inf")
     limited = sum(recorder.bins[1])
     return WallclockResult(
-        "simulation", makespan, ideal_time(_model(case), prompts), limited, recorder.calls
+        "simulation", makespan, ideal_time(case_model(case), prompts), limited, recorder.calls
     )
 
 
@@ -344,10 +256,24 @@ async def run_case(
     ]
 
 
+def plot_case(case: Case, path: Path, seed: int = 0) -> None:
+    """Write ``path``: the simulation of ``case`` (embedded queue) beside the oracle."""
+    scenario = case_scenario(case)
+    kinds = (ClientKind.PROMPTFORGE, ClientKind.ORACLE)
+    runs = [run_scenario(scenario, kind, seed=seed, options=_EMBEDDED) for kind in kinds]
+    plot_scenario(scenario, runs, path)
+
+
 async def run_wallclock(
-    out: Path, *, seed: int = 0, cases: list[str] | None = None, repeat: int = 1
+    out: Path,
+    *,
+    seed: int = 0,
+    cases: list[str] | None = None,
+    repeat: int = 1,
+    plots: Path | None = None,
 ) -> int:
-    """Run the cases (default: all), print and write the comparison (Markdown at ``out``).
+    """Run the cases (default: all), print and write the comparison (Markdown at ``out``),
+    and with ``plots`` a plot of each case's simulation there (``short-<case>.png``).
 
     Returns 0 when every case's median makespan ratios are within 5 % of each other.
     """
@@ -357,6 +283,9 @@ async def run_wallclock(
         case = CASES[name]
         real, twin = await run_case(case, seed, repeat=repeat, seeds=3 if repeat > 1 else 1)
         section = _markdown(case, real, twin)
+        if plots is not None:
+            plot_case(case, plots / f"short-{case.name}.png", seed)
+            section += f"\n![{case.title}]({plots.name}/short-{case.name}.png)\n"
         print(section, flush=True)
         sections.append(section)
         real_ratio = statistics.median(r.ratio for r in real)
