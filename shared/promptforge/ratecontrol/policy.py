@@ -238,6 +238,10 @@ def _accepted_rate(  # noqa: PLR0917 - private, one call site
         # One refusal among a few calls is a coarse measure: the running average of
         # successes knows the accepted rate better (it never exceeds what was sent).
         if state.delivered is not None:
+            if state.limit_estimate is None:
+                # Slow start's first refusals on a tiny limit: the dispatch measure's floor
+                # (half of what was sent) overstates it; what was delivered does not.
+                return min(state.delivered, sent)
             return max(by_dispatch, min(state.delivered, sent))
         return by_dispatch
     window = ok / elapsed
