@@ -238,9 +238,10 @@ def _accepted_rate(  # noqa: PLR0917 - private, one call site
         # One refusal among a few calls is a coarse measure: the running average of
         # successes knows the accepted rate better (it never exceeds what was sent).
         if state.delivered is not None:
-            if state.limit_estimate is None:
+            if state.limit_estimate is None and ok > 0:
                 # Slow start's first refusals on a tiny limit: the dispatch measure's floor
-                # (half of what was sent) overstates it; what was delivered does not.
+                # (half of what was sent) overstates it; what was delivered does not. (With
+                # nothing delivered yet, that floor is all there is to go by.)
                 return min(state.delivered, sent)
             return max(by_dispatch, min(state.delivered, sent))
         return by_dispatch
@@ -349,7 +350,7 @@ def _grow(
         rate = cap
         if capped_at is None:
             capped_at = now
-        elif now - capped_at >= bank_seconds(state, config):
+        elif now - capped_at >= max(bank_seconds(state, config), config.window_calls / anchor):
             anchor, capped_at = cap, None
     return dataclasses.replace(
         state,
