@@ -28,6 +28,7 @@ from promptforge.core.deps import CoreConfig, Deps
 from promptforge.core.finalize import handle_expire, handle_finalize
 from promptforge.core.ingest import finalize_event_task, handle_ingest
 from promptforge.core.queues import ensure_control_queue
+from promptforge.core.webhooks import WEBHOOK_TARGET, handle_webhook
 from promptforge.core.worker import handle_prompt
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.providers.catalogue import Catalogue
@@ -103,6 +104,7 @@ class EmbeddedRuntime:
             ("worker", handle_prompt),
             ("finalize", handle_finalize),
             ("expire", handle_expire),
+            (WEBHOOK_TARGET, handle_webhook),
         ):
             self.tasks.register(target, self._bind(target, handler))
         await self.tasks.start()
