@@ -45,6 +45,7 @@ from promptforge.ratesim.plots import plot_scenario
 from promptforge.ratesim.provider import SimulatedProvider
 from promptforge.ratesim.recorder import Recorder
 from promptforge.ratesim.runner import ClientKind, run_scenario
+from promptforge.ratesim.signals import Style
 from promptforge.ratesim.workload import Prompt
 from promptforge.simulator.config import LimitChange, SimulatorConfig
 from promptforge.simulator.text import complete, prompt_tokens
@@ -126,7 +127,8 @@ async def _real_run(
     from promptforge.settings import Settings
     from promptforge.simulator.server import create_app
 
-    sim_app = create_app(config)
+    # Mistral's API shares OpenAI's paths: the simulator serves it there only alone.
+    sim_app = create_app(config, only=case.style.value if case.style is Style.MISTRAL else None)
     timed = _Timed(sim_app, sim_app.state.simulator.limiter.reset)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
