@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 from promptforge.core.manage import DEFAULT_PAGE, MAX_PAGE
 from promptforge.core.models import JobStatus
+from promptforge.core.service import RESULTS_PAGE_SIZE
 
 DateTime = str
 """An RFC 3339 time in UTC (``2026-01-01T12:00:00Z``)."""
@@ -153,17 +154,20 @@ class ListQuery(BaseModel):
 class ResultsQuery(BaseModel):
     """``GET /v1/jobs/{job_id}/results`` query string."""
 
+    page_size: int = Field(
+        RESULTS_PAGE_SIZE,
+        ge=1,
+        le=RESULTS_PAGE_SIZE,
+        description="Files per page of URLs (URLs are signed for the page only).",
+    )
+    page_token: str | None = Field(
+        None, max_length=20, description="The next_page_token of the previous page."
+    )
     output_type: Literal["urls", "stream"] = Field(
         "urls",
         description="urls: signed URLs of the files of an ended job. stream: every result "
         "line recorded so far, then every error line tagged type=error, as one NDJSON stream "
         "(allowed while the job runs).",
-    )
-    page_size: int | None = Field(
-        None, description="Files per page of urls, 1-1000 (default 1000)."
-    )
-    page_token: str | None = Field(
-        None, max_length=20, description="The next_page_token of the previous page."
     )
 
 

@@ -10,8 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from promptforge.cli.jobs_commands import add_jobs_parser, client_options, parse_metadata
-from promptforge.cli.prompts_commands import add_prompts_parser, prompt_target
+from promptforge.cli.jobs_commands import add_jobs_parser, add_submit_labels, client_options
+from promptforge.cli.prompts_commands import add_prompts_parser, add_target_options
 
 
 def _key_store_options(parser: argparse.ArgumentParser) -> None:
@@ -25,46 +25,6 @@ def _key_store_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--firestore-database", default="(default)")
     parser.add_argument("--firestore-prefix", default="pf", help="collection name prefix")
-
-
-def _add_submit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``promptforge submit``: a file (or rows over a prompt version) to its results."""
-    submit = sub.add_parser("submit", help="submit a JSONL file and download its results")
-    submit.add_argument("file", type=Path)
-    submit.add_argument("--provider", help="openai, anthropic, gemini, mistral (or --prompt)")
-    submit.add_argument("--model", help="a model of that provider (or --prompt)")
-    submit.add_argument(
-        "--prompt",
-        type=prompt_target,
-        help="run a prompt version over rows {prompt_id, variables}: NAME (latest), "
-        "NAME@TAG or NAME:VERSION_ID",
-    )
-    submit.add_argument("--max-retries", type=int, default=3)
-    submit.add_argument("--rpm", type=int, default=None)
-    submit.add_argument("--tpm", type=int, default=None)
-    submit.add_argument(
-        "--params",
-        type=json.loads,
-        default=None,
-        help="generation options as JSON, e.g. '{\"temperature\": 0}'",
-    )
-    submit.add_argument("--name", help="a name to find the job by in `promptforge jobs list`")
-    submit.add_argument(
-        "--metadata",
-        action="append",
-        type=parse_metadata,
-        default=None,
-        metavar="KEY=VALUE",
-        help="a metadata pair shown in status and list; repeatable (up to 16)",
-    )
-    submit.add_argument(
-        "--webhook-url",
-        help="POST a signed event there when the job ends (the secret is printed once)",
-    )
-    submit.add_argument(
-        "--idempotency-key", help="makes the submit safe to retry: the same key, the same job"
-    )
-    client_options(submit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,7 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_simulator_options(simulate)
 
-    _add_submit_parser(sub)
+    submit = sub.add_parser("submit", help="submit a JSONL file and download its results")
+    submit.add_argument("file", type=Path)
+    add_target_options(submit)
+    submit.add_argument("--max-retries", type=int, default=3)
+    submit.add_argument("--rpm", type=int, default=None)
+    submit.add_argument("--tpm", type=int, default=None)
+    submit.add_argument(
+        "--params",
+        type=json.loads,
+        default=None,
+        help="generation options as JSON, e.g. '{\"temperature\": 0}'",
+    )
+    add_submit_labels(submit)
+    client_options(submit)
 
     status = sub.add_parser("status", help="show a job's status (see also `promptforge jobs`)")
     status.add_argument("job_id")

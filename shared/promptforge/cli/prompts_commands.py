@@ -39,6 +39,18 @@ def prompt_target(text: str) -> dict[str, str]:
     return {"prompt": name, "tag": tag} if at else {"prompt": name}
 
 
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    """``--provider`` and ``--model``, or ``--prompt``: what a submitted file runs on."""
+    parser.add_argument("--provider", help="openai, anthropic, gemini, mistral (or --prompt)")
+    parser.add_argument("--model", help="a model of that provider (or --prompt)")
+    parser.add_argument(
+        "--prompt",
+        type=prompt_target,
+        help="run a prompt version over rows {prompt_id, variables}: NAME (latest), "
+        "NAME@TAG or NAME:VERSION_ID",
+    )
+
+
 def add_prompts_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``prompts`` group and its commands."""
     prompts = sub.add_parser(
