@@ -144,13 +144,15 @@ async def key_queues(deps: Deps, key: RateKey) -> KeyQueues:
     return KeyQueues(queue_for(key), int(saved.get("shards") or 1))
 
 
-async def ensure_rate_queue(deps: Deps, job: Job) -> KeyQueues:
-    """Register the job's ceilings with its rate key and make sure the key's queues exist.
+async def ensure_rate_queue(deps: Deps, job: Job, rate_key: RateKey | None = None) -> KeyQueues:
+    """Register the job's ceilings with its rate key (or ``rate_key``, a line's own: see
+    ``Job.route_of``) and make sure the key's queues exist.
 
     The number of queues (``key_shards``) is chosen when the key has no other job
     registered and kept while it has: tasks already queued stay in their shard.
     """
-    key = job.rate_key.id
+    own_key = rate_key or job.rate_key
+    key = own_key.id
     saved: dict[str, Any] = await deps.store.load_rate_state(key) or {}
     jobs: dict[str, Any] = dict(saved.get("jobs") or {})
     fresh = not (set(jobs) - {job.job_id}) or "shards" not in saved
@@ -163,7 +165,7 @@ async def ensure_rate_queue(deps: Deps, job: Job) -> KeyQueues:
         saved["state"] = state.to_dict()
     if fresh:
         saved["shards"] = key_shards(ceilings, deps.config.key_peak_rate, config.max_rate)
-    queues = KeyQueues(queue_for(job.rate_key), int(saved["shards"]))
+    queues = KeyQueues(queue_for(own_key), int(saved["shards"]))
     saved["jobs"] = jobs
     saved["queue"] = queues.base
     await deps.store.save_rate_state(key, saved)
