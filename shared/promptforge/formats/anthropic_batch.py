@@ -110,9 +110,14 @@ def _line(call: Call, index: int, item: dict[str, Any], seen: set[str]) -> commo
     return common.BatchLine(custom_id, messages, route)
 
 
+def job_batch_id(job: Job) -> str:
+    """The message batch id of a job."""
+    return PREFIX + job.job_id.replace("-", "")
+
+
 async def _batch(call: Call, job: Job) -> dict[str, Any]:
     """The job as Anthropic's message batch object."""
-    batch_id = PREFIX + job.job_id.replace("-", "")
+    batch_id = job_batch_id(job)
     total = max(job.prompt_count, job.accounted)
     counts = {"processing": 0, "succeeded": job.completed_count, "errored": 0, "canceled": 0}
     counts["expired"] = 0
@@ -126,6 +131,7 @@ async def _batch(call: Call, job: Job) -> dict[str, Any]:
     base = str(call.request.base_url).rstrip("/")
     return {
         "id": batch_id,
+        "type": "message_batch",
         "processing_status": status,
         "request_counts": counts,
         "created_at": isoformat(job.created_at),
@@ -171,7 +177,7 @@ async def _delete(call: Call) -> Response:
     if not job.status.final:
         raise Conflict("batch_not_ended", "a batch can be deleted once it has ended; cancel it")
     await common.mark_deleted(call.deps, job)
-    return render(AnthropicBatchDeleted, {"id": str(call.request.path_params["batch_id"])})
+    return render(AnthropicBatchDeleted, {"id": job_batch_id(job), "type": "message_batch_deleted"})
 
 
 async def _list(call: Call) -> Response:
@@ -237,9 +243,18 @@ def _op(
         Failure(404, "No such batch for this API key.", ("batch_not_found",)),
     )
     return Operation(
-        method, path, op_id, summary, handler, response,
-        error_shape=anthropic_error, failures=failures, limited=False, error_body=AnthropicError, **kw,
-    )  # fmt: skip
+        method,
+        path,
+        op_id,
+        summary,
+        handler,
+        response,
+        error_shape=anthropic_error,
+        error_body=AnthropicError,
+        failures=failures,
+        limited=False,
+        **kw,
+    )
 
 
 _ONE = "/v1/messages/batches/{batch_id}"

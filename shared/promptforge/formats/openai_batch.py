@@ -72,7 +72,12 @@ async def _get_file(call: Call) -> Response:
     file_id = _file_id(call)
     job = await _output_job(call, file_id)
     if job is not None:
-        record = {"id": file_id, "bytes": 0, "created_at": common.seconds(job.completed_at)}
+        record = {
+            "id": file_id,
+            "object": "file",
+            "bytes": 0,
+            "created_at": common.seconds(job.completed_at),
+        }
         return render(
             OpenAIFile, {**record, "filename": f"{file_id}.jsonl", "purpose": "batch_output"}
         )
@@ -163,6 +168,7 @@ def _batch(job: Job) -> dict[str, Any]:
     status = _status(job)
     body: dict[str, Any] = {
         "id": PREFIX + hex_id,
+        "object": "batch",
         "endpoint": ENDPOINT,
         "input_file_id": common.source_of(job),
         "completion_window": "24h",
@@ -216,7 +222,7 @@ async def _list_batches(call: Call) -> Response:
     jobs, more = await common.list_batches(call.deps, call.tenant, FORMAT, query.limit, after)
     data = [_batch(job) for job in jobs]
     first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
-    page = {"data": data, "first_id": first, "last_id": last, "has_more": more}
+    page = {"object": "list", "data": data, "first_id": first, "last_id": last, "has_more": more}
     return render(OpenAIBatchList, page)
 
 
