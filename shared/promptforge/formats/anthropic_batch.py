@@ -154,7 +154,9 @@ async def _canceled_count(call: Call, job: Job) -> int:
 
 
 async def _job(call: Call, batch_id: str | None = None) -> Job:
-    batch_id = batch_id or str(call.request.path_params["batch_id"])
+    """The caller's batch named by ``batch_id`` (by default the path's), or a 404."""
+    if batch_id is None:
+        batch_id = str(call.request.path_params["batch_id"])
     job = await common.batch_job(call.deps, call.tenant, batch_id, PREFIX, FORMAT)
     if await common.is_deleted(call.deps, job):
         raise common.missing(batch_id)
@@ -241,6 +243,8 @@ def _op(
     failures = (
         Failure(400, "Bad input, in Anthropic's error shape.", ("invalid_request",)),
         Failure(404, "No such batch for this API key.", ("batch_not_found",)),
+        Failure(409, "The batch has not ended (results, delete).", ("batch_not_ended",)),
+        Failure(413, "A body over the upload limit.", ("request_too_large",)),
     )
     return Operation(
         method,

@@ -10,6 +10,7 @@ the Google runtime's own finalize event adds nothing). The job's metadata key
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from promptforge.core.service import init_job
 from promptforge.errors import BadRequest, NotFound
 from promptforge.providers.catalogue import Catalogue
 from promptforge.providers.registry import SUPPORTED_PROVIDERS
+
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+"""A job id as batch and file ids spell it (ASCII only: ``int`` reads any Unicode digit)."""
 
 BATCH_KEY = "pf_batch"
 """The job metadata key that marks a job as a batch: ``<format>:<source>``."""
@@ -145,12 +149,10 @@ async def create_batch_job(
 
 def job_id_of(object_id: str, prefix: str) -> str | None:
     """The job id inside ``<prefix><32 hex>``, or None."""
-    if not object_id.startswith(prefix):
+    tail = object_id[len(prefix) :]
+    if not object_id.startswith(prefix) or not _HEX32.fullmatch(tail):
         return None
-    try:
-        return str(uuid.UUID(hex=object_id[len(prefix) :]))
-    except ValueError:
-        return None
+    return str(uuid.UUID(hex=tail))
 
 
 async def batch_job(deps: Deps, tenant: str, batch_id: str, prefix: str, fmt: str) -> Job:

@@ -10,6 +10,7 @@ batch's output and error files are not stored: their ids name the job
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,11 +18,12 @@ from typing import Any
 from starlette.datastructures import UploadFile
 
 from promptforge.core.deps import Deps
-from promptforge.errors import NotFound
+from promptforge.errors import NotFound, PayloadTooLarge
 
 OUTPUT_PREFIX = "file-out-"
 ERROR_PREFIX = "file-err-"
 _CHUNK = 1 << 20
+_FILE_ID = re.compile(r"file-[0-9a-f]{32}")
 
 
 def _content_name(tenant: str, file_id: str) -> str:
@@ -36,8 +38,12 @@ async def save_file(deps: Deps, tenant: str, upload: UploadFile, purpose: str) -
     """Store an uploaded file; its OpenAI file object."""
     file_id = f"file-{uuid.uuid4().hex}"
     writer = await deps.blobs.open_writer(deps.blobs.input_bucket, _content_name(tenant, file_id))
+    size, limit = 0, deps.config.max_upload_bytes
     try:
         while chunk := await upload.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge("file_too_large", f"the file is larger than {limit:,} bytes")
             await writer.write(chunk)
     except BaseException:
         await writer.abort()
@@ -58,7 +64,7 @@ async def save_file(deps: Deps, tenant: str, upload: UploadFile, purpose: str) -
 
 async def file_record(deps: Deps, tenant: str, file_id: str) -> dict[str, Any]:
     """The tenant's stored file object, or a 404 ``file_not_found``."""
-    name = _record_name(tenant, file_id) if "/" not in file_id else ""
+    name = _record_name(tenant, file_id) if _FILE_ID.fullmatch(file_id) else ""
     record: dict[str, Any] | None = None
     if name and await deps.blobs.stat(deps.blobs.input_bucket, name) is not None:
         data = b"".join([c async for c in deps.blobs.read(deps.blobs.input_bucket, name)])

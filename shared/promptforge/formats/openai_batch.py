@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from promptforge.api.operations import Call, Failure, Handler, Operation, parse_query, render
@@ -49,19 +50,26 @@ async def _upload_file(call: Call) -> Response:
     declared = call.request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge("file_too_large", f"the file is larger than {limit:,} bytes")
-    async with call.request.form(max_files=1, max_fields=4) as form:
-        purpose, upload = form.get("purpose"), form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise BadRequest("missing_file", "send the file as multipart field 'file'")
-        if purpose != "batch":
-            raise BadRequest(
-                "invalid_purpose",
-                f"purpose {purpose!r} is not supported; PromptForge keeps files with "
-                "purpose=batch only",
-                details={"parameter": "purpose"},
-            )
-        record = await files.save_file(call.deps, call.tenant, upload, "batch")
+    try:
+        async with call.request.form(max_files=1, max_fields=4) as form:
+            record = await _save_upload(call, form.get("purpose"), form.get("file"))
+    except HTTPException as exc:
+        message = f"the body is not multipart form data: {exc.detail}"
+        raise BadRequest("invalid_multipart", message) from None
     return render(OpenAIFile, record)
+
+
+async def _save_upload(call: Call, purpose: object, upload: object) -> dict[str, Any]:
+    if not isinstance(upload, UploadFile):
+        raise BadRequest("missing_file", "send the file as multipart field 'file'")
+    if purpose != "batch":
+        raise BadRequest(
+            "invalid_purpose",
+            f"purpose {purpose!r} is not supported; PromptForge keeps files with "
+            "purpose=batch only",
+            details={"parameter": "purpose"},
+        )
+    return await files.save_file(call.deps, call.tenant, upload, "batch")
 
 
 def _file_id(call: Call) -> str:
@@ -232,6 +240,9 @@ _MISSING = Failure(
 )
 
 
+_TOO_LARGE = Failure(413, "A file over the upload limit.", ("file_too_large",))
+
+
 def _op(
     route: str, op_id: str, summary: str, handler: Handler, response: Any, **kw: Any
 ) -> Operation:
@@ -247,7 +258,7 @@ def _op(
         error_shape=openai_error,
         limited=False,
         error_body=OpenAIError,
-        failures=(_BAD, _MISSING),
+        failures=(_BAD, _MISSING, _TOO_LARGE),
         **kw,
     )
 
