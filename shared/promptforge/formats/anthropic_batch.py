@@ -186,7 +186,7 @@ async def _list(call: Call) -> Response:
     query = parse_query(AnthropicListQuery, call.request)
     after = await _job(call, query.after_id) if query.after_id is not None else None
     jobs, more = await common.list_batches(call.deps, call.tenant, FORMAT, query.limit, after)
-    data = [await _batch(call, job) for job in jobs]
+    data = [await _batch(call, job) for job in jobs if not await common.is_deleted(call.deps, job)]
     first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
     page = {"data": data, "has_more": more, "first_id": first, "last_id": last}
     return render(AnthropicBatchList, page)
