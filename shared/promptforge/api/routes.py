@@ -109,7 +109,10 @@ async def _results(call: Call) -> Response:
     job = await get_owned_job(call.deps, call.tenant, path_job_id(call.request))
     if query.output_type == "stream":
         return StreamingResponse(stream_outcomes(call.deps, job), media_type=NDJSON)
-    return render(JobResults, await job_results(call.deps, job))
+    listing = await job_results(
+        call.deps, job, page_size=query.page_size, page_token=query.page_token
+    )
+    return render(JobResults, listing)
 
 
 async def _cancel(call: Call) -> Response:
@@ -266,7 +269,11 @@ API_OPERATIONS: tuple[Operation, ...] = (
         streams=NDJSON,
         failures=(
             *_JOB_PATH_FAILURES,
-            Failure(400, "output_type is not urls or stream.", ("invalid_parameter",)),
+            Failure(
+                400,
+                "output_type, page_size or page_token is not valid.",
+                ("invalid_parameter", "invalid_page_token"),
+            ),
             Failure(409, "output_type=urls and the job has not ended yet.", ("job_not_finished",)),
         ),
     ),

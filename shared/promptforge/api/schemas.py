@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 from promptforge.core.manage import DEFAULT_PAGE, MAX_PAGE
 from promptforge.core.models import JobStatus
+from promptforge.core.service import RESULTS_PAGE_SIZE
 
 DateTime = str
 """An RFC 3339 time in UTC (``2026-01-01T12:00:00Z``)."""
@@ -118,6 +119,9 @@ class JobResults(_Body):
     job_id: str = Field(json_schema_extra=_UUID)
     status: Literal[JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED]
     files: list[ResultFile]
+    next_page_token: str | None = Field(
+        None, description="Present when more files follow: pass it as page_token."
+    )
 
 
 class BlobStored(_Body):
@@ -149,6 +153,15 @@ class ListQuery(BaseModel):
 class ResultsQuery(BaseModel):
     """``GET /v1/jobs/{job_id}/results`` query string."""
 
+    page_size: int = Field(
+        RESULTS_PAGE_SIZE,
+        ge=1,
+        le=RESULTS_PAGE_SIZE,
+        description="Files per page of URLs (URLs are signed for the page only).",
+    )
+    page_token: str | None = Field(
+        None, max_length=20, description="The next_page_token of the previous page."
+    )
     output_type: Literal["urls", "stream"] = Field(
         "urls",
         description="urls: signed URLs of the files of an ended job. stream: every result "

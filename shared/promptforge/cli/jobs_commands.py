@@ -21,7 +21,7 @@ from rich.table import Table
 
 from promptforge.client import ClientError, PromptForgeClient
 
-__all__ = ["add_jobs_parser", "client_options", "parse_metadata"]
+__all__ = ["add_jobs_parser", "add_submit_labels", "client_options", "parse_metadata"]
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 console = Console(stderr=True)
@@ -69,6 +69,27 @@ def parse_metadata(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
     return key, value
+
+
+def add_submit_labels(submit: argparse.ArgumentParser) -> None:
+    """``submit``'s options for what init records beside the prompts: name, metadata, webhook,
+    Idempotency-Key."""
+    submit.add_argument("--name", help="a name to find the job by in `promptforge jobs list`")
+    submit.add_argument(
+        "--metadata",
+        action="append",
+        type=parse_metadata,
+        default=None,
+        metavar="KEY=VALUE",
+        help="a metadata pair shown in status and list; repeatable (up to 16)",
+    )
+    submit.add_argument(
+        "--webhook-url",
+        help="POST a signed event there when the job ends (the secret is printed once)",
+    )
+    submit.add_argument(
+        "--idempotency-key", help="makes the submit safe to retry: the same key, the same job"
+    )
 
 
 def add_jobs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,4 +1,4 @@
-"""``promptforge``: serve, simulate, submit, status, results, jobs, keys, demo, bench."""
+"""``promptforge``: serve, simulate, submit, status, results, jobs, keys, demo, dev, bench."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from promptforge.cli.jobs_commands import add_jobs_parser, client_options, parse_metadata
+from promptforge.cli.jobs_commands import add_jobs_parser, add_submit_labels, client_options
 
 
 def _key_store_options(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("promptforge-results"))
     demo.add_argument("--data-dir", type=Path, default=None, help="state dir (default: temporary)")
 
+    dev = sub.add_parser("dev", help="try a runtime on this machine before deploying it")
+    dev_sub = dev.add_subparsers(dest="dev_command", required=True)
+    google = dev_sub.add_parser(
+        "google",
+        help="the demo job through the four functions on the Google emulators (needs a clone)",
+    )
+    google.add_argument("--prompts", type=int, default=100, help="how many example prompts")
+    google.add_argument("--limit-rpm", type=int, default=3000, help="the simulator's RPM limit")
+    google.add_argument("--out", type=Path, default=Path("promptforge-results"))
+    google.add_argument("--data-dir", type=Path, default=None, help="logs (default: temporary)")
+
     serve = sub.add_parser("serve", help="serve the API with the embedded runtime")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
@@ -65,22 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="generation options as JSON, e.g. '{\"temperature\": 0}'",
     )
-    submit.add_argument("--name", help="a name to find the job by in `promptforge jobs list`")
-    submit.add_argument(
-        "--metadata",
-        action="append",
-        type=parse_metadata,
-        default=None,
-        metavar="KEY=VALUE",
-        help="a metadata pair shown in status and list; repeatable (up to 16)",
-    )
-    submit.add_argument(
-        "--webhook-url",
-        help="POST a signed event there when the job ends (the secret is printed once)",
-    )
-    submit.add_argument(
-        "--idempotency-key", help="makes the submit safe to retry: the same key, the same job"
-    )
+    add_submit_labels(submit)
     client_options(submit)
 
     status = sub.add_parser("status", help="show a job's status (see also `promptforge jobs`)")
@@ -128,6 +124,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         from promptforge.cli import jobs_commands
 
         handler = getattr(jobs_commands, f"cmd_jobs_{args.jobs_command}")
+    elif args.command == "dev":
+        from promptforge.cli import dev_commands
+
+        handler = getattr(dev_commands, f"cmd_dev_{args.dev_command}")
     else:
         handler = getattr(commands, f"cmd_{args.command}")
     code: int = await handler(args)

@@ -164,14 +164,23 @@ class PromptForgeClient:
         return json_object(response, url, required=("valid", "prompt_count", "errors"))
 
     async def results(self, job_id: str) -> dict[str, Any]:
-        """``GET /v1/jobs/{job_id}/results``: the signed URLs of the job's output files."""
+        """``GET /v1/jobs/{job_id}/results``, every page: the signed URLs of the job's files."""
         url = f"{self.base_url}/v1/jobs/{job_segment(job_id)}/results"
-        response = await self._send("GET", url, headers=self._auth())
-        await raise_for_status(response, context={**JOB_HINTS, **RESULTS_HINTS})
-        data = json_object(response, url, required=("job_id", "files"))
-        if not isinstance(data["files"], list):
-            raise ClientError(response.status_code, "bad_response", f"{url}: 'files' not a list")
-        return data
+        files: list[Any] = []
+        token: str | None = None
+        while True:
+            params = {} if token is None else {"page_token": token}
+            response = await self._send("GET", url, headers=self._auth(), params=params)
+            await raise_for_status(response, context={**JOB_HINTS, **RESULTS_HINTS})
+            data = json_object(response, url, required=("job_id", "files"))
+            if not isinstance(data["files"], list):
+                raise ClientError(
+                    response.status_code, "bad_response", f"{url}: 'files' not a list"
+                )
+            files += data["files"]
+            token = data.pop("next_page_token", None)
+            if not token:
+                return {**data, "files": files}
 
     async def stream_results(self, job_id: str) -> AsyncIterator[dict[str, Any]]:
         """Every result line recorded so far, then every error line (``"type": "error"``),

@@ -21,9 +21,10 @@ from datetime import timedelta
 
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
-from promptforge.core.models import ClaimResult, JobStatus, Outcome, OutcomeKind
+from promptforge.core.models import ClaimResult, JobStatus, Outcome
 from promptforge.core.queues import KeyQueues, key_queues
 from promptforge.core.tasknames import cancel_task_name, prompt_task_name
+from promptforge.core.worker import prompt_error
 from promptforge.jobstore.base import PendingPrompt
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
@@ -34,6 +35,7 @@ SWEEP_PAGE = 1000
 SWEEP_CONCURRENCY = 32
 SWEEP_AGAIN_SECONDS = 2.0
 SWEEP_LEASE_SECONDS = 60.0
+CANCELLED_MESSAGE = "the job was cancelled before this prompt ran"
 
 
 async def enqueue_cancel_sweep(
@@ -123,17 +125,5 @@ async def _drop_tasks(
 
 
 def _cancelled(prompt: PendingPrompt) -> Outcome:
-    return Outcome(
-        key=Outcome.prompt_key(prompt.prompt_id),
-        kind=OutcomeKind.ERROR,
-        line=prompt.line,
-        record={
-            "prompt_id": prompt.prompt_id,
-            "line": prompt.line,
-            "error": {
-                "code": "cancelled",
-                "message": "the job was cancelled before this prompt ran",
-            },
-            "attempts": 0,
-        },
-    )
+    error: dict[str, object] = {"code": "cancelled", "message": CANCELLED_MESSAGE}
+    return prompt_error(prompt.prompt_id, prompt.line, error, attempts=0)

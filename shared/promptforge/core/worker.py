@@ -15,6 +15,7 @@ without calling the provider.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -37,6 +38,9 @@ from promptforge.tasks.base import Delivery, HandlerResult
 
 log = logging.getLogger(__name__)
 
+MAX_OUTCOME_BYTES = 900_000
+"""The largest result record kept: under Firestore's 1 MiB per document, with room for the
+item's other fields."""
 TRANSIENT_BACKOFF_BASE = 2.0
 TRANSIENT_BACKOFF_MAX = 120.0
 
@@ -117,7 +121,7 @@ async def _call_provider(deps: Deps, job: Job, task: PromptTask) -> CallResult:
 
 async def _settle(deps: Deps, job: Job, task: PromptTask, result: CallResult, queue: str) -> None:
     if result.outcome is CallOutcome.SUCCESS:
-        await _record(deps, job, task, _result_outcome(job, task, result))
+        await _record(deps, job, task, _storable(task, _result_outcome(job, task, result), result))
     elif result.outcome is CallOutcome.RATE_LIMITED:
         delay = await _rate_limit_delay(deps, job.route_of(task.route)[0].id, result)
         await _requeue(deps, queue, task, delay, attempt=task.attempt)
@@ -191,22 +195,55 @@ def _result_outcome(job: Job, task: PromptTask, result: CallResult) -> Outcome:
     )
 
 
+def _storable(task: PromptTask, outcome: Outcome, result: CallResult) -> Outcome:
+    """The outcome, or ``answer_too_large`` if its record cannot be stored as one item.
+
+    Checked before the write, on both runtimes: a Firestore item is at most 1 MiB, and a
+    write that fails would be retried, re-claimed and the provider called (and billed)
+    again, for ever. The tokens the answer cost are still counted.
+    """
+    size = len(json.dumps(outcome.record, ensure_ascii=False).encode())
+    if size <= MAX_OUTCOME_BYTES:
+        return outcome
+    message = (
+        f"the answer is {size:,} bytes, over the {MAX_OUTCOME_BYTES:,} a result line may hold; "
+        "lower max_tokens or split the prompt"
+    )
+    return _error_outcome(task, "answer_too_large", message, result)
+
+
 def _error_outcome(task: PromptTask, code: str, message: str, result: CallResult) -> Outcome:
-    return Outcome(
-        key=Outcome.prompt_key(task.prompt_id),
-        kind=OutcomeKind.ERROR,
-        line=task.line,
-        record={
-            "prompt_id": task.prompt_id,
-            "line": task.line,
-            "error": {
-                "code": code,
-                "message": message,
-                "provider_status": result.status,
-                "provider_code": result.error_code,
-            },
-            "attempts": task.attempt + 1,
-        },
+    error: dict[str, object] = {
+        "code": code,
+        "message": message,
+        "provider_status": result.status,
+        "provider_code": result.error_code,
+    }
+    return prompt_error(
+        task.prompt_id,
+        task.line,
+        error,
+        attempts=task.attempt + 1,
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
+    )
+
+
+def prompt_error(
+    prompt_id: str,
+    line: int,
+    error: dict[str, object],
+    *,
+    attempts: int,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+) -> Outcome:
+    """A prompt's ``errors.jsonl`` outcome: ``{prompt_id, line, error, attempts}``."""
+    return Outcome(
+        key=Outcome.prompt_key(prompt_id),
+        kind=OutcomeKind.ERROR,
+        line=line,
+        record={"prompt_id": prompt_id, "line": line, "error": error, "attempts": attempts},
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
     )
