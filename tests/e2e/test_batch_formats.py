@@ -5,9 +5,12 @@ Batches, with models of any provider in either format, cancel, list pages and ba
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anthropic
@@ -124,11 +127,26 @@ def test_sixty_line_batch_completes_with_every_custom_id_once(oai: openai.OpenAI
     assert oai.files.retrieve(done.input_file_id).purpose == "batch"
 
 
-def test_claude_line_answers_in_openai_format(oai: openai.OpenAI) -> None:
-    done = finished(oai, create(oai, [request_line("only", CLAUDE, max_tokens=30)]).id)
+def _decisions(proc: Process, key: str) -> int:
+    """How many controller steps the rate key has had (its saved decision's time, or 0)."""
+    db = Path(proc.env["PROMPTFORGE_DATA_DIR"]) / "jobs.db"
+    with closing(sqlite3.connect(db)) as conn:
+        row = conn.execute("SELECT state FROM rate_state WHERE rate_key = ?", (key,)).fetchone()
+    return 0 if row is None else int(bool((json.loads(row[0]).get("decision") or {}).get("at")))
+
+
+def test_claude_line_answers_in_openai_format(
+    oai: openai.OpenAI, stack: tuple[Process, str]
+) -> None:
+    """A GPT line first makes the job's key GPT's; the Claude line runs under Claude's own
+    key, whose controller steps too (its chain of ticks: it is no job's key)."""
+    lines = [request_line("gpt", max_tokens=30), request_line("only", CLAUDE, max_tokens=30)]
+    done = finished(oai, create(oai, lines).id)
     assert done.status == "completed" and done.request_counts is not None
-    assert done.request_counts.completed == 1
-    (line,) = lines_of(oai, done.output_file_id)
+    assert done.request_counts.completed == 2
+    (line,) = [x for x in lines_of(oai, done.output_file_id) if x["custom_id"] == "only"]
+    claude_key = f"anthropic~{CLAUDE}~default"
+    wait_for("Claude's key to be stepped", lambda: _decisions(stack[0], claude_key) or None)
     completion = ChatCompletion.model_validate(line["response"]["body"])
     assert completion.model == CLAUDE and completion.choices[0].finish_reason in {"stop", "length"}
     assert completion.usage is not None and completion.usage.prompt_tokens > 0

@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from promptforge.core.control_chain import control_task
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
 from promptforge.core.jsonl import (
@@ -207,6 +208,8 @@ async def store_verdicts(deps: Deps, job: Job, queues: KeyQueues, batch: Sequenc
         key, _ = job.route_of(prompt.route)
         if key not in routed:  # a line with its own model: that model's rate key and queues
             routed[key] = await ensure_rate_queue(deps, job, key)
+            period = deps.config.rate_control.control_period
+            await deps.tasks.enqueue([control_task(key.id, period, deps.clock.now())])
         task = PromptTask(
             job.job_id, prompt.prompt_id, prompt.line, prompt.prompt, route=prompt.route
         )
