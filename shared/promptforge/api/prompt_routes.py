@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from promptforge.api.operations import Call, Failure, Operation
+from promptforge.api.operations import Call, Failure, Operation, parse_query
 from promptforge.errors import BadRequest
 from promptforge.prompts import registry
 from promptforge.prompts.schema import MAX_BODY_BYTES, CreatePromptBody, PromptVersionData, TagBody
@@ -99,15 +99,11 @@ async def _create(call: Call) -> Response:
 
 
 async def _list(call: Call) -> Response:
-    from promptforge.api.routes import parse_query
-
     query = parse_query(PageQuery, call.request)
     return _json(await registry.list_prompts(call.deps, call.tenant, query.limit, query.cursor))
 
 
 async def _versions(call: Call) -> Response:
-    from promptforge.api.routes import parse_query
-
     query = parse_query(PageQuery, call.request)
     name = _param(call.request, "name_or_id")
     page = await registry.list_versions(call.deps, call.tenant, name, query.limit, query.cursor)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from promptforge.api import prompt_routes as prompts
-from promptforge.api.operations import Call, Failure, Operation
+from promptforge.api.operations import Call, Failure, Operation, parse_query, render
 from promptforge.api.schemas import (
     BlobStored,
     InitResponse,
@@ -39,34 +39,13 @@ from promptforge.core.service import (
 )
 from promptforge.core.validate import ValidationReport, Validator, validate_stream
 from promptforge.errors import BadRequest, PayloadTooLarge
+from promptforge.formats import anthropic_batch, openai_batch
 from promptforge.prompts.jobs import LineValidator, version_reader
 
 _Q = TypeVar("_Q", bound=BaseModel)
 NDJSON = "application/x-ndjson"
 MAX_JOB_ID_CHARS = 45
 """The longest UUID spelling ``uuid.UUID`` accepts: ``urn:uuid:`` and 36 characters."""
-
-
-def render(model: type[BaseModel], data: object, status: int = 200) -> Response:
-    """``data`` checked against its documented model, as JSON (unset optional fields left out)."""
-    body = model.model_validate(data).model_dump(mode="json", exclude_unset=True)
-    return JSONResponse(body, status_code=status)
-
-
-def parse_query(model: type[_Q], request: Request) -> _Q:
-    """The query string as ``model``, or a 400 naming the parameter: ``missing_parameter``,
-    ``unknown_parameter`` (where the model forbids others) or ``invalid_parameter``."""
-    try:
-        return model.model_validate(dict(request.query_params))
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        name = ".".join(str(part) for part in first["loc"])
-        code = _PARAMETER_CODES.get(first["type"], "invalid_parameter")
-        where = f"query parameter {name!r}" if name else "query"  # "" : the parameters together
-        raise BadRequest(code, f"{where}: {first['msg']}", details={"parameter": name}) from exc
-
-
-_PARAMETER_CODES = {"missing": "missing_parameter", "extra_forbidden": "unknown_parameter"}
 
 
 def path_job_id(request: Request) -> str:
@@ -400,6 +379,8 @@ API_OPERATIONS: tuple[Operation, ...] = (
     prompts.TAG_VERSION,
     prompts.VERSION_TAGS,
     prompts.TAGGED_VERSION,
+    *openai_batch.OPERATIONS,  # OpenAI Files + Batches: formats/openai_batch.py
+    *anthropic_batch.OPERATIONS,  # Anthropic Message Batches: formats/anthropic_batch.py
 )
 """The public API, in the order the document lists it (``/healthz`` and ``/openapi.json``
 are added by ``api.app``)."""
