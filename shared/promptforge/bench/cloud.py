@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,10 +107,11 @@ class CloudFigures:
 
     def by_service(self) -> dict[str, float]:
         """USD per million prompts by service."""
-        services: Counter[str] = Counter()
+        services: dict[str, float] = {}
         for kind, usd in self.usd.items():
-            services[service_of(kind)] += usd / self.prompts * 1e6
-        return dict(services)
+            service = service_of(kind)
+            services[service] = services.get(service, 0.0) + usd / self.prompts * 1e6
+        return services
 
 
 async def run_cloud_bench(prompts: int, *, work_dir: Path | None = None) -> CloudFigures:
@@ -180,11 +181,15 @@ async def _wait_for_flush(folder: Path, after: float) -> None:
     """Wait until every function process has written its counts since ``after``."""
     deadline = time.monotonic() + FLUSH_PATIENCE
     while time.monotonic() < deadline:
-        files = list(folder.glob("*.json"))
-        if files and all(path.stat().st_mtime > after for path in files):
+        if await asyncio.to_thread(_all_written_since, folder, after):
             return
         await asyncio.sleep(0.2)
     raise RuntimeError(f"the function processes stopped writing their counts to {folder}")
+
+
+def _all_written_since(folder: Path, after: float) -> bool:
+    files = list(folder.glob("*.json"))
+    return bool(files) and all(path.stat().st_mtime > after for path in files)
 
 
 def _sum_meters(folder: Path) -> tuple[Counter[str], Counter[str], Counter[str], Counter[str]]:

@@ -40,7 +40,7 @@ def wrapper_source(name: str, main: Path, out: Path) -> str:
     return WRAPPER.format(name=name, main=str(main), out=str(out))
 
 
-def instrument(name: str, main: str, out: str) -> Callable[..., Awaitable[Any]]:
+def instrument(name: str, main: str, out: str) -> Callable[..., Any]:
     """Load the function ``name`` from ``main``, meter it, return its wrapped entry point."""
     meter = Meter()
     _meter_built_deps(meter)
@@ -52,20 +52,22 @@ def instrument(name: str, main: str, out: str) -> Callable[..., Awaitable[Any]]:
     entry: Callable[..., Awaitable[Any]] = getattr(module, name)
     flushing = _Flusher(meter, Path(out))
     if name == "ingest":
-        return functions_framework.aio.cloud_event(_named(name, _timed(name, entry, meter, flushing)))
+        return functions_framework.aio.cloud_event(
+            _named(name, _timed(name, entry, meter, flushing))
+        )
     return functions_framework.aio.http(_named(name, _timed(name, entry, meter, flushing)))
 
 
 def _meter_built_deps(meter: Meter) -> None:
     """Every ``Deps`` this process builds gets metered clients (the one patch, bench only)."""
-    build = gcp_functions.build_deps
+    build = gcp_functions.build_deps  # type: ignore[attr-defined]
 
     async def metered_build(*args: Any, **kwargs: Any) -> Any:
         deps = await build(*args, **kwargs)
         meter_deps(deps, meter)
         return deps
 
-    gcp_functions.build_deps = metered_build  # type: ignore[assignment]
+    gcp_functions.build_deps = metered_build  # type: ignore[attr-defined]
 
 
 def _timed(

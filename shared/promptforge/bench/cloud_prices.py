@@ -24,6 +24,7 @@ instances at the configured concurrency), billed at the function's vCPU and memo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 PRICES_READ_ON = "2026-12-07"
@@ -62,9 +63,11 @@ SIZING: dict[str, Sizing] = {
 SERVICE_OF = {"firestore": "Firestore", "tasks": "Cloud Tasks", "gcs": "Cloud Storage"}
 
 
-def billable_quantities(ops: dict[str, float]) -> dict[str, float]:
+def billable_quantities(ops: Mapping[str, float]) -> dict[str, float]:
     """Summed meter counts → quantities per priced unit (``run.*`` folded over functions)."""
-    quantities = {kind: float(ops.get(kind, 0)) for kind in UNIT_PRICES if not kind[:4] == "run."}
+    quantities = {
+        kind: float(ops.get(kind, 0)) for kind in UNIT_PRICES if not kind.startswith("run.")
+    }
     requests = vcpu = gib = 0.0
     for name, size in SIZING.items():
         count = float(ops.get(f"run.{name}.requests", 0))

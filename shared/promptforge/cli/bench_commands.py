@@ -232,7 +232,9 @@ async def cmd_bench_cloud(args: argparse.Namespace) -> int:
     Console().print(table)
     path, count = figures.hottest
     _print(f"hottest document: {path.rsplit('/documents/', 1)[-1]} ({count:,} writes)")
-    rpcs = ", ".join(f"{name} {n / figures.prompts:.2f}" for name, n in sorted(figures.calls.items()))
+    rpcs = ", ".join(
+        f"{name} {n / figures.prompts:.2f}" for name, n in sorted(figures.calls.items())
+    )
     _print(f"client calls per prompt: {rpcs}")
     if figures.unpriced:
         _print(f"[red]calls no price rule counts: {figures.unpriced}[/red]")

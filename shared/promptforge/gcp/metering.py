@@ -37,10 +37,21 @@ FIRESTORE_ONE_READ_RPCS = frozenset(
 """RPCs billed one read each (an aggregation reads one per 1,000 index entries)."""
 FIRESTORE_WRITE_RPCS = frozenset({"commit", "batch_write"})
 """RPCs whose mutations are each one write or one delete."""
-FIRESTORE_FREE_RPCS = frozenset({"begin_transaction", "rollback"})
+FIRESTORE_DOCUMENT_RPCS = frozenset({"create_document", "update_document", "delete_document"})
+"""Single-document writes and deletes."""
+FIRESTORE_FREE_RPCS = frozenset(
+    {
+        "begin_transaction",
+        "rollback",
+        "get_operation",
+        "list_operations",
+        "cancel_operation",
+        "delete_operation",
+    }
+)
 """RPCs with no charge of their own."""
 FIRESTORE_RPCS = FIRESTORE_READ_RPCS | FIRESTORE_ONE_READ_RPCS | FIRESTORE_WRITE_RPCS
-FIRESTORE_RPCS |= FIRESTORE_FREE_RPCS
+FIRESTORE_RPCS |= FIRESTORE_DOCUMENT_RPCS | FIRESTORE_FREE_RPCS
 TASKS_RPCS = frozenset(
     {
         "create_task",
@@ -56,6 +67,11 @@ TASKS_RPCS = frozenset(
         "pause_queue",
         "resume_queue",
         "purge_queue",
+        "batch_create_tasks",
+        "batch_delete_tasks",
+        "get_cmek_config",
+        "update_cmek_config",
+        "get_operation",
     }
 )
 """Cloud Tasks API calls: each at least one billable operation."""
@@ -153,8 +169,15 @@ class MeteredFirestoreApi:
         async def metered(*args: Any, **kwargs: Any) -> Any:
             meter.call(f"firestore.{name}")
             result = await rpc(*args, **kwargs)
+            request = kwargs.get("request", args[0] if args else None)
             if name in FIRESTORE_WRITE_RPCS:
-                _count_mutations(meter, kwargs.get("request", args[0] if args else None))
+                _count_mutations(meter, request)
+            elif name == "delete_document":
+                meter.wrote(
+                    str(getattr(request, "name", kwargs.get("name", ""))), "firestore.delete"
+                )
+            elif name in FIRESTORE_DOCUMENT_RPCS:
+                meter.wrote(str(getattr(result, "name", "")), "firestore.write")
             elif name in FIRESTORE_ONE_READ_RPCS:
                 meter.add("firestore.read")
             elif name in ("batch_get_documents", "run_query"):
@@ -221,10 +244,23 @@ class MeteredTasksClient:
 
         async def metered(*args: Any, **kwargs: Any) -> Any:
             meter.call(f"tasks.{name}")
-            meter.add("tasks.api")
-            return await target(*args, **kwargs)
+            result = await target(*args, **kwargs)
+            meter.add("tasks.api", _tasks_operations(name, args, kwargs, result))
+            return result
 
         return metered
+
+
+def _tasks_operations(name: str, args: Any, kwargs: dict[str, Any], result: Any) -> int:
+    """Billable operations of one call: one per task a batch or a list touches, at least 1."""
+    request = kwargs.get("request", args[0] if args else None)
+    if name == "batch_create_tasks":
+        return max(1, len(getattr(request, "requests", []) or []))
+    if name == "batch_delete_tasks":
+        return max(1, len(getattr(request, "names", []) or []))
+    if name == "list_tasks":  # the first page only (later pages: tools and tests, not jobs)
+        return max(1, len(getattr(getattr(result, "_response", None), "tasks", []) or []))
+    return 1
 
 
 class MeteredHttp:
