@@ -27,12 +27,22 @@ def breakdown_rows(figures: CloudFigures) -> list[list[str]]:
     return rows
 
 
+def hottest_documents(figures: CloudFigures, top: int = 3) -> str:
+    """The ``top`` most-written documents: writes, per 1,000 prompts, per second of the run."""
+    parts = []
+    for path, count in figures.document_writes.most_common(top):
+        name = path.rsplit("/documents/", 1)[-1]
+        per_1k = count / figures.prompts * 1000
+        per_second = count / max(figures.elapsed_seconds, 1e-9)
+        parts.append(f"`{name}` {count:,} ({per_1k:.1f} per 1,000 prompts, {per_second:.2f}/s)")
+    return "; ".join(parts)
+
+
 HEADER = ["service", "unit", "per prompt", "USD per unit", "USD per 1M prompts"]
 
 
 def report_section(figures: CloudFigures, command: str) -> str:
     """The ``cloud`` section of the benchmarks report."""
-    path, count = figures.hottest
     services = ", ".join(f"{name} ${usd:.2f}" for name, usd in figures.by_service().items())
     body = "\n\n".join(
         [
@@ -42,8 +52,7 @@ def report_section(figures: CloudFigures, command: str) -> str:
             "(`shared/promptforge/bench/cloud_prices.py`).",
             markdown_table(HEADER, breakdown_rows(figures)),
             f"By service, per million prompts: {services}.",
-            f"Hottest document: `{path.rsplit('/documents/', 1)[-1]}`, {count:,} writes "
-            f"({count / figures.prompts * 1000:.1f} per 1,000 prompts). "
+            "Most-written documents: " + hottest_documents(figures) + ". "
             f"Lost {figures.lost}, duplicated {figures.duplicates}.",
         ]
     )

@@ -212,7 +212,13 @@ async def cmd_bench_cloud(args: argparse.Namespace) -> int:
     import json
 
     from promptforge.bench.cloud import run_cloud_bench
-    from promptforge.bench.cloud_report import HEADER, SECTION, breakdown_rows, report_section
+    from promptforge.bench.cloud_report import (
+        HEADER,
+        SECTION,
+        breakdown_rows,
+        hottest_documents,
+        report_section,
+    )
     from promptforge.logs import configure_logging
 
     if args.prompts < 1:
@@ -230,8 +236,7 @@ async def cmd_bench_cloud(args: argparse.Namespace) -> int:
     for row in breakdown_rows(figures):
         table.add_row(*(cell.replace("**", "") for cell in row))
     Console().print(table)
-    path, count = figures.hottest
-    _print(f"hottest document: {path.rsplit('/documents/', 1)[-1]} ({count:,} writes)")
+    _print(f"most-written documents: {hottest_documents(figures)}")
     rpcs = ", ".join(
         f"{name} {n / figures.prompts:.2f}" for name, n in sorted(figures.calls.items())
     )
