@@ -123,9 +123,9 @@ async def run_cloud_bench(prompts: int, *, work_dir: Path | None = None) -> Clou
 
 
 async def _run(prompts: int, work: Path) -> CloudFigures:
-    from promptforge.client import PromptForgeClient
     from promptforge.cli.commands import simulator_config
     from promptforge.cli.submit import submit_file
+    from promptforge.client import PromptForgeClient
     from promptforge.devstack.google import google_dev_stack
     from promptforge.local.server import BackgroundServer
     from promptforge.simulator.server import create_app
