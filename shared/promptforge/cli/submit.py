@@ -185,8 +185,13 @@ async def wait_for_job(
     on_status: Callable[[dict[str, Any]], None] | None = None,
     on_retry: Callable[[ClientError, float], None] | None = None,
     patience: float = 120.0,
+    max_poll_interval: float = 10.0,
 ) -> dict[str, Any]:
     """Poll the job's status until ``COMPLETED`` or ``FAILED``; returns the final status body.
+
+    The wait between polls starts at ``poll_interval`` and grows by half each poll up
+    to ``max_poll_interval``: a long job is checked every few seconds, not every second
+    (each status call reads the job and its counters on the server).
 
     Transient failures (no response, 408, 429, 5xx) are retried with exponential
     backoff (honouring ``Retry-After``) for up to ``patience`` seconds in a row, each
@@ -197,6 +202,7 @@ async def wait_for_job(
         raise ValueError(f"poll_interval must be positive, got {poll_interval}")
     failing_since: float | None = None
     backoff = poll_interval
+    interval = poll_interval
     while True:
         try:
             status = await client.status(job_id)
@@ -216,7 +222,8 @@ async def wait_for_job(
             on_status(status)
         if status.get("status") in _FINAL:
             return status
-        await anyio.sleep(poll_interval)
+        await anyio.sleep(interval)
+        interval = min(interval * _POLL_GROWTH, max(max_poll_interval, poll_interval))
 
 
 async def fetch_results(client: PromptForgeClient, job_id: str, out_dir: Path) -> list[Path]:
@@ -310,3 +317,4 @@ def _int(value: Any) -> int:
 
 _FINAL = ("COMPLETED", "FAILED")
 _MAX_BACKOFF = 30.0
+_POLL_GROWTH = 1.5

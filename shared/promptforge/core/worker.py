@@ -24,7 +24,6 @@ from datetime import timedelta
 
 from promptforge.core.credentials import MissingCredential
 from promptforge.core.deps import Deps
-from promptforge.core.finalize import enqueue_finalize_if_ready
 from promptforge.core.ingest import prompt_task
 from promptforge.core.models import ClaimResult, Job, Outcome, OutcomeKind, PromptTask
 from promptforge.core.tasknames import queue_for
@@ -158,8 +157,8 @@ async def _requeue(deps: Deps, queue: str, task: PromptTask, delay: float, *, at
 
 
 async def _record(deps: Deps, job: Job, task: PromptTask, outcome: Outcome) -> None:
+    # Whether the job is ready to finalize is the controller's tick's to see (core.control).
     await deps.store.record_outcomes(job.job_id, [outcome])
-    await enqueue_finalize_if_ready(deps, job.job_id)
 
 
 async def _rate_limit_delay(deps: Deps, key: str, result: CallResult) -> float:
