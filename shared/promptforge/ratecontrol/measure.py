@@ -200,11 +200,16 @@ def observation_order(obs: Observation) -> tuple[float, str, int, int, float, st
     )
 
 
+# A window shorter than this is a moment: over a subnormal length the piecewise sums below
+# round to nonsense (hypothesis found one at 5e-324 s).
+_INSTANT = 1e-9
+
+
 def mean_rate(history: Sequence[tuple[float, float]], start: float, end: float) -> float:
     """The average configured rate over ``[start, end]`` (the first entry extends backwards)."""
     if not history:
         return 0.0
-    if end <= start:
+    if end - start <= _INSTANT:
         return rate_at(history, end)
     total = 0.0
     for index, (since, rate) in enumerate(history):
@@ -238,7 +243,7 @@ def dispatched_rate(
         return mean_rate(history, start, end)
     if not config.gated:
         return mean_rate(queued, start - delay, end - delay)
-    if end <= start:
+    if end - start <= _INSTANT:
         return min(rate_at(history, end), rate_at(queued, end - delay))
     edges = sorted(
         {start, end}
