@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +41,15 @@ def test_example_prompt_lines_are_json_with_a_prompt() -> None:
     assert len(lines) == 5
     assert all(isinstance(json.loads(line)["prompt"], str) for line in lines)
     assert len(data.example_prompt_lines()) > 1_000
+
+
+def test_example_prompts_are_what_the_script_builds_from_their_parts() -> None:
+    # The shipped prompts are generated from data/example_prompt_parts.json: editing the
+    # parts without regenerating (or the reverse) leaves the two out of step.
+    path = Path(__file__).resolve().parents[2] / "scripts/make_example_prompts.py"
+    spec = importlib.util.spec_from_file_location("make_example_prompts", path)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    built = [json.dumps(row, ensure_ascii=False) for row in script.build()]
+    assert built == data.example_prompt_lines(), "run scripts/make_example_prompts.py"

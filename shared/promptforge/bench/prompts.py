@@ -14,8 +14,9 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
+
+from promptforge.data import example_prompt_lines
 
 DOCUMENT_SHARE = 0.3
 """Share of lines whose prompt is a multi-paragraph document rather than one instruction."""
@@ -42,9 +43,7 @@ class PromptFile:
 
 def example_prompts() -> list[str]:
     """The prompt texts of the shipped example file."""
-    source = resources.files("promptforge.data").joinpath("example_prompts.jsonl")
-    rows = (json.loads(line) for line in source.read_text("utf-8").splitlines() if line.strip())
-    return [str(row["prompt"]) for row in rows]
+    return [str(json.loads(line)["prompt"]) for line in example_prompt_lines()]
 
 
 def prompt_lines(

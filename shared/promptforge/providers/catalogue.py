@@ -17,10 +17,10 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from promptforge.data import read_text
 from promptforge.errors import PromptForgeError
 from promptforge.providers.registry import SUPPORTED_PROVIDERS
 
@@ -57,8 +57,7 @@ class Catalogue:
     @classmethod
     def load(cls, extra: Path | None = None) -> Catalogue:
         """The built-in catalogue, merged with the operator's file ``extra`` if given."""
-        resource = files("promptforge").joinpath("data").joinpath(_BUILT_IN)
-        models = parse_catalogue(resource.read_text(encoding="utf-8"), f"built-in {_BUILT_IN}")
+        models = parse_catalogue(read_text(_BUILT_IN), f"built-in {_BUILT_IN}")
         if extra is not None:
             try:
                 text = extra.read_text(encoding="utf-8")

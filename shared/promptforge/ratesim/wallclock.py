@@ -19,12 +19,12 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 
 import anyio
 from pydantic import SecretStr
 
+from promptforge.data import example_prompt_lines
 from promptforge.ratesim.cloudtasks import CloudTasksSpec
 from promptforge.ratesim.engine import EventLoop
 from promptforge.ratesim.forge import ForgeOptions, PromptForgeClient
@@ -97,8 +97,7 @@ class WallclockResult:
 
 
 def _lines(count: int) -> list[str]:
-    source = resources.files("promptforge.data").joinpath("example_prompts.jsonl")
-    return source.read_text("utf-8").splitlines()[:count]
+    return example_prompt_lines(count)
 
 
 def _prompts(lines: list[str], config: SimulatorConfig) -> list[Prompt]:
