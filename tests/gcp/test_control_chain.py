@@ -17,7 +17,8 @@ from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
 from promptforge.core.models import Job, JobStatus
 from promptforge.core.queues import ensure_rate_queue
-from promptforge.gcp.handlers import CONTROL_TARGET, control_task, handle_control
+from promptforge.core.tasknames import TaskTarget
+from promptforge.gcp.handlers import control_task, handle_control
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.providers.catalogue import Catalogue
 from promptforge.tasks.base import Delivery, QueueConfig, Task
@@ -49,7 +50,7 @@ class NamedQueue:
         return len(self.tasks)
 
     def ticks(self) -> list[Task]:
-        return [t for t in self.tasks.values() if t.target == CONTROL_TARGET]
+        return [t for t in self.tasks.values() if t.target == TaskTarget.CONTROL]
 
 
 @dataclass

@@ -15,7 +15,7 @@ from promptforge.blobstore.base import BlobWriter
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.models import Job, JobError, JobStatus, OutcomeKind
 from promptforge.core.service import result_object_name
-from promptforge.core.tasknames import expire_task_name, finalize_task_name
+from promptforge.core.tasknames import TaskTarget, expire_task_name, finalize_task_name
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ async def enqueue_finalize_if_ready(deps: Deps, job_id: str) -> bool:
         [
             Task(
                 queue=CONTROL_QUEUE,
-                target="finalize",
+                target=TaskTarget.FINALIZE,
                 payload={"job_id": job_id},
                 name=finalize_task_name(job_id),
             )
@@ -149,7 +149,7 @@ async def handle_expire(deps: Deps, delivery: Delivery) -> HandlerResult:
             [
                 Task(
                     queue=CONTROL_QUEUE,
-                    target="expire",
+                    target=TaskTarget.EXPIRE,
                     payload={"job_id": job.job_id},
                     name=expire_task_name(job.job_id) + "-again",
                     schedule_time=job.upload_expires_at,

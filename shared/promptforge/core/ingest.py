@@ -20,7 +20,7 @@ from promptforge.core.finalize import enqueue_finalize_if_ready
 from promptforge.core.jsonl import LineError, ValidPrompt, Verdict, read_prompts
 from promptforge.core.models import Job, JobError, JobStatus, Outcome, OutcomeKind, PromptTask
 from promptforge.core.queues import KeyQueues, ensure_rate_queue
-from promptforge.core.tasknames import ingest_task_name, prompt_task_name
+from promptforge.core.tasknames import TaskTarget, ingest_task_name, prompt_task_name
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def finalize_event_task(bucket: str, name: str, generation: int) -> Task:
     """The ingest task for one object-finalize event (named: a replay creates nothing)."""
     return Task(
         queue=CONTROL_QUEUE,
-        target="ingest",
+        target=TaskTarget.INGEST,
         payload={"bucket": bucket, "name": name, "generation": generation},
         name=ingest_task_name(bucket, name, generation),
     )
@@ -196,7 +196,7 @@ def prompt_task(queue: str, task: PromptTask, **schedule: Any) -> Task:
     """The queue task for one generation of one prompt."""
     return Task(
         queue=queue,
-        target="worker",
+        target=TaskTarget.WORKER,
         payload=task.to_dict(),
         name=prompt_task_name(task.job_id, task.prompt_id, task.generation),
         **schedule,

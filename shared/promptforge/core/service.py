@@ -10,7 +10,7 @@ from promptforge.clock import isoformat
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.models import Job, JobStatus
 from promptforge.core.requests import InitRequest
-from promptforge.core.tasknames import expire_task_name
+from promptforge.core.tasknames import TaskTarget, expire_task_name
 from promptforge.errors import BadRequest, Conflict, NotFound, Unprocessable
 from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
 from promptforge.tasks.base import Task
@@ -62,7 +62,7 @@ async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str
         [
             Task(
                 queue=CONTROL_QUEUE,
-                target="expire",
+                target=TaskTarget.EXPIRE,
                 payload={"job_id": job_id},
                 name=expire_task_name(job_id),
                 schedule_time=expires_at

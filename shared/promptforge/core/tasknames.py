@@ -1,10 +1,34 @@
-"""Task names: hashed (Cloud Tasks dedupes by name and spreads hashed names best)."""
+"""Task targets and task names, for both runtimes.
+
+``TaskTarget`` is the one table of targets (the handler a task is addressed to); each
+runtime routes these values to handlers. Names are hashed: Cloud Tasks dedupes by
+name and spreads hashed names best, and the embedded queue dedupes by name the same
+way, so every named task is named here.
+"""
 
 from __future__ import annotations
 
+import enum
 import hashlib
 
 from promptforge.core.models import RateKey
+
+
+class TaskTarget(enum.StrEnum):
+    """What a task asks for: the handler each runtime routes it to."""
+
+    INGEST = "ingest"
+    """Read an upload: validate its lines and enqueue one ``WORKER`` task per prompt."""
+    SLICE = "slice"
+    """One byte range of an upload (Google: ingest fans a large file out into slices)."""
+    WORKER = "worker"
+    """Call the provider for one prompt and settle its outcome."""
+    FINALIZE = "finalize"
+    """Write a finished job's result files and mark it ``COMPLETED``."""
+    EXPIRE = "expire"
+    """Fail a job whose upload never arrived."""
+    CONTROL = "control"
+    """One controller tick for a rate key (Google; the embedded runtime loops instead)."""
 
 
 def _digest(*parts: str) -> str:
@@ -30,6 +54,16 @@ def finalize_task_name(job_id: str) -> str:
 def expire_task_name(job_id: str) -> str:
     """One upload-expiry check per job."""
     return f"e-{_digest('expire', job_id)}"
+
+
+def slice_task_name(bucket: str, name: str, generation: int, index: int) -> str:
+    """One task per slice of an object generation: a replayed fan-out adds nothing."""
+    return f"s-{_digest('slice', bucket, name, str(generation), str(index))}"
+
+
+def control_task_name(rate_key: str, tick: int) -> str:
+    """One controller tick per (rate key, tick): a second chain on the key merges into the first."""
+    return f"c-{_digest('control', rate_key, str(tick))}"
 
 
 def queue_for(key: RateKey) -> str:

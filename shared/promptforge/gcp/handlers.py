@@ -15,7 +15,6 @@ the next ingest on the key starts it again.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -24,16 +23,15 @@ from typing import Any
 
 from promptforge.core.control import control_key
 from promptforge.core.deps import CONTROL_QUEUE, Deps
-from promptforge.core.fanout import SLICE_TARGET, handle_ingest_sliced, handle_slice
+from promptforge.core.fanout import handle_ingest_sliced, handle_slice
 from promptforge.core.finalize import handle_expire, handle_finalize
 from promptforge.core.ingest import job_id_from_object
 from promptforge.core.models import JobStatus
+from promptforge.core.tasknames import TaskTarget, control_task_name
 from promptforge.core.worker import handle_prompt
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
-
-CONTROL_TARGET = "control"
 
 TaskHandler = Callable[[Deps, Delivery], Awaitable[HandlerResult]]
 
@@ -41,12 +39,11 @@ TaskHandler = Callable[[Deps, Delivery], Awaitable[HandlerResult]]
 def control_task(rate_key: str, period: float, now: datetime) -> Task:
     """The tick of ``rate_key`` due at the next multiple of ``period`` after ``now``."""
     tick = math.floor(now.timestamp() / period) + 1
-    digest = hashlib.sha256(f"control\x00{rate_key}\x00{tick}".encode()).hexdigest()[:40]
     return Task(
         queue=CONTROL_QUEUE,
-        target=CONTROL_TARGET,
+        target=TaskTarget.CONTROL,
         payload={"rate_key": rate_key, "tick": tick},
-        name=f"c-{digest}",
+        name=control_task_name(rate_key, tick),
         schedule_time=datetime.fromtimestamp(tick * period, UTC),
     )
 
@@ -92,7 +89,7 @@ async def handle_ingest(
 
 def worker_routes() -> dict[str, TaskHandler]:
     """What the worker function serves."""
-    return {"worker": handle_prompt}
+    return {TaskTarget.WORKER: handle_prompt}
 
 
 def controller_routes(*, slice_lines: int, period: float) -> dict[str, TaskHandler]:
@@ -105,9 +102,9 @@ def controller_routes(*, slice_lines: int, period: float) -> dict[str, TaskHandl
         return await handle_control(deps, delivery, period=period)
 
     return {
-        "ingest": ingest,
-        SLICE_TARGET: handle_slice,
-        "finalize": handle_finalize,
-        "expire": handle_expire,
-        CONTROL_TARGET: control,
+        TaskTarget.INGEST: ingest,
+        TaskTarget.SLICE: handle_slice,
+        TaskTarget.FINALIZE: handle_finalize,
+        TaskTarget.EXPIRE: handle_expire,
+        TaskTarget.CONTROL: control,
     }

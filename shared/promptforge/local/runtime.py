@@ -28,6 +28,7 @@ from promptforge.core.deps import CoreConfig, Deps
 from promptforge.core.finalize import handle_expire, handle_finalize
 from promptforge.core.ingest import finalize_event_task, handle_ingest
 from promptforge.core.queues import ensure_control_queue
+from promptforge.core.tasknames import TaskTarget
 from promptforge.core.worker import handle_prompt
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.providers.catalogue import Catalogue
@@ -99,10 +100,10 @@ class EmbeddedRuntime:
             log.info("resumed: released %d prompt leases held by a previous process", released)
         await ensure_control_queue(self.deps)
         for target, handler in (
-            ("ingest", handle_ingest),
-            ("worker", handle_prompt),
-            ("finalize", handle_finalize),
-            ("expire", handle_expire),
+            (TaskTarget.INGEST, handle_ingest),
+            (TaskTarget.WORKER, handle_prompt),
+            (TaskTarget.FINALIZE, handle_finalize),
+            (TaskTarget.EXPIRE, handle_expire),
         ):
             self.tasks.register(target, self._bind(target, handler))
         await self.tasks.start()

@@ -1,0 +1,45 @@
+"""Task names and targets: one table, and names that never change between releases.
+
+A task name is how both queues deduplicate a replayed enqueue; a release that changed
+how a name is derived would let a task queued before the deploy run twice after it.
+The expected names are pinned.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from promptforge.core import tasknames
+from promptforge.core.tasknames import TaskTarget
+
+LIBRARY = Path(tasknames.__file__).resolve().parents[1]
+
+
+def test_names_are_pinned() -> None:
+    assert tasknames.prompt_task_name("j", "p", 3) == "p-fb84de1559e21f4db7ebc2ec95c5a594b4ad9c3a"
+    assert tasknames.slice_task_name("b", "o", 7, 2) == "s-2571ef2dccc045502aab46150b4f6dad64339055"
+    assert tasknames.control_task_name("k", 42) == "c-0dc20a5f1c0639bb5c2d7fd88a14a6fcf8121ae2"
+
+
+def test_every_task_is_addressed_through_the_table() -> None:
+    # A bare string given as a task's target (Task(target="worker"), or positionally as
+    # Task/Delivery's second argument) is a second table that drifts from this one.
+    strays = []
+    for path in LIBRARY.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Call):
+                given = [k.value for k in node.keywords if k.arg == "target"]
+                if _called(node) in {"Task", "Delivery"}:
+                    given += node.args[1:2]
+                strays += [f"{path.relative_to(LIBRARY)}:{v.lineno}" for v in given if _named(v)]
+    assert strays == []
+
+
+def _called(node: ast.Call) -> str:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+
+
+def _named(value: ast.expr) -> bool:
+    return isinstance(value, ast.Constant) and value.value in set(TaskTarget)
