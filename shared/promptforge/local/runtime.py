@@ -14,7 +14,6 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from types import TracebackType
 
 from promptforge.api.app import create_api_app
 from promptforge.blobstore.base import BlobInfo
@@ -31,6 +30,7 @@ from promptforge.core.queues import ensure_control_queue
 from promptforge.core.tasknames import TaskTarget
 from promptforge.core.worker import handle_prompt
 from promptforge.jobstore.sqlite import SqliteJobStore
+from promptforge.lifecycle import AsyncResource
 from promptforge.providers.catalogue import Catalogue
 from promptforge.providers.http import provider_client
 from promptforge.settings import Settings
@@ -56,7 +56,7 @@ def signing_secret(settings: Settings) -> bytes:
     return path.read_text().strip().encode("utf-8")
 
 
-class EmbeddedRuntime:
+class EmbeddedRuntime(AsyncResource):
     """One machine's PromptForge: open, serve ``app``, close."""
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
@@ -119,18 +119,6 @@ class EmbeddedRuntime:
         await self.tasks.close()
         await self.http.aclose()
         await self.store.close()
-
-    async def __aenter__(self) -> EmbeddedRuntime:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def _bind(self, target: str, handler: _CoreHandler) -> _Handler:
         deps = self.deps
