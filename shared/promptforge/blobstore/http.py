@@ -22,7 +22,6 @@ from starlette.types import Receive, Scope, Send
 
 from promptforge.blobstore.base import BlobInfo
 from promptforge.blobstore.local import (
-    BlobExistsError,
     LocalBlobReader,
     LocalBlobStore,
     LocalBlobWriter,
@@ -32,7 +31,10 @@ from promptforge.clock import Clock
 from promptforge.errors import (
     ApiError,
     BadRequest,
+    BlobExistsError,
     Conflict,
+    Forbidden,
+    MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     SignatureError,
@@ -45,18 +47,6 @@ DRAIN_LIMIT_BYTES = 64 << 20
 _OTHER_METHODS = ["DELETE", "OPTIONS", "PATCH", "POST"]
 _NAME_CODES = frozenset({"invalid_object_name", "invalid_bucket_name"})
 _MEDIA_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json"}
-
-
-class _ForbiddenError(ApiError):
-    """403: a signed URL refused (``errors.py`` has no 403 class)."""
-
-    status = 403
-
-
-class _MethodNotAllowedError(ApiError):
-    """405: blob URLs answer GET, HEAD and PUT only."""
-
-    status = 405
 
 
 class _ReaderResponse(StreamingResponse):
@@ -208,7 +198,7 @@ class _BlobHandlers:
                 now=self._clock.now(),
             )
         except SignatureError as exc:
-            error_class = BadRequest if exc.code in _NAME_CODES else _ForbiddenError
+            error_class = BadRequest if exc.code in _NAME_CODES else Forbidden
             raise error_class(exc.code, exc.message) from exc
 
     def _too_large(self) -> PayloadTooLarge:
@@ -223,7 +213,7 @@ class _BlobHandlers:
 async def _other_method(request: Request) -> Response:
     """Refuse methods other than GET, HEAD and PUT as JSON."""
     return _error_response(
-        _MethodNotAllowedError(
+        MethodNotAllowed(
             "method_not_allowed",
             f"blob URLs accept GET, HEAD and PUT, not {request.method}",
             headers={"Allow": "GET, HEAD, PUT"},

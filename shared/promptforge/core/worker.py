@@ -21,12 +21,12 @@ import time
 import uuid
 from datetime import timedelta
 
-from promptforge.core.credentials import MissingCredential
 from promptforge.core.deps import Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
 from promptforge.core.ingest import prompt_task
 from promptforge.core.models import ClaimResult, Job, Outcome, OutcomeKind, PromptTask
 from promptforge.core.tasknames import queue_for
+from promptforge.errors import MissingCredential
 from promptforge.providers.base import CallOutcome, CallResult
 from promptforge.providers.http import send
 from promptforge.providers.registry import get_adapter

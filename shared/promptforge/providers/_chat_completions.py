@@ -40,7 +40,7 @@ _CONTEXT_LENGTH = re.compile(r"maximum context length|context length exceeded|co
 
 
 @dataclass(frozen=True)
-class WireError:
+class ErrorBody:
     """What an error body says: the provider's code and type (if any) and a human message."""
 
     message: str
@@ -144,7 +144,7 @@ class ChatCompletionsAdapter:
         return RateSignals()
 
     def _rate_limited(
-        self, status: int, error: WireError, headers: dict[str, str], signals: RateSignals
+        self, status: int, error: ErrorBody, headers: dict[str, str], signals: RateSignals
     ) -> CallResult:
         """A 429: flow control, waiting as long as the headers or the message say."""
         return rate_limited(status, error.best_code(status), error.message, signals)
@@ -202,7 +202,7 @@ def parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult:
     return result
 
 
-def read_error(status: int, body: bytes) -> WireError:
+def read_error(status: int, body: bytes) -> ErrorBody:
     """The code, type and message of an error body, in any of the shapes seen in the wild.
 
     ``{"error": {"message", "type", "code"}}`` (OpenAI), a flat ``{"object": "error",
@@ -211,7 +211,7 @@ def read_error(status: int, body: bytes) -> WireError:
     """
     data = decode_json(body)
     if not isinstance(data, dict):
-        return WireError(message=f"HTTP {status} with {_describe(body)}")
+        return ErrorBody(message=f"HTTP {status} with {_describe(body)}")
     inner = data.get("error")
     fields = inner if isinstance(inner, dict) else data
     raw = (
@@ -221,7 +221,7 @@ def read_error(status: int, body: bytes) -> WireError:
         message = f"HTTP {status} with {_describe(body)}"
     else:
         message = _clip(raw if isinstance(raw, str) else json.dumps(raw))
-    return WireError(
+    return ErrorBody(
         message=message, code=_text(fields.get("code")), type=_text(fields.get("type"))
     )
 

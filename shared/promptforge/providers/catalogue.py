@@ -21,17 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from promptforge.data import read_text
-from promptforge.errors import PromptForgeError
+from promptforge.errors import CatalogueError
 from promptforge.providers.registry import SUPPORTED_PROVIDERS
 
 _BUILT_IN = "models.json"
 _INT_FIELDS = ("context_window", "max_output_tokens")
 _PRICE_FIELDS = ("input_usd_per_mtok", "output_usd_per_mtok")
 _FIELDS = frozenset({"provider", "model", *_INT_FIELDS, *_PRICE_FIELDS})
-
-
-class CatalogueError(PromptForgeError):
-    """A catalogue file that cannot be read or holds an invalid entry."""
 
 
 @dataclass(frozen=True)

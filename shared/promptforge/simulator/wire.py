@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from promptforge.errors import PromptForgeError
 from promptforge.simulator.limits import Cost, Decision
 from promptforge.simulator.text import Completion, prompt_tokens
 
@@ -63,7 +64,7 @@ class CallContext:
         return int(self.now.timestamp())
 
 
-class WireError(Exception):
+class WireError(PromptForgeError):
     """A request the provider refuses before any limit applies (auth, validation)."""
 
     def __init__(self, reply: Reply) -> None:
