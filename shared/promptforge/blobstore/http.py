@@ -1,7 +1,7 @@
 """HTTP routes that serve the embedded blob store's signed URLs.
 
 ``PUT /blobs/{bucket}/{name}`` streams an upload into the store and reports it to
-``on_upload`` (the local runtime emits the object-finalize event there);
+``on_upload`` (the embedded runtime emits the object-finalize event there);
 ``GET /blobs/{bucket}/{name}`` streams a download. Both need a URL signed by the store's
 ``UrlSigner``; errors are JSON ``{"error": {"code", "message", "status"}}``:
 400 for a bad bucket or object name, 403 for a refused signature (its ``SignatureError``
@@ -71,7 +71,7 @@ def blob_routes(
     clock: Clock,
     drain_bytes: int = DRAIN_LIMIT_BYTES,
 ) -> list[Route]:
-    """The routes serving ``store``'s signed URLs, for the local server to mount.
+    """The routes serving ``store``'s signed URLs, for the embedded server to mount.
 
     ``on_upload`` is awaited after each stored upload, before the 200; if it raises, the
     object stays stored and the client sees a 500 (a retried PUT reports it again).

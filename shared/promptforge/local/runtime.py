@@ -133,7 +133,7 @@ class EmbeddedRuntime(AsyncResource):
         return bound
 
     async def _on_upload(self, info: BlobInfo) -> None:
-        """The local equivalent of the GCS finalize event: a named, durable ingest task."""
+        """The embedded equivalent of the GCS finalize event: a named, durable ingest task."""
         await self.tasks.enqueue([finalize_event_task(info.bucket, info.name, info.generation)])
 
     async def _control_loop(self) -> None:

@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from promptforge.data import example_prompt_lines
 from promptforge.ratesim.cloudtasks import CloudTasksSpec
 from promptforge.ratesim.engine import EventLoop
-from promptforge.ratesim.forge import ForgeOptions, PromptForgeClient
+from promptforge.ratesim.forge import ForgeClient, ForgeOptions
 from promptforge.ratesim.metrics import ideal_time
 from promptforge.ratesim.provider import ProviderModel, SimulatedProvider
 from promptforge.ratesim.recorder import Recorder
@@ -122,7 +122,7 @@ def des_twin(case: Case, prompts: list[Prompt], seed: int) -> WallclockResult:
     provider = SimulatedProvider(_model(case), loop, seed)
     recorder = Recorder(loop, len(prompts))
     options = ForgeOptions(queue=CloudTasksSpec(apply_delay=0.0), gate=False)
-    client = PromptForgeClient(loop, provider, prompts, recorder, options=options, seed=seed)
+    client = ForgeClient(loop, provider, prompts, recorder, options=options, seed=seed)
     client.start()
     loop.run(until=24 * 3600.0)
     makespan = recorder.makespan if recorder.makespan is not None else float("inf")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from promptforge.simulator.limits import BucketView, Cost, Decision, LimitKind
+from promptforge.simulator.limits import BucketView, Cost, LimitCheck, LimitKind
 from promptforge.simulator.text import Completion
 from promptforge.simulator.wire import (
     CallContext,
@@ -144,7 +144,7 @@ class AnthropicWire(ProviderWire):
         spare = max(0, (request.max_tokens or 0) - completion.tokens)
         return Cost(tokens=spare, output_tokens=spare)
 
-    def _limit_headers(self, decision: Decision, ctx: CallContext) -> dict[str, str]:
+    def _limit_headers(self, decision: LimitCheck, ctx: CallContext) -> dict[str, str]:
         headers: dict[str, str] = {}
 
         def put(name: str, view: BucketView, tokens: bool) -> None:
@@ -164,7 +164,7 @@ class AnthropicWire(ProviderWire):
         return headers
 
     def success(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """A ``message`` object."""
         body = {
@@ -186,7 +186,7 @@ class AnthropicWire(ProviderWire):
         return Reply(200, body, {**self._headers(ctx), **self._limit_headers(decision, ctx)})
 
     def rate_limited(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """429 ``rate_limit_error`` with ``retry-after`` in whole seconds."""
         refusal = decision.refusal

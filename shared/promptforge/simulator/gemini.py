@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from promptforge.simulator.limits import Cost, Decision, LimitKind, Refusal
+from promptforge.simulator.limits import Cost, LimitCheck, LimitKind, Refusal
 from promptforge.simulator.text import Completion
 from promptforge.simulator.wire import (
     CallContext,
@@ -136,7 +136,7 @@ class GeminiWire(ProviderWire):
         return Cost(tokens=request.input_tokens, input_tokens=request.input_tokens)
 
     def success(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """A ``GenerateContentResponse``."""
         content: dict[str, Any] = {"role": "model"}
@@ -162,7 +162,7 @@ class GeminiWire(ProviderWire):
         return Reply(200, body, {})
 
     def rate_limited(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """429 ``RESOURCE_EXHAUSTED`` with QuotaFailure and RetryInfo details."""
         refusal = decision.refusal or Refusal(LimitKind.REQUESTS, 0, 0, 1)

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from promptforge.simulator.limits import Cost, Decision, LimitKind
+from promptforge.simulator.limits import Cost, LimitCheck, LimitKind
 from promptforge.simulator.openai import ChatFailure, parse_chat
 from promptforge.simulator.text import Completion
 from promptforge.simulator.wire import (
@@ -67,7 +67,7 @@ class MistralWire(ProviderWire):
         """The tokens the call really uses, prompt and completion."""
         return Cost(tokens=request.input_tokens + completion.tokens)
 
-    def _limit_headers(self, decision: Decision, cost: int) -> dict[str, str]:
+    def _limit_headers(self, decision: LimitCheck, cost: int) -> dict[str, str]:
         headers: dict[str, str] = {}
         for kind, name in ((LimitKind.REQUESTS, "req"), (LimitKind.TOKENS, "tokens")):
             view = decision.views.get(kind)
@@ -78,7 +78,7 @@ class MistralWire(ProviderWire):
         return headers
 
     def success(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """A Mistral ``chat.completion``."""
         body = {
@@ -108,7 +108,7 @@ class MistralWire(ProviderWire):
         return Reply(200, body, {**self._headers(ctx), **self._limit_headers(decision, cost)})
 
     def rate_limited(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """429 ``rate_limited``, code ``1300``."""
         cost = self.cost(request, completion).tokens

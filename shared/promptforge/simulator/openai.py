@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from promptforge.simulator.limits import Cost, Decision, LimitKind, Refusal
+from promptforge.simulator.limits import Cost, LimitCheck, LimitKind, Refusal
 from promptforge.simulator.text import Completion
 from promptforge.simulator.wire import (
     CallContext,
@@ -145,7 +145,7 @@ class OpenAIWire(ProviderWire):
         """max(max tokens, prompt tokens), charged up front."""
         return Cost(tokens=max(request.max_tokens or 0, request.input_tokens))
 
-    def _limit_headers(self, decision: Decision) -> dict[str, str]:
+    def _limit_headers(self, decision: LimitCheck) -> dict[str, str]:
         headers: dict[str, str] = {}
         for kind, name in ((LimitKind.REQUESTS, "requests"), (LimitKind.TOKENS, "tokens")):
             view = decision.views.get(kind)
@@ -156,7 +156,7 @@ class OpenAIWire(ProviderWire):
         return headers
 
     def success(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """A ``chat.completion`` object with full usage details."""
         body = {
@@ -195,7 +195,7 @@ class OpenAIWire(ProviderWire):
         return Reply(200, body, {**self._headers(ctx), **self._limit_headers(decision)})
 
     def rate_limited(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """429 ``rate_limit_exceeded`` with the limit, usage and wait in the message."""
         refusal = decision.refusal or Refusal(LimitKind.REQUESTS, 0, 0, 1)

@@ -33,7 +33,7 @@ from promptforge.simulator.anthropic import AnthropicWire
 from promptforge.simulator.config import PROVIDERS, SimulatorConfig
 from promptforge.simulator.gemini import GeminiWire
 from promptforge.simulator.latency import draw_latency
-from promptforge.simulator.limits import RateLimiter
+from promptforge.simulator.limits import SimulatorLimiter
 from promptforge.simulator.mistral import MistralWire
 from promptforge.simulator.openai import OpenAIWire
 from promptforge.simulator.stats import SimStats
@@ -88,7 +88,7 @@ class Simulator:
     ) -> None:
         self.config = config
         self.wires = _wires()
-        self.limiter = RateLimiter(config.limits, config.schedule, clock, config.time_scale)
+        self.limiter = SimulatorLimiter(config.limits, config.schedule, clock, config.time_scale)
         self.stats = SimStats()
         self._rng = random.Random(config.seed)
 

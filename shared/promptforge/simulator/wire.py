@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from promptforge.errors import PromptForgeError
-from promptforge.simulator.limits import Cost, Decision
+from promptforge.simulator.limits import Cost, LimitCheck
 from promptforge.simulator.text import Completion, prompt_tokens
 
 _BASE62 = string.ascii_letters + string.digits
@@ -105,13 +105,13 @@ class ProviderWire(abc.ABC):
 
     @abc.abstractmethod
     def success(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """The 200 reply."""
 
     @abc.abstractmethod
     def rate_limited(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """The 429 reply for a refused request."""
 
