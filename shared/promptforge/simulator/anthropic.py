@@ -11,7 +11,6 @@ completes. Headers: ``anthropic-ratelimit-{requests,tokens,input-tokens,output-t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +18,7 @@ from promptforge.simulator.limits import BucketView, Cost, LimitCheck, LimitKind
 from promptforge.simulator.text import Completion
 from promptforge.simulator.wire import (
     CallContext,
+    Caller,
     ProviderWire,
     Reply,
     SimRequest,
@@ -82,24 +82,18 @@ class AnthropicWire(ProviderWire):
     def _invalid(self, message: str, ctx: CallContext) -> WireError:
         return WireError(self._reply(400, "invalid_request_error", message, ctx))
 
-    def authenticate(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        api_keys: frozenset[str] | None,
-        ctx: CallContext,
-    ) -> None:
+    def authenticate(self, caller: Caller, ctx: CallContext) -> None:
         """401 ``authentication_error`` without a good key; 400 without ``anthropic-version``.
 
         The key comes in ``x-api-key`` or, as recent SDKs send it, ``Authorization: Bearer``.
         """
-        key = headers.get("x-api-key", "").strip() or bearer_key(headers)
+        key = caller.headers.get("x-api-key", "").strip() or bearer_key(caller.headers)
         if not key:
             message = "x-api-key header is required"
             raise WireError(self._reply(401, "authentication_error", message, ctx))
-        if not key_accepted(key, api_keys):
+        if not key_accepted(key, caller.api_keys):
             raise WireError(self._reply(401, "authentication_error", "invalid x-api-key", ctx))
-        if not headers.get("anthropic-version"):
+        if not caller.headers.get("anthropic-version"):
             raise self._invalid("anthropic-version: header is required", ctx)
 
     def parse(self, body: bytes, path_model: str | None, ctx: CallContext) -> SimRequest:

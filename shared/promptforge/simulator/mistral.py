@@ -9,7 +9,6 @@ the ``x-ratelimit-*-minute`` family seen in the wild; errors use Mistral's
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 from promptforge.simulator.limits import Cost, LimitCheck, LimitKind
@@ -17,6 +16,7 @@ from promptforge.simulator.openai import ChatFailure, parse_chat
 from promptforge.simulator.text import Completion
 from promptforge.simulator.wire import (
     CallContext,
+    Caller,
     ProviderWire,
     Reply,
     SimRequest,
@@ -46,16 +46,10 @@ class MistralWire(ProviderWire):
 
         return fail
 
-    def authenticate(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        api_keys: frozenset[str] | None,
-        ctx: CallContext,
-    ) -> None:
+    def authenticate(self, caller: Caller, ctx: CallContext) -> None:
         """401 ``{"message": "Unauthorized", "request_id"}`` for a missing or bad key."""
-        key = bearer_key(headers)
-        if key is None or not key_accepted(key, api_keys):
+        key = bearer_key(caller.headers)
+        if key is None or not key_accepted(key, caller.api_keys):
             body = {"message": "Unauthorized", "request_id": uuid.uuid4().hex}
             raise WireError(Reply(401, body, self._headers(ctx)))
 

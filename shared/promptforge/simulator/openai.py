@@ -9,13 +9,14 @@ come back; a request larger than the whole TPM gets the permanent "Request too l
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from promptforge.simulator.limits import Cost, LimitCheck, LimitKind, Refusal
 from promptforge.simulator.text import Completion
 from promptforge.simulator.wire import (
     CallContext,
+    Caller,
     ProviderWire,
     Reply,
     SimRequest,
@@ -118,18 +119,12 @@ class OpenAIWire(ProviderWire):
 
         return fail
 
-    def authenticate(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        api_keys: frozenset[str] | None,
-        ctx: CallContext,
-    ) -> None:
+    def authenticate(self, caller: Caller, ctx: CallContext) -> None:
         """401 ``invalid_request_error`` without a key, ``invalid_api_key`` with a bad one."""
-        key = bearer_key(headers)
+        key = bearer_key(caller.headers)
         if key is None:
             raise self._fail(ctx)(401, _NO_KEY, None, None)
-        if not key_accepted(key, api_keys):
+        if not key_accepted(key, caller.api_keys):
             shown = f"{key[:3]}*{key[-4:]}" if len(key) > 8 else "*"
             message = (
                 f"Incorrect API key provided: {shown}. You can find your API key at "

@@ -38,7 +38,7 @@ from promptforge.simulator.mistral import MistralWire
 from promptforge.simulator.openai import OpenAIWire
 from promptforge.simulator.stats import SimStats
 from promptforge.simulator.text import complete, prompt_key
-from promptforge.simulator.wire import CallContext, ProviderWire, Reply, WireError
+from promptforge.simulator.wire import CallContext, Caller, ProviderWire, Reply, WireError
 
 _RAW_SEND = "promptforge.simulator.raw_send"
 _DISCONNECT_POLL = 0.05
@@ -135,7 +135,8 @@ class Simulator:
         stats.requests += 1
         ctx = CallContext(wire.new_request_id(), datetime.now(UTC))
         try:
-            wire.authenticate(request.headers, request.query_params, self.config.api_keys, ctx)
+            caller = Caller(request.headers, request.query_params, self.config.api_keys)
+            wire.authenticate(caller, ctx)
             call = wire.parse(await request.body(), request.path_params.get("model"), ctx)
         except WireError as exc:
             stats.rejected += 1

@@ -51,6 +51,15 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """What a call presents to authenticate, and the keys the simulator accepts (None: any)."""
+
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    api_keys: frozenset[str] | None
+
+
+@dataclass(frozen=True)
 class CallContext:
     """Per-call facts a reply needs: its id, the wall-clock time, the processing time."""
 
@@ -82,13 +91,7 @@ class ProviderWire(abc.ABC):
         return uuid.uuid4().hex
 
     @abc.abstractmethod
-    def authenticate(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        api_keys: frozenset[str] | None,
-        ctx: CallContext,
-    ) -> None:
+    def authenticate(self, caller: Caller, ctx: CallContext) -> None:
         """Raise :class:`WireError` with the provider's 401/403 when the key is missing or bad."""
 
     @abc.abstractmethod
