@@ -44,6 +44,7 @@ from promptforge.core.models import GenerationParams, JobStatus
 from promptforge.core.queues import shard_rates
 from promptforge.local.runtime import EmbeddedRuntime
 from promptforge.local.server import BackgroundServer
+from promptforge.providers.base import PromptCall
 from promptforge.providers.http import provider_client
 from promptforge.providers.registry import get_adapter
 from promptforge.settings import Settings
@@ -210,11 +211,13 @@ async def run_baseline(simulator_url: str, path: Path, concurrency: int) -> tupl
     params = GenerationParams()
     requests = [
         adapter.build_request(
-            base_url=simulator_url,
-            api_key=_SIM_KEY,
-            model=MODEL,
-            prompt=str(json.loads(line)["prompt"]),
-            params=params,
+            PromptCall(
+                base_url=simulator_url,
+                api_key=_SIM_KEY,
+                model=MODEL,
+                prompt=str(json.loads(line)["prompt"]),
+                params=params,
+            )
         )
         for line in _lines(path)
     ]

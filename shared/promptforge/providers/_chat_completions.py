@@ -23,7 +23,7 @@ from typing import Any
 
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.models import GenerationParams
-from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, RateSignals
+from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall, RateSignals
 from promptforge.providers.durations import (
     parse_http_date,
     parse_retry_after,
@@ -77,22 +77,15 @@ class ChatCompletionsAdapter:
         self._seed_field = seed_field
         self._clock: Clock = clock or SystemClock()
 
-    def build_request(
-        self,
-        *,
-        base_url: str,
-        api_key: str,
-        model: str,
-        prompt: str,
-        params: GenerationParams,
-    ) -> HttpRequest:
+    def build_request(self, call: PromptCall) -> HttpRequest:
         """The chat-completions request for one prompt; unset options are left out."""
-        endpoint = self._endpoint(base_url)
+        params = call.params
+        endpoint = self._endpoint(call.base_url)
         messages: list[dict[str, str]] = []
         if params.system is not None:
             messages.append({"role": "system", "content": params.system})
-        messages.append({"role": "user", "content": prompt})
-        body: dict[str, Any] = {"model": model, "messages": messages}
+        messages.append({"role": "user", "content": call.prompt})
+        body: dict[str, Any] = {"model": call.model, "messages": messages}
         if params.max_tokens is not None:
             body[endpoint.max_tokens_field] = params.max_tokens
         if params.temperature is not None:
@@ -106,7 +99,7 @@ class ChatCompletionsAdapter:
         if params.response_format is not None:
             body["response_format"] = dict(params.response_format)
         # Local OpenAI-compatible servers often take no key: then no key header at all.
-        headers = {"Content-Type": "application/json", **endpoint.key_headers(api_key)}
+        headers = {"Content-Type": "application/json", **endpoint.key_headers(call.api_key)}
         return HttpRequest("POST", endpoint.url, headers, body)
 
     def _endpoint(self, base_url: str) -> ChatEndpoint:

@@ -20,7 +20,7 @@ from typing import Any
 
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.models import GenerationParams
-from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, RateSignals
+from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall, RateSignals
 from promptforge.providers.durations import parse_http_date, parse_retry_after
 
 API_VERSION = "2023-06-01"
@@ -51,22 +51,15 @@ class AnthropicAdapter:
         self._clock: Clock = clock or SystemClock()
         self._default_max_tokens = default_max_tokens
 
-    def build_request(
-        self,
-        *,
-        base_url: str,
-        api_key: str,
-        model: str,
-        prompt: str,
-        params: GenerationParams,
-    ) -> HttpRequest:
+    def build_request(self, call: PromptCall) -> HttpRequest:
         """``POST {base}/v1/messages``; options that :meth:`unsupported` lists are left out."""
+        params = call.params
         body: dict[str, Any] = {
-            "model": model,
+            "model": call.model,
             "max_tokens": (
                 params.max_tokens if params.max_tokens is not None else self._default_max_tokens
             ),
-            "messages": [{"role": "user", "content": prompt}],
+            "messages": [{"role": "user", "content": call.prompt}],
         }
         if params.system is not None:
             body["system"] = params.system
@@ -78,9 +71,9 @@ class AnthropicAdapter:
             body["stop_sequences"] = list(params.stop)
         return HttpRequest(
             method="POST",
-            url=f"{base_url.rstrip('/')}/v1/messages",
+            url=f"{call.base_url.rstrip('/')}/v1/messages",
             headers={
-                "x-api-key": api_key,
+                "x-api-key": call.api_key,
                 "anthropic-version": API_VERSION,
                 "content-type": "application/json",
             },

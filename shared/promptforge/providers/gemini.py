@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.models import GenerationParams
-from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, RateSignals
+from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall, RateSignals
 from promptforge.providers.durations import (
     parse_go_duration,
     parse_retry_after,
@@ -59,27 +59,20 @@ class GeminiAdapter:
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock: Clock = clock or SystemClock()
 
-    def build_request(
-        self,
-        *,
-        base_url: str,
-        api_key: str,
-        model: str,
-        prompt: str,
-        params: GenerationParams,
-    ) -> HttpRequest:
+    def build_request(self, call: PromptCall) -> HttpRequest:
         """``POST {base}/v1beta/models/{model}:generateContent``; unmappable options left out."""
-        body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
+        params = call.params
+        body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": call.prompt}]}]}
         if params.system is not None:
             body["systemInstruction"] = {"parts": [{"text": params.system}]}
         config = _generation_config(params)
         if config:
             body["generationConfig"] = config
-        model_id = quote(model.removeprefix("models/"), safe="-._~")
+        model_id = quote(call.model.removeprefix("models/"), safe="-._~")
         return HttpRequest(
             method="POST",
-            url=f"{base_url.rstrip('/')}/v1beta/models/{model_id}:generateContent",
-            headers={"x-goog-api-key": api_key, "content-type": "application/json"},
+            url=f"{call.base_url.rstrip('/')}/v1beta/models/{model_id}:generateContent",
+            headers={"x-goog-api-key": call.api_key, "content-type": "application/json"},
             json=body,
         )
 
