@@ -23,6 +23,7 @@ from typing import Any
 
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.models import GenerationParams
+from promptforge.providers._bodies import SNIPPET_CHARS, decode_json, snippet
 from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall, RateSignals
 from promptforge.providers.durations import (
     parse_http_date,
@@ -34,7 +35,6 @@ from promptforge.providers.openai_compat import ChatEndpoint
 
 RESPONSE_FORMAT_TYPES = frozenset({"text", "json_object", "json_schema"})
 _TRANSIENT_4XX = frozenset({408, 409})
-_SNIPPET_CHARS = 300
 _MESSAGE_CHARS = 2000
 _CONTEXT_LENGTH = re.compile(r"maximum context length|context length exceeded|context window", re.I)
 
@@ -242,14 +242,6 @@ def header_int(headers: dict[str, str], name: str) -> int | None:
     return int(number) if number.is_integer() else None
 
 
-def decode_json(body: bytes) -> Any:
-    """The JSON value of ``body``, ``None`` when it is not JSON."""
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-
-
 def _header_retry_after(headers: dict[str, str], clock: Clock) -> float | None:
     """``retry-after-ms`` first (more precise), then ``retry-after`` (seconds or HTTP date)."""
     millis = parse_retry_after_ms(headers.get("retry-after-ms"))
@@ -294,11 +286,11 @@ def _valid_response_format(response_format: dict[str, Any]) -> bool:
 
 def _describe(body: bytes) -> str:
     """What came back, for a message: "an empty body" or the start of it."""
-    snippet = body[:_SNIPPET_CHARS].decode("utf-8", errors="replace").strip()
-    if not snippet:
+    start = snippet(body)
+    if not start:
         return "an empty body"
-    more = "..." if len(body) > _SNIPPET_CHARS else ""
-    return f"body {snippet!r}{more}"
+    more = "..." if len(body) > SNIPPET_CHARS else ""
+    return f"body {start!r}{more}"
 
 
 def _clip(message: str) -> str:

@@ -14,12 +14,12 @@ turned into seconds from the response's ``date`` header (else the injected clock
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.models import GenerationParams
+from promptforge.providers._bodies import decode_json, fallback_message, snippet
 from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall, RateSignals
 from promptforge.providers.durations import parse_http_date, parse_retry_after
 
@@ -36,7 +36,6 @@ _SPEND_LIMIT_MARKERS = (
 )
 _TRANSIENT_4XX = frozenset({408, 409})
 _MAX_TEMPERATURE = 1.0
-_SNIPPET_CHARS = 300
 
 
 class AnthropicAdapter:
@@ -139,10 +138,10 @@ class AnthropicAdapter:
 
 def _parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult:
     """A 2xx Messages response: text blocks joined, usage summed."""
-    data = _decode(body)
+    data = decode_json(body)
     content = data.get("content") if isinstance(data, dict) else None
     if not isinstance(data, dict) or not isinstance(content, list):
-        message = f"2xx response without a content list: {_snippet(body)}"
+        message = f"2xx response without a content list: {snippet(body)}"
         return _failure(CallOutcome.TRANSIENT, status, "malformed_response", message, signals)
     text = "".join(
         block["text"]
@@ -194,27 +193,13 @@ def _failure(
 
 def _error_fields(status: int, body: bytes) -> tuple[str, str]:
     """``(error.type, error.message)`` of an error body, or a fallback built from the status."""
-    data = _decode(body)
+    data = decode_json(body)
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict):
         kind, message = error.get("type"), error.get("message")
         if isinstance(kind, str) and kind:
             return kind, message if isinstance(message, str) and message else kind
-    snippet = _snippet(body)
-    return f"http_{status}", f"HTTP {status}: {snippet}" if snippet else f"HTTP {status}"
-
-
-def _decode(body: bytes) -> Any:
-    """The JSON value of ``body``, or ``None`` when it is not JSON."""
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-
-
-def _snippet(body: bytes) -> str:
-    """The start of a body, for a message that has nothing better."""
-    return body[:_SNIPPET_CHARS].decode("utf-8", errors="replace").strip()
+    return f"http_{status}", fallback_message(status, body)
 
 
 def _count(value: Any) -> int:

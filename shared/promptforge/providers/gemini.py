@@ -15,13 +15,13 @@ details are all it teaches.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import quote
 
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.models import GenerationParams
+from promptforge.providers._bodies import decode_json, fallback_message, snippet
 from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall, RateSignals
 from promptforge.providers.durations import (
     parse_go_duration,
@@ -47,7 +47,6 @@ MAX_STOP_SEQUENCES = 5
 _CREDITS_DEPLETED = "prepayment credits are depleted"
 _TRANSIENT_4XX = frozenset({408, 499})
 _ZERO_LIMIT_IN_MESSAGE = re.compile(r"\blimit: 0(?![\d.])")
-_SNIPPET_CHARS = 300
 
 
 class GeminiAdapter:
@@ -91,7 +90,7 @@ class GeminiAdapter:
             return _parse_success(status, body)
         error = _error_object(body)
         code = _str(error.get("status")) or f"http_{status}"
-        message = _str(error.get("message")) or _fallback_message(status, body)
+        message = _str(error.get("message")) or fallback_message(status, body)
         details = error.get("details")
         details = [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
         violations = _quota_violations(details)
@@ -151,9 +150,9 @@ def _format_config(response_format: dict[str, Any]) -> dict[str, Any] | None:
 
 def _parse_success(status: int, body: bytes) -> CallResult:
     """A 2xx generateContent response: blocked or text, with usage either way."""
-    data = _decode(body)
+    data = decode_json(body)
     if not isinstance(data, dict):
-        message = f"2xx response that is not a JSON object: {_snippet(body)}"
+        message = f"2xx response that is not a JSON object: {snippet(body)}"
         return _failure(CallOutcome.TRANSIENT, status, "malformed_response", message)
     usage = data.get("usageMetadata")
     usage = usage if isinstance(usage, dict) else {}
@@ -221,7 +220,7 @@ def _failure(
 
 def _error_object(body: bytes) -> dict[str, Any]:
     """The ``error`` object of a Google error body (also when wrapped in a list), or ``{}``."""
-    data = _decode(body)
+    data = decode_json(body)
     if isinstance(data, list) and data:
         data = data[0]
     error = data.get("error") if isinstance(data, dict) else None
@@ -277,14 +276,6 @@ def _retry_delay(details: list[dict[str, Any]], message: str) -> float | None:
     return retry_delay_in_message(message)
 
 
-def _decode(body: bytes) -> Any:
-    """The JSON value of ``body``, or ``None`` when it is not JSON."""
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-
-
 def _str(value: Any) -> str:
     """``value`` if it is a string, else ``""``."""
     return value if isinstance(value, str) else ""
@@ -295,14 +286,3 @@ def _count(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     return 0
-
-
-def _snippet(body: bytes) -> str:
-    """The start of a body, for a message that has nothing better."""
-    return body[:_SNIPPET_CHARS].decode("utf-8", errors="replace").strip()
-
-
-def _fallback_message(status: int, body: bytes) -> str:
-    """A message for an error body without ``error.message``."""
-    snippet = _snippet(body)
-    return f"HTTP {status}: {snippet}" if snippet else f"HTTP {status}"
