@@ -1,6 +1,6 @@
 """The providers PromptForge speaks: the one list every other place reads.
 
-``PROVIDERS`` names each provider and where its adapter lives; ``SUPPORTED_PROVIDERS``
+``ADAPTERS`` names each provider and where its adapter lives; ``SUPPORTED_PROVIDERS``
 is their names, in this order. Everything else that lists providers reads it: the
 model catalogue, credentials, the init request's check, Secret Manager, the provider
 simulator. What cannot read Python is checked against it by a test: the
@@ -14,43 +14,34 @@ Terraform list.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import cast
 
 from promptforge.providers.base import ProviderAdapter
 
-__all__ = ["PROVIDERS", "SUPPORTED_PROVIDERS", "ProviderEntry", "get_adapter"]
+__all__ = ["ADAPTERS", "SUPPORTED_PROVIDERS", "get_adapter"]
 
+ADAPTERS: dict[str, str] = {
+    "openai": "promptforge.providers.openai:OpenAIAdapter",
+    "anthropic": "promptforge.providers.anthropic:AnthropicAdapter",
+    "gemini": "promptforge.providers.gemini:GeminiAdapter",
+    "mistral": "promptforge.providers.mistral:MistralAdapter",
+}
+"""Each provider (as a job and a secret spell it) and its adapter class, ``module:Class``.
 
-@dataclass(frozen=True)
-class ProviderEntry:
-    """One provider: its name (as a job and a secret spell it) and its adapter class."""
+Adapter modules load on first use, so one provider's import cost or breakage never
+touches the others.
+"""
 
-    name: str
-    module: str
-    adapter_class: str
-
-
-PROVIDERS: tuple[ProviderEntry, ...] = (
-    ProviderEntry("openai", "promptforge.providers.openai", "OpenAIAdapter"),
-    ProviderEntry("anthropic", "promptforge.providers.anthropic", "AnthropicAdapter"),
-    ProviderEntry("gemini", "promptforge.providers.gemini", "GeminiAdapter"),
-    ProviderEntry("mistral", "promptforge.providers.mistral", "MistralAdapter"),
-)
-
-SUPPORTED_PROVIDERS: tuple[str, ...] = tuple(entry.name for entry in PROVIDERS)
-
-# Adapter modules load lazily so one provider's import cost or breakage never touches
-# the others.
-_BY_NAME = {entry.name: entry for entry in PROVIDERS}
+SUPPORTED_PROVIDERS: tuple[str, ...] = tuple(ADAPTERS)
+"""The provider names, in the order above."""
 
 
 def get_adapter(provider: str) -> ProviderAdapter:
     """A new adapter for ``provider``; ``KeyError`` naming the supported ones if unknown."""
     try:
-        entry = _BY_NAME[provider]
+        module_name, class_name = ADAPTERS[provider].split(":")
     except KeyError:
         supported = ", ".join(SUPPORTED_PROVIDERS)
         raise KeyError(f"unknown provider {provider!r}; supported: {supported}") from None
-    adapter_class = getattr(importlib.import_module(entry.module), entry.adapter_class)
+    adapter_class = getattr(importlib.import_module(module_name), class_name)
     return cast(ProviderAdapter, adapter_class())
