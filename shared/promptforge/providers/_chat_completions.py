@@ -23,7 +23,7 @@ from typing import Any
 
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.models import GenerationParams
-from promptforge.providers._bodies import SNIPPET_CHARS, decode_json, snippet
+from promptforge.providers._parsing import SNIPPET_CHARS, decode_json, failure, snippet, usage_count
 from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall, RateSignals
 from promptforge.providers.durations import (
     parse_http_date,
@@ -150,15 +150,6 @@ def rate_limited(status: int, code: str, message: str, signals: RateSignals) -> 
     return failure(CallOutcome.RATE_LIMITED, status, code, message, signals)
 
 
-def failure(
-    outcome: CallOutcome, status: int, code: str, message: str, signals: RateSignals
-) -> CallResult:
-    """A result that carries no text."""
-    return CallResult(
-        outcome=outcome, status=status, error_code=code, error_message=message, signals=signals
-    )
-
-
 def parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult:
     """A 2xx chat completion: the first choice's text, its finish reason and the usage."""
     data = decode_json(body)
@@ -175,8 +166,8 @@ def parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult:
         outcome=CallOutcome.SUCCESS,
         text=_content_text(message.get("content")),
         finish_reason=reason if isinstance(reason, str) else None,
-        input_tokens=_count(usage.get("prompt_tokens")),
-        output_tokens=_count(usage.get("completion_tokens")),
+        input_tokens=usage_count(usage.get("prompt_tokens")),
+        output_tokens=usage_count(usage.get("completion_tokens")),
         status=status,
         signals=signals,
     )
@@ -307,10 +298,3 @@ def _text(value: Any) -> str | None:
     if isinstance(value, str | int):
         return str(value) or None
     return None
-
-
-def _count(value: Any) -> int:
-    """A usage figure, 0 when missing, null or not a non-negative integer."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return 0

@@ -19,7 +19,13 @@ from typing import Any
 
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.models import GenerationParams
-from promptforge.providers._bodies import decode_json, fallback_message, snippet
+from promptforge.providers._parsing import (
+    decode_json,
+    failure,
+    fallback_message,
+    snippet,
+    usage_count,
+)
 from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall, RateSignals
 from promptforge.providers.durations import parse_http_date, parse_retry_after
 
@@ -98,13 +104,13 @@ class AnthropicAdapter:
         error_type, message = _error_fields(status, body)
         if status == 429:
             if any(marker in message.lower() for marker in _SPEND_LIMIT_MARKERS):
-                return _failure(
+                return failure(
                     CallOutcome.PERMANENT, status, "spend_limit_reached", message, signals
                 )
-            return _failure(CallOutcome.RATE_LIMITED, status, error_type, message, signals)
+            return failure(CallOutcome.RATE_LIMITED, status, error_type, message, signals)
         if status >= 500 or status in _TRANSIENT_4XX:
-            return _failure(CallOutcome.TRANSIENT, status, error_type, message, signals)
-        return _failure(CallOutcome.PERMANENT, status, error_type, message, signals)
+            return failure(CallOutcome.TRANSIENT, status, error_type, message, signals)
+        return failure(CallOutcome.PERMANENT, status, error_type, message, signals)
 
     def _signals(self, headers: dict[str, str]) -> RateSignals:
         """The ``anthropic-ratelimit-*`` and ``retry-after`` headers as ``RateSignals``."""
@@ -142,7 +148,7 @@ def _parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult
     content = data.get("content") if isinstance(data, dict) else None
     if not isinstance(data, dict) or not isinstance(content, list):
         message = f"2xx response without a content list: {snippet(body)}"
-        return _failure(CallOutcome.TRANSIENT, status, "malformed_response", message, signals)
+        return failure(CallOutcome.TRANSIENT, status, "malformed_response", message, signals)
     text = "".join(
         block["text"]
         for block in content
@@ -153,11 +159,11 @@ def _parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult
     usage = data.get("usage")
     usage = usage if isinstance(usage, dict) else {}
     input_tokens = (
-        _count(usage.get("input_tokens"))
-        + _count(usage.get("cache_creation_input_tokens"))
-        + _count(usage.get("cache_read_input_tokens"))
+        usage_count(usage.get("input_tokens"))
+        + usage_count(usage.get("cache_creation_input_tokens"))
+        + usage_count(usage.get("cache_read_input_tokens"))
     )
-    output_tokens = _count(usage.get("output_tokens"))
+    output_tokens = usage_count(usage.get("output_tokens"))
     stop_reason = data.get("stop_reason")
     finish_reason = stop_reason if isinstance(stop_reason, str) else None
     if finish_reason == "refusal":
@@ -182,15 +188,6 @@ def _parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult
     )
 
 
-def _failure(
-    outcome: CallOutcome, status: int, code: str, message: str, signals: RateSignals
-) -> CallResult:
-    """A non-success result."""
-    return CallResult(
-        outcome=outcome, status=status, error_code=code, error_message=message, signals=signals
-    )
-
-
 def _error_fields(status: int, body: bytes) -> tuple[str, str]:
     """``(error.type, error.message)`` of an error body, or a fallback built from the status."""
     data = decode_json(body)
@@ -200,13 +197,6 @@ def _error_fields(status: int, body: bytes) -> tuple[str, str]:
         if isinstance(kind, str) and kind:
             return kind, message if isinstance(message, str) and message else kind
     return f"http_{status}", fallback_message(status, body)
-
-
-def _count(value: Any) -> int:
-    """A usage figure, 0 when missing, null or not a non-negative integer."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return 0
 
 
 def _header_int(value: str | None) -> int | None:

@@ -21,7 +21,13 @@ from urllib.parse import quote
 
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.models import GenerationParams
-from promptforge.providers._bodies import decode_json, fallback_message, snippet
+from promptforge.providers._parsing import (
+    decode_json,
+    failure,
+    fallback_message,
+    snippet,
+    usage_count,
+)
 from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall, RateSignals
 from promptforge.providers.durations import (
     parse_go_duration,
@@ -106,13 +112,13 @@ class GeminiAdapter:
         )
         if status == 429:
             if _CREDITS_DEPLETED in message.lower():
-                return _failure(CallOutcome.PERMANENT, status, "credits_depleted", message, signals)
+                return failure(CallOutcome.PERMANENT, status, "credits_depleted", message, signals)
             if _zero_quota(violations, message):
-                return _failure(CallOutcome.PERMANENT, status, "quota_zero", message, signals)
-            return _failure(CallOutcome.RATE_LIMITED, status, code, message, signals)
+                return failure(CallOutcome.PERMANENT, status, "quota_zero", message, signals)
+            return failure(CallOutcome.RATE_LIMITED, status, code, message, signals)
         if status >= 500 or status in _TRANSIENT_4XX:
-            return _failure(CallOutcome.TRANSIENT, status, code, message, signals)
-        return _failure(CallOutcome.PERMANENT, status, code, message, signals)
+            return failure(CallOutcome.TRANSIENT, status, code, message, signals)
+        return failure(CallOutcome.PERMANENT, status, code, message, signals)
 
 
 def _generation_config(params: GenerationParams) -> dict[str, Any]:
@@ -153,11 +159,11 @@ def _parse_success(status: int, body: bytes) -> CallResult:
     data = decode_json(body)
     if not isinstance(data, dict):
         message = f"2xx response that is not a JSON object: {snippet(body)}"
-        return _failure(CallOutcome.TRANSIENT, status, "malformed_response", message)
+        return failure(CallOutcome.TRANSIENT, status, "malformed_response", message)
     usage = data.get("usageMetadata")
     usage = usage if isinstance(usage, dict) else {}
-    input_tokens = _count(usage.get("promptTokenCount"))
-    output_tokens = _count(usage.get("candidatesTokenCount")) + _count(
+    input_tokens = usage_count(usage.get("promptTokenCount"))
+    output_tokens = usage_count(usage.get("candidatesTokenCount")) + usage_count(
         usage.get("thoughtsTokenCount")
     )
 
@@ -198,23 +204,6 @@ def _parse_success(status: int, body: bytes) -> CallResult:
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         status=status,
-    )
-
-
-def _failure(
-    outcome: CallOutcome,
-    status: int,
-    code: str,
-    message: str,
-    signals: RateSignals | None = None,
-) -> CallResult:
-    """A non-success result."""
-    return CallResult(
-        outcome=outcome,
-        status=status,
-        error_code=code,
-        error_message=message,
-        signals=signals or RateSignals(),
     )
 
 
@@ -279,10 +268,3 @@ def _retry_delay(details: list[dict[str, Any]], message: str) -> float | None:
 def _str(value: Any) -> str:
     """``value`` if it is a string, else ``""``."""
     return value if isinstance(value, str) else ""
-
-
-def _count(value: Any) -> int:
-    """A usage figure, 0 when missing, null or not a non-negative integer."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return 0

@@ -17,9 +17,9 @@ from promptforge.clock import Clock
 from promptforge.providers._chat_completions import (
     ChatCompletionsAdapter,
     ErrorBody,
-    failure,
     header_int,
 )
+from promptforge.providers._parsing import failure
 from promptforge.providers.base import CallOutcome, CallResult, RateSignals
 
 

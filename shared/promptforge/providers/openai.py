@@ -24,10 +24,10 @@ from promptforge.clock import Clock
 from promptforge.providers._chat_completions import (
     ChatCompletionsAdapter,
     ErrorBody,
-    failure,
     header_int,
     rate_limited,
 )
+from promptforge.providers._parsing import failure
 from promptforge.providers.base import CallOutcome, CallResult, RateSignals
 from promptforge.providers.durations import parse_go_duration
 from promptforge.providers.openai_compat import ChatEndpoint, chat_endpoint
