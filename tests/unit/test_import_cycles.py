@@ -112,6 +112,35 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def _third_party(module: str) -> set[str]:
+    """Top-level names of what ``module`` imports at run time from outside the library."""
+    tree = ast.parse(MODULES[module].read_text("utf-8"))
+    names: set[str] = set()
+    for node in _run_time_imports(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names - {"promptforge"}
+
+
+def test_the_core_reaches_no_cloud_client_and_no_web_framework() -> None:
+    graph = import_graph()
+    reached: set[str] = set()
+    pending = [m for m in MODULES if m.startswith("promptforge.core.")]
+    while pending:
+        module = pending.pop()
+        if module not in reached:
+            reached.add(module)
+            pending.extend(graph[module])
+    runtimes = {
+        m for m in reached if m.split(".")[1:2] in (["gcp"], ["local"], ["api"], ["simulator"])
+    }
+    assert runtimes == set()
+    foreign = set().union(*(_third_party(m) for m in reached))
+    assert foreign & {"google", "grpc", "starlette", "uvicorn", "functions_framework"} == set()
+
+
 def test_the_graph_sees_imports() -> None:
     graph = import_graph()
     assert "promptforge.core.models" in graph["promptforge.core.tasknames"]
