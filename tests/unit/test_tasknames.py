@@ -20,6 +20,11 @@ def test_names_are_pinned() -> None:
     assert tasknames.prompt_task_name("j", "p", 3) == "p-fb84de1559e21f4db7ebc2ec95c5a594b4ad9c3a"
     assert tasknames.slice_task_name("b", "o", 7, 2) == "s-2571ef2dccc045502aab46150b4f6dad64339055"
     assert tasknames.control_task_name("k", 42) == "c-0dc20a5f1c0639bb5c2d7fd88a14a6fcf8121ae2"
+    assert tasknames.ingest_task_name("b", "o", 5) == "i-e7a4e86f2a2012292f08ae5543bc42d63b6bf3f2"
+    assert tasknames.finalize_task_name("j") == "f-00e1655b1f3c4b33494940f558e25a6d3cc7519b"
+    expire = "e-4b176fe11fa6ecb8bc38d4e693c5c76680de6729"
+    assert tasknames.expire_task_name("j") == expire
+    assert tasknames.expire_task_name("j", again=True) == f"{expire}-again"
 
 
 def test_every_task_is_addressed_through_the_table() -> None:

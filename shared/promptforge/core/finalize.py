@@ -12,11 +12,11 @@ import json
 import logging
 
 from promptforge.blobstore.base import BlobWriter
-from promptforge.core.deps import CONTROL_QUEUE, Deps
+from promptforge.core.deps import Deps
+from promptforge.core.jobtasks import expire_task, finalize_task
 from promptforge.core.models import Job, JobError, JobStatus, OutcomeKind
 from promptforge.core.service import result_object_name
-from promptforge.core.tasknames import TaskTarget, expire_task_name, finalize_task_name
-from promptforge.tasks.base import Delivery, HandlerResult, Task
+from promptforge.tasks.base import Delivery, HandlerResult
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +33,7 @@ async def enqueue_finalize_if_ready(deps: Deps, job_id: str) -> bool:
     job = await deps.store.get_job(job_id)
     if job is None or not job.ready_to_finalize:
         return False
-    await deps.tasks.enqueue(
-        [
-            Task(
-                queue=CONTROL_QUEUE,
-                target=TaskTarget.FINALIZE,
-                payload={"job_id": job_id},
-                name=finalize_task_name(job_id),
-            )
-        ]
-    )
+    await deps.tasks.enqueue([finalize_task(job_id)])
     return True
 
 
@@ -145,17 +136,7 @@ async def handle_expire(deps: Deps, delivery: Delivery) -> HandlerResult:
     now = deps.clock.now()
     if now < job.upload_expires_at:
         # Delivered early (clock skew): look again when the URL has expired.
-        await deps.tasks.enqueue(
-            [
-                Task(
-                    queue=CONTROL_QUEUE,
-                    target=TaskTarget.EXPIRE,
-                    payload={"job_id": job.job_id},
-                    name=expire_task_name(job.job_id) + "-again",
-                    schedule_time=job.upload_expires_at,
-                )
-            ]
-        )
+        await deps.tasks.enqueue([expire_task(job.job_id, job.upload_expires_at, again=True)])
         return HandlerResult(200)
     if await deps.blobs.stat(deps.blobs.input_bucket, job.upload_object) is not None:
         return HandlerResult(200)  # the upload arrived; its ingest task is on the way

@@ -7,13 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 from promptforge.clock import isoformat
-from promptforge.core.deps import CONTROL_QUEUE, Deps
+from promptforge.core.deps import Deps
+from promptforge.core.jobtasks import expire_task
 from promptforge.core.models import Job, JobStatus
 from promptforge.core.requests import InitRequest
-from promptforge.core.tasknames import TaskTarget, expire_task_name
 from promptforge.errors import BadRequest, Conflict, NotFound, Unprocessable
 from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
-from promptforge.tasks.base import Task
 
 UPLOAD_CONTENT_TYPE = "application/octet-stream"
 EXPIRY_GRACE_SECONDS = 60
@@ -58,18 +57,8 @@ async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str
         content_type=UPLOAD_CONTENT_TYPE,
     )
     await deps.store.create_job(job)
-    await deps.tasks.enqueue(
-        [
-            Task(
-                queue=CONTROL_QUEUE,
-                target=TaskTarget.EXPIRE,
-                payload={"job_id": job_id},
-                name=expire_task_name(job_id),
-                schedule_time=expires_at
-                + timedelta(seconds=min(EXPIRY_GRACE_SECONDS, deps.config.upload_url_ttl)),
-            )
-        ]
-    )
+    grace = timedelta(seconds=min(EXPIRY_GRACE_SECONDS, deps.config.upload_url_ttl))
+    await deps.tasks.enqueue([expire_task(job_id, expires_at + grace)])
     return {"job_id": job_id, "upload_url": upload_url, "expires_at": isoformat(expires_at)}
 
 

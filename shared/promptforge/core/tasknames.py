@@ -51,9 +51,10 @@ def finalize_task_name(job_id: str) -> str:
     return f"f-{_digest('finalize', job_id)}"
 
 
-def expire_task_name(job_id: str) -> str:
-    """One upload-expiry check per job."""
-    return f"e-{_digest('expire', job_id)}"
+def expire_task_name(job_id: str, *, again: bool = False) -> str:
+    """One upload-expiry check per job, and one second look if the first came early."""
+    name = f"e-{_digest('expire', job_id)}"
+    return f"{name}-again" if again else name
 
 
 def slice_task_name(bucket: str, name: str, generation: int, index: int) -> str:
