@@ -10,8 +10,11 @@ from promptforge.gcp.secrets import read_provider_keys
 from promptforge.providers.mistral import MistralAdapter
 from promptforge.providers.openai import OpenAIAdapter
 from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
+from promptforge.ratesim.signals import Style
 from promptforge.settings import Settings
 from promptforge.simulator.config import PROVIDERS as SIMULATED
+from promptforge.simulator.config import SimulatorConfig, default_limits
+from promptforge.simulator.server import create_app as simulator_app
 
 
 def test_supported_providers_are_the_four_of_the_contract() -> None:
@@ -57,3 +60,10 @@ def test_secret_manager_and_the_simulator_read_the_registry() -> None:
         SUPPORTED_PROVIDERS
     )
     assert SIMULATED is SUPPORTED_PROVIDERS
+
+
+def test_the_simulators_cover_every_provider() -> None:
+    # Per-provider tables cannot be generated from the list; they are held to it here.
+    assert set(simulator_app(SimulatorConfig()).state.simulator.wires) == set(SUPPORTED_PROVIDERS)
+    assert set(default_limits()) == set(SUPPORTED_PROVIDERS)
+    assert {style.value for style in Style} == set(SUPPORTED_PROVIDERS)
