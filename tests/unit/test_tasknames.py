@@ -28,17 +28,31 @@ def test_names_are_pinned() -> None:
 
 
 def test_every_task_is_addressed_through_the_table() -> None:
-    # A bare string given as a task's target (Task(target="worker"), or positionally as
-    # Task/Delivery's second argument) is a second table that drifts from this one.
+    # A bare target string is a second table that drifts from this one: given to a task
+    # (Task(target="worker"), or positionally as Task/Delivery's second argument), kept
+    # in a constant named *TARGET*, or used as a key of a runtime's routes.
     strays = []
     for path in LIBRARY.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-            if isinstance(node, ast.Call):
-                given = [k.value for k in node.keywords if k.arg == "target"]
-                if _called(node) in {"Task", "Delivery"}:
-                    given += node.args[1:2]
-                strays += [f"{path.relative_to(LIBRARY)}:{v.lineno}" for v in given if _named(v)]
+            strays += [f"{path.relative_to(LIBRARY)}:{v.lineno}" for v in _target_strings(node)]
     assert strays == []
+
+
+def _target_strings(node: ast.AST) -> list[ast.expr]:
+    given: list[ast.expr] = []
+    if isinstance(node, ast.Call):
+        given += [k.value for k in node.keywords if k.arg == "target"]
+        if _called(node) in {"Task", "Delivery"}:
+            given += node.args[1:2]
+    elif isinstance(node, ast.Assign | ast.AnnAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if any(isinstance(t, ast.Name) and "TARGET" in t.id for t in targets) and node.value:
+            given += [n for n in ast.walk(node.value) if isinstance(n, ast.Constant)]
+    elif isinstance(node, ast.FunctionDef) and node.name.endswith("routes"):
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Dict):
+                given += [k for k in inner.keys if k is not None]
+    return [value for value in given if _named(value)]
 
 
 def _called(node: ast.Call) -> str:
