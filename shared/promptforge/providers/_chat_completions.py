@@ -40,7 +40,7 @@ _CONTEXT_LENGTH = re.compile(r"maximum context length|context length exceeded|co
 
 
 @dataclass(frozen=True)
-class ErrorBody:
+class ProviderErrorBody:
     """What an error body says: the provider's code and type (if any) and a human message."""
 
     message: str
@@ -137,7 +137,7 @@ class ChatCompletionsAdapter:
         return RateSignals()
 
     def _rate_limited(
-        self, status: int, error: ErrorBody, headers: dict[str, str], signals: RateSignals
+        self, status: int, error: ProviderErrorBody, headers: dict[str, str], signals: RateSignals
     ) -> CallResult:
         """A 429: flow control, waiting as long as the headers or the message say."""
         return rate_limited(status, error.best_code(status), error.message, signals)
@@ -186,7 +186,7 @@ def parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult:
     return result
 
 
-def read_error(status: int, body: bytes) -> ErrorBody:
+def read_error(status: int, body: bytes) -> ProviderErrorBody:
     """The code, type and message of an error body, in any of the shapes seen in the wild.
 
     ``{"error": {"message", "type", "code"}}`` (OpenAI), a flat ``{"object": "error",
@@ -195,7 +195,7 @@ def read_error(status: int, body: bytes) -> ErrorBody:
     """
     data = decode_json(body)
     if not isinstance(data, dict):
-        return ErrorBody(message=f"HTTP {status} with {_describe(body)}")
+        return ProviderErrorBody(message=f"HTTP {status} with {_describe(body)}")
     inner = data.get("error")
     fields = inner if isinstance(inner, dict) else data
     raw = (
@@ -205,7 +205,7 @@ def read_error(status: int, body: bytes) -> ErrorBody:
         message = f"HTTP {status} with {_describe(body)}"
     else:
         message = _clip(raw if isinstance(raw, str) else json.dumps(raw))
-    return ErrorBody(
+    return ProviderErrorBody(
         message=message, code=_text(fields.get("code")), type=_text(fields.get("type"))
     )
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from promptforge.clock import Clock
 from promptforge.providers._chat_completions import (
     ChatCompletionsAdapter,
-    ErrorBody,
+    ProviderErrorBody,
     header_int,
 )
 from promptforge.providers._parsing import failure
@@ -51,7 +51,7 @@ class MistralAdapter(ChatCompletionsAdapter):
         )
 
     def _rate_limited(
-        self, status: int, error: ErrorBody, headers: dict[str, str], signals: RateSignals
+        self, status: int, error: ProviderErrorBody, headers: dict[str, str], signals: RateSignals
     ) -> CallResult:
         """Rate limited, unless the monthly token quota is used up."""
         monthly = header_int(headers, "x-ratelimit-remaining-tokens-month")

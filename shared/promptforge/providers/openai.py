@@ -23,7 +23,7 @@ import dataclasses
 from promptforge.clock import Clock
 from promptforge.providers._chat_completions import (
     ChatCompletionsAdapter,
-    ErrorBody,
+    ProviderErrorBody,
     header_int,
     rate_limited,
 )
@@ -83,7 +83,7 @@ class OpenAIAdapter(ChatCompletionsAdapter):
         )
 
     def _rate_limited(
-        self, status: int, error: ErrorBody, headers: dict[str, str], signals: RateSignals
+        self, status: int, error: ProviderErrorBody, headers: dict[str, str], signals: RateSignals
     ) -> CallResult:
         """Quota exhaustion and oversize requests are permanent; the rest is flow control."""
         code = error.code or "rate_limit_exceeded"
