@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from importlib import resources
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,10 +19,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from promptforge.api.ratelimit import DEFAULT_LIMITS, INIT, RESULTS, STATUS, RateLimiter
+from promptforge.api.validate import validate_route
 from promptforge.core.auth import authenticate_key
 from promptforge.core.deps import Deps
 from promptforge.core.requests import MAX_INIT_BODY_BYTES, parse_init_request
 from promptforge.core.service import get_owned_job, init_job, job_results, job_status
+from promptforge.data import read_text
 from promptforge.errors import ApiError, BadRequest, PayloadTooLarge, TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ def api_routes(deps: Deps, limiter: RateLimiter | None = None) -> list[BaseRoute
         Route("/v1/jobs/init", init, methods=["POST"]),
         Route("/v1/jobs/{job_id}/status", status, methods=["GET"]),
         Route("/v1/jobs/{job_id}/results", results, methods=["GET"]),
+        validate_route(deps, admit),  # hooks branch: core/validate.py; re-home with the API
         Route("/healthz", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
@@ -79,7 +81,7 @@ def api_routes(deps: Deps, limiter: RateLimiter | None = None) -> list[BaseRoute
 
 def openapi_spec() -> str:
     """The OpenAPI document shipped with the package."""
-    return resources.files("promptforge.data").joinpath("openapi.json").read_text("utf-8")
+    return read_text("openapi.json")
 
 
 def path_job_id(request: Request) -> str:

@@ -16,6 +16,7 @@ from promptforge.core.deps import Deps
 from promptforge.core.jobtasks import expire_task, finalize_task
 from promptforge.core.models import Job, JobError, JobStatus, OutcomeKind
 from promptforge.core.service import result_object_name
+from promptforge.core.webhooks import on_job_ended
 from promptforge.tasks.base import Delivery, HandlerResult
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ async def enqueue_finalize_if_ready(deps: Deps, job_id: str) -> bool:
 async def handle_finalize(deps: Deps, delivery: Delivery) -> HandlerResult:
     """Task handler for target ``finalize``."""
     job = await deps.store.get_job(str(delivery.payload["job_id"]))
+    if job is not None and job.status.final:
+        await on_job_ended(deps, job.job_id)  # a replay: the end event, if a crash lost it
     if job is None or job.status is not JobStatus.PROCESSING:
         return HandlerResult(200)
     if not job.ready_to_finalize:
@@ -73,6 +76,7 @@ async def finalize_job(deps: Deps, job: Job) -> bool:
         error=error,
     )
     if changed:
+        await on_job_ended(deps, job.job_id)
         log.info(
             "job %s: %s with %d results and %d errors",
             job.job_id,
@@ -131,6 +135,8 @@ def _line(record: dict[str, object]) -> bytes:
 async def handle_expire(deps: Deps, delivery: Delivery) -> HandlerResult:
     """Task handler for target ``expire``: a job whose upload never came ends FAILED."""
     job = await deps.store.get_job(str(delivery.payload["job_id"]))
+    if job is not None and job.error is not None and job.error.code == "upload_expired":
+        await on_job_ended(deps, job.job_id)  # a replay: the end event, if a crash lost it
     if job is None or job.status is not JobStatus.WAITING_FOR_UPLOAD:
         return HandlerResult(200)
     now = deps.clock.now()
@@ -140,7 +146,7 @@ async def handle_expire(deps: Deps, delivery: Delivery) -> HandlerResult:
         return HandlerResult(200)
     if await deps.blobs.stat(deps.blobs.input_bucket, job.upload_object) is not None:
         return HandlerResult(200)  # the upload arrived; its ingest task is on the way
-    await deps.store.transition(
+    if await deps.store.transition(
         job.job_id,
         JobStatus.WAITING_FOR_UPLOAD,
         JobStatus.FAILED,
@@ -150,5 +156,6 @@ async def handle_expire(deps: Deps, delivery: Delivery) -> HandlerResult:
             "no file was uploaded before the upload URL expired at "
             f"{job.upload_expires_at:%Y-%m-%dT%H:%M:%SZ}; call /v1/jobs/init again",
         ),
-    )
+    ):
+        await on_job_ended(deps, job.job_id)
     return HandlerResult(200)

@@ -29,6 +29,8 @@ class TaskTarget(enum.StrEnum):
     """Fail a job whose upload never arrived."""
     CONTROL = "control"
     """One controller tick for a rate key (Google; the embedded runtime loops instead)."""
+    WEBHOOK = "webhook"
+    """One delivery attempt of a job's end event to its webhook."""
 
 
 def _digest(*parts: str) -> str:
@@ -70,3 +72,8 @@ def control_task_name(rate_key: str, tick: int) -> str:
 def queue_for(key: RateKey) -> str:
     """The queue of a rate key: Cloud Tasks queue ids allow letters, digits and hyphens."""
     return f"pf-rk-{_digest('queue', key.id)[:24]}"
+
+
+def webhook_task_name(webhook_id: str, attempt: int) -> str:
+    """One task per delivery attempt of a webhook event."""
+    return f"w-{_digest('webhook', webhook_id, str(attempt))}"

@@ -28,6 +28,7 @@ from promptforge.core.finalize import handle_expire, handle_finalize
 from promptforge.core.ingest import finalize_event_task, handle_ingest
 from promptforge.core.queues import ensure_control_queue
 from promptforge.core.tasknames import TaskTarget
+from promptforge.core.webhooks import handle_webhook
 from promptforge.core.worker import handle_prompt
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.lifecycle import AsyncResource
@@ -104,6 +105,7 @@ class EmbeddedRuntime(AsyncResource):
             (TaskTarget.WORKER, handle_prompt),
             (TaskTarget.FINALIZE, handle_finalize),
             (TaskTarget.EXPIRE, handle_expire),
+            (TaskTarget.WEBHOOK, handle_webhook),
         ):
             self.tasks.register(target, self._bind(target, handler))
         await self.tasks.start()

@@ -78,13 +78,19 @@ class ChatCompletionsAdapter:
         self._clock: Clock = clock or SystemClock()
 
     def build_request(self, call: PromptCall) -> HttpRequest:
-        """The chat-completions request for one prompt; unset options are left out."""
+        """The chat-completions request for one prompt; unset options are left out.
+
+        A chat line's messages go as they are, after the job's ``system`` option.
+        """
         params = call.params
         endpoint = self._endpoint(call.base_url)
         messages: list[dict[str, str]] = []
         if params.system is not None:
             messages.append({"role": "system", "content": params.system})
-        messages.append({"role": "user", "content": call.prompt})
+        if isinstance(call.prompt, str):
+            messages.append({"role": "user", "content": call.prompt})
+        else:
+            messages += [message.to_dict() for message in call.prompt]
         body: dict[str, Any] = {"model": call.model, "messages": messages}
         if params.max_tokens is not None:
             body[endpoint.max_tokens_field] = params.max_tokens

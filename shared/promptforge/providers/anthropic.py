@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from promptforge.clock import Clock, SystemClock
+from promptforge.core.messages import Conversation
 from promptforge.core.models import GenerationParams
 from promptforge.providers._parsing import (
     decode_json,
@@ -57,17 +58,22 @@ class AnthropicAdapter:
         self._default_max_tokens = default_max_tokens
 
     def build_request(self, call: PromptCall) -> HttpRequest:
-        """``POST {base}/v1/messages``; options that :meth:`unsupported` lists are left out."""
+        """``POST {base}/v1/messages``; options that :meth:`unsupported` lists are left out.
+
+        System text (the job's option, then a chat line's system messages) goes in
+        ``system``; the turns in ``messages``.
+        """
         params = call.params
+        conversation = Conversation.of(call.prompt, params.system)
         body: dict[str, Any] = {
             "model": call.model,
             "max_tokens": (
                 params.max_tokens if params.max_tokens is not None else self._default_max_tokens
             ),
-            "messages": [{"role": "user", "content": call.prompt}],
+            "messages": [turn.to_dict() for turn in conversation.turns],
         }
-        if params.system is not None:
-            body["system"] = params.system
+        if conversation.system is not None:
+            body["system"] = conversation.system
         if params.temperature is not None and params.temperature <= _MAX_TEMPERATURE:
             body["temperature"] = params.temperature
         if params.top_p is not None:

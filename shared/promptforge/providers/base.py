@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from promptforge.core.messages import Prompt
 from promptforge.core.models import GenerationParams
 
 
@@ -64,7 +65,7 @@ class PromptCall:
     base_url: str
     api_key: str = field(repr=False)
     model: str
-    prompt: str
+    prompt: Prompt
     params: GenerationParams
 
 
@@ -95,7 +96,7 @@ class ProviderAdapter(Protocol):
     default_base_url: str
 
     def build_request(self, call: PromptCall) -> HttpRequest:
-        """The HTTP request for one prompt."""
+        """The HTTP request for one prompt: a text, or chat messages (``core/messages.py``)."""
         ...
 
     def parse_response(self, status: int, headers: dict[str, str], body: bytes) -> CallResult:

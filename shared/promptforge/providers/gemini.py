@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from promptforge.clock import Clock, SystemClock
+from promptforge.core.messages import Conversation
 from promptforge.core.models import GenerationParams
 from promptforge.providers._parsing import (
     decode_json,
@@ -53,6 +54,8 @@ MAX_STOP_SEQUENCES = 5
 _CREDITS_DEPLETED = "prepayment credits are depleted"
 _TRANSIENT_4XX = frozenset({408, 499})
 _ZERO_LIMIT_IN_MESSAGE = re.compile(r"\blimit: 0(?![\d.])")
+_GEMINI_ROLES = {"user": "user", "assistant": "model"}
+"""Chat roles as Gemini names them (system text goes in ``systemInstruction``)."""
 
 
 class GeminiAdapter:
@@ -65,11 +68,21 @@ class GeminiAdapter:
         self._clock: Clock = clock or SystemClock()
 
     def build_request(self, call: PromptCall) -> HttpRequest:
-        """``POST {base}/v1beta/models/{model}:generateContent``; unmappable options left out."""
+        """``POST {base}/v1beta/models/{model}:generateContent``; unmappable options left out.
+
+        Turns go in ``contents`` (Gemini calls the assistant ``model``), system text (the
+        job's option, then a chat line's system messages) in ``systemInstruction``.
+        """
         params = call.params
-        body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": call.prompt}]}]}
-        if params.system is not None:
-            body["systemInstruction"] = {"parts": [{"text": params.system}]}
+        conversation = Conversation.of(call.prompt, params.system)
+        body: dict[str, Any] = {
+            "contents": [
+                {"role": _GEMINI_ROLES[turn.role], "parts": [{"text": turn.content}]}
+                for turn in conversation.turns
+            ]
+        }
+        if conversation.system is not None:
+            body["systemInstruction"] = {"parts": [{"text": conversation.system}]}
         config = _generation_config(params)
         if config:
             body["generationConfig"] = config
