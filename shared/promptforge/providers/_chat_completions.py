@@ -23,7 +23,15 @@ from typing import Any
 
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.models import GenerationParams
-from promptforge.providers._parsing import SNIPPET_CHARS, decode_json, failure, snippet, usage_count
+from promptforge.providers._parsing import (
+    SNIPPET_CHARS,
+    answered,
+    decode_json,
+    failure,
+    not_success,
+    snippet,
+    usage_count,
+)
 from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall, RateSignals
 from promptforge.providers.durations import (
     parse_http_date,
@@ -163,32 +171,28 @@ def parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult:
     choice = choices[0] if isinstance(choices, list) and choices else None
     message = choice.get("message") if isinstance(choice, dict) else None
     if not isinstance(data, dict) or not isinstance(choice, dict) or not isinstance(message, dict):
-        text = f"HTTP {status} without a chat completion, {_describe(body)}"
-        return failure(CallOutcome.TRANSIENT, status, "malformed_response", text, signals)
+        why = f"HTTP {status} without a chat completion, {_describe(body)}"
+        return failure(CallOutcome.TRANSIENT, status, "malformed_response", why, signals)
     usage = data.get("usage")
     usage = usage if isinstance(usage, dict) else {}
     reason = choice.get("finish_reason")
-    result = CallResult(
-        outcome=CallOutcome.SUCCESS,
-        text=_content_text(message.get("content")),
-        finish_reason=reason if isinstance(reason, str) else None,
-        input_tokens=usage_count(usage.get("prompt_tokens")),
-        output_tokens=usage_count(usage.get("completion_tokens")),
-        status=status,
-        signals=signals,
-    )
+    text = _content_text(message.get("content"))
+    tokens_in = usage_count(usage.get("prompt_tokens"))
+    tokens_out = usage_count(usage.get("completion_tokens"))
+    finish_reason = reason if isinstance(reason, str) else None
+    result = answered(status, text, finish_reason, tokens_in, tokens_out, signals)
     refusal = message.get("refusal")
     if isinstance(refusal, str) and refusal:
-        return _not_success(result, CallOutcome.PERMANENT, "refusal", f"model refused: {refusal}")
+        return not_success(result, CallOutcome.PERMANENT, "refusal", f"model refused: {refusal}")
     if result.finish_reason == "content_filter" and not result.text:
         why = "the provider's content filter withheld the answer (finish_reason: content_filter)"
-        return _not_success(result, CallOutcome.PERMANENT, "content_filter", why)
+        return not_success(result, CallOutcome.PERMANENT, "content_filter", why)
     if result.finish_reason == "error":
         why = "generation stopped on a provider-side error (finish_reason: error)"
-        return _not_success(result, CallOutcome.TRANSIENT, "generation_error", why)
+        return not_success(result, CallOutcome.TRANSIENT, "generation_error", why)
     if result.text is None:
         why = f"HTTP {status} with no message content (finish_reason: {result.finish_reason})"
-        return _not_success(result, CallOutcome.TRANSIENT, "empty_response", why)
+        return not_success(result, CallOutcome.TRANSIENT, "empty_response", why)
     return result
 
 
@@ -249,13 +253,6 @@ def _header_retry_after(headers: dict[str, str], clock: Clock) -> float | None:
         return None
     now = parse_http_date(headers.get("date")) or clock.now()
     return parse_retry_after(value, now)
-
-
-def _not_success(result: CallResult, outcome: CallOutcome, code: str, message: str) -> CallResult:
-    """A 2xx that is not a usable answer: keep the usage and finish reason, drop the text."""
-    return dataclasses.replace(
-        result, outcome=outcome, text=None, error_code=code, error_message=message
-    )
 
 
 def _content_text(content: Any) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -51,4 +52,31 @@ def failure(
         error_code=code,
         error_message=message,
         signals=signals or RateSignals(),
+    )
+
+
+def answered(  # noqa: PLR0917 - a billed response's fields, in CallResult's order
+    status: int,
+    text: str | None,
+    finish_reason: str | None,
+    input_tokens: int,
+    output_tokens: int,
+    signals: RateSignals | None = None,
+) -> CallResult:
+    """A response the provider answered and billed: its text, finish reason and usage."""
+    return CallResult(
+        outcome=CallOutcome.SUCCESS,
+        text=text,
+        finish_reason=finish_reason,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        status=status,
+        signals=signals or RateSignals(),
+    )
+
+
+def not_success(result: CallResult, outcome: CallOutcome, code: str, message: str) -> CallResult:
+    """A 2xx that is not a usable answer: keep the usage and finish reason, drop the text."""
+    return dataclasses.replace(
+        result, outcome=outcome, text=None, error_code=code, error_message=message
     )

@@ -21,9 +21,11 @@ from promptforge.clock import Clock, SystemClock
 from promptforge.core.messages import Conversation
 from promptforge.core.models import GenerationParams
 from promptforge.providers._parsing import (
+    answered,
     decode_json,
     failure,
     fallback_message,
+    not_success,
     snippet,
     usage_count,
 )
@@ -172,26 +174,11 @@ def _parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult
     output_tokens = usage_count(usage.get("output_tokens"))
     stop_reason = data.get("stop_reason")
     finish_reason = stop_reason if isinstance(stop_reason, str) else None
+    result = answered(status, text, finish_reason, input_tokens, output_tokens, signals)
     if finish_reason == "refusal":
-        return CallResult(
-            outcome=CallOutcome.PERMANENT,
-            finish_reason=finish_reason,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            status=status,
-            error_code="safety_block",
-            error_message="Anthropic declined the prompt (stop_reason: refusal)",
-            signals=signals,
-        )
-    return CallResult(
-        outcome=CallOutcome.SUCCESS,
-        text=text,
-        finish_reason=finish_reason,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        status=status,
-        signals=signals,
-    )
+        why = "Anthropic declined the prompt (stop_reason: refusal)"
+        return not_success(result, CallOutcome.PERMANENT, "safety_block", why)
+    return result
 
 
 def _error_fields(status: int, body: bytes) -> tuple[str, str]:

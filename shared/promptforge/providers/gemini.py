@@ -23,9 +23,11 @@ from promptforge.clock import Clock, SystemClock
 from promptforge.core.messages import Conversation
 from promptforge.core.models import GenerationParams
 from promptforge.providers._parsing import (
+    answered,
     decode_json,
     failure,
     fallback_message,
+    not_success,
     snippet,
     usage_count,
 )
@@ -181,15 +183,8 @@ def _parse_success(status: int, body: bytes) -> CallResult:
     )
 
     def blocked(code: str, message: str, finish_reason: str | None = None) -> CallResult:
-        return CallResult(
-            outcome=CallOutcome.PERMANENT,
-            finish_reason=finish_reason,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            status=status,
-            error_code=code,
-            error_message=message,
-        )
+        billed = answered(status, None, finish_reason, input_tokens, output_tokens)
+        return not_success(billed, CallOutcome.PERMANENT, code, message)
 
     feedback = data.get("promptFeedback")
     block_reason = _str(feedback.get("blockReason")) if isinstance(feedback, dict) else ""
@@ -210,14 +205,7 @@ def _parse_success(status: int, body: bytes) -> CallResult:
         for part in (parts if isinstance(parts, list) else [])
         if isinstance(part, dict) and isinstance(part.get("text"), str) and not part.get("thought")
     )
-    return CallResult(
-        outcome=CallOutcome.SUCCESS,
-        text=text,
-        finish_reason=finish_reason,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        status=status,
-    )
+    return answered(status, text, finish_reason, input_tokens, output_tokens)
 
 
 def _error_object(body: bytes) -> dict[str, Any]:
