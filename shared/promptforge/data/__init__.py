@@ -16,6 +16,7 @@ from typing import Any
 __all__ = ["example_prompt_lines", "load_json", "read_text"]
 
 EXAMPLE_PROMPTS = "example_prompts.jsonl"
+"""The demo and benchmark prompts, one JSON object a line."""
 
 
 def read_text(name: str) -> str:
