@@ -20,11 +20,13 @@
     │   └── CredentialsError      a secrets source with an invalid entry (the key never shown)
     ├── ClientError               the Python client: a failed API or storage call (the client)
     ├── InputFileError            an input file ``promptforge submit`` cannot send (cli.submit)
-    └── WireError                 the provider simulator refusing a request (simulator.wire)
+    ├── WireError                 the provider simulator refusing a request (simulator.wire)
+    ├── SignatureRefused          the GCS stand-in refusing a V4 signature (devstack.v4_signatures)
+    └── StandInError              a stand-in that did not start or stopped (devstack.processes)
 
 The classes defined beside the code that raises them (the module is named in brackets)
-stay there because they belong to one tool (the client, the CLI, the simulator) or one
-runtime (Google's OIDC check); the rest are here.
+stay there because they belong to one tool (the client, the CLI, the simulator, the dev
+stack) or one runtime (Google's OIDC check); the rest are here.
 
 Provider failures are not exceptions: a provider call returns a ``CallResult`` whose
 ``outcome`` (success / rate_limited / transient / permanent) the worker turns into

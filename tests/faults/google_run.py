@@ -34,6 +34,7 @@ import httpx
 
 from promptforge.core.queues import SHARD_RATE, key_shards
 from promptforge.core.tasknames import TaskTarget
+from promptforge.devstack.cloudevents import finalize_event
 from promptforge.ratecontrol.controller import DEFAULT_CONFIG
 from promptforge.ratecontrol.state import Ceilings
 from tests.e2e.jobs import Finished, download, init_job, jsonl, wait_final
@@ -41,7 +42,6 @@ from tests.faults.checks import FaultRun, Summary, check_fault_run
 from tests.faults.google_stack import INPUT, PROXIED, GoogleStack
 from tests.faults.scenarios import Fault
 from tests.faults.watch import JobWatch, done, sim_stats, wait_in_flight
-from tests.gcp.cloudevents import finalize_event
 
 KILL_AT = 0.4
 RESTART_AT = 0.6
