@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from promptforge import data
+from promptforge.bench.prompts import example_prompt_lines
 from promptforge.ratesim import scenarios
 from promptforge.ratesim.scenarios import SCENARIOS, load_scenarios
 from promptforge.ratesim.signals import Style
@@ -37,10 +38,10 @@ def test_every_scenario_key_is_a_field() -> None:
 
 
 def test_example_prompt_lines_are_json_with_a_prompt() -> None:
-    lines = data.example_prompt_lines(5)
+    lines = example_prompt_lines(5)
     assert len(lines) == 5
     assert all(isinstance(json.loads(line)["prompt"], str) for line in lines)
-    assert len(data.example_prompt_lines()) > 1_000
+    assert len(example_prompt_lines()) > 1_000
 
 
 def test_example_prompts_are_what_the_script_builds_from_their_parts() -> None:
@@ -52,4 +53,4 @@ def test_example_prompts_are_what_the_script_builds_from_their_parts() -> None:
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     built = [json.dumps(row, ensure_ascii=False) for row in script.build()]
-    assert built == data.example_prompt_lines(), "run scripts/make_example_prompts.py"
+    assert built == example_prompt_lines(), "run scripts/make_example_prompts.py"

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptforge.data import example_prompt_lines
+from promptforge.data import read_text
 
 DOCUMENT_SHARE = 0.3
 """Share of lines whose prompt is a multi-paragraph document rather than one instruction."""
@@ -39,6 +39,20 @@ class PromptFile:
     def megabytes(self) -> float:
         """Size in MB (10**6 bytes, as throughput is quoted)."""
         return self.bytes / 1e6
+
+
+EXAMPLE_PROMPTS = "example_prompts.jsonl"
+"""The shipped demo and benchmark prompts (``promptforge/data``), one JSON object a line.
+
+Named here, in a dev tool, and not in ``promptforge.data``: a function package ships the
+data files its modules name, and no function needs these prompts.
+"""
+
+
+def example_prompt_lines(count: int | None = None) -> list[str]:
+    """The non-blank JSONL lines of the example prompts, the first ``count`` if given."""
+    lines = [line for line in read_text(EXAMPLE_PROMPTS).splitlines() if line.strip()]
+    return lines if count is None else lines[:count]
 
 
 def example_prompts() -> list[str]:

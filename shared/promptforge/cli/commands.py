@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from promptforge.bench.prompts import example_prompt_lines
 from promptforge.clock import SystemClock
-from promptforge.data import example_prompt_lines
 from promptforge.settings import Settings
 
 if TYPE_CHECKING:

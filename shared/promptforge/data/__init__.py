@@ -13,10 +13,7 @@ import json
 from importlib.resources import files
 from typing import Any
 
-__all__ = ["example_prompt_lines", "load_json", "read_text"]
-
-EXAMPLE_PROMPTS = "example_prompts.jsonl"
-"""The demo and benchmark prompts, one JSON object a line."""
+__all__ = ["load_json", "read_text"]
 
 
 def read_text(name: str) -> str:
@@ -27,9 +24,3 @@ def read_text(name: str) -> str:
 def load_json(name: str) -> Any:
     """The shipped JSON file ``name``, parsed."""
     return json.loads(read_text(name))
-
-
-def example_prompt_lines(count: int | None = None) -> list[str]:
-    """The non-blank JSONL lines of the example prompts, the first ``count`` if given."""
-    lines = [line for line in read_text(EXAMPLE_PROMPTS).splitlines() if line.strip()]
-    return lines if count is None else lines[:count]

@@ -20,16 +20,17 @@ from promptforge.providers.base import ProviderAdapter
 
 __all__ = ["ADAPTERS", "SUPPORTED_PROVIDERS", "get_adapter"]
 
-ADAPTERS: dict[str, str] = {
-    "openai": "promptforge.providers.openai:OpenAIAdapter",
-    "anthropic": "promptforge.providers.anthropic:AnthropicAdapter",
-    "gemini": "promptforge.providers.gemini:GeminiAdapter",
-    "mistral": "promptforge.providers.mistral:MistralAdapter",
+ADAPTERS: dict[str, tuple[str, str]] = {
+    "openai": ("promptforge.providers.openai", "OpenAIAdapter"),
+    "anthropic": ("promptforge.providers.anthropic", "AnthropicAdapter"),
+    "gemini": ("promptforge.providers.gemini", "GeminiAdapter"),
+    "mistral": ("promptforge.providers.mistral", "MistralAdapter"),
 }
-"""Each provider (as a job and a secret spell it) and its adapter class, ``module:Class``.
+"""Each provider (as a job and a secret spell it) and its adapter: module and class.
 
 Adapter modules load on first use, so one provider's import cost or breakage never
-touches the others.
+touches the others. The module is a whole dotted name so that a function package,
+which ships the modules its code names, ships every adapter.
 """
 
 SUPPORTED_PROVIDERS: tuple[str, ...] = tuple(ADAPTERS)
@@ -39,7 +40,7 @@ SUPPORTED_PROVIDERS: tuple[str, ...] = tuple(ADAPTERS)
 def get_adapter(provider: str) -> ProviderAdapter:
     """A new adapter for ``provider``; ``KeyError`` naming the supported ones if unknown."""
     try:
-        module_name, class_name = ADAPTERS[provider].split(":")
+        module_name, class_name = ADAPTERS[provider]
     except KeyError:
         supported = ", ".join(SUPPORTED_PROVIDERS)
         raise KeyError(f"unknown provider {provider!r}; supported: {supported}") from None

@@ -24,7 +24,7 @@ from pathlib import Path
 import anyio
 from pydantic import SecretStr
 
-from promptforge.data import example_prompt_lines
+from promptforge.bench.prompts import example_prompt_lines
 from promptforge.ratesim.cloudtasks import CloudTasksSpec
 from promptforge.ratesim.engine import EventLoop
 from promptforge.ratesim.forge import ForgeClient, ForgeOptions
