@@ -11,25 +11,29 @@ from promptforge.core.messages import Prompt, messages_from_dicts
 
 
 class JobStatus(enum.StrEnum):
-    """Public job status. A job ends in ``COMPLETED`` or ``FAILED``."""
+    """Public job status. A job ends in ``COMPLETED``, ``FAILED`` or ``CANCELLED``."""
 
     WAITING_FOR_UPLOAD = "WAITING_FOR_UPLOAD"
     PROCESSING = "PROCESSING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
     @property
     def final(self) -> bool:
-        """True for the two statuses a job never leaves."""
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+        """True for the three statuses a job never leaves."""
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 # The transitions the status machine allows; anything else is a bug or a replay.
 ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.WAITING_FOR_UPLOAD: frozenset({JobStatus.PROCESSING, JobStatus.FAILED}),
-    JobStatus.PROCESSING: frozenset({JobStatus.COMPLETED, JobStatus.FAILED}),
+    JobStatus.WAITING_FOR_UPLOAD: frozenset(
+        {JobStatus.PROCESSING, JobStatus.FAILED, JobStatus.CANCELLED}
+    ),
+    JobStatus.PROCESSING: frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}),
     JobStatus.COMPLETED: frozenset(),
     JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
 }
 
 
@@ -124,8 +128,11 @@ class Job:
     output_tokens: int = 0
     result_files: tuple[str, ...] = ()
     error: JobError | None = None
+    name: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    cancel_requested_at: datetime | None = None
 
     @property
     def rate_key(self) -> RateKey:
@@ -136,6 +143,11 @@ class Job:
     def accounted(self) -> int:
         """Prompts with a final outcome (result or error)."""
         return self.completed_count + self.failed_count
+
+    @property
+    def cancelling(self) -> bool:
+        """A cancel was asked and the job has not ended yet: dispatch nothing more."""
+        return self.cancel_requested_at is not None and not self.status.final
 
     @property
     def ready_to_finalize(self) -> bool:

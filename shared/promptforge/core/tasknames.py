@@ -27,6 +27,8 @@ class TaskTarget(enum.StrEnum):
     """Write a finished job's result files and mark it ``COMPLETED``."""
     EXPIRE = "expire"
     """Fail a job whose upload never arrived."""
+    CANCEL = "cancel"
+    """One round of a cancelled job's sweep: settle its prompts that have not run."""
     CONTROL = "control"
     """One controller tick for a rate key (Google; the embedded runtime loops instead)."""
     WEBHOOK = "webhook"
@@ -77,6 +79,11 @@ def queue_for(key: RateKey, epoch: int = 0) -> str:
     """
     base = f"pf-rk-{_digest('queue', key.id)[:24]}"
     return base if epoch == 0 else f"{base}-e{epoch}"
+
+
+def cancel_task_name(job_id: str, round_: int) -> str:
+    """One cancel sweep per job and round (a sweep that finds calls in flight runs again)."""
+    return f"c-{_digest('cancel', job_id, str(round_))}"
 
 
 def webhook_task_name(webhook_id: str, attempt: int) -> str:

@@ -49,8 +49,8 @@ async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
     """Task handler for target ``worker``."""
     task = PromptTask.from_dict(delivery.payload)
     job = await deps.jobs.get(task.job_id, deps.store.get_job)
-    if job is None or job.status.final:
-        return HandlerResult(200)
+    if job is None or job.status.final or job.cancelling:
+        return HandlerResult(200)  # a cancelled job's prompts are settled by its cancel sweep
     now = deps.clock.now()
     holder = uuid.uuid4().hex
     claim = await deps.store.claim(
@@ -208,21 +208,37 @@ def _storable(task: PromptTask, outcome: Outcome, result: CallResult) -> Outcome
 
 
 def _error_outcome(task: PromptTask, code: str, message: str, result: CallResult) -> Outcome:
-    return Outcome(
-        key=Outcome.prompt_key(task.prompt_id),
-        kind=OutcomeKind.ERROR,
-        line=task.line,
-        record={
-            "prompt_id": task.prompt_id,
-            "line": task.line,
-            "error": {
-                "code": code,
-                "message": message,
-                "provider_status": result.status,
-                "provider_code": result.error_code,
-            },
-            "attempts": task.attempt + 1,
-        },
+    error: dict[str, object] = {
+        "code": code,
+        "message": message,
+        "provider_status": result.status,
+        "provider_code": result.error_code,
+    }
+    return prompt_error(
+        task.prompt_id,
+        task.line,
+        error,
+        attempts=task.attempt + 1,
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
+    )
+
+
+def prompt_error(
+    prompt_id: str,
+    line: int,
+    error: dict[str, object],
+    *,
+    attempts: int,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+) -> Outcome:
+    """A prompt's ``errors.jsonl`` outcome: ``{prompt_id, line, error, attempts}``."""
+    return Outcome(
+        key=Outcome.prompt_key(prompt_id),
+        kind=OutcomeKind.ERROR,
+        line=line,
+        record={"prompt_id": prompt_id, "line": line, "error": error, "attempts": attempts},
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
     )

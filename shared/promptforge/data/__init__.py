@@ -1,6 +1,6 @@
 """Files shipped inside the package, and the one loader that reads them.
 
-``models.json`` (the model catalogue), ``openapi.json`` (the API's document),
+``models.json`` (the model catalogue),
 ``example_prompts.jsonl`` (the demo and benchmark prompts), ``rate_scenarios.json``
 (the rate benchmark's scenarios) and ``example_prompt_parts.json`` (what
 ``scripts/make_example_prompts.py`` builds the example prompts from). They are data,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from promptforge.core.cancel import handle_cancel
 from promptforge.core.control_chain import control_task
 from promptforge.core.control_chain import handle_control as _handle_control
 from promptforge.core.deps import Deps
@@ -67,6 +68,7 @@ def controller_routes(
         TaskTarget.SLICE: handle_slice,
         TaskTarget.FINALIZE: handle_finalize,
         TaskTarget.EXPIRE: handle_expire,
+        TaskTarget.CANCEL: handle_cancel,
         TaskTarget.CONTROL: control,
         TaskTarget.WEBHOOK: handle_webhook,
     }

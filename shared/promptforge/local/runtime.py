@@ -21,6 +21,7 @@ from promptforge.blobstore.http import blob_routes
 from promptforge.blobstore.local import LocalBlobStore
 from promptforge.blobstore.signing import UrlSigner
 from promptforge.clock import Clock, SystemClock
+from promptforge.core.cancel import handle_cancel
 from promptforge.core.control_chain import step_if_due
 from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
@@ -105,6 +106,7 @@ class EmbeddedRuntime(AsyncResource):
             (TaskTarget.WORKER, handle_prompt),
             (TaskTarget.FINALIZE, handle_finalize),
             (TaskTarget.EXPIRE, handle_expire),
+            (TaskTarget.CANCEL, handle_cancel),
             (TaskTarget.WEBHOOK, handle_webhook),
         ):
             self.tasks.register(target, self._bind(target, handler))

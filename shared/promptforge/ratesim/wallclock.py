@@ -117,8 +117,8 @@ async def _real_run(
     """
     from rich.console import Console
 
-    from promptforge.cli.client import PromptForgeClient as ApiClient
     from promptforge.cli.submit import submit_file
+    from promptforge.client import PromptForgeClient as ApiClient
     from promptforge.clock import SystemClock
     from promptforge.core.auth import create_api_key
     from promptforge.local.runtime import EmbeddedRuntime
