@@ -65,7 +65,9 @@ def _targets(module: str, node: ast.Import | ast.ImportFrom) -> set[str]:
         parts = name.split(".")
         # importing a.b.c runs a, a.b and a.b.c
         names.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return {name for name in names if name in MODULES and name != module}
+    # A module's own packages are initialised before it whatever it imports: not an edge.
+    own = {module.rsplit(".", depth)[0] for depth in range(1, module.count(".") + 1)}
+    return {name for name in names if name in MODULES and name != module and name not in own}
 
 
 def import_graph() -> dict[str, set[str]]:
