@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from promptforge.api.app import openapi_spec
 from promptforge.api.routes import API_OPERATIONS
+from promptforge.api.schemas import ErrorBody
 from promptforge.blobstore.http import _other_method  # answers 405 to every other method
 from promptforge.core.requests import InitRequest
 from promptforge.local.runtime import EmbeddedRuntime
@@ -67,13 +68,16 @@ def test_every_operation_is_in_the_document_once() -> None:
 
 
 def test_every_error_code_has_a_message_schema() -> None:
+    """PromptForge's ErrorBody, or for a drop-in format's operation that format's error body."""
     spec = json.loads(openapi_spec())
+    shapes = {op.label: (op.error_body or ErrorBody).__name__ for op in API_OPERATIONS}
     for path, item in spec["paths"].items():
         for method, operation in item.items():
+            body = shapes.get(f"{method.upper()} {path}", "ErrorBody")
             for status, response in operation["responses"].items():
                 if int(status) >= 400:
                     schema = response["content"]["application/json"]["schema"]
-                    assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (path, method)
+                    assert schema == {"$ref": f"#/components/schemas/{body}"}, (path, method)
                     assert "Codes: " in response["description"], (path, method, status)
 
 

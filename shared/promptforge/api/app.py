@@ -82,9 +82,14 @@ def _endpoint(
         raise ValueError(f"{op.label} has no handler")
 
     async def endpoint(request: Request) -> Response:
-        record = await authenticate_key(deps.store, presented_key(request))
-        check_rate(limits, op.label, record.key_id)
-        return await handler(Call(deps, request, record.tenant_id))
+        try:
+            record = await authenticate_key(deps.store, presented_key(request))
+            check_rate(limits, op.label, record.key_id)
+            return await handler(Call(deps, request, record.tenant_id))
+        except ApiError as exc:
+            if op.error_shape is None:
+                raise
+            return op.error_shape(exc)
 
     return endpoint
 

@@ -45,6 +45,8 @@ _PATH_PARAMS: dict[str, dict[str, Any]] = {
     },
     "bucket": {"type": "string"},
     "name": {"type": "string"},
+    "file_id": {"type": "string", "description": "A file id from POST /v1/files."},
+    "batch_id": {"type": "string", "description": "A batch id from creating the batch."},
 }
 
 
@@ -84,6 +86,8 @@ def _model_pairs(operations: tuple[Operation, ...]) -> list[tuple[type[BaseModel
             pairs[(op.body, "validation")] = None
         if op.response is not None:
             pairs[(op.response, "serialization")] = None
+        if op.error_body is not None:
+            pairs[(op.error_body, "serialization")] = None
     return list(pairs)
 
 
@@ -170,7 +174,7 @@ def _responses(op: Operation, refs: Refs) -> dict[str, Any]:
     if limited:
         failures.append(_rate_limited(op))
     for status, failure in sorted(_merged(failures).items()):
-        responses[str(status)] = _error(failure, refs)
+        responses[str(status)] = _error(failure, refs, op.error_body or ErrorBody)
     if limited:
         responses["429"]["headers"] = {
             "Retry-After": {
@@ -207,10 +211,10 @@ def _merged(failures: list[Failure]) -> dict[int, Failure]:
     return merged
 
 
-def _error(failure: Failure, refs: Refs) -> dict[str, Any]:
+def _error(failure: Failure, refs: Refs, body: type[BaseModel]) -> dict[str, Any]:
     return {
         "description": f"{failure.description} Codes: {', '.join(failure.codes)}.",
-        "content": {"application/json": {"schema": refs[(ErrorBody, "serialization")]}},
+        "content": {"application/json": {"schema": refs[(body, "serialization")]}},
     }
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from promptforge.core.deps import Deps
+from promptforge.errors import ApiError, BadRequest
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,10 @@ class Call:
     tenant: str
 
 
+_Q = TypeVar("_Q", bound=BaseModel)
 Handler = Callable[[Call], Awaitable[Response]]
+ErrorShape = Callable[[ApiError], Response]
+"""Renders an error in another API's shape (a drop-in format's, ``formats/``)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,8 @@ class Operation:
     type (``body_optional``: it may be absent). ``streams`` is the media type of an
     alternative streamed success body.
     ``limited`` says the per-key request limit of ``label`` applies (``api.ratelimit``) to
-    an authenticated operation.
+    an authenticated operation. ``error_shape`` renders its errors (the key check's too)
+    in the shape of the API it imitates (documented by ``error_body``), not PromptForge's.
     """
 
     method: str
@@ -70,8 +75,33 @@ class Operation:
     limited: bool = True
     failures: tuple[Failure, ...] = ()
     links: dict[str, Any] = field(default_factory=dict)
+    error_shape: ErrorShape | None = None
+    error_body: type[BaseModel] | None = None
 
     @property
     def label(self) -> str:
         """``POST /v1/jobs/init``: the operation's name in logs, limits and tests."""
         return f"{self.method} {self.path}"
+
+
+def render(model: type[BaseModel], data: object, status: int = 200) -> Response:
+    """``data`` checked against its documented model, as JSON (unset optional fields left out)."""
+    body = model.model_validate(data).model_dump(mode="json", exclude_unset=True)
+    return JSONResponse(body, status_code=status)
+
+
+def parse_query(model: type[_Q], request: Request) -> _Q:
+    """The query string as ``model``, or a 400 naming the parameter: ``missing_parameter``,
+    ``unknown_parameter`` (where the model forbids others) or ``invalid_parameter``."""
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        name = ".".join(str(part) for part in first["loc"])
+        code = _PARAMETER_CODES.get(first["type"], "invalid_parameter")
+        raise BadRequest(
+            code, f"query parameter {name!r}: {first['msg']}", details={"parameter": name}
+        ) from exc
+
+
+_PARAMETER_CODES = {"missing": "missing_parameter", "extra_forbidden": "unknown_parameter"}

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
-from promptforge.api.operations import Call, Failure, Operation
+from promptforge.api.operations import Call, Failure, Operation, parse_query, render
 from promptforge.api.schemas import (
     BlobStored,
     InitResponse,
@@ -37,34 +37,12 @@ from promptforge.core.service import (
 )
 from promptforge.core.validate import ValidationReport, Validator, validate_stream
 from promptforge.errors import BadRequest, PayloadTooLarge
+from promptforge.formats import anthropic_batch, openai_batch
 
 _Q = TypeVar("_Q", bound=BaseModel)
 NDJSON = "application/x-ndjson"
 MAX_JOB_ID_CHARS = 45
 """The longest UUID spelling ``uuid.UUID`` accepts: ``urn:uuid:`` and 36 characters."""
-
-
-def render(model: type[BaseModel], data: object, status: int = 200) -> Response:
-    """``data`` checked against its documented model, as JSON (unset optional fields left out)."""
-    body = model.model_validate(data).model_dump(mode="json", exclude_unset=True)
-    return JSONResponse(body, status_code=status)
-
-
-def parse_query(model: type[_Q], request: Request) -> _Q:
-    """The query string as ``model``, or a 400 naming the parameter: ``missing_parameter``,
-    ``unknown_parameter`` (where the model forbids others) or ``invalid_parameter``."""
-    try:
-        return model.model_validate(dict(request.query_params))
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        name = ".".join(str(part) for part in first["loc"])
-        code = _PARAMETER_CODES.get(first["type"], "invalid_parameter")
-        raise BadRequest(
-            code, f"query parameter {name!r}: {first['msg']}", details={"parameter": name}
-        ) from exc
-
-
-_PARAMETER_CODES = {"missing": "missing_parameter", "extra_forbidden": "unknown_parameter"}
 
 
 def path_job_id(request: Request) -> str:
@@ -363,6 +341,8 @@ API_OPERATIONS: tuple[Operation, ...] = (
             Failure(405, "Blob URLs accept GET, HEAD and PUT only.", ("method_not_allowed",)),
         ),
     ),
+    *openai_batch.OPERATIONS,  # OpenAI Files + Batches: formats/openai_batch.py
+    *anthropic_batch.OPERATIONS,  # Anthropic Message Batches: formats/anthropic_batch.py
 )
 """The public API, in the order the document lists it (``/healthz`` and ``/openapi.json``
 are added by ``api.app``)."""

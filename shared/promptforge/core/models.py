@@ -57,6 +57,28 @@ class RateKey:
 
 
 @dataclass(frozen=True)
+class LineRoute:
+    """A line's own provider, model and generation options, over its job's (``route``).
+
+    A drop-in batch (``formats/``) may mix models: each line names its own, and its prompt
+    is dispatched under that line's rate key, ``(provider, model, job credential)``.
+    """
+
+    provider: str
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (a line's ``route`` and a task body's)."""
+        return {"provider": self.provider, "model": self.model, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LineRoute:
+        """Inverse of :meth:`to_dict`; ``KeyError`` on a malformed one."""
+        return cls(str(data["provider"]), str(data["model"]), dict(data.get("params") or {}))
+
+
+@dataclass(frozen=True)
 class GenerationParams:
     """Per-job generation options passed to the provider."""
 
@@ -139,6 +161,13 @@ class Job:
         """The rate key this job's prompts are dispatched under."""
         return RateKey(self.provider, self.model, self.credential)
 
+    def route_of(self, route: LineRoute | None) -> tuple[RateKey, GenerationParams]:
+        """The rate key and options a prompt runs with: its line's route over the job's."""
+        if route is None:
+            return self.rate_key, self.params
+        params = GenerationParams.from_dict({**self.params.to_dict(), **route.params})
+        return RateKey(route.provider, route.model, self.credential), params
+
     @property
     def accounted(self) -> int:
         """Prompts with a final outcome (result or error)."""
@@ -208,6 +237,7 @@ class PromptTask:
     prompt: Prompt
     generation: int = 0
     attempt: int = 0
+    route: LineRoute | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the task body: ``prompt`` (text) or ``messages`` (a chat line)."""
@@ -222,6 +252,8 @@ class PromptTask:
             body["prompt"] = self.prompt
         else:
             body["messages"] = [message.to_dict() for message in self.prompt]
+        if self.route is not None:
+            body["route"] = self.route.to_dict()
         return body
 
     @classmethod
@@ -236,6 +268,7 @@ class PromptTask:
             else str(data["prompt"]),
             generation=int(data.get("generation", 0)),
             attempt=int(data.get("attempt", 0)),
+            route=LineRoute.from_dict(data["route"]) if data.get("route") else None,
         )
 
 

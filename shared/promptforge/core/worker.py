@@ -66,7 +66,7 @@ async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
         return HandlerResult(409)
     if claim is not ClaimResult.CLAIMED:
         return HandlerResult(200)
-    queue = _own_queue(job, delivery.queue)
+    queue = _own_queue(job, task, delivery.queue)
     deferred = await _admission(deps, job, task)
     if deferred is not None:
         await _requeue(deps, queue, task, deferred, attempt=task.attempt)
@@ -76,9 +76,9 @@ async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
     return HandlerResult(200)
 
 
-def _own_queue(job: Job, delivered_from: str) -> str:
+def _own_queue(job: Job, task: PromptTask, delivered_from: str) -> str:
     """The queue that delivered the task if it is one of the key's, else the key's first."""
-    base = queue_for(job.rate_key)
+    base = queue_for(job.route_of(task.route)[0])
     return delivered_from if delivered_from.startswith(base) else base
 
 
@@ -87,7 +87,7 @@ async def _admission(deps: Deps, job: Job, task: PromptTask) -> float | None:
     config = deps.config.rate_control
     if not config.gated:
         return None
-    saved = await deps.store.load_rate_state(job.rate_key.id) or {}
+    saved = await deps.store.load_rate_state(job.route_of(task.route)[0].id) or {}
     if "state" not in saved:
         return None
     state = ControllerState.from_dict(saved["state"])
@@ -96,9 +96,10 @@ async def _admission(deps: Deps, job: Job, task: PromptTask) -> float | None:
 
 
 async def _call_provider(deps: Deps, job: Job, task: PromptTask) -> CallResult:
-    adapter = get_adapter(job.provider)
+    key, params = job.route_of(task.route)
+    adapter = get_adapter(key.provider)
     try:
-        endpoint = deps.credentials.resolve(job.provider, job.credential)
+        endpoint = deps.credentials.resolve(key.provider, job.credential)
     except MissingCredential as exc:
         return CallResult(
             CallOutcome.PERMANENT, error_code="missing_credential", error_message=str(exc)
@@ -107,16 +108,16 @@ async def _call_provider(deps: Deps, job: Job, task: PromptTask) -> CallResult:
         PromptCall(
             base_url=endpoint.base_url or adapter.default_base_url,
             api_key=endpoint.api_key.get_secret_value(),
-            model=job.model,
+            model=key.model,
             prompt=task.prompt,
-            params=job.params,
+            params=params,
         )
     )
     started = time.monotonic()
     result = await send(deps.http, adapter, request, timeout=deps.config.provider_timeout)
     latency = time.monotonic() - started
     observation = Observation.from_call(deps.clock.now().timestamp(), result, latency)
-    await deps.store.append_observations(job.rate_key.id, [observation])
+    await deps.store.append_observations(key.id, [observation])
     return result
 
 
@@ -124,7 +125,7 @@ async def _settle(deps: Deps, job: Job, task: PromptTask, result: CallResult, qu
     if result.outcome is CallOutcome.SUCCESS:
         await _record(deps, job, task, _storable(task, _result_outcome(job, task, result), result))
     elif result.outcome is CallOutcome.RATE_LIMITED:
-        delay = await _rate_limit_delay(deps, job, result)
+        delay = await _rate_limit_delay(deps, job.route_of(task.route)[0].id, result)
         await _requeue(deps, queue, task, delay, attempt=task.attempt)
     elif result.outcome is CallOutcome.TRANSIENT and task.attempt < job.max_retries:
         delay = _transient_delay(task.attempt, result.signals.retry_after)
@@ -145,7 +146,13 @@ async def _settle(deps: Deps, job: Job, task: PromptTask, result: CallResult, qu
 async def _requeue(deps: Deps, queue: str, task: PromptTask, delay: float, *, attempt: int) -> None:
     """Enqueue the next generation first, then advance: a crash in between loses nothing."""
     following = PromptTask(
-        task.job_id, task.prompt_id, task.line, task.prompt, task.generation + 1, attempt
+        task.job_id,
+        task.prompt_id,
+        task.line,
+        task.prompt,
+        task.generation + 1,
+        attempt,
+        task.route,
     )
     when = deps.clock.now() + timedelta(seconds=delay)
     await deps.tasks.enqueue([prompt_task(queue, following, schedule_time=when)])
@@ -157,8 +164,8 @@ async def _record(deps: Deps, job: Job, task: PromptTask, outcome: Outcome) -> N
     await enqueue_finalize_if_ready(deps, job.job_id)
 
 
-async def _rate_limit_delay(deps: Deps, job: Job, result: CallResult) -> float:
-    saved = await deps.store.load_rate_state(job.rate_key.id) or {}
+async def _rate_limit_delay(deps: Deps, key: str, result: CallResult) -> float:
+    saved = await deps.store.load_rate_state(key) or {}
     if "state" not in saved:
         return result.signals.retry_after or 1.0
     state = ControllerState.from_dict(saved["state"])
@@ -179,7 +186,7 @@ def _result_outcome(job: Job, task: PromptTask, result: CallResult) -> Outcome:
         record={
             "prompt_id": task.prompt_id,
             "result": result.text or "",
-            "model": job.model,
+            "model": job.route_of(task.route)[0].model,
             "tokens_used": result.tokens_used,
             "input_tokens": result.input_tokens,
             "output_tokens": result.output_tokens,

@@ -22,7 +22,7 @@ from promptforge.blobstore.local import LocalBlobStore
 from promptforge.blobstore.signing import UrlSigner
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.cancel import handle_cancel
-from promptforge.core.control_chain import step_if_due
+from promptforge.core.control_chain import handle_control, step_if_due
 from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
 from promptforge.core.finalize import handle_expire, handle_finalize
@@ -108,6 +108,7 @@ class EmbeddedRuntime(AsyncResource):
             (TaskTarget.EXPIRE, handle_expire),
             (TaskTarget.CANCEL, handle_cancel),
             (TaskTarget.WEBHOOK, handle_webhook),
+            (TaskTarget.CONTROL, self._control_tick),  # the ticks of a batch line's own rate key
         ):
             self.tasks.register(target, self._bind(target, handler))
         await self.tasks.start()
@@ -139,6 +140,11 @@ class EmbeddedRuntime(AsyncResource):
     async def _on_upload(self, info: BlobInfo) -> None:
         """The embedded equivalent of the GCS finalize event: a named, durable ingest task."""
         await self.tasks.enqueue([finalize_event_task(info.bucket, info.name, info.generation)])
+
+    async def _control_tick(self, deps: Deps, delivery: Delivery) -> HandlerResult:
+        """A key's chain of ticks (``core.control_chain``), beside the loop: a line's own
+        rate key (``LineRoute``) is no job's key, so only its chain steps it."""
+        return await handle_control(deps, delivery, period=self.settings.control_period)
 
     async def _control_loop(self) -> None:
         period = self.settings.control_period
