@@ -1,7 +1,7 @@
 """Build ``shared/promptforge/data/example_prompts.jsonl``: about 3,000 varied example prompts.
 
 Deterministic: a seeded ``random.Random`` combines hand-written templates with the
-subjects and texts in ``example_prompts_lists.py`` and ``example_prompts_texts.py``.
+subjects and texts in ``shared/promptforge/data/example_prompt_parts.json``.
 Each task kind has a quota; prompts are unique, shuffled, and numbered ``ex-00001``…
 
     .venv/bin/python scripts/make_example_prompts.py [--out PATH] [--seed N]
@@ -12,14 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import example_prompts_lists as L  # noqa: N812
-import example_prompts_texts as T  # noqa: N812
+from promptforge.data import load_json
 
 Maker = Callable[[random.Random], str]
 
@@ -27,7 +24,10 @@ DEFAULT_OUT = (
     Path(__file__).resolve().parent.parent / "shared/promptforge/data/example_prompts.jsonl"
 )
 DEFAULT_SEED = 20240115
-_QA = T.paragraphs_with_questions()
+_PARTS: dict[str, Any] = load_json("example_prompt_parts.json")
+_TEXTS: dict[str, list[str]] = _PARTS  # the lists of strings
+_RECORDS: dict[str, list[list[str]]] = _PARTS  # the lists of fields
+_QA = [(p["text"], p["questions"]) for p in _PARTS["paragraphs"]]
 _PARAGRAPHS = [body for body, _ in _QA]
 _MONTHS = "January February March April May June July August September October November December"
 
@@ -74,8 +74,8 @@ def digest(rng: random.Random) -> str:
 
 def article(rng: random.Random) -> str:
     """Summarise or question one of the three-part articles (a few hundred words)."""
-    start = 3 * rng.randrange(len(T.ARTICLE_PARTS) // 3)
-    text = "\n\n".join(T.ARTICLE_PARTS[start : start + 3])
+    start = 3 * rng.randrange(len(_TEXTS["article_parts"]) // 3)
+    text = "\n\n".join(_TEXTS["article_parts"][start : start + 3])
     return _pick(
         rng,
         [
@@ -136,7 +136,7 @@ def paragraph_tasks(rng: random.Random) -> str:
 def translate(rng: random.Random) -> str:
     """Translate an English sentence, or a foreign one into English."""
     if rng.random() < 0.1:
-        source, sentence = rng.choice(L.FOREIGN_SENTENCES)
+        source, sentence = rng.choice(_RECORDS["foreign_sentences"])
         return _pick(
             rng,
             ["Translate from {src} to English: {s}", 'What does "{s}" mean in English?'],
@@ -152,15 +152,15 @@ def translate(rng: random.Random) -> str:
             "Translate into {lang}, keeping a formal tone: {s}",
             "{lang} translation please: {s}",
         ],
-        lang=rng.choice(L.LANGUAGES),
-        s=rng.choice(L.SENTENCES),
+        lang=rng.choice(_TEXTS["languages"]),
+        s=rng.choice(_TEXTS["sentences"]),
     )
 
 
 def sentiment(rng: random.Random) -> str:
     """Classify one review's sentiment, or a small batch of them."""
     if rng.random() < 0.12:
-        reviews = rng.sample(T.REVIEWS, rng.randint(3, 6))
+        reviews = rng.sample(_TEXTS["reviews"], rng.randint(3, 6))
         listed = "\n".join(f"{i}. {text}" for i, text in enumerate(reviews, 1))
         return (
             "Classify the sentiment of each review as positive, negative, neutral or mixed. "
@@ -178,7 +178,7 @@ def sentiment(rng: random.Random) -> str:
             "Review: {r}\nSentiment:",
             "Does this review mention a problem with the product? If so, what is it?\n\n{r}",
         ],
-        r=rng.choice(T.REVIEWS),
+        r=rng.choice(_TEXTS["reviews"]),
     )
 
 
@@ -195,7 +195,7 @@ def entities(rng: random.Random) -> str:
             "Tag each named entity in this text with its type (PERSON, ORG, LOC, DATE, "
             "MONEY):\n\n{t}",
         ],
-        t=rng.choice(T.ENTITY_TEXTS),
+        t=rng.choice(_TEXTS["entity_texts"]),
     )
 
 
@@ -212,26 +212,27 @@ def tickets(rng: random.Random) -> str:
             'Return JSON {{"category": ..., "needs_human": true/false}} for this ticket. '
             "Categories: {c}.\n\n{t}",
         ],
-        c=L.TICKET_CATEGORIES,
-        t=rng.choice(T.TICKETS),
+        c=_PARTS["ticket_categories"],
+        t=rng.choice(_TEXTS["tickets"]),
     )
 
 
 def poem(rng: random.Random) -> str:
     """A short poem in a given form about a topic, sometimes with a style."""
-    style = f" {rng.choice(L.POEM_STYLES)}" if rng.random() < 0.45 else ""
+    style = f" {rng.choice(_TEXTS['poem_styles'])}" if rng.random() < 0.45 else ""
     verb = rng.choice(["Write", "Write", "Compose"])
-    return f"{verb} {rng.choice(L.POEM_FORMS)} about {rng.choice(L.POEM_TOPICS)}{style}."
+    form = rng.choice(_TEXTS["poem_forms"])
+    return f"{verb} {form} about {rng.choice(_TEXTS['poem_topics'])}{style}."
 
 
 def factual(rng: random.Random) -> str:
     """A factual question, sometimes with a length instruction."""
-    return rng.choice(L.QUESTION_STYLES).format(q=rng.choice(L.QUESTIONS))
+    return rng.choice(_TEXTS["question_styles"]).format(q=rng.choice(_TEXTS["questions"]))
 
 
 def word_task(rng: random.Random) -> str:
     """Very short vocabulary prompts."""
-    return rng.choice(L.WORD_TASKS).format(w=rng.choice(L.WORDS))
+    return rng.choice(_TEXTS["word_tasks"]).format(w=rng.choice(_TEXTS["words"]))
 
 
 def explain(rng: random.Random) -> str:
@@ -244,8 +245,8 @@ def explain(rng: random.Random) -> str:
             "Explain {c} in simple terms, as if talking to {a}.",
             "Explain {c} to {a} in three sentences.",
         ],
-        c=rng.choice(L.CONCEPTS),
-        a=rng.choice(L.AUDIENCES),
+        c=rng.choice(_TEXTS["concepts"]),
+        a=rng.choice(_TEXTS["audiences"]),
     )
 
 
@@ -262,7 +263,7 @@ def rewrite(rng: random.Random) -> str:
             "Rewrite formally: {m}",
             "Rewrite this for a customer-facing announcement:\n\n{m}",
         ],
-        m=rng.choice(T.INFORMAL_MESSAGES),
+        m=rng.choice(_TEXTS["informal_messages"]),
     )
 
 
@@ -276,22 +277,22 @@ def grammar(rng: random.Random) -> str:
             "Proofread: {s}",
             "Is this sentence grammatically correct? If not, rewrite it.\n\n{s}",
         ],
-        s=rng.choice(T.GRAMMAR_ERRORS),
+        s=rng.choice(_TEXTS["grammar_errors"]),
     )
 
 
 def product(rng: random.Random) -> str:
     """A product description from a name, a kind and its features."""
-    name, kind, features = rng.choice(L.PRODUCTS)
+    name, kind, features = rng.choice(_RECORDS["products"])
     article = "an" if kind[0].lower() in "aeiou" else "a"
-    return rng.choice(L.DESCRIPTION_SPECS).format(
+    return rng.choice(_TEXTS["description_specs"]).format(
         name=name, kind=kind, a_kind=f"{article} {kind}", features=features
     )
 
 
 def sql(rng: random.Random) -> str:
     """SQL from a schema and a request, in a given dialect."""
-    schema, questions = rng.choice(L.SQL_SCHEMAS)
+    schema, questions = rng.choice(_RECORDS["sql_schemas"])
     return _pick(
         rng,
         [
@@ -299,7 +300,7 @@ def sql(rng: random.Random) -> str:
             "Given the tables {s}, write SQL ({d}) to find {q}.",
             "Table definitions: {s}\n\nTask: find {q}.\n\nWrite the {d} query only.",
         ],
-        d=rng.choice(L.SQL_DIALECTS),
+        d=rng.choice(_TEXTS["sql_dialects"]),
         s=schema,
         q=rng.choice(questions.split(" ; ")),
     )
@@ -314,8 +315,8 @@ def email(rng: random.Random) -> str:
             "Draft a {t} email to {s}.",
             "Help me write a short message to {s}.",
         ],
-        s=rng.choice(L.EMAIL_SITUATIONS),
-        t=rng.choice(L.EMAIL_TONES),
+        s=rng.choice(_TEXTS["email_situations"]),
+        t=rng.choice(_TEXTS["email_tones"]),
     )
 
 
@@ -329,8 +330,8 @@ def code_write(rng: random.Random) -> str:
             "In {lang}, how would I write a function that {d}?",
             "Write a {lang} function that {d}, with unit tests.",
         ],
-        lang=rng.choice(L.PROGRAMMING_LANGUAGES),
-        d=rng.choice(L.FUNCTIONS),
+        lang=rng.choice(_TEXTS["programming_languages"]),
+        d=rng.choice(_TEXTS["functions"]),
     )
 
 
@@ -344,7 +345,7 @@ def code_explain(rng: random.Random) -> str:
             "Add comments to this code explaining each step:\n\n{c}",
             "Explain this to a junior developer line by line:\n\n{c}",
         ],
-        c=rng.choice(T.CODE_SNIPPETS),
+        c=rng.choice(_TEXTS["code_snippets"]),
     )
 
 
@@ -357,7 +358,7 @@ def regex(rng: random.Random) -> str:
             "Give me a regex for {n}, and explain each part.",
             "Write a Python regex to find {n} in a text.",
         ],
-        n=rng.choice(L.REGEX_NEEDS),
+        n=rng.choice(_TEXTS["regex_needs"]),
     )
 
 
@@ -371,13 +372,13 @@ def brainstorm(rng: random.Random) -> str:
             "List {n} {s}, with a one-line explanation for each.",
         ],
         n=str(rng.choice([3, 5, 5, 10, 10, 15, 20])),
-        s=rng.choice(L.BRAINSTORM),
+        s=rng.choice(_TEXTS["brainstorm"]),
     )
 
 
 def compare(rng: random.Random) -> str:
     """Compare two options for a purpose."""
-    first, second, context = rng.choice(L.COMPARE)
+    first, second, context = rng.choice(_RECORDS["compare"])
     return _pick(
         rng,
         [
@@ -401,19 +402,19 @@ def social(rng: random.Random) -> str:
             "Write {p} announcing {x}.",
             "Write {p} about {x}. Keep it upbeat and include a call to action.",
         ],
-        p=rng.choice(L.PLATFORMS),
-        x=rng.choice(L.ANNOUNCEMENTS),
+        p=rng.choice(_TEXTS["platforms"]),
+        x=rng.choice(_TEXTS["announcements"]),
     )
 
 
 def outline(rng: random.Random) -> str:
     """Outlines, intros and hooks for a piece of writing."""
-    return rng.choice(L.OUTLINE_KINDS).format(topic=rng.choice(L.ESSAY_TOPICS))
+    return rng.choice(_TEXTS["outline_kinds"]).format(topic=rng.choice(_TEXTS["essay_topics"]))
 
 
 def recipe(rng: random.Random) -> str:
     """Cook something from a few ingredients under a constraint."""
-    first, second, third = rng.sample(L.INGREDIENTS, 3)
+    first, second, third = rng.sample(_TEXTS["ingredients"], 3)
     return _pick(
         rng,
         [
@@ -424,14 +425,14 @@ def recipe(rng: random.Random) -> str:
         a=first,
         b=second,
         c=third,
-        k=rng.choice(L.MEAL_CONSTRAINTS),
+        k=rng.choice(_TEXTS["meal_constraints"]),
     )
 
 
 def math_problem(rng: random.Random) -> str:
     """An arithmetic word problem with random numbers."""
     r = rng.randint
-    name = rng.choice(L.FIRST_NAMES)
+    name = rng.choice(_TEXTS["first_names"])
     x = r(-9, 12)
     a = rng.choice([2, 3, 4, 5, 6, 7, 8])
     b = r(1, 40)
@@ -461,12 +462,13 @@ def math_problem(rng: random.Random) -> str:
 
 def structured(rng: random.Random) -> str:
     """Extract fields as JSON from a synthetic bio or invoice."""
-    first, last = rng.choice(L.FIRST_NAMES), rng.choice(L.LAST_NAMES)
-    company, previous = rng.sample(L.COMPANIES, 2)
+    first, last = rng.choice(_TEXTS["first_names"]), rng.choice(_TEXTS["last_names"])
+    company, previous = rng.sample(_TEXTS["companies"], 2)
     month, year = rng.choice(_MONTHS.split()), rng.randint(2015, 2025)
     if rng.random() < 0.5:
+        city = rng.choice(_TEXTS["cities"])
         text = (
-            f"{first} {last} joined {company} in {rng.choice(L.CITIES)} as {rng.choice(L.ROLES)}"
+            f"{first} {last} joined {company} in {city} as {rng.choice(_TEXTS['roles'])}"
             f" in {month} {year}. Before that, {first} spent {rng.randint(2, 12)} years at"
             f" {previous}."
         )

@@ -4,12 +4,29 @@
     ├── ApiError                  an HTTP API error: status, machine-readable code, message
     │   ├── BadRequest            400: malformed JSON, missing or wrongly typed fields
     │   ├── Unauthorized          401: missing or invalid X-API-Key
+    │   ├── Forbidden             403: a signed blob URL refused
     │   ├── NotFound              404: no such job for this tenant
+    │   ├── MethodNotAllowed      405: a blob URL answers GET, HEAD and PUT only
     │   ├── Conflict              409: the job is not in a state that allows the call
     │   ├── PayloadTooLarge       413: request or upload larger than the stated limit
     │   ├── Unprocessable         422: unsupported provider, model or option
     │   └── TooManyRequests       429: per-key API request limit, with retry_after
-    └── SignatureError            a signed URL that is tampered with, expired or misused
+    ├── SignatureError            a signed URL that is tampered with, expired or misused
+    ├── TokenRejected             a task call without a valid OIDC token (gcp.oidc)
+    ├── BlobExistsError           a create-only blob write found the object already there
+    ├── MissingCredential         no credential is configured for a provider (a LookupError)
+    ├── ConfigurationError        an operator's file or setting that cannot be used
+    │   ├── CatalogueError        a model catalogue file with an invalid entry
+    │   └── CredentialsError      a secrets source with an invalid entry (the key never shown)
+    ├── ClientError               the Python client: a failed API or storage call (the client)
+    ├── InputFileError            an input file ``promptforge submit`` cannot send (cli.submit)
+    ├── WireError                 the provider simulator refusing a request (simulator.wire)
+    ├── SignatureRefused          the GCS stand-in refusing a V4 signature (devstack.v4_signatures)
+    └── StandInError              a stand-in that did not start or stopped (devstack.processes)
+
+The classes defined beside the code that raises them (the module is named in brackets)
+stay there because they belong to one tool (the client, the CLI, the simulator, the dev
+stack) or one runtime (Google's OIDC check); the rest are here.
 
 Provider failures are not exceptions: a provider call returns a ``CallResult`` whose
 ``outcome`` (success / rate_limited / transient / permanent) the worker turns into
@@ -66,10 +83,22 @@ class Unauthorized(ApiError):
     status = 401
 
 
+class Forbidden(ApiError):
+    """403: the caller may not do this (a signed URL that does not allow it)."""
+
+    status = 403
+
+
 class NotFound(ApiError):
     """404: the resource does not exist (or belongs to another tenant)."""
 
     status = 404
+
+
+class MethodNotAllowed(ApiError):
+    """405: the path exists but does not answer this method."""
+
+    status = 405
 
 
 class Conflict(ApiError):
@@ -103,3 +132,23 @@ class SignatureError(PromptForgeError):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class BlobExistsError(PromptForgeError):
+    """A create-only write found the object already there."""
+
+
+class MissingCredential(PromptForgeError, LookupError):
+    """No credential is configured for a provider; the message says what to set."""
+
+
+class ConfigurationError(PromptForgeError):
+    """A file or setting the operator gave that cannot be used; the message names it."""
+
+
+class CatalogueError(ConfigurationError):
+    """A catalogue file that cannot be read or holds an invalid entry."""
+
+
+class CredentialsError(ConfigurationError):
+    """A secrets source that cannot be read or holds an invalid entry (the key never shown)."""

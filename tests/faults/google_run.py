@@ -33,6 +33,7 @@ from urllib.parse import quote
 import httpx
 
 from promptforge.core.queues import SHARD_RATE, key_shards
+from promptforge.core.tasknames import TaskTarget
 from promptforge.devstack.cloudevents import finalize_event
 from promptforge.ratecontrol.controller import DEFAULT_CONFIG
 from promptforge.ratecontrol.state import Ceilings
@@ -46,7 +47,7 @@ KILL_AT = 0.4
 RESTART_AT = 0.6
 JOB_RPM = 120_000
 FINISH_WITHIN = 300.0
-CONTROL_TARGETS = ["ingest", "slice", "finalize"]
+CONTROL_TARGETS: list[str] = [TaskTarget.INGEST, TaskTarget.SLICE, TaskTarget.FINALIZE]
 STORM_RPM, STORM_SECONDS = 60, 8.0  # the emulator sends up to ~50/s, unthrottled
 # The storm runs on the simulator's clock from its start; restarting all four functions
 # during ingest takes longer than 8 s on a busy machine, so the first calls came after
@@ -133,7 +134,7 @@ def _set_proxies(run: _Running, events: tuple[str, ...]) -> None:
     if "duplicate_all" in events:
         run.stack.triple("ingest", ["event"])
         run.stack.triple("worker", ["*"], race_every=WORKER_RACE_EVERY)
-        run.stack.triple("controller", [*CONTROL_TARGETS, "expire"])
+        run.stack.triple("controller", [*CONTROL_TARGETS, TaskTarget.EXPIRE])
         run.events.append(
             "every task but the controller's ticks, and every finalize event, delivered three "
             "times (proxies)"

@@ -17,12 +17,12 @@ import httpx
 import pytest
 
 from promptforge.clock import FakeClock
-from promptforge.core.control_chain import CONTROL_TARGET, control_task, handle_control
+from promptforge.core.control_chain import control_task, handle_control
 from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
 from promptforge.core.models import Job, JobStatus
 from promptforge.core.queues import ensure_rate_queue, key_queues
-from promptforge.core.tasknames import queue_for
+from promptforge.core.tasknames import TaskTarget, queue_for
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.providers.catalogue import Catalogue
 from promptforge.tasks.base import Delivery, QueueConfig, Task
@@ -54,7 +54,7 @@ class NamedQueue:
         return len(self.tasks)
 
     def ticks(self) -> list[Task]:
-        return [t for t in self.tasks.values() if t.target == CONTROL_TARGET]
+        return [t for t in self.tasks.values() if t.target == TaskTarget.CONTROL]
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from google.api_core import exceptions as google_exceptions
 
-from promptforge.core.credentials import MissingCredential
+from promptforge.errors import MissingCredential
 from promptforge.gcp.secrets import credentials_from_secret_manager, secret_id
 from promptforge.gcp.settings import GcpSettings
 

@@ -18,10 +18,10 @@ from starlette.applications import Starlette
 from promptforge.blobstore import local as local_module
 from promptforge.blobstore.base import BlobInfo, BlobStore
 from promptforge.blobstore.http import blob_routes
-from promptforge.blobstore.local import BlobExistsError, LocalBlobStore
+from promptforge.blobstore.local import LocalBlobStore
 from promptforge.blobstore.signing import UrlSigner
 from promptforge.clock import FakeClock
-from promptforge.errors import SignatureError
+from promptforge.errors import BlobExistsError, SignatureError
 from promptforge.local.server import BackgroundServer
 
 pytestmark = pytest.mark.anyio

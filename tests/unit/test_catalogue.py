@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from promptforge.providers.catalogue import Catalogue, CatalogueError, ModelInfo
+from promptforge.errors import CatalogueError
+from promptforge.providers.catalogue import Catalogue, ModelInfo
 from promptforge.providers.registry import SUPPORTED_PROVIDERS
 
 SEED_MODELS = [

@@ -17,7 +17,7 @@ from promptforge.core.jsonl import LineError, RawLine, ValidPrompt, validate_lin
 from promptforge.core.messages import ChatMessage, Conversation
 from promptforge.core.models import GenerationParams, PromptTask
 from promptforge.local.server import BackgroundServer
-from promptforge.providers.base import CallOutcome, HttpRequest
+from promptforge.providers.base import CallOutcome, HttpRequest, PromptCall
 from promptforge.providers.registry import get_adapter
 from promptforge.simulator.config import SimulatorConfig
 from promptforge.simulator.server import create_app
@@ -110,11 +110,13 @@ def test_conversation_joins_the_job_system_before_the_lines() -> None:
 def build(provider: str, base_url: str, params: GenerationParams | None = None) -> HttpRequest:
     adapter = get_adapter(provider)
     return adapter.build_request(
-        base_url=base_url,
-        api_key="sk-test",
-        model=MODELS[provider],
-        prompt=CHAT,
-        params=params or GenerationParams(system="Job system."),
+        PromptCall(
+            base_url=base_url,
+            api_key="sk-test",
+            model=MODELS[provider],
+            prompt=CHAT,
+            params=params or GenerationParams(system="Job system."),
+        )
     )
 
 
@@ -146,11 +148,13 @@ def test_anthropic_without_any_system_sends_none() -> None:
     body = build("anthropic", "https://example.test", GenerationParams()).json
     assert body["system"] == "You are terse."  # the line's own system message alone
     chat_only = get_adapter("anthropic").build_request(
-        base_url="https://example.test",
-        api_key="k",
-        model="m",
-        prompt=CHAT[1:],
-        params=GenerationParams(),
+        PromptCall(
+            base_url="https://example.test",
+            api_key="k",
+            model="m",
+            prompt=CHAT[1:],
+            params=GenerationParams(),
+        )
     )
     assert "system" not in chat_only.json
 

@@ -22,15 +22,11 @@ from promptforge.blobstore.base import BlobInfo
 from promptforge.clock import FakeClock
 from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
-from promptforge.core.fanout import (
-    SLICE_TARGET,
-    SlicePlanner,
-    handle_ingest_sliced,
-    handle_slice,
-)
+from promptforge.core.fanout import SlicePlanner, handle_ingest_sliced, handle_slice
 from promptforge.core.ingest import ingest_file
 from promptforge.core.models import Job, JobStatus, OutcomeKind
 from promptforge.core.service import upload_object_name
+from promptforge.core.tasknames import TaskTarget
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.providers.catalogue import Catalogue
 from promptforge.tasks.base import Delivery, QueueConfig, Task
@@ -202,13 +198,13 @@ async def _compare(data: bytes, slice_lines: int, chunk: int, seed: int, ranged:
                     sc.deps, _delivery("ingest", event), slice_lines=slice_lines
                 )
             slices = [t for n, t in sc.queue.tasks.items() if n not in seen]
-            assert all(t.target == SLICE_TARGET for t in slices)
+            assert all(t.target == TaskTarget.SLICE for t in slices)
             assert sc.worker_tasks(job.job_id, seen) == []  # ingest enqueues no prompt
             rng = random.Random(seed)
             order = slices + rng.sample(slices, k=len(slices) // 2)
             rng.shuffle(order)
             for task in order:
-                await handle_slice(sc.deps, _delivery(SLICE_TARGET, task.payload))
+                await handle_slice(sc.deps, _delivery(TaskTarget.SLICE, task.payload))
             got_tasks = sc.worker_tasks(job.job_id, seen)
             got_errors = await sc.outcome_errors(job.job_id)
             got_job = await sc.store.get_job(job.job_id)
@@ -306,14 +302,14 @@ async def test_a_large_file_is_planned_with_few_tasks_and_no_prompt_tasks(tmp_pa
         job = await sc.new_job(body)
         event = {"bucket": BUCKET, "name": job.upload_object, "generation": 1}
         await handle_ingest_sliced(sc.deps, _delivery("ingest", event), slice_lines=1000)
-        assert len(sc.queue.by_target(SLICE_TARGET)) == 25
+        assert len(sc.queue.by_target(TaskTarget.SLICE)) == 25
         assert sc.queue.by_target("worker") == []
         assert max(sc.queue.calls) <= 100
         planned = await sc.store.get_job(job.job_id)
         assert planned is not None and planned.prompt_count == 25_000 and planned.ingest_done
         assert not planned.ready_to_finalize
-        first = sc.queue.by_target(SLICE_TARGET)[3]
-        await handle_slice(sc.deps, _delivery(SLICE_TARGET, first.payload))
+        first = sc.queue.by_target(TaskTarget.SLICE)[3]
+        await handle_slice(sc.deps, _delivery(TaskTarget.SLICE, first.payload))
         assert sorted(t.payload["line"] for t in sc.queue.by_target("worker")) == list(
             range(3001, 4001)
         )
@@ -331,8 +327,8 @@ async def test_an_input_overwritten_mid_fanout_fails_the_job(tmp_path: Path) -> 
         event = {"bucket": BUCKET, "name": job.upload_object, "generation": 1}
         await handle_ingest_sliced(sc.deps, _delivery("ingest", event), slice_lines=2)
         blobs.put(job.upload_object, b"something else\n", generation=2)
-        first = sc.queue.by_target(SLICE_TARGET)[0]
-        await handle_slice(sc.deps, _delivery(SLICE_TARGET, first.payload))
+        first = sc.queue.by_target(TaskTarget.SLICE)[0]
+        await handle_slice(sc.deps, _delivery(TaskTarget.SLICE, first.payload))
         failed = await sc.store.get_job(job.job_id)
         assert failed is not None and failed.status is JobStatus.FAILED
         assert failed.error is not None and failed.error.code == "input_overwritten"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from promptforge.clock import FakeClock
 from promptforge.core.models import GenerationParams
 from promptforge.providers.anthropic import API_VERSION, AnthropicAdapter
-from promptforge.providers.base import CallOutcome, ProviderAdapter
+from promptforge.providers.base import CallOutcome, PromptCall, ProviderAdapter
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "anthropic"
 NOON = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)  # the fixtures' `date` header
@@ -305,11 +305,13 @@ def test_parse_response_never_raises(status: int, headers: dict[str, str], body:
 def build(params: GenerationParams, adapter: AnthropicAdapter | None = None) -> Any:
     """The request for the prompt "Hi" with ``params``."""
     return (adapter or AnthropicAdapter()).build_request(
-        base_url="https://api.anthropic.com",
-        api_key="sk-ant-secret",
-        model="claude-haiku-4-5",
-        prompt="Hi",
-        params=params,
+        PromptCall(
+            base_url="https://api.anthropic.com",
+            api_key="sk-ant-secret",
+            model="claude-haiku-4-5",
+            prompt="Hi",
+            params=params,
+        )
     )
 
 
@@ -332,11 +334,13 @@ def test_minimal_request() -> None:
 
 def test_base_url_trailing_slash_and_custom_base() -> None:
     request = AnthropicAdapter().build_request(
-        base_url="http://127.0.0.1:8123/",
-        api_key="k",
-        model="m",
-        prompt="p",
-        params=GenerationParams(),
+        PromptCall(
+            base_url="http://127.0.0.1:8123/",
+            api_key="k",
+            model="m",
+            prompt="p",
+            params=GenerationParams(),
+        )
     )
     assert request.url == "http://127.0.0.1:8123/v1/messages"
 

@@ -10,11 +10,8 @@ from typing import Any
 
 import pytest
 
-from promptforge.core.credentials import (
-    Credentials,
-    CredentialsError,
-    MissingCredential,
-)
+from promptforge.core.credentials import Credentials
+from promptforge.errors import CredentialsError, MissingCredential
 from promptforge.settings import Settings
 
 FILE_KEY = "sk-from-file-0123456789"

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from promptforge.clock import FakeClock
 from promptforge.core.models import GenerationParams
-from promptforge.providers.base import CallOutcome, ProviderAdapter, RateSignals
+from promptforge.providers.base import CallOutcome, PromptCall, ProviderAdapter, RateSignals
 from promptforge.providers.gemini import GeminiAdapter
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "gemini"
@@ -328,11 +328,13 @@ def test_parse_response_never_raises(status: int, retry_after: str | None, body:
 def build(params: GenerationParams, model: str = "gemini-2.5-flash") -> Any:
     """The request for the prompt "Hi" with ``params``."""
     return GeminiAdapter().build_request(
-        base_url="https://generativelanguage.googleapis.com",
-        api_key="AIza-secret",
-        model=model,
-        prompt="Hi",
-        params=params,
+        PromptCall(
+            base_url="https://generativelanguage.googleapis.com",
+            api_key="AIza-secret",
+            model=model,
+            prompt="Hi",
+            params=params,
+        )
     )
 
 
@@ -350,11 +352,13 @@ def test_minimal_request() -> None:
 
 def test_model_resource_name_and_base_url_slash() -> None:
     request = GeminiAdapter().build_request(
-        base_url="http://127.0.0.1:9000/",
-        api_key="k",
-        model="models/gemini-2.0-flash",
-        prompt="p",
-        params=GenerationParams(),
+        PromptCall(
+            base_url="http://127.0.0.1:9000/",
+            api_key="k",
+            model="models/gemini-2.0-flash",
+            prompt="p",
+            params=GenerationParams(),
+        )
     )
     assert request.url == "http://127.0.0.1:9000/v1beta/models/gemini-2.0-flash:generateContent"
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from promptforge.core.models import GenerationParams
-from promptforge.providers.base import CallOutcome, CallResult, HttpRequest
+from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall
 from promptforge.providers.http import send
 from promptforge.providers.openai import OpenAIAdapter
 
@@ -44,11 +44,13 @@ class RecordingAdapter(OpenAIAdapter):
 
 def _request(url: str = "https://api.openai.com") -> HttpRequest:
     return OpenAIAdapter().build_request(
-        base_url=url,
-        api_key=API_KEY,
-        model="gpt-4o-mini",
-        prompt="Capital of France?",
-        params=GenerationParams(max_tokens=5),
+        PromptCall(
+            base_url=url,
+            api_key=API_KEY,
+            model="gpt-4o-mini",
+            prompt="Capital of France?",
+            params=GenerationParams(max_tokens=5),
+        )
     )
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 
 from promptforge.core.models import GenerationParams
-from promptforge.providers.base import CallOutcome
+from promptforge.providers.base import CallOutcome, PromptCall
 from promptforge.providers.mistral import MistralAdapter
 from tests.unit._wire_checks import bodies, check_expected, expected_outcomes, statuses
 from tests.unit._wire_fixtures import fixture_paths, load_fixture
@@ -112,11 +112,13 @@ def test_build_request_uses_mistral_field_names() -> None:
         response_format={"type": "json_object"},
     )
     request = adapter.build_request(
-        base_url=adapter.default_base_url,
-        api_key="mistral-key-abc",
-        model="mistral-small-latest",
-        prompt="Capital of France?",
-        params=params,
+        PromptCall(
+            base_url=adapter.default_base_url,
+            api_key="mistral-key-abc",
+            model="mistral-small-latest",
+            prompt="Capital of France?",
+            params=params,
+        )
     )
     assert (adapter.name, request.method) == ("mistral", "POST")
     assert request.url == "https://api.mistral.ai/v1/chat/completions"
@@ -142,7 +144,9 @@ def test_json_schema_passes_through() -> None:
     params = GenerationParams(response_format=schema)
     adapter = MistralAdapter()
     request = adapter.build_request(
-        base_url="https://api.mistral.ai", api_key="k", model="m", prompt="p", params=params
+        PromptCall(
+            base_url="https://api.mistral.ai", api_key="k", model="m", prompt="p", params=params
+        )
     )
     assert request.json["response_format"] == schema
     assert "seed" not in request.json and "max_completion_tokens" not in request.json

@@ -12,7 +12,7 @@ from hypothesis import given
 
 from promptforge.clock import FakeClock
 from promptforge.core.models import GenerationParams
-from promptforge.providers.base import CallOutcome
+from promptforge.providers.base import CallOutcome, PromptCall
 from promptforge.providers.openai import OpenAIAdapter
 from tests.unit._wire_checks import bodies, check_expected, expected_outcomes, statuses
 from tests.unit._wire_fixtures import fixture_paths, load_fixture
@@ -141,11 +141,13 @@ ALL_PARAMS = GenerationParams(
 
 def test_build_request_with_every_option() -> None:
     request = OpenAIAdapter().build_request(
-        base_url="https://api.openai.com",
-        api_key="sk-test-123",
-        model="gpt-4o-mini",
-        prompt="Capital of France?",
-        params=ALL_PARAMS,
+        PromptCall(
+            base_url="https://api.openai.com",
+            api_key="sk-test-123",
+            model="gpt-4o-mini",
+            prompt="Capital of France?",
+            params=ALL_PARAMS,
+        )
     )
     assert request.method == "POST"
     assert request.url == "https://api.openai.com/v1/chat/completions"
@@ -168,11 +170,13 @@ def test_build_request_with_every_option() -> None:
 
 def test_build_request_leaves_unset_options_out() -> None:
     request = OpenAIAdapter().build_request(
-        base_url="https://api.openai.com/",
-        api_key="k" * 10,
-        model="gpt-4o",
-        prompt="hi",
-        params=GenerationParams(),
+        PromptCall(
+            base_url="https://api.openai.com/",
+            api_key="k" * 10,
+            model="gpt-4o",
+            prompt="hi",
+            params=GenerationParams(),
+        )
     )
     assert request.json == {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -189,7 +193,9 @@ def test_json_schema_response_format_passes_through() -> None:
     params = GenerationParams(response_format=schema)
     adapter = OpenAIAdapter()
     request = adapter.build_request(
-        base_url="https://api.openai.com", api_key="k", model="m", prompt="p", params=params
+        PromptCall(
+            base_url="https://api.openai.com", api_key="k", model="m", prompt="p", params=params
+        )
     )
     assert request.json["response_format"] == schema
     assert adapter.unsupported(params) == []
@@ -202,11 +208,13 @@ def test_openai_compatible_server_uses_max_tokens() -> None:
         max_tokens_field="max_tokens",
     )
     request = adapter.build_request(
-        base_url="http://127.0.0.1:8000/v1/",
-        api_key="",
-        model="llama",
-        prompt="hi",
-        params=GenerationParams(max_tokens=32),
+        PromptCall(
+            base_url="http://127.0.0.1:8000/v1/",
+            api_key="",
+            model="llama",
+            prompt="hi",
+            params=GenerationParams(max_tokens=32),
+        )
     )
     assert adapter.name == "openai_compatible"
     assert request.url == "http://127.0.0.1:8000/v1/chat/completions"

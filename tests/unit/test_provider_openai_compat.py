@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from promptforge.core.models import GenerationParams
-from promptforge.providers.base import CallOutcome
+from promptforge.providers.base import CallOutcome, PromptCall
 from promptforge.providers.http import send
 from promptforge.providers.openai import OpenAIAdapter
 from promptforge.providers.openai_compat import AZURE_API_VERSION, chat_endpoint
@@ -78,11 +78,13 @@ def test_base_url_decides_url_key_header_and_max_tokens_field(base_url: str) -> 
     assert (endpoint.url, endpoint.key_header, endpoint.max_tokens_field) == (url, header, field)
 
     request = OpenAIAdapter().build_request(
-        base_url=base_url,
-        api_key="secret-key-42",
-        model="m",
-        prompt="hi",
-        params=GenerationParams(max_tokens=50),
+        PromptCall(
+            base_url=base_url,
+            api_key="secret-key-42",
+            model="m",
+            prompt="hi",
+            params=GenerationParams(max_tokens=50),
+        )
     )
     assert request.url == url
     assert request.json[field] == 50
@@ -98,11 +100,13 @@ def test_base_url_decides_url_key_header_and_max_tokens_field(base_url: str) -> 
 
 def test_a_keyless_local_server_gets_no_key_header() -> None:
     request = OpenAIAdapter().build_request(
-        base_url="http://localhost:11434",
-        api_key="",
-        model="llama3",
-        prompt="hi",
-        params=GenerationParams(),
+        PromptCall(
+            base_url="http://localhost:11434",
+            api_key="",
+            model="llama3",
+            prompt="hi",
+            params=GenerationParams(),
+        )
     )
     assert set(request.headers) == {"Content-Type"}
 
@@ -110,11 +114,13 @@ def test_a_keyless_local_server_gets_no_key_header() -> None:
 def test_a_forced_max_tokens_field_wins_over_the_base_url() -> None:
     adapter = OpenAIAdapter(max_tokens_field="max_tokens")
     request = adapter.build_request(
-        base_url="https://api.openai.com",
-        api_key="k",
-        model="gpt-4o",
-        prompt="hi",
-        params=GenerationParams(max_tokens=9),
+        PromptCall(
+            base_url="https://api.openai.com",
+            api_key="k",
+            model="gpt-4o",
+            prompt="hi",
+            params=GenerationParams(max_tokens=9),
+        )
     )
     assert request.json["max_tokens"] == 9
     assert "max_completion_tokens" not in request.json
@@ -130,11 +136,13 @@ async def test_azure_api_key_is_scrubbed_from_transport_errors() -> None:
 
     adapter = OpenAIAdapter()
     request = adapter.build_request(
-        base_url=AZURE_DEPLOYMENT,
-        api_key=secret,
-        model="gpt-4o",
-        prompt="hi",
-        params=GenerationParams(),
+        PromptCall(
+            base_url=AZURE_DEPLOYMENT,
+            api_key=secret,
+            model="gpt-4o",
+            prompt="hi",
+            params=GenerationParams(),
+        )
     )
     async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as client:
         result = await send(client, adapter, request, timeout=5)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from promptforge.core.models import GenerationParams
+from promptforge.providers.base import PromptCall
 from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
 
 REFUSED = "422"
@@ -198,11 +199,13 @@ def test_option_is_mapped_or_refused(case: str, provider: str) -> None:
     params, cells = TABLE[case]
     adapter = get_adapter(provider)
     request = adapter.build_request(
-        base_url=BASE_URLS[provider],
-        api_key="key-123456",
-        model="some-model",
-        prompt="What is the capital of France?",
-        params=params,
+        PromptCall(
+            base_url=BASE_URLS[provider],
+            api_key="key-123456",
+            model="some-model",
+            prompt="What is the capital of France?",
+            params=params,
+        )
     )
     option = _option(case)
     if cells[provider] == NOT_SENT:
@@ -219,11 +222,13 @@ def test_option_is_mapped_or_refused(case: str, provider: str) -> None:
         assert adapter.unsupported(params) == [option]
         # Never silently sent in some other shape either.
         baseline = adapter.build_request(
-            base_url=BASE_URLS[provider],
-            api_key="key-123456",
-            model="some-model",
-            prompt="What is the capital of France?",
-            params=GenerationParams(),
+            PromptCall(
+                base_url=BASE_URLS[provider],
+                api_key="key-123456",
+                model="some-model",
+                prompt="What is the capital of France?",
+                params=GenerationParams(),
+            )
         )
         assert request.json == baseline.json
     else:
@@ -260,10 +265,12 @@ def _matches(params: GenerationParams, combined: GenerationParams) -> bool:
 def test_anthropic_always_sends_max_tokens() -> None:
     """Required by the Messages API: a default when the job sets none."""
     request = get_adapter("anthropic").build_request(
-        base_url=BASE_URLS["anthropic"],
-        api_key="key-123456",
-        model="claude-haiku-4-5",
-        prompt="hi",
-        params=GenerationParams(),
+        PromptCall(
+            base_url=BASE_URLS["anthropic"],
+            api_key="key-123456",
+            model="claude-haiku-4-5",
+            prompt="hi",
+            params=GenerationParams(),
+        )
     )
     assert request.json["max_tokens"] == 1024

@@ -14,7 +14,7 @@ from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.controller import ControllerState
 from promptforge.ratesim.cloudtasks import CloudTasksSpec
 from promptforge.ratesim.engine import EventLoop
-from promptforge.ratesim.forge import ForgeOptions, PromptForgeClient
+from promptforge.ratesim.forge import ForgeClient, ForgeOptions
 from promptforge.ratesim.provider import ProviderModel, SimulatedProvider
 from promptforge.ratesim.recorder import Recorder
 from promptforge.ratesim.signals import Style
@@ -50,7 +50,7 @@ def _headerless(
     prompts = make_prompts(WorkloadSpec(count=rpm * 10), seed)
     recorder = Recorder(loop, len(prompts))
     provider = SimulatedProvider(model, loop, seed)
-    client = PromptForgeClient(loop, provider, prompts, recorder, options=_QUEUES[queue], seed=seed)
+    client = ForgeClient(loop, provider, prompts, recorder, options=_QUEUES[queue], seed=seed)
     client.start()
     loop.run(until=_RISE_AT + 60.0 if rises_to is not None else 60.0)
     return client.state, recorder

@@ -23,7 +23,7 @@ from promptforge.ratecontrol.budget import stated_floor
 from promptforge.ratecontrol.controller import initial_state, step
 from promptforge.ratesim.cloudtasks import CloudTasksSpec
 from promptforge.ratesim.engine import EventLoop
-from promptforge.ratesim.forge import ForgeOptions, PromptForgeClient
+from promptforge.ratesim.forge import ForgeClient, ForgeOptions
 from promptforge.ratesim.provider import ProviderModel, SimulatedProvider
 from promptforge.ratesim.recorder import Recorder
 from promptforge.ratesim.signals import Style
@@ -50,7 +50,7 @@ def _storm(
     jobs = make_prompts(WorkloadSpec(count=prompts), 0)
     recorder = Recorder(loop, len(jobs))
     options = dataclasses.replace(options, initial_rate=initial_rate, max_retries=0)
-    client = PromptForgeClient(
+    client = ForgeClient(
         loop, SimulatedProvider(model, loop, 0), jobs, recorder, options=options, seed=0
     )
     client.start()

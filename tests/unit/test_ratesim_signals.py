@@ -19,7 +19,7 @@ from promptforge.ratesim.signals import Style, signals_for
 from promptforge.simulator.anthropic import AnthropicWire
 from promptforge.simulator.config import LimitSpec
 from promptforge.simulator.gemini import GeminiWire
-from promptforge.simulator.limits import Cost, Decision, ProviderLimiter
+from promptforge.simulator.limits import Cost, LimitCheck, ProviderLimiter
 from promptforge.simulator.mistral import MistralWire
 from promptforge.simulator.openai import OpenAIWire
 from promptforge.simulator.text import Completion
@@ -50,7 +50,7 @@ _CASES = [
 ]
 
 
-def _decisions(wire: ProviderWire, spec: LimitSpec) -> tuple[Decision, Decision, SimRequest]:
+def _decisions(wire: ProviderWire, spec: LimitSpec) -> tuple[LimitCheck, LimitCheck, SimRequest]:
     """One admitted call into a budget others have used, then one refused."""
     request = SimRequest("m", "hello there", ("hello there",), 500)
     completion = Completion("hi", 120, False)
@@ -65,7 +65,7 @@ def _decisions(wire: ProviderWire, spec: LimitSpec) -> tuple[Decision, Decision,
 
 
 def _parsed(
-    style: Style, wire: ProviderWire, decision: Decision, request: SimRequest
+    style: Style, wire: ProviderWire, decision: LimitCheck, request: SimRequest
 ) -> RateSignals:
     ctx = CallContext("req-1", datetime(2026, 1, 1, tzinfo=UTC))
     completion = Completion("hi", 120, False)

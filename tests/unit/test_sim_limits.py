@@ -8,7 +8,7 @@ import pytest
 
 from promptforge.simulator.anthropic import AnthropicWire
 from promptforge.simulator.config import LimitChange, LimitSpec, SimulatorConfig
-from promptforge.simulator.limits import Cost, LimitKind, ProviderLimiter, RateLimiter
+from promptforge.simulator.limits import Cost, LimitKind, ProviderLimiter, SimulatorLimiter
 from promptforge.simulator.openai import OpenAIWire
 from promptforge.simulator.text import complete
 from promptforge.simulator.wire import SimRequest
@@ -163,7 +163,7 @@ def test_requests_per_day_is_a_fixed_daily_window() -> None:
 def test_schedule_changes_limits_at_their_time_and_usage_carries_over() -> None:
     clock = FakeTime()
     schedule = [LimitChange(at=10.0, provider="openai", limits=LimitSpec(rpm=120, tpm=1000))]
-    limiter = RateLimiter({"openai": LimitSpec(rpm=60, tpm=1000)}, schedule, clock=clock)
+    limiter = SimulatorLimiter({"openai": LimitSpec(rpm=60, tpm=1000)}, schedule, clock=clock)
     assert sum(limiter.admit("openai", Cost()).admitted for _ in range(70)) == 60
     clock.now += 9.0
     assert limiter.views("openai")[LimitKind.REQUESTS].limit == 60
@@ -181,7 +181,7 @@ def test_schedule_changes_limits_at_their_time_and_usage_carries_over() -> None:
 def test_reset_refills_and_restarts_the_schedule() -> None:
     clock = FakeTime()
     schedule = [LimitChange(at=5.0, provider="openai", limits=LimitSpec(rpm=1, tpm=1000))]
-    limiter = RateLimiter({"openai": LimitSpec(rpm=2, tpm=1000)}, schedule, clock=clock)
+    limiter = SimulatorLimiter({"openai": LimitSpec(rpm=2, tpm=1000)}, schedule, clock=clock)
     clock.now += 6.0
     assert limiter.spec("openai").rpm == 1
     limiter.admit("openai", Cost())
@@ -192,7 +192,9 @@ def test_reset_refills_and_restarts_the_schedule() -> None:
 
 def test_time_scale_speeds_refill_and_reports_clock_seconds() -> None:
     clock = FakeTime()
-    limiter = RateLimiter({"openai": LimitSpec(rpm=60, tpm=1000)}, clock=clock, time_scale=10.0)
+    limiter = SimulatorLimiter(
+        {"openai": LimitSpec(rpm=60, tpm=1000)}, clock=clock, time_scale=10.0
+    )
     for _ in range(60):
         limiter.admit("openai", Cost())
     refused = limiter.admit("openai", Cost())
@@ -204,7 +206,7 @@ def test_time_scale_speeds_refill_and_reports_clock_seconds() -> None:
 
 
 def test_unknown_provider_is_an_error() -> None:
-    limiter = RateLimiter({"openai": LimitSpec(rpm=1, tpm=1)}, clock=FakeTime())
+    limiter = SimulatorLimiter({"openai": LimitSpec(rpm=1, tpm=1)}, clock=FakeTime())
     with pytest.raises(ValueError, match="cohere"):
         limiter.admit("cohere", Cost())
 

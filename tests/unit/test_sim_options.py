@@ -9,7 +9,7 @@ import pytest
 
 from promptforge.cli.main import build_parser
 from promptforge.simulator.config import LimitSpec, SimulatorConfig, default_limits
-from promptforge.simulator.limits import LimitKind, RateLimiter
+from promptforge.simulator.limits import LimitKind, SimulatorLimiter
 from promptforge.simulator.options import (
     apply_options,
     config_from_args,
@@ -94,7 +94,7 @@ def test_a_scheduled_change_is_enforced_at_its_time() -> None:
         "--limit", "openai:rpm=60,burst_seconds=1", "--limit-change", "10:openai:rpm=6"
     )
     now = [0.0]
-    limiter = RateLimiter(config.limits, config.schedule, clock=lambda: now[0])
+    limiter = SimulatorLimiter(config.limits, config.schedule, clock=lambda: now[0])
     assert limiter.views("openai")[LimitKind.REQUESTS].limit == 60
     now[0] = 10.0
     assert limiter.views("openai")[LimitKind.REQUESTS].limit == 6

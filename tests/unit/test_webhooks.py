@@ -23,9 +23,9 @@ from promptforge.core.deps import CONTROL_QUEUE
 from promptforge.core.models import DeliveryState, JobError, JobStatus, WebhookDelivery
 from promptforge.core.requests import InitRequest
 from promptforge.core.service import init_job
+from promptforge.core.tasknames import TaskTarget
 from promptforge.core.webhooks import (
     RETRY_DELAYS,
-    WEBHOOK_TARGET,
     check_webhook_url,
     handle_webhook,
     new_webhook_secret,
@@ -132,7 +132,7 @@ async def attempt(runtime: EmbeddedRuntime, job_id: str, number: int) -> int:
         "attempt": number,
     }
     result = await handle_webhook(
-        runtime.deps, Delivery(CONTROL_QUEUE, WEBHOOK_TARGET, "t", payload, attempt=1)
+        runtime.deps, Delivery(CONTROL_QUEUE, TaskTarget.WEBHOOK, "t", payload, attempt=1)
     )
     return result.status
 

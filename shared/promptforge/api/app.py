@@ -49,7 +49,7 @@ def presented_key(request: Request) -> str | None:
 
 
 def api_routes(deps: Deps, limiter: RateLimiter | None = None) -> list[BaseRoute]:
-    """The API's routes, to mount in the local server or serve from the api function.
+    """The API's routes, to mount in the embedded server or serve from the api function.
 
     ``limiter`` holds the per-key request limits (default: ``DEFAULT_LIMITS``).
     """

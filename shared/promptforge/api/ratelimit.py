@@ -38,7 +38,7 @@ class Limit:
 
 
 @dataclass(frozen=True)
-class Decision:
+class Admission:
     """The answer for one request: allowed or not, and when a refused one may retry."""
 
     allowed: bool
@@ -58,16 +58,16 @@ class _Bucket:
     updated: float
 
 
-def _spend(bucket: _Bucket, limit: Limit, now: float) -> Decision:
+def _spend(bucket: _Bucket, limit: Limit, now: float) -> Admission:
     """Refill ``bucket`` up to ``now`` and spend one token if there is one (mutates it)."""
     elapsed = max(0.0, now - bucket.updated)
     bucket.tokens = min(float(limit.burst), bucket.tokens + elapsed * limit.per_second)
     bucket.updated = max(bucket.updated, now)
     if bucket.tokens >= 1.0:
         bucket.tokens -= 1.0
-        return Decision(True, math.floor(bucket.tokens), 0.0, limit)
+        return Admission(True, math.floor(bucket.tokens), 0.0, limit)
     wait = (1.0 - bucket.tokens) / limit.per_second
-    return Decision(False, 0, wait, limit)
+    return Admission(False, 0, wait, limit)
 
 
 class RateLimiter:
@@ -89,7 +89,7 @@ class RateLimiter:
         """The limit applied to ``endpoint``, if any."""
         return self._limits.get(endpoint)
 
-    def take(self, endpoint: str, key: str) -> Decision | None:
+    def take(self, endpoint: str, key: str) -> Admission | None:
         """Spend one of ``key``'s tokens for ``endpoint``; None when the endpoint is unlimited."""
         limit = self._limits.get(endpoint)
         if limit is None:

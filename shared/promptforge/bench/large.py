@@ -56,7 +56,7 @@ from promptforge.core.finalize import enqueue_finalize_if_ready, handle_finalize
 from promptforge.core.ingest import handle_ingest
 from promptforge.core.models import JobStatus, Outcome, OutcomeKind
 from promptforge.core.service import result_object_name
-from promptforge.core.tasknames import finalize_task_name
+from promptforge.core.tasknames import TaskTarget, finalize_task_name
 from promptforge.simulator.text import complete, prompt_tokens
 from promptforge.tasks.base import Delivery
 
@@ -230,7 +230,7 @@ async def measure_in_this_process(path: Path, data_dir: Path) -> dict[str, Any]:
         )
         enqueued = await enqueue_finalize_if_ready(deps, job_id)
         finalize = Delivery(
-            CONTROL_QUEUE, "finalize", finalize_task_name(job_id), {"job_id": job_id}, 1
+            CONTROL_QUEUE, TaskTarget.FINALIZE, finalize_task_name(job_id), {"job_id": job_id}, 1
         )
         finalize_phase = await _measure("finalize", handle_finalize(deps, finalize))
         job = await deps.store.get_job(job_id)

@@ -30,7 +30,7 @@ import logging
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from promptforge.core.models import GenerationParams, JobStatus
 from promptforge.core.queues import shard_rates
 from promptforge.local.runtime import EmbeddedRuntime
 from promptforge.local.server import BackgroundServer
+from promptforge.providers.base import PromptCall
 from promptforge.providers.http import provider_client
 from promptforge.providers.registry import get_adapter
 from promptforge.settings import Settings
@@ -207,17 +208,9 @@ async def run_pipeline_bench(
 async def run_baseline(simulator_url: str, path: Path, concurrency: int) -> tuple[float, float]:
     """One bare provider call per line of ``path`` at ``concurrency``: (seconds, CPU seconds)."""
     adapter = get_adapter(PROVIDER)
-    params = GenerationParams()
-    requests = [
-        adapter.build_request(
-            base_url=simulator_url,
-            api_key=_SIM_KEY,
-            model=MODEL,
-            prompt=str(json.loads(line)["prompt"]),
-            params=params,
-        )
-        for line in _lines(path)
-    ]
+    call = PromptCall(simulator_url, _SIM_KEY, MODEL, "", GenerationParams())
+    prompts = (str(json.loads(line)["prompt"]) for line in _lines(path))
+    requests = [adapter.build_request(replace(call, prompt=prompt)) for prompt in prompts]
     pending = iter(requests)
     async with provider_client(concurrency, timeout=60.0) as http:
 

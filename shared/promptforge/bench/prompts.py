@@ -14,8 +14,9 @@ import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
+
+from promptforge.data import read_text
 
 DOCUMENT_SHARE = 0.3
 """Share of lines whose prompt is a multi-paragraph document rather than one instruction."""
@@ -40,11 +41,23 @@ class PromptFile:
         return self.bytes / 1e6
 
 
+EXAMPLE_PROMPTS = "example_prompts.jsonl"
+"""The shipped demo and benchmark prompts (``promptforge/data``), one JSON object a line.
+
+Named here, in a dev tool, and not in ``promptforge.data``: a function package ships the
+data files its modules name, and no function needs these prompts.
+"""
+
+
+def example_prompt_lines(count: int | None = None) -> list[str]:
+    """The non-blank JSONL lines of the example prompts, the first ``count`` if given."""
+    lines = [line for line in read_text(EXAMPLE_PROMPTS).splitlines() if line.strip()]
+    return lines if count is None else lines[:count]
+
+
 def example_prompts() -> list[str]:
     """The prompt texts of the shipped example file."""
-    source = resources.files("promptforge.data").joinpath("example_prompts.jsonl")
-    rows = (json.loads(line) for line in source.read_text("utf-8").splitlines() if line.strip())
-    return [str(row["prompt"]) for row in rows]
+    return [str(json.loads(line)["prompt"]) for line in example_prompt_lines()]
 
 
 def prompt_lines(

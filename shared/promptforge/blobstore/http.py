@@ -1,7 +1,7 @@
 """HTTP routes that serve the embedded blob store's signed URLs.
 
 ``PUT /blobs/{bucket}/{name}`` streams an upload into the store and reports it to
-``on_upload`` (the local runtime emits the object-finalize event there);
+``on_upload`` (the embedded runtime emits the object-finalize event there);
 ``GET /blobs/{bucket}/{name}`` streams a download. Both need a URL signed by the store's
 ``UrlSigner``; errors are JSON ``{"error": {"code", "message", "status"}}``:
 400 for a bad bucket or object name, 403 for a refused signature (its ``SignatureError``
@@ -22,7 +22,6 @@ from starlette.types import Receive, Scope, Send
 
 from promptforge.blobstore.base import BlobInfo
 from promptforge.blobstore.local import (
-    BlobExistsError,
     LocalBlobReader,
     LocalBlobStore,
     LocalBlobWriter,
@@ -32,7 +31,10 @@ from promptforge.clock import Clock
 from promptforge.errors import (
     ApiError,
     BadRequest,
+    BlobExistsError,
     Conflict,
+    Forbidden,
+    MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     SignatureError,
@@ -45,18 +47,6 @@ DRAIN_LIMIT_BYTES = 64 << 20
 _OTHER_METHODS = ["DELETE", "OPTIONS", "PATCH", "POST"]
 _NAME_CODES = frozenset({"invalid_object_name", "invalid_bucket_name"})
 _MEDIA_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json"}
-
-
-class _ForbiddenError(ApiError):
-    """403: a signed URL refused (``errors.py`` has no 403 class)."""
-
-    status = 403
-
-
-class _MethodNotAllowedError(ApiError):
-    """405: blob URLs answer GET, HEAD and PUT only."""
-
-    status = 405
 
 
 class _ReaderResponse(StreamingResponse):
@@ -81,7 +71,7 @@ def blob_routes(
     clock: Clock,
     drain_bytes: int = DRAIN_LIMIT_BYTES,
 ) -> list[Route]:
-    """The routes serving ``store``'s signed URLs, for the local server to mount.
+    """The routes serving ``store``'s signed URLs, for the embedded server to mount.
 
     ``on_upload`` is awaited after each stored upload, before the 200; if it raises, the
     object stays stored and the client sees a 500 (a retried PUT reports it again).
@@ -208,7 +198,7 @@ class _BlobHandlers:
                 now=self._clock.now(),
             )
         except SignatureError as exc:
-            error_class = BadRequest if exc.code in _NAME_CODES else _ForbiddenError
+            error_class = BadRequest if exc.code in _NAME_CODES else Forbidden
             raise error_class(exc.code, exc.message) from exc
 
     def _too_large(self) -> PayloadTooLarge:
@@ -223,7 +213,7 @@ class _BlobHandlers:
 async def _other_method(request: Request) -> Response:
     """Refuse methods other than GET, HEAD and PUT as JSON."""
     return _error_response(
-        _MethodNotAllowedError(
+        MethodNotAllowed(
             "method_not_allowed",
             f"blob URLs accept GET, HEAD and PUT, not {request.method}",
             headers={"Allow": "GET, HEAD, PUT"},

@@ -31,6 +31,7 @@ from promptforge.blobstore.signing import (
     check_bucket_name,
     check_object_name,
 )
+from promptforge.errors import BlobExistsError
 
 META_SUFFIX = ".__meta__"
 TEMP_SUFFIX = ".__tmp__"
@@ -72,10 +73,6 @@ class LocalBlobReader:
             self._closed = True
             with CancelScope(shield=True):
                 await to_thread.run_sync(self._file.close)
-
-
-class BlobExistsError(Exception):
-    """A create-only write found the object already there."""
 
 
 class LocalBlobWriter:

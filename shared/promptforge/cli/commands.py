@@ -10,12 +10,12 @@ import os
 import signal
 import sys
 import tempfile
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from promptforge.bench.prompts import example_prompt_lines
 from promptforge.clock import SystemClock
 from promptforge.settings import Settings
 
@@ -263,8 +263,7 @@ async def run_demo_job(url: str, api_key: str, prompts: Path, out: Path, where: 
 
 
 def _demo_file(data_dir: Path, count: int) -> Path:
-    source = resources.files("promptforge.data").joinpath("example_prompts.jsonl")
-    lines = source.read_text("utf-8").splitlines()[:count]
+    lines = example_prompt_lines(count)
     path = data_dir / "example_prompts.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

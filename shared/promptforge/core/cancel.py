@@ -23,14 +23,13 @@ from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
 from promptforge.core.models import ClaimResult, JobStatus, Outcome
 from promptforge.core.queues import KeyQueues, key_queues
-from promptforge.core.tasknames import cancel_task_name, prompt_task_name
+from promptforge.core.tasknames import TaskTarget, cancel_task_name, prompt_task_name
 from promptforge.core.worker import prompt_error
 from promptforge.jobstore.base import PendingPrompt
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
 
-CANCEL_TARGET = "cancel"
 SWEEP_PAGE = 1000
 SWEEP_CONCURRENCY = 32
 SWEEP_AGAIN_SECONDS = 2.0
@@ -46,7 +45,7 @@ async def enqueue_cancel_sweep(
         [
             Task(
                 queue=CONTROL_QUEUE,
-                target=CANCEL_TARGET,
+                target=TaskTarget.CANCEL,
                 payload={"job_id": job_id, "round": round_},
                 name=cancel_task_name(job_id, round_),
                 schedule_time=deps.clock.now() + timedelta(seconds=delay) if delay else None,

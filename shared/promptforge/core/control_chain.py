@@ -40,12 +40,11 @@ from promptforge.core.control import control_key
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.models import JobStatus
 from promptforge.core.queues import KeyQueues
-from promptforge.core.tasknames import control_task_name
+from promptforge.core.tasknames import TaskTarget, control_task_name
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
 
-CONTROL_TARGET = "control"
 TOMBSTONE_SECONDS = 7 * 86400.0
 """How long Cloud Tasks refuses the name of a deleted queue (and a tombstone is kept)."""
 
@@ -58,7 +57,7 @@ def control_task(rate_key: str, period: float, after: datetime) -> Task:
     tick = math.floor(after.timestamp() / period) + 1
     return Task(
         queue=CONTROL_QUEUE,
-        target=CONTROL_TARGET,
+        target=TaskTarget.CONTROL,
         payload={"rate_key": rate_key, "tick": tick},
         name=control_task_name(rate_key, tick),
         schedule_time=datetime.fromtimestamp(tick * period, UTC),

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from promptforge.errors import PromptForgeError
+from promptforge.errors import CredentialsError, MissingCredential
 from promptforge.providers.registry import SUPPORTED_PROVIDERS
 from promptforge.settings import Settings
 
@@ -39,14 +39,6 @@ class ProviderEndpoint:
 
     base_url: str | None
     api_key: SecretStr
-
-
-class MissingCredential(LookupError):
-    """No credential is configured for a provider."""
-
-
-class CredentialsError(PromptForgeError):
-    """A secrets source that cannot be read or holds an invalid entry (the key never shown)."""
 
 
 class Credentials:

@@ -25,7 +25,6 @@ Why it stays exact:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -38,13 +37,13 @@ from promptforge.core.ingest import admit_upload, finish_ingest, store_verdicts
 from promptforge.core.jsonl import LineError, LineSplitter, RawLine, ValidPrompt, validate_line
 from promptforge.core.models import Job, JobError, JobStatus
 from promptforge.core.queues import ensure_rate_queue, key_queues
+from promptforge.core.tasknames import TaskTarget, slice_task_name
 from promptforge.core.webhooks import on_job_ended
 from promptforge.prompts.jobs import LineValidator, line_validator
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
 
-SLICE_TARGET = "slice"
 DEFAULT_SLICE_LINES = 1000
 ENQUEUE_BATCH = 100
 """Slice tasks are enqueued in groups of this many while the file is still being read."""
@@ -131,14 +130,9 @@ class SlicePlanner:
 
 def slice_task(job: Job, bucket: str, generation: int, piece: Slice) -> Task:
     """The named task of one slice."""
-    digest = hashlib.sha256(
-        "\x00".join(("slice", bucket, job.upload_object, str(generation), str(piece.index))).encode(
-            "utf-8"
-        )
-    ).hexdigest()[:40]
     return Task(
         queue=CONTROL_QUEUE,
-        target=SLICE_TARGET,
+        target=TaskTarget.SLICE,
         payload={
             "job_id": job.job_id,
             "bucket": bucket,
@@ -148,7 +142,7 @@ def slice_task(job: Job, bucket: str, generation: int, piece: Slice) -> Task:
             "end": piece.end,
             "first_line": piece.first_line,
         },
-        name=f"s-{digest}",
+        name=slice_task_name(bucket, job.upload_object, generation, piece.index),
     )
 
 

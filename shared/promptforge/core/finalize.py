@@ -12,12 +12,12 @@ import json
 import logging
 
 from promptforge.blobstore.base import BlobWriter
-from promptforge.core.deps import CONTROL_QUEUE, Deps
+from promptforge.core.deps import Deps
+from promptforge.core.jobtasks import expire_task, finalize_task
 from promptforge.core.models import Job, JobError, JobStatus, OutcomeKind
 from promptforge.core.service import result_object_name
-from promptforge.core.tasknames import expire_task_name, finalize_task_name
 from promptforge.core.webhooks import on_job_ended
-from promptforge.tasks.base import NOT_YET, Delivery, HandlerResult, Task
+from promptforge.tasks.base import NOT_YET, Delivery, HandlerResult
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +43,7 @@ async def finalize_if_ready(deps: Deps, job: Job | None) -> bool:
     """
     if job is None or job.status is not JobStatus.PROCESSING or not job.ready_to_finalize:
         return False
-    job_id = job.job_id
-    await deps.tasks.enqueue(
-        [
-            Task(
-                queue=CONTROL_QUEUE,
-                target="finalize",
-                payload={"job_id": job_id},
-                name=finalize_task_name(job_id),
-            )
-        ]
-    )
+    await deps.tasks.enqueue([finalize_task(job.job_id)])
     return True
 
 
@@ -165,17 +155,7 @@ async def handle_expire(deps: Deps, delivery: Delivery) -> HandlerResult:
     now = deps.clock.now()
     if now < job.upload_expires_at:
         # Delivered early (clock skew): look again when the URL has expired.
-        await deps.tasks.enqueue(
-            [
-                Task(
-                    queue=CONTROL_QUEUE,
-                    target="expire",
-                    payload={"job_id": job.job_id},
-                    name=expire_task_name(job.job_id) + "-again",
-                    schedule_time=job.upload_expires_at,
-                )
-            ]
-        )
+        await deps.tasks.enqueue([expire_task(job.job_id, job.upload_expires_at, again=True)])
         return HandlerResult(200)
     if await deps.blobs.stat(deps.blobs.input_bucket, job.upload_object) is not None:
         return HandlerResult(200)  # the upload arrived; its ingest task is on the way

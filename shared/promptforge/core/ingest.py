@@ -37,7 +37,7 @@ from promptforge.core.models import (
     RateKey,
 )
 from promptforge.core.queues import KeyQueues, ensure_rate_queue
-from promptforge.core.tasknames import ingest_task_name, prompt_task_name
+from promptforge.core.tasknames import TaskTarget, ingest_task_name, prompt_task_name
 from promptforge.core.webhooks import on_job_ended
 from promptforge.prompts.jobs import line_validator
 from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
@@ -53,7 +53,7 @@ def finalize_event_task(bucket: str, name: str, generation: int) -> Task:
     """The ingest task for one object-finalize event (named: a replay creates nothing)."""
     return Task(
         queue=CONTROL_QUEUE,
-        target="ingest",
+        target=TaskTarget.INGEST,
         payload={"bucket": bucket, "name": name, "generation": generation},
         name=ingest_task_name(bucket, name, generation),
     )
@@ -241,7 +241,7 @@ def prompt_task(queue: str, task: PromptTask, **schedule: Any) -> Task:
     """The queue task for one generation of one prompt."""
     return Task(
         queue=queue,
-        target="worker",
+        target=TaskTarget.WORKER,
         payload=task.to_dict(),
         name=prompt_task_name(task.job_id, task.prompt_id, task.generation),
         **schedule,

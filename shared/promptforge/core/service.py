@@ -11,17 +11,16 @@ from datetime import timedelta
 from typing import Any
 
 from promptforge.clock import isoformat
-from promptforge.core.deps import CONTROL_QUEUE, Deps
+from promptforge.core.deps import Deps
 from promptforge.core.idempotency import job_for_key
+from promptforge.core.jobtasks import expire_task
 from promptforge.core.models import GenerationParams, Job, JobStatus
 from promptforge.core.requests import InitRequest
-from promptforge.core.tasknames import expire_task_name
 from promptforge.core.webhooks import check_webhook_url, new_webhook_secret
 from promptforge.errors import BadRequest, Conflict, NotFound, Unprocessable
 from promptforge.prompts.jobs import job_target
 from promptforge.providers.catalogue import Catalogue
 from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
-from promptforge.tasks.base import Task
 
 UPLOAD_CONTENT_TYPE = "application/octet-stream"
 EXPIRY_GRACE_SECONDS = 60
@@ -84,18 +83,8 @@ async def init_job(
         if raced is None:
             raise
         return await init_answer(deps, raced)  # a retry with the same key created it first
-    await deps.tasks.enqueue(
-        [
-            Task(
-                queue=CONTROL_QUEUE,
-                target="expire",
-                payload={"job_id": job_id},
-                name=expire_task_name(job_id),
-                schedule_time=expires_at
-                + timedelta(seconds=min(EXPIRY_GRACE_SECONDS, deps.config.upload_url_ttl)),
-            )
-        ]
-    )
+    grace = timedelta(seconds=min(EXPIRY_GRACE_SECONDS, deps.config.upload_url_ttl))
+    await deps.tasks.enqueue([expire_task(job_id, expires_at + grace)])
     return await init_answer(deps, job)
 
 

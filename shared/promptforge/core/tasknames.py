@@ -1,10 +1,38 @@
-"""Task names: hashed (Cloud Tasks dedupes by name and spreads hashed names best)."""
+"""Task targets and task names, for both runtimes.
+
+``TaskTarget`` is the one table of targets (the handler a task is addressed to); each
+runtime routes these values to handlers. Names are hashed: Cloud Tasks dedupes by
+name and spreads hashed names best, and the embedded queue dedupes by name the same
+way, so every named task is named here.
+"""
 
 from __future__ import annotations
 
+import enum
 import hashlib
 
 from promptforge.core.models import RateKey
+
+
+class TaskTarget(enum.StrEnum):
+    """What a task asks for: the handler each runtime routes it to."""
+
+    INGEST = "ingest"
+    """Read an upload: validate its lines and enqueue one ``WORKER`` task per prompt."""
+    SLICE = "slice"
+    """One byte range of an upload (Google: ingest fans a large file out into slices)."""
+    WORKER = "worker"
+    """Call the provider for one prompt and settle its outcome."""
+    FINALIZE = "finalize"
+    """Write a finished job's result files and mark it ``COMPLETED``."""
+    EXPIRE = "expire"
+    """Fail a job whose upload never arrived."""
+    CANCEL = "cancel"
+    """One round of a cancelled job's sweep: settle its prompts that have not run."""
+    CONTROL = "control"
+    """One controller tick for a rate key (Google; the embedded runtime loops instead)."""
+    WEBHOOK = "webhook"
+    """One delivery attempt of a job's end event to its webhook."""
 
 
 def _digest(*parts: str) -> str:
@@ -27,9 +55,15 @@ def finalize_task_name(job_id: str) -> str:
     return f"f-{_digest('finalize', job_id)}"
 
 
-def expire_task_name(job_id: str) -> str:
-    """One upload-expiry check per job."""
-    return f"e-{_digest('expire', job_id)}"
+def expire_task_name(job_id: str, *, again: bool = False) -> str:
+    """One upload-expiry check per job, and one second look if the first came early."""
+    name = f"e-{_digest('expire', job_id)}"
+    return f"{name}-again" if again else name
+
+
+def slice_task_name(bucket: str, name: str, generation: int, index: int) -> str:
+    """One task per slice of an object generation: a replayed fan-out adds nothing."""
+    return f"s-{_digest('slice', bucket, name, str(generation), str(index))}"
 
 
 def control_task_name(rate_key: str, tick: int) -> str:

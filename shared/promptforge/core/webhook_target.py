@@ -21,7 +21,7 @@ from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
-from promptforge.errors import BadRequest
+from promptforge.errors import BadRequest, PromptForgeError
 from promptforge.providers.durations import parse_retry_after
 
 MAX_URL_CHARS = 2048
@@ -103,7 +103,7 @@ async def post(
     return SendResult(None, last)
 
 
-class _Unresolved(Exception):
+class _Unresolved(PromptForgeError):
     """The host did not resolve now (DNS may recover: the attempt is retried)."""
 
 

@@ -37,14 +37,13 @@ from standardwebhooks import Webhook
 from promptforge.clock import isoformat
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.models import DeliveryState, Job, WebhookDelivery
-from promptforge.core.tasknames import webhook_task_name
+from promptforge.core.tasknames import TaskTarget, webhook_task_name
 from promptforge.core.webhook_target import SendResult, check_webhook_url, post
 from promptforge.errors import BadRequest
 from promptforge.tasks.base import NOT_YET, Delivery, HandlerResult, Task
 
 __all__ = [
     "RETRY_DELAYS",
-    "WEBHOOK_TARGET",
     "check_webhook_url",
     "handle_webhook",
     "new_webhook_secret",
@@ -52,9 +51,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-WEBHOOK_TARGET = "webhook"
-"""The task target that makes one delivery attempt (served with the control queue's targets)."""
 
 RETRY_DELAYS: tuple[float, ...] = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 """Seconds before attempts 2, 3, …: eight attempts over about 27.6 hours."""
@@ -197,7 +193,7 @@ def _after(
 def _attempt_task(delivery: WebhookDelivery, attempt: int, when: datetime | None) -> Task:
     return Task(
         queue=CONTROL_QUEUE,
-        target=WEBHOOK_TARGET,
+        target=TaskTarget.WEBHOOK,
         payload={"job_id": delivery.job_id, "webhook_id": delivery.webhook_id, "attempt": attempt},
         name=webhook_task_name(delivery.webhook_id, attempt),
         schedule_time=when,

@@ -22,12 +22,12 @@ import time
 import uuid
 from datetime import timedelta
 
-from promptforge.core.credentials import MissingCredential
 from promptforge.core.deps import Deps
 from promptforge.core.ingest import prompt_task
 from promptforge.core.models import ClaimResult, Job, Outcome, OutcomeKind, PromptTask
 from promptforge.core.tasknames import queue_for
-from promptforge.providers.base import CallOutcome, CallResult
+from promptforge.errors import MissingCredential
+from promptforge.providers.base import CallOutcome, CallResult, PromptCall
 from promptforge.providers.http import send
 from promptforge.providers.registry import get_adapter
 from promptforge.ratecontrol.base import Observation
@@ -104,11 +104,13 @@ async def _call_provider(deps: Deps, job: Job, task: PromptTask) -> CallResult:
             CallOutcome.PERMANENT, error_code="missing_credential", error_message=str(exc)
         )
     request = adapter.build_request(
-        base_url=endpoint.base_url or adapter.default_base_url,
-        api_key=endpoint.api_key.get_secret_value(),
-        model=key.model,
-        prompt=task.prompt,
-        params=params,
+        PromptCall(
+            base_url=endpoint.base_url or adapter.default_base_url,
+            api_key=endpoint.api_key.get_secret_value(),
+            model=key.model,
+            prompt=task.prompt,
+            params=params,
+        )
     )
     started = time.monotonic()
     result = await send(deps.http, adapter, request, timeout=deps.config.provider_timeout)

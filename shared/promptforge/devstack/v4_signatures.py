@@ -17,10 +17,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from promptforge.errors import PromptForgeError
+
 ALGORITHM = "GOOG4-RSA-SHA256"
 
 
-class SignatureRefused(Exception):
+class SignatureRefused(PromptForgeError):
     """Why GCS would refuse a signed request."""
 
 

@@ -25,14 +25,14 @@ from google.api_core import retry_async
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcAsyncIOTransport
 
+from promptforge.core.tasknames import TaskTarget
 from promptforge.tasks.base import QueueConfig, Task
 
 log = logging.getLogger(__name__)
 
 MAX_DISPATCHES_PER_SECOND = 500.0
 MAX_CONCURRENT_DISPATCHES = 5000
-WORKER_TARGET = "worker"
-LONG_TARGETS = frozenset({"ingest", "slice", "finalize"})
+LONG_TARGETS = frozenset({TaskTarget.INGEST, TaskTarget.SLICE, TaskTarget.FINALIZE})
 """Targets that stream whole files: they get the longest dispatch deadline Cloud Tasks allows."""
 LONG_DEADLINE = timedelta(minutes=30)
 
@@ -92,7 +92,7 @@ class CloudTasksQueue:
 
     def url_for(self, target: str) -> str:
         """The function a target's tasks are sent to."""
-        return self._worker_url if target == WORKER_TARGET else self._controller_url
+        return self._worker_url if target == TaskTarget.WORKER else self._controller_url
 
     async def ensure_queue(self, queue: str, config: QueueConfig) -> None:
         """Create the queue unless it exists (an existing queue keeps its settings)."""

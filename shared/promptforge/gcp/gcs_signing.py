@@ -22,7 +22,7 @@ from google.oauth2 import service_account
 SIGNING_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 
 
-class UrlSigner(Protocol):
+class V4Signer(Protocol):
     """Makes a V4 signed URL for one blob."""
 
     def sign(

@@ -22,7 +22,7 @@ from google.cloud.storage import Client  # type: ignore[import-untyped]
 from google.cloud.storage.fileio import BlobWriter as _FileWriter  # type: ignore[import-untyped]
 
 from promptforge.blobstore.base import BlobInfo
-from promptforge.gcp.gcs_signing import UrlSigner
+from promptforge.gcp.gcs_signing import V4Signer
 
 READ_CHUNK = 1 << 20
 WRITE_CHUNK = 8 << 20
@@ -105,7 +105,7 @@ class GcsBlobStore:
         *,
         input_bucket: str,
         output_bucket: str,
-        signer: UrlSigner,
+        signer: V4Signer,
         write_chunk: int = WRITE_CHUNK,
     ) -> None:
         self._client = client

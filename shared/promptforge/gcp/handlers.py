@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from promptforge.core.cancel import CANCEL_TARGET, handle_cancel
-from promptforge.core.control_chain import CONTROL_TARGET, control_task
+from promptforge.core.cancel import handle_cancel
+from promptforge.core.control_chain import control_task
 from promptforge.core.control_chain import handle_control as _handle_control
 from promptforge.core.deps import Deps
-from promptforge.core.fanout import SLICE_TARGET, handle_ingest_sliced, handle_slice
+from promptforge.core.fanout import handle_ingest_sliced, handle_slice
 from promptforge.core.finalize import handle_expire, handle_finalize
 from promptforge.core.ingest import job_id_from_object
 from promptforge.core.models import JobStatus
-from promptforge.core.webhooks import WEBHOOK_TARGET, handle_webhook
+from promptforge.core.tasknames import TaskTarget
+from promptforge.core.webhooks import handle_webhook
 from promptforge.core.worker import handle_prompt
 from promptforge.gcp.cloud_tasks import CloudTasksQueue
 from promptforge.tasks.base import Delivery, HandlerResult
@@ -44,7 +45,7 @@ async def handle_ingest(
 
 def worker_routes() -> dict[str, TaskHandler]:
     """What the worker function serves."""
-    return {"worker": handle_prompt}
+    return {TaskTarget.WORKER: handle_prompt}
 
 
 def controller_routes(
@@ -63,11 +64,11 @@ def controller_routes(
         )
 
     return {
-        "ingest": ingest,
-        SLICE_TARGET: handle_slice,
-        "finalize": handle_finalize,
-        "expire": handle_expire,
-        CANCEL_TARGET: handle_cancel,
-        CONTROL_TARGET: control,
-        WEBHOOK_TARGET: handle_webhook,
+        TaskTarget.INGEST: ingest,
+        TaskTarget.SLICE: handle_slice,
+        TaskTarget.FINALIZE: handle_finalize,
+        TaskTarget.EXPIRE: handle_expire,
+        TaskTarget.CANCEL: handle_cancel,
+        TaskTarget.CONTROL: control,
+        TaskTarget.WEBHOOK: handle_webhook,
     }

@@ -17,10 +17,9 @@ from pydantic import SecretStr
 
 from promptforge.core.credentials import Credentials, ProviderEndpoint
 from promptforge.gcp.settings import GcpSettings
+from promptforge.providers.registry import SUPPORTED_PROVIDERS
 
 log = logging.getLogger(__name__)
-
-PROVIDERS = ("openai", "anthropic", "gemini", "mistral")
 
 
 class SecretReader(Protocol):
@@ -37,7 +36,10 @@ def secret_id(prefix: str, provider: str) -> str:
 
 
 async def read_provider_keys(
-    client: SecretReader, project: str, prefix: str, providers: tuple[str, ...] = PROVIDERS
+    client: SecretReader,
+    project: str,
+    prefix: str,
+    providers: tuple[str, ...] = SUPPORTED_PROVIDERS,
 ) -> dict[str, SecretStr]:
     """The latest key of every provider that has a secret."""
     names = {

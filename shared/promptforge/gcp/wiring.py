@@ -20,7 +20,7 @@ from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
 from promptforge.gcp.cloud_tasks import CloudTasksQueue, emulator_client
 from promptforge.gcp.firestore_store import FirestoreJobStore
-from promptforge.gcp.gcs_signing import IamSigner, KeySigner, UrlSigner
+from promptforge.gcp.gcs_signing import IamSigner, KeySigner, V4Signer
 from promptforge.gcp.gcs_store import GcsBlobStore
 from promptforge.gcp.secrets import credentials_from_secret_manager
 from promptforge.gcp.settings import GcpSettings
@@ -82,7 +82,7 @@ async def open_firestore_store(
         await client._firestore_api.transport.close()  # AsyncClient has no public close
 
 
-def url_signer(settings: GcpSettings) -> UrlSigner:
+def url_signer(settings: GcpSettings) -> V4Signer:
     """A local key when one is configured (tests, stand-ins), else IAM signBlob."""
     if settings.signing_key_file is not None:
         return KeySigner.from_file(settings.signing_key_file, settings.storage_signing_endpoint)

@@ -21,8 +21,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, Self, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from promptforge.core.models import (
     ClaimResult,
@@ -51,6 +50,7 @@ from promptforge.jobstore._sqlite_schema import (
 )
 from promptforge.jobstore.base import ApiKeyRecord, IdempotencyRecord, PendingPrompt
 from promptforge.jobstore.fields import TRANSITION_FIELDS, dumps
+from promptforge.lifecycle import AsyncResource
 from promptforge.ratecontrol.base import Observation
 
 __all__ = ["SCHEMA_VERSION", "SqliteJobStore"]
@@ -64,7 +64,7 @@ _SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"  # noqa: S608 (fixed 
 _SELECT_KEY = f"SELECT {', '.join(API_KEY_COLUMNS)} FROM api_keys WHERE key_hash = ?"  # noqa: S608
 
 
-class SqliteJobStore(SqlitePrompts):
+class SqliteJobStore(SqlitePrompts, AsyncResource):
     """The ``JobStore`` port on one SQLite file; use as ``async with SqliteJobStore(path)``.
 
     ``page_size`` is how many outcomes ``iter_outcomes`` reads per database call.
@@ -105,18 +105,6 @@ class SqliteJobStore(SqlitePrompts):
         finally:
             self._executor = self._batches = None
             executor.shutdown(wait=True)
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # API keys
     async def save_api_key(self, record: ApiKeyRecord) -> None:

@@ -14,7 +14,6 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from types import TracebackType
 
 from promptforge.api.app import create_api_app
 from promptforge.blobstore.base import BlobInfo
@@ -22,16 +21,18 @@ from promptforge.blobstore.http import blob_routes
 from promptforge.blobstore.local import LocalBlobStore
 from promptforge.blobstore.signing import UrlSigner
 from promptforge.clock import Clock, SystemClock
-from promptforge.core.cancel import CANCEL_TARGET, handle_cancel
-from promptforge.core.control_chain import CONTROL_TARGET, handle_control, step_if_due
+from promptforge.core.cancel import handle_cancel
+from promptforge.core.control_chain import handle_control, step_if_due
 from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
 from promptforge.core.finalize import handle_expire, handle_finalize
 from promptforge.core.ingest import finalize_event_task, handle_ingest
 from promptforge.core.queues import ensure_control_queue
-from promptforge.core.webhooks import WEBHOOK_TARGET, handle_webhook
+from promptforge.core.tasknames import TaskTarget
+from promptforge.core.webhooks import handle_webhook
 from promptforge.core.worker import handle_prompt
 from promptforge.jobstore.sqlite import SqliteJobStore
+from promptforge.lifecycle import AsyncResource
 from promptforge.providers.catalogue import Catalogue
 from promptforge.providers.http import provider_client
 from promptforge.settings import Settings
@@ -57,7 +58,7 @@ def signing_secret(settings: Settings) -> bytes:
     return path.read_text().strip().encode("utf-8")
 
 
-class EmbeddedRuntime:
+class EmbeddedRuntime(AsyncResource):
     """One machine's PromptForge: open, serve ``app``, close."""
 
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
@@ -101,13 +102,13 @@ class EmbeddedRuntime:
             log.info("resumed: released %d prompt leases held by a previous process", released)
         await ensure_control_queue(self.deps)
         for target, handler in (
-            ("ingest", handle_ingest),
-            ("worker", handle_prompt),
-            ("finalize", handle_finalize),
-            ("expire", handle_expire),
-            (CANCEL_TARGET, handle_cancel),
-            (WEBHOOK_TARGET, handle_webhook),
-            (CONTROL_TARGET, self._control_tick),  # the ticks of a batch line's own rate key
+            (TaskTarget.INGEST, handle_ingest),
+            (TaskTarget.WORKER, handle_prompt),
+            (TaskTarget.FINALIZE, handle_finalize),
+            (TaskTarget.EXPIRE, handle_expire),
+            (TaskTarget.CANCEL, handle_cancel),
+            (TaskTarget.WEBHOOK, handle_webhook),
+            (TaskTarget.CONTROL, self._control_tick),  # the ticks of a batch line's own rate key
         ):
             self.tasks.register(target, self._bind(target, handler))
         await self.tasks.start()
@@ -124,18 +125,6 @@ class EmbeddedRuntime:
         await self.http.aclose()
         await self.store.close()
 
-    async def __aenter__(self) -> EmbeddedRuntime:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     def _bind(self, target: str, handler: _CoreHandler) -> _Handler:
         deps = self.deps
 
@@ -149,7 +138,7 @@ class EmbeddedRuntime:
         return bound
 
     async def _on_upload(self, info: BlobInfo) -> None:
-        """The local equivalent of the GCS finalize event: a named, durable ingest task."""
+        """The embedded equivalent of the GCS finalize event: a named, durable ingest task."""
         await self.tasks.enqueue([finalize_event_task(info.bucket, info.name, info.generation)])
 
     async def _control_tick(self, deps: Deps, delivery: Delivery) -> HandlerResult:

@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
-from types import TracebackType
 from typing import Any
 
 import uvicorn
+
+from promptforge.lifecycle import AsyncResource
 
 
 class _QuietServer(uvicorn.Server):
@@ -20,7 +21,7 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-class BackgroundServer:
+class BackgroundServer(AsyncResource):
     """A uvicorn server bound to ``host:port`` (port 0 picks a free one), run as a task.
 
     Use as ``async with BackgroundServer(app) as server: server.url``.
@@ -47,10 +48,10 @@ class BackgroundServer:
         """Base URL, without a trailing slash."""
         return f"http://{self._host}:{self.port}"
 
-    async def start(self) -> None:
+    async def open(self) -> None:
         """Start serving and wait until the socket accepts connections."""
         if self._app is None:
-            raise RuntimeError("BackgroundServer.start() needs an app; call set_app() first")
+            raise RuntimeError("BackgroundServer.open() needs an app; call set_app() first")
         config = uvicorn.Config(
             self._app, log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30
         )
@@ -61,7 +62,7 @@ class BackgroundServer:
                 self._task.result()  # raises the startup error
             await asyncio.sleep(0.01)
 
-    async def stop(self) -> None:
+    async def close(self) -> None:
         """Stop serving and close the socket."""
         if self._server is not None:
             self._server.should_exit = True
@@ -69,15 +70,3 @@ class BackgroundServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._sock.close()
-
-    async def __aenter__(self) -> BackgroundServer:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

@@ -22,9 +22,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptforge.clock import Clock, SystemClock
-from promptforge.core.messages import Prompt
 from promptforge.core.models import GenerationParams
-from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, RateSignals
+from promptforge.providers._parsing import (
+    SNIPPET_CHARS,
+    answered,
+    decode_json,
+    failure,
+    not_success,
+    snippet,
+    usage_count,
+)
+from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall, RateSignals
 from promptforge.providers.durations import (
     parse_http_date,
     parse_retry_after,
@@ -36,13 +44,12 @@ from promptforge.providers.tools import openai_tool_calls, openai_tools
 
 RESPONSE_FORMAT_TYPES = frozenset({"text", "json_object", "json_schema"})
 _TRANSIENT_4XX = frozenset({408, 409})
-_SNIPPET_CHARS = 300
 _MESSAGE_CHARS = 2000
 _CONTEXT_LENGTH = re.compile(r"maximum context length|context length exceeded|context window", re.I)
 
 
 @dataclass(frozen=True)
-class WireError:
+class ProviderErrorBody:
     """What an error body says: the provider's code and type (if any) and a human message."""
 
     message: str
@@ -79,28 +86,21 @@ class ChatCompletionsAdapter:
         self._seed_field = seed_field
         self._clock: Clock = clock or SystemClock()
 
-    def build_request(
-        self,
-        *,
-        base_url: str,
-        api_key: str,
-        model: str,
-        prompt: Prompt,
-        params: GenerationParams,
-    ) -> HttpRequest:
+    def build_request(self, call: PromptCall) -> HttpRequest:
         """The chat-completions request for one prompt; unset options are left out.
 
         A chat line's messages go as they are, after the job's ``system`` option.
         """
-        endpoint = self._endpoint(base_url)
+        params = call.params
+        endpoint = self._endpoint(call.base_url)
         messages: list[dict[str, str]] = []
         if params.system is not None:
             messages.append({"role": "system", "content": params.system})
-        if isinstance(prompt, str):
-            messages.append({"role": "user", "content": prompt})
+        if isinstance(call.prompt, str):
+            messages.append({"role": "user", "content": call.prompt})
         else:
-            messages += [message.to_dict() for message in prompt]
-        body: dict[str, Any] = {"model": model, "messages": messages}
+            messages += [message.to_dict() for message in call.prompt]
+        body: dict[str, Any] = {"model": call.model, "messages": messages}
         if params.max_tokens is not None:
             body[endpoint.max_tokens_field] = params.max_tokens
         if params.temperature is not None:
@@ -116,7 +116,7 @@ class ChatCompletionsAdapter:
         if params.tools is not None:
             body.update(openai_tools(params.tools))
         # Local OpenAI-compatible servers often take no key: then no key header at all.
-        headers = {"Content-Type": "application/json", **endpoint.key_headers(api_key)}
+        headers = {"Content-Type": "application/json", **endpoint.key_headers(call.api_key)}
         return HttpRequest("POST", endpoint.url, headers, body)
 
     def _endpoint(self, base_url: str) -> ChatEndpoint:
@@ -154,7 +154,7 @@ class ChatCompletionsAdapter:
         return RateSignals()
 
     def _rate_limited(
-        self, status: int, error: WireError, headers: dict[str, str], signals: RateSignals
+        self, status: int, error: ProviderErrorBody, headers: dict[str, str], signals: RateSignals
     ) -> CallResult:
         """A 429: flow control, waiting as long as the headers or the message say."""
         return rate_limited(status, error.best_code(status), error.message, signals)
@@ -167,15 +167,6 @@ def rate_limited(status: int, code: str, message: str, signals: RateSignals) -> 
     return failure(CallOutcome.RATE_LIMITED, status, code, message, signals)
 
 
-def failure(
-    outcome: CallOutcome, status: int, code: str, message: str, signals: RateSignals
-) -> CallResult:
-    """A result that carries no text."""
-    return CallResult(
-        outcome=outcome, status=status, error_code=code, error_message=message, signals=signals
-    )
-
-
 def parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult:
     """A 2xx chat completion: the first choice's text, its finish reason and the usage."""
     data = decode_json(body)
@@ -183,37 +174,40 @@ def parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult:
     choice = choices[0] if isinstance(choices, list) and choices else None
     message = choice.get("message") if isinstance(choice, dict) else None
     if not isinstance(data, dict) or not isinstance(choice, dict) or not isinstance(message, dict):
-        text = f"HTTP {status} without a chat completion, {_describe(body)}"
-        return failure(CallOutcome.TRANSIENT, status, "malformed_response", text, signals)
+        why = f"HTTP {status} without a chat completion, {_describe(body)}"
+        return failure(CallOutcome.TRANSIENT, status, "malformed_response", why, signals)
     usage = data.get("usage")
     usage = usage if isinstance(usage, dict) else {}
     reason = choice.get("finish_reason")
-    result = CallResult(
-        outcome=CallOutcome.SUCCESS,
-        text=_content_text(message.get("content")),
+    text = _content_text(message.get("content"))
+    tokens_in = usage_count(usage.get("prompt_tokens"))
+    tokens_out = usage_count(usage.get("completion_tokens"))
+    finish_reason = reason if isinstance(reason, str) else None
+    result = answered(
+        status,
+        text,
+        finish_reason,
+        tokens_in,
+        tokens_out,
+        signals,
         tool_calls=openai_tool_calls(message),
-        finish_reason=reason if isinstance(reason, str) else None,
-        input_tokens=_count(usage.get("prompt_tokens")),
-        output_tokens=_count(usage.get("completion_tokens")),
-        status=status,
-        signals=signals,
     )
     refusal = message.get("refusal")
     if isinstance(refusal, str) and refusal:
-        return _not_success(result, CallOutcome.PERMANENT, "refusal", f"model refused: {refusal}")
+        return not_success(result, CallOutcome.PERMANENT, "refusal", f"model refused: {refusal}")
     if result.finish_reason == "content_filter" and not result.text:
         why = "the provider's content filter withheld the answer (finish_reason: content_filter)"
-        return _not_success(result, CallOutcome.PERMANENT, "content_filter", why)
+        return not_success(result, CallOutcome.PERMANENT, "content_filter", why)
     if result.finish_reason == "error":
         why = "generation stopped on a provider-side error (finish_reason: error)"
-        return _not_success(result, CallOutcome.TRANSIENT, "generation_error", why)
+        return not_success(result, CallOutcome.TRANSIENT, "generation_error", why)
     if result.text is None and not result.tool_calls:
         why = f"HTTP {status} with no message content (finish_reason: {result.finish_reason})"
-        return _not_success(result, CallOutcome.TRANSIENT, "empty_response", why)
+        return not_success(result, CallOutcome.TRANSIENT, "empty_response", why)
     return result
 
 
-def read_error(status: int, body: bytes) -> WireError:
+def read_error(status: int, body: bytes) -> ProviderErrorBody:
     """The code, type and message of an error body, in any of the shapes seen in the wild.
 
     ``{"error": {"message", "type", "code"}}`` (OpenAI), a flat ``{"object": "error",
@@ -222,7 +216,7 @@ def read_error(status: int, body: bytes) -> WireError:
     """
     data = decode_json(body)
     if not isinstance(data, dict):
-        return WireError(message=f"HTTP {status} with {_describe(body)}")
+        return ProviderErrorBody(message=f"HTTP {status} with {_describe(body)}")
     inner = data.get("error")
     fields = inner if isinstance(inner, dict) else data
     raw = (
@@ -232,7 +226,7 @@ def read_error(status: int, body: bytes) -> WireError:
         message = f"HTTP {status} with {_describe(body)}"
     else:
         message = _clip(raw if isinstance(raw, str) else json.dumps(raw))
-    return WireError(
+    return ProviderErrorBody(
         message=message, code=_text(fields.get("code")), type=_text(fields.get("type"))
     )
 
@@ -260,14 +254,6 @@ def header_int(headers: dict[str, str], name: str) -> int | None:
     return int(number) if number.is_integer() else None
 
 
-def decode_json(body: bytes) -> Any:
-    """The JSON value of ``body``, ``None`` when it is not JSON."""
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-
-
 def _header_retry_after(headers: dict[str, str], clock: Clock) -> float | None:
     """``retry-after-ms`` first (more precise), then ``retry-after`` (seconds or HTTP date)."""
     millis = parse_retry_after_ms(headers.get("retry-after-ms"))
@@ -278,13 +264,6 @@ def _header_retry_after(headers: dict[str, str], clock: Clock) -> float | None:
         return None
     now = parse_http_date(headers.get("date")) or clock.now()
     return parse_retry_after(value, now)
-
-
-def _not_success(result: CallResult, outcome: CallOutcome, code: str, message: str) -> CallResult:
-    """A 2xx that is not a usable answer: keep the usage and finish reason, drop the text."""
-    return dataclasses.replace(
-        result, outcome=outcome, text=None, error_code=code, error_message=message
-    )
 
 
 def _content_text(content: Any) -> str | None:
@@ -312,11 +291,11 @@ def _valid_response_format(response_format: dict[str, Any]) -> bool:
 
 def _describe(body: bytes) -> str:
     """What came back, for a message: "an empty body" or the start of it."""
-    snippet = body[:_SNIPPET_CHARS].decode("utf-8", errors="replace").strip()
-    if not snippet:
+    start = snippet(body)
+    if not start:
         return "an empty body"
-    more = "..." if len(body) > _SNIPPET_CHARS else ""
-    return f"body {snippet!r}{more}"
+    more = "..." if len(body) > SNIPPET_CHARS else ""
+    return f"body {start!r}{more}"
 
 
 def _clip(message: str) -> str:
@@ -333,10 +312,3 @@ def _text(value: Any) -> str | None:
     if isinstance(value, str | int):
         return str(value) or None
     return None
-
-
-def _count(value: Any) -> int:
-    """A usage figure, 0 when missing, null or not a non-negative integer."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return 0

@@ -14,14 +14,22 @@ turned into seconds from the response's ``date`` header (else the injected clock
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from promptforge.clock import Clock, SystemClock
-from promptforge.core.messages import Conversation, Prompt
+from promptforge.core.messages import Conversation
 from promptforge.core.models import GenerationParams
-from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, RateSignals
+from promptforge.providers._parsing import (
+    answered,
+    decode_json,
+    failure,
+    fallback_message,
+    not_success,
+    snippet,
+    usage_count,
+)
+from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall, RateSignals
 from promptforge.providers.durations import parse_http_date, parse_retry_after
 from promptforge.providers.tools import (
     anthropic_output_config,
@@ -42,7 +50,6 @@ _SPEND_LIMIT_MARKERS = (
 )
 _TRANSIENT_4XX = frozenset({408, 409})
 _MAX_TEMPERATURE = 1.0
-_SNIPPET_CHARS = 300
 
 
 class AnthropicAdapter:
@@ -57,23 +64,16 @@ class AnthropicAdapter:
         self._clock: Clock = clock or SystemClock()
         self._default_max_tokens = default_max_tokens
 
-    def build_request(
-        self,
-        *,
-        base_url: str,
-        api_key: str,
-        model: str,
-        prompt: Prompt,
-        params: GenerationParams,
-    ) -> HttpRequest:
+    def build_request(self, call: PromptCall) -> HttpRequest:
         """``POST {base}/v1/messages``; options that :meth:`unsupported` lists are left out.
 
         System text (the job's option, then a chat line's system messages) goes in
         ``system``; the turns in ``messages``.
         """
-        conversation = Conversation.of(prompt, params.system)
+        params = call.params
+        conversation = Conversation.of(call.prompt, params.system)
         body: dict[str, Any] = {
-            "model": model,
+            "model": call.model,
             "max_tokens": (
                 params.max_tokens if params.max_tokens is not None else self._default_max_tokens
             ),
@@ -96,9 +96,9 @@ class AnthropicAdapter:
             body.update(anthropic_tools(params.tools))
         return HttpRequest(
             method="POST",
-            url=f"{base_url.rstrip('/')}/v1/messages",
+            url=f"{call.base_url.rstrip('/')}/v1/messages",
             headers={
-                "x-api-key": api_key,
+                "x-api-key": call.api_key,
                 "anthropic-version": API_VERSION,
                 "content-type": "application/json",
             },
@@ -128,13 +128,13 @@ class AnthropicAdapter:
         error_type, message = _error_fields(status, body)
         if status == 429:
             if any(marker in message.lower() for marker in _SPEND_LIMIT_MARKERS):
-                return _failure(
+                return failure(
                     CallOutcome.PERMANENT, status, "spend_limit_reached", message, signals
                 )
-            return _failure(CallOutcome.RATE_LIMITED, status, error_type, message, signals)
+            return failure(CallOutcome.RATE_LIMITED, status, error_type, message, signals)
         if status >= 500 or status in _TRANSIENT_4XX:
-            return _failure(CallOutcome.TRANSIENT, status, error_type, message, signals)
-        return _failure(CallOutcome.PERMANENT, status, error_type, message, signals)
+            return failure(CallOutcome.TRANSIENT, status, error_type, message, signals)
+        return failure(CallOutcome.PERMANENT, status, error_type, message, signals)
 
     def _signals(self, headers: dict[str, str]) -> RateSignals:
         """The ``anthropic-ratelimit-*`` and ``retry-after`` headers as ``RateSignals``."""
@@ -168,11 +168,11 @@ class AnthropicAdapter:
 
 def _parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult:
     """A 2xx Messages response: text blocks joined, usage summed."""
-    data = _decode(body)
+    data = decode_json(body)
     content = data.get("content") if isinstance(data, dict) else None
     if not isinstance(data, dict) or not isinstance(content, list):
-        message = f"2xx response without a content list: {_snippet(body)}"
-        return _failure(CallOutcome.TRANSIENT, status, "malformed_response", message, signals)
+        message = f"2xx response without a content list: {snippet(body)}"
+        return failure(CallOutcome.TRANSIENT, status, "malformed_response", message, signals)
     text = "".join(
         block["text"]
         for block in content
@@ -183,75 +183,37 @@ def _parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult
     usage = data.get("usage")
     usage = usage if isinstance(usage, dict) else {}
     input_tokens = (
-        _count(usage.get("input_tokens"))
-        + _count(usage.get("cache_creation_input_tokens"))
-        + _count(usage.get("cache_read_input_tokens"))
+        usage_count(usage.get("input_tokens"))
+        + usage_count(usage.get("cache_creation_input_tokens"))
+        + usage_count(usage.get("cache_read_input_tokens"))
     )
-    output_tokens = _count(usage.get("output_tokens"))
+    output_tokens = usage_count(usage.get("output_tokens"))
     stop_reason = data.get("stop_reason")
     finish_reason = stop_reason if isinstance(stop_reason, str) else None
-    if finish_reason == "refusal":
-        return CallResult(
-            outcome=CallOutcome.PERMANENT,
-            finish_reason=finish_reason,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            status=status,
-            error_code="safety_block",
-            error_message="Anthropic declined the prompt (stop_reason: refusal)",
-            signals=signals,
-        )
-    return CallResult(
-        outcome=CallOutcome.SUCCESS,
-        text=text,
-        finish_reason=finish_reason,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        status=status,
-        signals=signals,
+    result = answered(
+        status,
+        text,
+        finish_reason,
+        input_tokens,
+        output_tokens,
+        signals,
         tool_calls=anthropic_tool_calls(content),
     )
-
-
-def _failure(
-    outcome: CallOutcome, status: int, code: str, message: str, signals: RateSignals
-) -> CallResult:
-    """A non-success result."""
-    return CallResult(
-        outcome=outcome, status=status, error_code=code, error_message=message, signals=signals
-    )
+    if finish_reason == "refusal":
+        why = "Anthropic declined the prompt (stop_reason: refusal)"
+        return not_success(result, CallOutcome.PERMANENT, "safety_block", why)
+    return result
 
 
 def _error_fields(status: int, body: bytes) -> tuple[str, str]:
     """``(error.type, error.message)`` of an error body, or a fallback built from the status."""
-    data = _decode(body)
+    data = decode_json(body)
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict):
         kind, message = error.get("type"), error.get("message")
         if isinstance(kind, str) and kind:
             return kind, message if isinstance(message, str) and message else kind
-    snippet = _snippet(body)
-    return f"http_{status}", f"HTTP {status}: {snippet}" if snippet else f"HTTP {status}"
-
-
-def _decode(body: bytes) -> Any:
-    """The JSON value of ``body``, or ``None`` when it is not JSON."""
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-
-
-def _snippet(body: bytes) -> str:
-    """The start of a body, for a message that has nothing better."""
-    return body[:_SNIPPET_CHARS].decode("utf-8", errors="replace").strip()
-
-
-def _count(value: Any) -> int:
-    """A usage figure, 0 when missing, null or not a non-negative integer."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return 0
+    return f"http_{status}", fallback_message(status, body)
 
 
 def _header_int(value: str | None) -> int | None:

@@ -56,6 +56,20 @@ class HttpRequest:
 
 
 @dataclass(frozen=True)
+class PromptCall:
+    """One prompt to send: where, as whom, to which model, with which options.
+
+    ``api_key`` is the credential: never log it (``repr`` leaves it out).
+    """
+
+    base_url: str
+    api_key: str = field(repr=False)
+    model: str
+    prompt: Prompt
+    params: GenerationParams
+
+
+@dataclass(frozen=True)
 class CallResult:
     """One provider call, classified."""
 
@@ -83,15 +97,7 @@ class ProviderAdapter(Protocol):
     name: str
     default_base_url: str
 
-    def build_request(
-        self,
-        *,
-        base_url: str,
-        api_key: str,
-        model: str,
-        prompt: Prompt,
-        params: GenerationParams,
-    ) -> HttpRequest:
+    def build_request(self, call: PromptCall) -> HttpRequest:
         """The HTTP request for one prompt: a text, or chat messages (``core/messages.py``)."""
         ...
 

@@ -17,21 +17,17 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from promptforge.errors import PromptForgeError
+from promptforge.data import read_text
+from promptforge.errors import CatalogueError
 from promptforge.providers.registry import SUPPORTED_PROVIDERS
 
 _BUILT_IN = "models.json"
 _INT_FIELDS = ("context_window", "max_output_tokens")
 _PRICE_FIELDS = ("input_usd_per_mtok", "output_usd_per_mtok")
 _FIELDS = frozenset({"provider", "model", *_INT_FIELDS, *_PRICE_FIELDS})
-
-
-class CatalogueError(PromptForgeError):
-    """A catalogue file that cannot be read or holds an invalid entry."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +53,7 @@ class Catalogue:
     @classmethod
     def load(cls, extra: Path | None = None) -> Catalogue:
         """The built-in catalogue, merged with the operator's file ``extra`` if given."""
-        resource = files("promptforge").joinpath("data").joinpath(_BUILT_IN)
-        models = parse_catalogue(resource.read_text(encoding="utf-8"), f"built-in {_BUILT_IN}")
+        models = parse_catalogue(read_text(_BUILT_IN), f"built-in {_BUILT_IN}")
         if extra is not None:
             try:
                 text = extra.read_text(encoding="utf-8")

@@ -15,15 +15,23 @@ details are all it teaches.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import quote
 
 from promptforge.clock import Clock, SystemClock
-from promptforge.core.messages import Conversation, Prompt
+from promptforge.core.messages import Conversation
 from promptforge.core.models import GenerationParams
-from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, RateSignals
+from promptforge.providers._parsing import (
+    answered,
+    decode_json,
+    failure,
+    fallback_message,
+    not_success,
+    snippet,
+    usage_count,
+)
+from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall, RateSignals
 from promptforge.providers.durations import (
     parse_go_duration,
     parse_retry_after,
@@ -49,7 +57,6 @@ MAX_STOP_SEQUENCES = 5
 _CREDITS_DEPLETED = "prepayment credits are depleted"
 _TRANSIENT_4XX = frozenset({408, 499})
 _ZERO_LIMIT_IN_MESSAGE = re.compile(r"\blimit: 0(?![\d.])")
-_SNIPPET_CHARS = 300
 _GEMINI_ROLES = {"user": "user", "assistant": "model"}
 """Chat roles as Gemini names them (system text goes in ``systemInstruction``)."""
 
@@ -63,21 +70,14 @@ class GeminiAdapter:
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock: Clock = clock or SystemClock()
 
-    def build_request(
-        self,
-        *,
-        base_url: str,
-        api_key: str,
-        model: str,
-        prompt: Prompt,
-        params: GenerationParams,
-    ) -> HttpRequest:
+    def build_request(self, call: PromptCall) -> HttpRequest:
         """``POST {base}/v1beta/models/{model}:generateContent``; unmappable options left out.
 
         Turns go in ``contents`` (Gemini calls the assistant ``model``), system text (the
         job's option, then a chat line's system messages) in ``systemInstruction``.
         """
-        conversation = Conversation.of(prompt, params.system)
+        params = call.params
+        conversation = Conversation.of(call.prompt, params.system)
         body: dict[str, Any] = {
             "contents": [
                 {"role": _GEMINI_ROLES[turn.role], "parts": [{"text": turn.content}]}
@@ -91,11 +91,11 @@ class GeminiAdapter:
             body["generationConfig"] = config
         if params.tools is not None:
             body.update(gemini_tools(params.tools))
-        model_id = quote(model.removeprefix("models/"), safe="-._~")
+        model_id = quote(call.model.removeprefix("models/"), safe="-._~")
         return HttpRequest(
             method="POST",
-            url=f"{base_url.rstrip('/')}/v1beta/models/{model_id}:generateContent",
-            headers={"x-goog-api-key": api_key, "content-type": "application/json"},
+            url=f"{call.base_url.rstrip('/')}/v1beta/models/{model_id}:generateContent",
+            headers={"x-goog-api-key": call.api_key, "content-type": "application/json"},
             json=body,
         )
 
@@ -114,7 +114,7 @@ class GeminiAdapter:
             return _parse_success(status, body)
         error = _error_object(body)
         code = _str(error.get("status")) or f"http_{status}"
-        message = _str(error.get("message")) or _fallback_message(status, body)
+        message = _str(error.get("message")) or fallback_message(status, body)
         details = error.get("details")
         details = [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
         violations = _quota_violations(details)
@@ -130,13 +130,13 @@ class GeminiAdapter:
         )
         if status == 429:
             if _CREDITS_DEPLETED in message.lower():
-                return _failure(CallOutcome.PERMANENT, status, "credits_depleted", message, signals)
+                return failure(CallOutcome.PERMANENT, status, "credits_depleted", message, signals)
             if _zero_quota(violations, message):
-                return _failure(CallOutcome.PERMANENT, status, "quota_zero", message, signals)
-            return _failure(CallOutcome.RATE_LIMITED, status, code, message, signals)
+                return failure(CallOutcome.PERMANENT, status, "quota_zero", message, signals)
+            return failure(CallOutcome.RATE_LIMITED, status, code, message, signals)
         if status >= 500 or status in _TRANSIENT_4XX:
-            return _failure(CallOutcome.TRANSIENT, status, code, message, signals)
-        return _failure(CallOutcome.PERMANENT, status, code, message, signals)
+            return failure(CallOutcome.TRANSIENT, status, code, message, signals)
+        return failure(CallOutcome.PERMANENT, status, code, message, signals)
 
 
 def _generation_config(params: GenerationParams) -> dict[str, Any]:
@@ -174,27 +174,20 @@ def _format_config(response_format: dict[str, Any]) -> dict[str, Any] | None:
 
 def _parse_success(status: int, body: bytes) -> CallResult:
     """A 2xx generateContent response: blocked or text, with usage either way."""
-    data = _decode(body)
+    data = decode_json(body)
     if not isinstance(data, dict):
-        message = f"2xx response that is not a JSON object: {_snippet(body)}"
-        return _failure(CallOutcome.TRANSIENT, status, "malformed_response", message)
+        message = f"2xx response that is not a JSON object: {snippet(body)}"
+        return failure(CallOutcome.TRANSIENT, status, "malformed_response", message)
     usage = data.get("usageMetadata")
     usage = usage if isinstance(usage, dict) else {}
-    input_tokens = _count(usage.get("promptTokenCount"))
-    output_tokens = _count(usage.get("candidatesTokenCount")) + _count(
+    input_tokens = usage_count(usage.get("promptTokenCount"))
+    output_tokens = usage_count(usage.get("candidatesTokenCount")) + usage_count(
         usage.get("thoughtsTokenCount")
     )
 
     def blocked(code: str, message: str, finish_reason: str | None = None) -> CallResult:
-        return CallResult(
-            outcome=CallOutcome.PERMANENT,
-            finish_reason=finish_reason,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            status=status,
-            error_code=code,
-            error_message=message,
-        )
+        billed = answered(status, None, finish_reason, input_tokens, output_tokens)
+        return not_success(billed, CallOutcome.PERMANENT, code, message)
 
     feedback = data.get("promptFeedback")
     block_reason = _str(feedback.get("blockReason")) if isinstance(feedback, dict) else ""
@@ -215,37 +208,19 @@ def _parse_success(status: int, body: bytes) -> CallResult:
         for part in (parts if isinstance(parts, list) else [])
         if isinstance(part, dict) and isinstance(part.get("text"), str) and not part.get("thought")
     )
-    return CallResult(
-        outcome=CallOutcome.SUCCESS,
-        text=text,
-        finish_reason=finish_reason,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        status=status,
+    return answered(
+        status,
+        text,
+        finish_reason,
+        input_tokens,
+        output_tokens,
         tool_calls=gemini_tool_calls(parts if isinstance(parts, list) else []),
-    )
-
-
-def _failure(
-    outcome: CallOutcome,
-    status: int,
-    code: str,
-    message: str,
-    signals: RateSignals | None = None,
-) -> CallResult:
-    """A non-success result."""
-    return CallResult(
-        outcome=outcome,
-        status=status,
-        error_code=code,
-        error_message=message,
-        signals=signals or RateSignals(),
     )
 
 
 def _error_object(body: bytes) -> dict[str, Any]:
     """The ``error`` object of a Google error body (also when wrapped in a list), or ``{}``."""
-    data = _decode(body)
+    data = decode_json(body)
     if isinstance(data, list) and data:
         data = data[0]
     error = data.get("error") if isinstance(data, dict) else None
@@ -301,32 +276,6 @@ def _retry_delay(details: list[dict[str, Any]], message: str) -> float | None:
     return retry_delay_in_message(message)
 
 
-def _decode(body: bytes) -> Any:
-    """The JSON value of ``body``, or ``None`` when it is not JSON."""
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-
-
 def _str(value: Any) -> str:
     """``value`` if it is a string, else ``""``."""
     return value if isinstance(value, str) else ""
-
-
-def _count(value: Any) -> int:
-    """A usage figure, 0 when missing, null or not a non-negative integer."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return 0
-
-
-def _snippet(body: bytes) -> str:
-    """The start of a body, for a message that has nothing better."""
-    return body[:_SNIPPET_CHARS].decode("utf-8", errors="replace").strip()
-
-
-def _fallback_message(status: int, body: bytes) -> str:
-    """A message for an error body without ``error.message``."""
-    snippet = _snippet(body)
-    return f"HTTP {status}: {snippet}" if snippet else f"HTTP {status}"

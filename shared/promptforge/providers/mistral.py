@@ -16,10 +16,10 @@ from __future__ import annotations
 from promptforge.clock import Clock
 from promptforge.providers._chat_completions import (
     ChatCompletionsAdapter,
-    WireError,
-    failure,
+    ProviderErrorBody,
     header_int,
 )
+from promptforge.providers._parsing import failure
 from promptforge.providers.base import CallOutcome, CallResult, RateSignals
 
 
@@ -51,7 +51,7 @@ class MistralAdapter(ChatCompletionsAdapter):
         )
 
     def _rate_limited(
-        self, status: int, error: WireError, headers: dict[str, str], signals: RateSignals
+        self, status: int, error: ProviderErrorBody, headers: dict[str, str], signals: RateSignals
     ) -> CallResult:
         """Rate limited, unless the monthly token quota is used up."""
         monthly = header_int(headers, "x-ratelimit-remaining-tokens-month")

@@ -23,11 +23,11 @@ import dataclasses
 from promptforge.clock import Clock
 from promptforge.providers._chat_completions import (
     ChatCompletionsAdapter,
-    WireError,
-    failure,
+    ProviderErrorBody,
     header_int,
     rate_limited,
 )
+from promptforge.providers._parsing import failure
 from promptforge.providers.base import CallOutcome, CallResult, RateSignals
 from promptforge.providers.durations import parse_go_duration
 from promptforge.providers.openai_compat import ChatEndpoint, chat_endpoint
@@ -83,7 +83,7 @@ class OpenAIAdapter(ChatCompletionsAdapter):
         )
 
     def _rate_limited(
-        self, status: int, error: WireError, headers: dict[str, str], signals: RateSignals
+        self, status: int, error: ProviderErrorBody, headers: dict[str, str], signals: RateSignals
     ) -> CallResult:
         """Quota exhaustion and oversize requests are permanent; the rest is flow control."""
         code = error.code or "rate_limit_exceeded"

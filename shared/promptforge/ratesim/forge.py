@@ -44,7 +44,7 @@ from promptforge.ratesim.provider import Response, SimulatedProvider
 from promptforge.ratesim.recorder import Recorder
 from promptforge.ratesim.workload import Prompt
 
-__all__ = ["ForgeOptions", "PromptForgeClient"]
+__all__ = ["ForgeClient", "ForgeOptions"]
 
 # The worker's backoff for transient errors (``core.worker``): 2 s doubling, at most 120 s.
 _TRANSIENT_BASE = 2.0
@@ -73,7 +73,7 @@ class _Attempt:
     attempt: int = 0
 
 
-class PromptForgeClient:
+class ForgeClient:
     """One job of ``prompts`` on one rate key, run by PromptForge's controller."""
 
     name = "promptforge"

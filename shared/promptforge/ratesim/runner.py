@@ -9,7 +9,7 @@ from typing import Protocol
 from promptforge.providers.base import CallOutcome
 from promptforge.ratesim.baselines import FixedConcurrencyClient, OracleClient, TokenBucketClient
 from promptforge.ratesim.engine import EventLoop
-from promptforge.ratesim.forge import ForgeOptions, PromptForgeClient
+from promptforge.ratesim.forge import ForgeClient, ForgeOptions
 from promptforge.ratesim.metrics import Figures, figures, ideal_time, limit_series
 from promptforge.ratesim.provider import SimulatedProvider
 from promptforge.ratesim.recorder import Recorder
@@ -74,7 +74,7 @@ def run_scenario(
     client: _Client
     if kind is ClientKind.PROMPTFORGE:
         options = options or ForgeOptions(peak_rate=scenario.peak_rate)
-        client = PromptForgeClient(loop, provider, prompts, recorder, options=options, seed=seed)
+        client = ForgeClient(loop, provider, prompts, recorder, options=options, seed=seed)
     elif kind is ClientKind.ORACLE:
         client = OracleClient(loop, provider, prompts, recorder)
     elif kind is ClientKind.POOL:

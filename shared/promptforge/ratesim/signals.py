@@ -13,7 +13,7 @@ import math
 
 from promptforge.providers.base import RateSignals
 from promptforge.providers.durations import parse_go_duration
-from promptforge.simulator.limits import Decision, LimitKind
+from promptforge.simulator.limits import LimitCheck, LimitKind
 from promptforge.simulator.wire import go_duration
 
 
@@ -34,7 +34,7 @@ def _go(seconds: float) -> float | None:
     return parse_go_duration(go_duration(seconds))
 
 
-def _openai(decision: Decision, limited: bool) -> RateSignals:
+def _openai(decision: LimitCheck, limited: bool) -> RateSignals:
     views = decision.views
     req = views.get(LimitKind.REQUESTS)
     tok = views.get(LimitKind.TOKENS)
@@ -57,7 +57,7 @@ def _openai(decision: Decision, limited: bool) -> RateSignals:
     )
 
 
-def _anthropic(decision: Decision, limited: bool) -> RateSignals:
+def _anthropic(decision: LimitCheck, limited: bool) -> RateSignals:
     views = decision.views
     req = views.get(LimitKind.REQUESTS)
     split = [views[k] for k in (LimitKind.INPUT_TOKENS, LimitKind.OUTPUT_TOKENS) if k in views]
@@ -79,7 +79,7 @@ def _anthropic(decision: Decision, limited: bool) -> RateSignals:
     )
 
 
-def _gemini(decision: Decision, limited: bool, quota_details: bool) -> RateSignals:
+def _gemini(decision: LimitCheck, limited: bool, quota_details: bool) -> RateSignals:
     if not limited:
         return RateSignals()
     refusal = decision.refusal
@@ -98,7 +98,7 @@ def _gemini(decision: Decision, limited: bool, quota_details: bool) -> RateSigna
     )
 
 
-def _mistral(decision: Decision) -> RateSignals:
+def _mistral(decision: LimitCheck) -> RateSignals:
     views = decision.views
     req = views.get(LimitKind.REQUESTS)
     tok = views.get(LimitKind.TOKENS)
@@ -111,7 +111,7 @@ def _mistral(decision: Decision) -> RateSignals:
 
 
 def signals_for(
-    style: Style, decision: Decision, *, headers: bool = True, quota_details: bool = True
+    style: Style, decision: LimitCheck, *, headers: bool = True, quota_details: bool = True
 ) -> RateSignals:
     """The signals of a response to ``decision``; ``headers=False`` drops limit headers.
 

@@ -29,17 +29,17 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import anyio
 from pydantic import SecretStr
 
+from promptforge.bench.prompts import example_prompt_lines
 from promptforge.ratesim.cases import CASES, LATENCY_SIGMA, Case, case_model, case_scenario
 from promptforge.ratesim.cloudtasks import CloudTasksSpec
 from promptforge.ratesim.engine import EventLoop
-from promptforge.ratesim.forge import ForgeOptions, PromptForgeClient
+from promptforge.ratesim.forge import ForgeClient, ForgeOptions
 from promptforge.ratesim.metrics import ideal_time
 from promptforge.ratesim.plots import plot_scenario
 from promptforge.ratesim.provider import SimulatedProvider
@@ -77,8 +77,7 @@ class WallclockResult:
 
 
 def _lines(count: int) -> list[str]:
-    source = resources.files("promptforge.data").joinpath("example_prompts.jsonl")
-    return source.read_text("utf-8").splitlines()[:count]
+    return example_prompt_lines(count)
 
 
 def _prompts(lines: list[str], config: SimulatorConfig) -> list[Prompt]:
@@ -96,7 +95,7 @@ def des_twin(case: Case, prompts: list[Prompt], seed: int) -> WallclockResult:
     loop = EventLoop()
     provider = SimulatedProvider(case_model(case), loop, seed)
     recorder = Recorder(loop, len(prompts))
-    client = PromptForgeClient(loop, provider, prompts, recorder, options=_EMBEDDED, seed=seed)
+    client = ForgeClient(loop, provider, prompts, recorder, options=_EMBEDDED, seed=seed)
     client.start()
     loop.run(until=24 * 3600.0)
     makespan = recorder.makespan if recorder.makespan is not None else float("inf")

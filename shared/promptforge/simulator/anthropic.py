@@ -11,14 +11,14 @@ completes. Headers: ``anthropic-ratelimit-{requests,tokens,input-tokens,output-t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from promptforge.simulator.limits import BucketView, Cost, Decision, LimitKind
+from promptforge.simulator.limits import BucketView, Cost, LimitCheck, LimitKind
 from promptforge.simulator.text import Completion
 from promptforge.simulator.wire import (
     CallContext,
+    Caller,
     ProviderWire,
     Reply,
     SimRequest,
@@ -82,24 +82,18 @@ class AnthropicWire(ProviderWire):
     def _invalid(self, message: str, ctx: CallContext) -> WireError:
         return WireError(self._reply(400, "invalid_request_error", message, ctx))
 
-    def authenticate(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        api_keys: frozenset[str] | None,
-        ctx: CallContext,
-    ) -> None:
+    def authenticate(self, caller: Caller, ctx: CallContext) -> None:
         """401 ``authentication_error`` without a good key; 400 without ``anthropic-version``.
 
         The key comes in ``x-api-key`` or, as recent SDKs send it, ``Authorization: Bearer``.
         """
-        key = headers.get("x-api-key", "").strip() or bearer_key(headers)
+        key = caller.headers.get("x-api-key", "").strip() or bearer_key(caller.headers)
         if not key:
             message = "x-api-key header is required"
             raise WireError(self._reply(401, "authentication_error", message, ctx))
-        if not key_accepted(key, api_keys):
+        if not key_accepted(key, caller.api_keys):
             raise WireError(self._reply(401, "authentication_error", "invalid x-api-key", ctx))
-        if not headers.get("anthropic-version"):
+        if not caller.headers.get("anthropic-version"):
             raise self._invalid("anthropic-version: header is required", ctx)
 
     def parse(self, body: bytes, path_model: str | None, ctx: CallContext) -> SimRequest:
@@ -144,7 +138,7 @@ class AnthropicWire(ProviderWire):
         spare = max(0, (request.max_tokens or 0) - completion.tokens)
         return Cost(tokens=spare, output_tokens=spare)
 
-    def _limit_headers(self, decision: Decision, ctx: CallContext) -> dict[str, str]:
+    def _limit_headers(self, decision: LimitCheck, ctx: CallContext) -> dict[str, str]:
         headers: dict[str, str] = {}
 
         def put(name: str, view: BucketView, tokens: bool) -> None:
@@ -164,7 +158,7 @@ class AnthropicWire(ProviderWire):
         return headers
 
     def success(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """A ``message`` object."""
         body = {
@@ -186,7 +180,7 @@ class AnthropicWire(ProviderWire):
         return Reply(200, body, {**self._headers(ctx), **self._limit_headers(decision, ctx)})
 
     def rate_limited(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """429 ``rate_limit_error`` with ``retry-after`` in whole seconds."""
         refusal = decision.refusal

@@ -13,7 +13,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-PROVIDERS: tuple[str, ...] = ("openai", "anthropic", "gemini", "mistral")
+from promptforge.providers.registry import SUPPORTED_PROVIDERS
+
+PROVIDERS = SUPPORTED_PROVIDERS
+"""The providers the simulator copies: every provider PromptForge speaks."""
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ Google's 403 ``PERMISSION_DENIED``; a bad one is 400 ``API_KEY_INVALID``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
-from promptforge.simulator.limits import Cost, Decision, LimitKind, Refusal
+from promptforge.simulator.limits import Cost, LimitCheck, LimitKind, Refusal
 from promptforge.simulator.text import Completion
 from promptforge.simulator.wire import (
     CallContext,
+    Caller,
     ProviderWire,
     Reply,
     SimRequest,
@@ -82,18 +82,12 @@ class GeminiWire(ProviderWire):
     def _invalid(self, message: str) -> WireError:
         return WireError(Reply(400, _status(400, "INVALID_ARGUMENT", message), {}))
 
-    def authenticate(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        api_keys: frozenset[str] | None,
-        ctx: CallContext,
-    ) -> None:
+    def authenticate(self, caller: Caller, ctx: CallContext) -> None:
         """``x-goog-api-key`` or ``?key=``: 403 when missing, 400 when not valid."""
-        key = (headers.get("x-goog-api-key") or query.get("key") or "").strip()
+        key = (caller.headers.get("x-goog-api-key") or caller.query.get("key") or "").strip()
         if not key:
             raise WireError(Reply(403, _status(403, "PERMISSION_DENIED", _NO_KEY), {}))
-        if not key_accepted(key, api_keys):
+        if not key_accepted(key, caller.api_keys):
             details = [
                 {
                     "@type": f"{_TYPE}ErrorInfo",
@@ -142,7 +136,7 @@ class GeminiWire(ProviderWire):
         return Cost(tokens=request.input_tokens, input_tokens=request.input_tokens)
 
     def success(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """A ``GenerateContentResponse``."""
         content: dict[str, Any] = {"role": "model"}
@@ -168,7 +162,7 @@ class GeminiWire(ProviderWire):
         return Reply(200, body, {})
 
     def rate_limited(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """429 ``RESOURCE_EXHAUSTED`` with QuotaFailure (unless turned off) and RetryInfo."""
         refusal = decision.refusal or Refusal(LimitKind.REQUESTS, 0, 0, 1)

@@ -1,6 +1,6 @@
 """Rate limits as the providers enforce them: continuously refilled token buckets.
 
-Pure logic. ``ProviderLimiter`` takes the time as an argument; ``RateLimiter`` reads an
+Pure logic. ``ProviderLimiter`` takes the time as an argument; ``SimulatorLimiter`` reads an
 injectable monotonic clock, applies the limit-change schedule and scales simulated time.
 A request is admitted only when every gate it is charged to can pay; then all pay at
 once (requests, tokens, input and output tokens, the daily window, the acceleration
@@ -70,7 +70,7 @@ class Refusal:
 
 
 @dataclass(frozen=True)
-class Decision:
+class LimitCheck:
     """The limiter's answer, with every limit's state right after it."""
 
     admitted: bool
@@ -236,19 +236,19 @@ class ProviderLimiter:
         }
         return [(kind, amounts[kind]) for kind in self._buckets]
 
-    def decide(self, cost: Cost, now: float) -> Decision:
+    def decide(self, cost: Cost, now: float) -> LimitCheck:
         """Admit and charge the request, or refuse it and say why and for how long."""
         refused = self._refused(cost, now)
         if refused is not None:
             wait, refusal = refused
-            return Decision(False, wait, refusal, self.views(now))
+            return LimitCheck(False, wait, refusal, self.views(now))
         for kind, amount in self._charges(cost):
             self._buckets[kind][0].take(amount, now)
         if self._daily is not None:
             self._daily.take(now)
         if self._acceleration is not None:
             self._acceleration.take(now)
-        return Decision(True, 0.0, None, self.views(now))
+        return LimitCheck(True, 0.0, None, self.views(now))
 
     def wait(self, cost: Cost, now: float) -> float:
         """Seconds until a call of ``cost`` would be admitted (0: now; inf: never); charges
@@ -312,14 +312,14 @@ class ProviderLimiter:
         return views
 
 
-def _scaled(decision: Decision, scale: float) -> Decision:
+def _scaled(decision: LimitCheck, scale: float) -> LimitCheck:
     views = {
         k: BucketView(v.limit, v.remaining, v.reset / scale) for k, v in decision.views.items()
     }
-    return Decision(decision.admitted, decision.retry_after / scale, decision.refusal, views)
+    return LimitCheck(decision.admitted, decision.retry_after / scale, decision.refusal, views)
 
 
-class RateLimiter:
+class SimulatorLimiter:
     """All providers' limits on one clock, with the limit-change schedule applied.
 
     ``clock`` is any monotonic clock in seconds (tests pass a fake one). Simulated time is
@@ -359,7 +359,7 @@ class RateLimiter:
             raise ValueError(f"no limits configured for provider {provider!r}")
         return self._providers[provider], now
 
-    def admit(self, provider: str, cost: Cost) -> Decision:
+    def admit(self, provider: str, cost: Cost) -> LimitCheck:
         """Admit and charge one request of ``provider``, or refuse it."""
         limiter, now = self._limiter(provider)
         return _scaled(limiter.decide(cost, now), self._scale)
@@ -372,7 +372,7 @@ class RateLimiter:
     def views(self, provider: str) -> dict[LimitKind, BucketView]:
         """The provider's limits right now, durations in clock seconds."""
         limiter, now = self._limiter(provider)
-        return _scaled(Decision(True, 0.0, None, limiter.views(now)), self._scale).views
+        return _scaled(LimitCheck(True, 0.0, None, limiter.views(now)), self._scale).views
 
     def spec(self, provider: str) -> LimitSpec:
         """The limits in force for ``provider`` now."""

@@ -9,14 +9,14 @@ the ``x-ratelimit-*-minute`` family seen in the wild; errors use Mistral's
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
-from promptforge.simulator.limits import Cost, Decision, LimitKind
+from promptforge.simulator.limits import Cost, LimitCheck, LimitKind
 from promptforge.simulator.openai import ChatFailure, parse_chat
 from promptforge.simulator.text import Completion
 from promptforge.simulator.wire import (
     CallContext,
+    Caller,
     ProviderWire,
     Reply,
     SimRequest,
@@ -46,16 +46,10 @@ class MistralWire(ProviderWire):
 
         return fail
 
-    def authenticate(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        api_keys: frozenset[str] | None,
-        ctx: CallContext,
-    ) -> None:
+    def authenticate(self, caller: Caller, ctx: CallContext) -> None:
         """401 ``{"message": "Unauthorized", "request_id"}`` for a missing or bad key."""
-        key = bearer_key(headers)
-        if key is None or not key_accepted(key, api_keys):
+        key = bearer_key(caller.headers)
+        if key is None or not key_accepted(key, caller.api_keys):
             body = {"message": "Unauthorized", "request_id": uuid.uuid4().hex}
             raise WireError(Reply(401, body, self._headers(ctx)))
 
@@ -67,7 +61,7 @@ class MistralWire(ProviderWire):
         """The tokens the call really uses, prompt and completion."""
         return Cost(tokens=request.input_tokens + completion.tokens)
 
-    def _limit_headers(self, decision: Decision, cost: int) -> dict[str, str]:
+    def _limit_headers(self, decision: LimitCheck, cost: int) -> dict[str, str]:
         headers: dict[str, str] = {}
         for kind, name in ((LimitKind.REQUESTS, "req"), (LimitKind.TOKENS, "tokens")):
             view = decision.views.get(kind)
@@ -78,7 +72,7 @@ class MistralWire(ProviderWire):
         return headers
 
     def success(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """A Mistral ``chat.completion``."""
         body = {
@@ -108,7 +102,7 @@ class MistralWire(ProviderWire):
         return Reply(200, body, {**self._headers(ctx), **self._limit_headers(decision, cost)})
 
     def rate_limited(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """429 ``rate_limited``, code ``1300``."""
         cost = self.cost(request, completion).tokens

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from promptforge.simulator.limits import Cost, Decision, LimitKind, Refusal
+from promptforge.simulator.limits import Cost, LimitCheck, LimitKind, Refusal
 from promptforge.simulator.text import Completion
 from promptforge.simulator.wire import (
     CallContext,
+    Caller,
     ProviderWire,
     Reply,
     SimRequest,
@@ -157,18 +158,12 @@ class OpenAIWire(ProviderWire):
 
         return fail
 
-    def authenticate(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        api_keys: frozenset[str] | None,
-        ctx: CallContext,
-    ) -> None:
+    def authenticate(self, caller: Caller, ctx: CallContext) -> None:
         """401 ``invalid_request_error`` without a key, ``invalid_api_key`` with a bad one."""
-        key = bearer_key(headers)
+        key = bearer_key(caller.headers)
         if key is None:
             raise self._fail(ctx)(401, _NO_KEY, None, None)
-        if not key_accepted(key, api_keys):
+        if not key_accepted(key, caller.api_keys):
             shown = f"{key[:3]}*{key[-4:]}" if len(key) > 8 else "*"
             message = (
                 f"Incorrect API key provided: {shown}. You can find your API key at "
@@ -184,7 +179,7 @@ class OpenAIWire(ProviderWire):
         """max(max tokens, prompt tokens), charged up front."""
         return Cost(tokens=max(request.max_tokens or 0, request.input_tokens))
 
-    def _limit_headers(self, decision: Decision) -> dict[str, str]:
+    def _limit_headers(self, decision: LimitCheck) -> dict[str, str]:
         headers: dict[str, str] = {}
         for kind, name in ((LimitKind.REQUESTS, "requests"), (LimitKind.TOKENS, "tokens")):
             view = decision.views.get(kind)
@@ -195,7 +190,7 @@ class OpenAIWire(ProviderWire):
         return headers
 
     def success(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """A ``chat.completion`` object with full usage details."""
         body = {
@@ -233,7 +228,7 @@ class OpenAIWire(ProviderWire):
         return Reply(200, body, {**self._headers(ctx), **self._limit_headers(decision)})
 
     def rate_limited(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """429 ``rate_limit_exceeded`` with the limit, usage and wait in the message."""
         refusal = decision.refusal or Refusal(LimitKind.REQUESTS, 0, 0, 1)

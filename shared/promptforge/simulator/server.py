@@ -36,12 +36,12 @@ from promptforge.simulator.anthropic import AnthropicWire
 from promptforge.simulator.config import PROVIDERS, SimulatorConfig
 from promptforge.simulator.gemini import GeminiWire
 from promptforge.simulator.latency import draw_latency
-from promptforge.simulator.limits import RateLimiter
+from promptforge.simulator.limits import SimulatorLimiter
 from promptforge.simulator.mistral import MistralWire
 from promptforge.simulator.openai import OpenAIWire
 from promptforge.simulator.stats import SimStats
 from promptforge.simulator.text import complete, prompt_key
-from promptforge.simulator.wire import CallContext, ProviderWire, Reply, WireError
+from promptforge.simulator.wire import CallContext, Caller, ProviderWire, Reply, WireError
 
 _RAW_SEND = "promptforge.simulator.raw_send"
 _DISCONNECT_POLL = 0.05
@@ -92,7 +92,7 @@ class Simulator:
     ) -> None:
         self.config = config
         self.wires = _wires(config)
-        self.limiter = RateLimiter(config.limits, config.schedule, clock, config.time_scale)
+        self.limiter = SimulatorLimiter(config.limits, config.schedule, clock, config.time_scale)
         self.stats = SimStats()
         self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG)
         self._rng = random.Random(config.seed)
@@ -141,7 +141,8 @@ class Simulator:
         stats.requests += 1
         ctx = CallContext(wire.new_request_id(), datetime.now(UTC))
         try:
-            wire.authenticate(request.headers, request.query_params, self.config.api_keys, ctx)
+            caller = Caller(request.headers, request.query_params, self.config.api_keys)
+            wire.authenticate(caller, ctx)
             call = wire.parse(await request.body(), request.path_params.get("model"), ctx)
         except WireError as exc:
             stats.rejected += 1

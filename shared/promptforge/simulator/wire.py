@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from promptforge.simulator.limits import Cost, Decision
+from promptforge.errors import PromptForgeError
+from promptforge.simulator.limits import Cost, LimitCheck
 from promptforge.simulator.text import Completion, prompt_tokens
 
 _BASE62 = string.ascii_letters + string.digits
@@ -52,6 +53,15 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """What a call presents to authenticate, and the keys the simulator accepts (None: any)."""
+
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    api_keys: frozenset[str] | None
+
+
+@dataclass(frozen=True)
 class CallContext:
     """Per-call facts a reply needs: its id, the wall-clock time, the processing time."""
 
@@ -65,7 +75,7 @@ class CallContext:
         return int(self.now.timestamp())
 
 
-class WireError(Exception):
+class WireError(PromptForgeError):
     """A request the provider refuses before any limit applies (auth, validation)."""
 
     def __init__(self, reply: Reply) -> None:
@@ -83,13 +93,7 @@ class ProviderWire(abc.ABC):
         return uuid.uuid4().hex
 
     @abc.abstractmethod
-    def authenticate(
-        self,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
-        api_keys: frozenset[str] | None,
-        ctx: CallContext,
-    ) -> None:
+    def authenticate(self, caller: Caller, ctx: CallContext) -> None:
         """Raise :class:`WireError` with the provider's 401/403 when the key is missing or bad."""
 
     @abc.abstractmethod
@@ -106,13 +110,13 @@ class ProviderWire(abc.ABC):
 
     @abc.abstractmethod
     def success(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """The 200 reply."""
 
     @abc.abstractmethod
     def rate_limited(
-        self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
+        self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext
     ) -> Reply:
         """The 429 reply for a refused request."""
 

@@ -30,8 +30,8 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
+from promptforge.lifecycle import AsyncResource
 from promptforge.tasks._sqlite_tasks import (
     ClaimedTask,
     DeadLetter,
@@ -145,7 +145,7 @@ def _epoch(moment: datetime | None, now: float) -> float:
     return moment.timestamp()
 
 
-class EmbeddedTaskQueue:
+class EmbeddedTaskQueue(AsyncResource):
     """A durable in-process task queue and dispatcher with Cloud Tasks semantics.
 
     ``open()`` (or ``async with``) the store, ``register`` handlers, ``start()`` the
@@ -192,18 +192,6 @@ class EmbeddedTaskQueue:
             await self.stop()
         self._opened = False
         await self._store.close()
-
-    async def __aenter__(self) -> EmbeddedTaskQueue:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def _require_open(self) -> None:
         if not self._opened:
