@@ -15,7 +15,7 @@ from promptforge.blobstore.base import BlobWriter
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.models import Job, JobError, JobStatus, OutcomeKind
 from promptforge.core.service import result_object_name
-from promptforge.core.tasknames import expire_task_name, finalize_task_name
+from promptforge.core.tasknames import finalize_task_name
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
@@ -135,39 +135,3 @@ async def _write_errors(deps: Deps, job: Job) -> None:
 
 def _line(record: dict[str, object]) -> bytes:
     return (json.dumps(record, ensure_ascii=False, separators=(", ", ": ")) + "\n").encode()
-
-
-async def handle_expire(deps: Deps, delivery: Delivery) -> HandlerResult:
-    """Task handler for target ``expire``: a job whose upload never came ends FAILED."""
-    job = await deps.store.get_job(str(delivery.payload["job_id"]))
-    if job is None or job.status is not JobStatus.WAITING_FOR_UPLOAD:
-        return HandlerResult(200)
-    now = deps.clock.now()
-    if now < job.upload_expires_at:
-        # Delivered early (clock skew): look again when the URL has expired.
-        await deps.tasks.enqueue(
-            [
-                Task(
-                    queue=CONTROL_QUEUE,
-                    target="expire",
-                    payload={"job_id": job.job_id},
-                    name=expire_task_name(job.job_id) + "-again",
-                    schedule_time=job.upload_expires_at,
-                )
-            ]
-        )
-        return HandlerResult(200)
-    if await deps.blobs.stat(deps.blobs.input_bucket, job.upload_object) is not None:
-        return HandlerResult(200)  # the upload arrived; its ingest task is on the way
-    await deps.store.transition(
-        job.job_id,
-        JobStatus.WAITING_FOR_UPLOAD,
-        JobStatus.FAILED,
-        completed_at=now,
-        error=JobError(
-            "upload_expired",
-            "no file was uploaded before the upload URL expired at "
-            f"{job.upload_expires_at:%Y-%m-%dT%H:%M:%SZ}; call /v1/jobs/init again",
-        ),
-    )
-    return HandlerResult(200)

@@ -183,7 +183,10 @@ class PromptTask:
 
     ``generation`` rises each time the prompt is re-enqueued (after a 429 or a
     transient error); a delivery of an older generation is stale and does nothing.
-    ``attempt`` counts transient failures only: 429s never raise it.
+    ``attempt`` counts transient failures only: 429s never raise it. ``timeouts``
+    counts those of them that were timeouts (each may have been served and billed;
+    each doubles the next call's timeout, ``core.retry_policy``) and ``waited`` the
+    seconds those calls waited in all.
     """
 
     job_id: str
@@ -192,6 +195,8 @@ class PromptTask:
     prompt: str
     generation: int = 0
     attempt: int = 0
+    timeouts: int = 0
+    waited: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the task body."""
@@ -202,6 +207,8 @@ class PromptTask:
             "prompt": self.prompt,
             "generation": self.generation,
             "attempt": self.attempt,
+            "timeouts": self.timeouts,
+            "waited": self.waited,
         }
 
     @classmethod
@@ -214,6 +221,8 @@ class PromptTask:
             prompt=str(data["prompt"]),
             generation=int(data.get("generation", 0)),
             attempt=int(data.get("attempt", 0)),
+            timeouts=int(data.get("timeouts", 0)),
+            waited=float(data.get("waited", 0.0)),
         )
 
 

@@ -25,9 +25,10 @@ from typing import Any
 from promptforge.core.control import control_key
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.fanout import SLICE_TARGET, handle_ingest_sliced, handle_slice
-from promptforge.core.finalize import handle_expire, handle_finalize
+from promptforge.core.finalize import handle_finalize
 from promptforge.core.ingest import job_id_from_object
 from promptforge.core.models import JobStatus
+from promptforge.core.uploads import handle_expire
 from promptforge.core.worker import handle_prompt
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 

@@ -77,7 +77,8 @@ class EmbeddedTaskQueue:
         self._purge_interval = purge_interval
         self._queues: dict[str, QueueRuntime] = {}
         self._handlers: dict[str, Handler] = {}
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight: dict[asyncio.Task[None], str] = {}  # running handler -> its target
+        self._finish_on_stop: set[str] = set()
         self._purger: asyncio.Task[None] | None = None
         self._opened = False
         self._started = False
@@ -190,9 +191,17 @@ class EmbeddedTaskQueue:
 
     # the dispatcher
 
-    def register(self, target: str, handler: Handler) -> None:
-        """Deliver tasks addressed to ``target`` to ``handler``."""
+    def register(self, target: str, handler: Handler, *, finish_on_stop: bool = False) -> None:
+        """Deliver tasks addressed to ``target`` to ``handler``.
+
+        ``finish_on_stop``: ``stop()`` lets these handlers run to their end rather than
+        cancelling them after its grace (a worker whose provider call may be answered).
+        """
         self._handlers[target] = handler
+        if finish_on_stop:
+            self._finish_on_stop.add(target)
+        else:
+            self._finish_on_stop.discard(target)
 
     @property
     def running(self) -> bool:
@@ -211,9 +220,13 @@ class EmbeddedTaskQueue:
         self._purger = asyncio.create_task(self._purge_loop(), name="pf-tasks-purge")
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Stop taking tasks, let running handlers finish for ``grace`` seconds, cancel the rest.
+        """Stop taking tasks at once; let running handlers end; then write their outcomes.
 
-        Cancelled handlers' tasks stay running in the store and come back on the next open.
+        Handlers registered with ``finish_on_stop`` (those holding a paid provider call)
+        are waited for until they end: each is bounded by the lease, and
+        ``cancel_running()`` (a second signal) cuts them off sooner. The others get
+        ``grace`` seconds, then are cancelled. A cancelled handler's task stays running
+        in the store and comes back on the next open.
         """
         if not self._started:
             return
@@ -228,19 +241,38 @@ class EmbeddedTaskQueue:
         self._purger = None
         for runtime in self._queues.values():
             runtime.loop_task = None
-        if self._inflight:
-            _, late = await asyncio.wait(set(self._inflight), timeout=grace)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
-            if late:
-                logger.warning(
-                    "cancelled %d handler(s) still running after %.1fs", len(late), grace
-                )
+        await self._wait_running(grace)
         for runtime in self._queues.values():
             if runtime.outcomes:
                 await self._flush(runtime)
         self._started = False
+
+    def cancel_running(self) -> int:
+        """Cancel every running handler now (a second stop signal); how many were running."""
+        for handle in self._inflight:
+            handle.cancel()
+        return len(self._inflight)
+
+    async def _wait_running(self, grace: float) -> None:
+        """Wait for the handlers to finish: the finishing ones to their end, others ``grace``."""
+        finishing = {h for h, target in self._inflight.items() if target in self._finish_on_stop}
+        others = set(self._inflight) - finishing
+        if finishing:
+            logger.warning(
+                "stopping: waiting for %d call(s) in flight to be answered and recorded "
+                "(each ends within its timeout); stop again to cancel them",
+                len(finishing),
+            )
+        if others:
+            _, late = await asyncio.wait(others, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                logger.warning(
+                    "cancelled %d handler(s) still running after %.1fs", len(late), grace
+                )
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
 
     def _add_runtime(self, queue: str, config: QueueConfig) -> None:
         runtime = QueueRuntime(queue, config)
@@ -308,8 +340,11 @@ class EmbeddedTaskQueue:
     def _start_delivery(self, runtime: QueueRuntime, task: ClaimedTask) -> None:
         runtime.running += 1
         handle = asyncio.create_task(self._deliver(runtime, task))
-        self._inflight.add(handle)
-        handle.add_done_callback(self._inflight.discard)
+        self._inflight[handle] = task.target
+        handle.add_done_callback(self._forget)
+
+    def _forget(self, handle: asyncio.Task[None]) -> None:
+        self._inflight.pop(handle, None)
 
     async def _deliver(self, runtime: QueueRuntime, task: ClaimedTask) -> None:
         delivery = Delivery(
