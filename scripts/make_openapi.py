@@ -72,6 +72,7 @@ BLOB_PARAMS = [
             ("X-PF-Method", True),
             ("X-PF-Expires", True),
             ("X-PF-Content-Type", False),
+            ("X-PF-Key", False),
             ("X-PF-Signature", True),
         )
     ),
@@ -81,6 +82,7 @@ SIGNATURE_CODES = [
     "missing_signature",
     "malformed_signature",
     "signature_mismatch",
+    "signing_key_changed",
     "method_not_allowed",
     "url_expired",
     "content_type_mismatch",
@@ -329,7 +331,14 @@ SPEC: dict[str, Any] = {
                     ),
                     "401": AUTH_401,
                     "413": _error("Body larger than 64 KiB.", ["body_too_large"]),
+                    "415": _error(
+                        "The body is labelled with a Content-Type other than JSON.",
+                        ["unsupported_media_type"],
+                    ),
                     "429": _rate_limited(INIT_LIMIT),
+                    "507": _error(
+                        "The server's disk is full; retry later.", ["insufficient_storage"]
+                    ),
                     "422": _error(
                         "Unsupported provider, model or option.",
                         ["unsupported_provider", "unsupported_model", "unsupported_option"],
@@ -418,6 +427,15 @@ SPEC: dict[str, Any] = {
                         ["upload_exists", "object_name_conflict"],
                     ),
                     "413": _error("Larger than the upload limit.", ["upload_too_large"]),
+                    "500": _error(
+                        "The file was stored but its processing could not be started; PUT "
+                        "again to retry.",
+                        ["upload_not_reported"],
+                    ),
+                    "507": _error(
+                        "The server's disk is full; the partial file was dropped.",
+                        ["insufficient_storage"],
+                    ),
                 },
             },
             "get": {

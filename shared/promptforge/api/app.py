@@ -9,6 +9,7 @@ the GET endpoints are never read.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from typing import Any
@@ -24,7 +25,15 @@ from promptforge.core.auth import authenticate_key
 from promptforge.core.deps import Deps
 from promptforge.core.requests import MAX_INIT_BODY_BYTES, parse_init_request
 from promptforge.core.service import get_owned_job, init_job, job_results, job_status
-from promptforge.errors import ApiError, BadRequest, PayloadTooLarge, TooManyRequests
+from promptforge.errors import (
+    ApiError,
+    BadRequest,
+    PayloadTooLarge,
+    TooManyRequests,
+    UnsupportedMediaType,
+    insufficient_storage,
+    storage_full,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +57,7 @@ def api_routes(deps: Deps, limiter: RateLimiter | None = None) -> list[BaseRoute
 
     async def init(request: Request) -> Response:
         tenant = await admit(request, INIT)
+        require_json(request)
         body = await read_body(request, MAX_INIT_BODY_BYTES)
         created = await init_job(deps, tenant, parse_init_request(body))
         return JSONResponse(created, status_code=202)
@@ -114,6 +124,21 @@ def check_rate(limiter: RateLimiter, endpoint: str, key_id: str) -> None:
     )
 
 
+def require_json(request: Request) -> None:
+    """Refuse a body labelled as anything but JSON (415); a body with no label is read as JSON."""
+    label = request.headers.get("content-type")
+    if label is None:
+        return
+    media_type = label.split(";", 1)[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return
+    raise UnsupportedMediaType(
+        "unsupported_media_type",
+        f"the body is labelled {label!r}; send the job's settings as JSON with "
+        "'Content-Type: application/json'",
+    )
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing more than ``limit`` bytes without reading it all."""
     declared = request.headers.get("content-length")
@@ -154,6 +179,18 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
+async def _storage_error(request: Request, exc: Exception) -> Response:
+    """A store that failed: 507 ``insufficient_storage`` for a full disk, else the 500.
+
+    Answered here rather than by the catch-all, so the connection stays usable.
+    """
+    if storage_full(exc):
+        log.error("disk full: %s", exc)
+        error = insufficient_storage("the request")
+        return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+    return await _internal_error(request, exc)
+
+
 async def _internal_error(_: Request, exc: Exception) -> Response:
     log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
     body = {
@@ -167,6 +204,8 @@ ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 EXCEPTION_HANDLERS: dict[Any, ExceptionHandler] = {
     ApiError: _api_error,
     HTTPException: _http_error,
+    OSError: _storage_error,
+    sqlite3.Error: _storage_error,
     Exception: _internal_error,
 }
 
