@@ -117,7 +117,7 @@ TRANSIENT = Fault(
 RATE_LIMIT_STORM = Fault(
     "429-storm",
     "a 429 storm: from the start of the job the provider admits a fraction of what is sent "
-    "(embedded: 100/s for 3 s; Google: 1/s for 8 s); max_retries=0, so a 429 counted as "
+    "(embedded: 100/s for 8 s; Google: 1/s for 8 s); max_retries=0, so a 429 counted as "
     "a failure would fail the prompt",
     storm=True,
     max_retries=0,
@@ -149,6 +149,17 @@ ALL_TOGETHER = Fault(
     killed=True,
     events=("duplicate_all", "replay_events", "restart_in_ingest", "kill_mid_call"),
 )
+
+SIGTERM_MID_CALL = Fault(
+    "sigterm-mid-call",
+    "SIGTERM with calls in flight (embedded: 12 s calls, longer than the 10 s the "
+    "dispatcher used to give them; Google: the worker function, 0.5 s calls): the calls are "
+    "answered, recorded, and nothing is called again after the restart",
+    latency=12.0,
+    provider_timeout=30.0,
+    events=("sigterm_mid_call",),
+)
+GOOGLE_SIGTERM_LATENCY = 0.5  # under the Google stack's 1 s provider timeout
 
 SINGLE_FAULTS = (
     DUPLICATE_DELIVERY,
