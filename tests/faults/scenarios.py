@@ -68,7 +68,11 @@ class Fault:
     transient: bool = False  # prompts may end as retries_exhausted
     rate_limited: bool = False  # 429s expected
     killed: bool = False  # a real kill mid-call: calls in flight may be repeated once
-    provider_timeout: float = 3.0  # seconds the embedded runtime waits for a call
+    # Seconds the embedded runtime waits for a call. Generous unless the fault hangs calls:
+    # on a loaded machine a 0-latency answer can take seconds to be read, and a call that
+    # times out may be billed again (documented; allowed by the checks, but not the point
+    # of a run about duplicates, kills or 429s).
+    provider_timeout: float = 30.0
     events: tuple[str, ...] = field(default=())  # what the runtime does to its processes
 
     def simulator_args(
@@ -113,6 +117,7 @@ TRANSIENT = Fault(
     provider=ANTHROPIC,
     simulator=transient_faults(),
     transient=True,
+    provider_timeout=3.0,
 )
 RATE_LIMIT_STORM = Fault(
     "429-storm",
@@ -147,6 +152,7 @@ ALL_TOGETHER = Fault(
     transient=True,
     rate_limited=True,
     killed=True,
+    provider_timeout=3.0,
     events=("duplicate_all", "replay_events", "restart_in_ingest", "kill_mid_call"),
 )
 

@@ -177,12 +177,12 @@ def _final_error(job: Job, task: PromptTask, result: CallResult) -> tuple[str, s
     code = result.error_code or "provider_error"
     if result.outcome is not CallOutcome.TRANSIENT:
         return code, result.error_message or f"the provider refused the prompt ({code})"
-    tries = f"{task.attempt + 1} attempts (max_retries={job.max_retries})"
+    tries = f"{task.attempt + 1} attempt(s), max_retries={job.max_retries}"
     if code == TIMEOUT:
         return TIMEOUT, (
-            f"no answer after {tries}, {task.timeouts} of them timed out after "
-            f"{task.waited:g} s of waiting in all (each retry waits twice as long); "
-            "a timed-out call may still have been served and billed by the provider"
+            f"the provider did not answer in time: {task.timeouts} of {tries} timed out, "
+            f"{task.waited:g} s of waiting in all (each retry waits twice as long); a "
+            "timed-out call may still have been served and billed by the provider"
         )
     return "retries_exhausted", (
         f"gave up after {tries}; last error: {result.error_message or code}"
