@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from promptforge.tasks.base import QueueConfig, RetryConfig
@@ -66,6 +66,15 @@ class DeadLetter:
     attempts: int
     last_status: int
     dead_at: datetime
+
+
+def epoch_seconds(moment: datetime | None, now: float) -> float:
+    """A task's ``schedule_at``: ``moment`` (naive means UTC) in epoch seconds, else ``now``."""
+    if moment is None:
+        return now
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def config_to_json(config: QueueConfig) -> str:

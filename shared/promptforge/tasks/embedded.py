@@ -28,13 +28,18 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 from promptforge.tasks._queue_runtime import MAX_CLAIM, QueueRuntime, tokens_per_claim
 from promptforge.tasks._sqlite_tasks import SqliteTaskStore
-from promptforge.tasks._task_rows import ClaimedTask, DeadLetter, NewTask, TaskOutcome
+from promptforge.tasks._task_rows import (
+    ClaimedTask,
+    DeadLetter,
+    NewTask,
+    TaskOutcome,
+    epoch_seconds,
+)
 from promptforge.tasks.base import Delivery, Handler, HandlerResult, QueueConfig, Task
 
 __all__ = ["DeadLetter", "EmbeddedTaskQueue"]
@@ -45,14 +50,6 @@ _STORE_RETRY_DELAY = 1.0  # pause after a failed store call before the loop trie
 _THROTTLED = frozenset({429, 503})
 _LEASE_EXPIRED = 504
 _JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps(...) builds one a call
-
-
-def _epoch(moment: datetime | None, now: float) -> float:
-    if moment is None:
-        return now
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 class EmbeddedTaskQueue:
@@ -154,7 +151,9 @@ class EmbeddedTaskQueue:
                 if task.name in seen:
                     continue
                 seen.add(task.name)
-            schedule_at = now if task.schedule_time is None else _epoch(task.schedule_time, now)
+            schedule_at = (
+                now if task.schedule_time is None else epoch_seconds(task.schedule_time, now)
+            )
             rows.append(
                 NewTask(task.queue, task.target, task.name, encode(task.payload), schedule_at)
             )
@@ -222,11 +221,9 @@ class EmbeddedTaskQueue:
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking tasks at once; let running handlers end; then write their outcomes.
 
-        Handlers registered with ``finish_on_stop`` (those holding a paid provider call)
-        are waited for until they end: each is bounded by the lease, and
-        ``cancel_running()`` (a second signal) cuts them off sooner. The others get
-        ``grace`` seconds, then are cancelled. A cancelled handler's task stays running
-        in the store and comes back on the next open.
+        ``finish_on_stop`` handlers run to their end (bounded by the lease; a second
+        signal's ``cancel_running()`` cuts them off); the others get ``grace`` seconds,
+        then are cancelled: their tasks stay running in the store, back on the next open.
         """
         if not self._started:
             return
