@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from promptforge.api.ratelimit import DEFAULT_LIMITS, INIT, RESULTS, STATUS
+from promptforge.api.ratelimit import DEFAULT_LIMITS, INIT, RESULTS, STATUS, VALIDATE
+from promptforge.core.validate import ValidationReport
 
 OUT = Path(__file__).resolve().parent.parent / "shared/promptforge/data/openapi.json"
 
@@ -97,6 +98,14 @@ def _limit(endpoint: str) -> str:
 
 INIT_LIMIT, STATUS_LIMIT, RESULTS_LIMIT = _limit(INIT), _limit(STATUS), _limit(RESULTS)
 
+
+def _model_schemas() -> dict[str, Any]:
+    """The response models' JSON schemas, from the pydantic models the handlers return."""
+    schema = ValidationReport.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs: dict[str, Any] = schema.pop("$defs", {})
+    return {**defs, "ValidationReport": schema}
+
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -163,6 +172,14 @@ SCHEMAS: dict[str, Any] = {
                 "maximum": 9223372036854775807,
                 "description": "A 64-bit integer.",
             },
+            "webhook_url": {
+                "type": "string",
+                "maxLength": 2048,
+                "pattern": "^https?://[^\\s]+$",
+                "description": "Where to POST a signed Standard Webhooks event (job.completed, "
+                "job.failed, job.cancelled) when the job ends. It must resolve to a public "
+                "address. The answer then carries webhook_secret.",
+            },
             "response_format": {
                 "description": "Ask for JSON output where the provider supports it.",
                 "oneOf": [
@@ -205,6 +222,12 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Pre-signed URL: PUT the JSONL file here (Content-Type: application/octet-stream, no auth header). Expires in 15 minutes.",
             },
             "expires_at": {"type": "string", "format": "date-time"},
+            "webhook_secret": {
+                "type": "string",
+                "description": "Only when webhook_url was given, and only in this answer: the "
+                "whsec_ secret that signs the job's webhooks (verify with any Standard "
+                "Webhooks library).",
+            },
         },
     },
     "JobStatus": {
@@ -292,7 +315,7 @@ SPEC: dict[str, Any] = {
     },
     "components": {
         "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
-        "schemas": SCHEMAS,
+        "schemas": {**SCHEMAS, **_model_schemas()},
     },
     "paths": {
         "/v1/jobs/init": {
@@ -326,8 +349,15 @@ SPEC: dict[str, Any] = {
                         },
                     },
                     "400": _error(
-                        "Malformed JSON (or nested over 64 levels), a missing, unknown or wrongly typed field.",
-                        ["malformed_json", "missing_field", "unknown_field", "invalid_field"],
+                        "Malformed JSON (or nested over 64 levels), a missing, unknown or wrongly typed field, or a webhook_url that is unusable or not public.",
+                        [
+                            "malformed_json",
+                            "missing_field",
+                            "unknown_field",
+                            "invalid_field",
+                            "invalid_webhook_url",
+                            "private_webhook_url",
+                        ],
                     ),
                     "401": AUTH_401,
                     "413": _error("Body larger than 64 KiB.", ["body_too_large"]),
@@ -377,6 +407,46 @@ SPEC: dict[str, Any] = {
                     "404": JOB_404,
                     "409": _error("The job is not COMPLETED or FAILED yet.", ["job_not_finished"]),
                     "429": _rate_limited(RESULTS_LIMIT),
+                },
+            }
+        },
+        "/v1/jobs/validate": {
+            "post": {
+                "operationId": "validateFile",
+                "summary": "Check a JSONL file as ingest would, without creating a job",
+                "security": [{"ApiKey": []}],
+                "parameters": [
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1},
+                        "description": f"The {name} the job would run on.",
+                    }
+                    for name in ("provider", "model")
+                ],
+                "requestBody": {
+                    "required": False,
+                    "description": "The JSONL file, sent as it is (any content type); an empty or absent one is reported as empty_file.",
+                    "content": {
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _ok(
+                        "Every problem a job of this file would meet (valid: false if any); "
+                        "an unknown provider or model is one of them, with line null.",
+                        "ValidationReport",
+                    ),
+                    "400": _error(
+                        "provider or model missing from the query, or another parameter in it.",
+                        ["missing_parameter", "unknown_parameter"],
+                    ),
+                    "401": AUTH_401,
+                    "413": _error("Larger than the upload limit.", ["body_too_large"]),
+                    "429": _rate_limited(_limit(VALIDATE)),
                 },
             }
         },

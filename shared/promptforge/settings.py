@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         "dispatcher: 0; Cloud Tasks: a few). Above 0, workers defer dispatches the controller "
         "no longer wants until the queue has caught up.",
     )
+    webhook_allow_private: bool = Field(
+        False,
+        description="Let webhook URLs reach private, loopback and link-local addresses. TEST "
+        "ONLY (a receiver on 127.0.0.1): otherwise such URLs are refused at init and at send "
+        "time, so a job cannot make PromptForge call into its own network.",
+    )
     models_file: Path | None = Field(None, description="Extra model catalogue entries (JSON).")
     secrets_file: Path | None = Field(
         None, description="JSON file of provider credentials: {provider: {api_key, base_url}}."

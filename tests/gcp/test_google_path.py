@@ -30,6 +30,7 @@ from urllib.parse import quote
 import anyio
 import httpx
 import pytest
+from standardwebhooks import Webhook
 
 from promptforge.clock import SystemClock
 from promptforge.core.auth import create_api_key
@@ -40,6 +41,8 @@ from promptforge.gcp.cloud_tasks import CloudTasksQueue
 from promptforge.gcp.firestore_store import FirestoreJobStore
 from tests.e2e.jobs import Finished, assert_exactly_once, jsonl, make_prompts
 from tests.e2e.processes import simulator
+from tests.e2e.receiver import receiver
+from tests.e2e.test_chat_jobs import chat_rows
 from tests.gcp._gcs_emulator import NOTIFY_ATTEMPTS
 from tests.gcp.cloudevents import finalize_event
 from tests.gcp.emulators import FirestoreEmulator, close_client
@@ -145,6 +148,7 @@ def stack(
             "PROMPTFORGE_ANTHROPIC_BASE_URL": sim.url,
             "PROMPTFORGE_CONTROL_PERIOD": str(CONTROL_PERIOD),
             "PROMPTFORGE_INGEST_SLICE_LINES": str(SLICE_LINES),
+            "PROMPTFORGE_WEBHOOK_ALLOW_PRIVATE": "true",  # test only: a receiver on 127.0.0.1
         }
         functions = running.enter_context(serving_functions(FUNCTIONS, ports, env, tmp))
         api_key = asyncio.run(_create_key(firestore_emulator, project))
@@ -433,3 +437,25 @@ async def _expire_now(stack: GoogleStack, job_id: str) -> None:
     async with stack.firestore.connect(stack.project) as client:
         past = datetime.now(UTC) - timedelta(seconds=1)
         await client.collection("pf_jobs").document(job_id).update({"upload_expires_at": past})
+
+
+async def test_a_chat_job_webhook_is_retried_and_signed_on_the_google_path(
+    stack: GoogleStack,
+) -> None:
+    """30 chat lines; the receiver answers 500 then 200: the retry keeps its webhook-id."""
+    rows = chat_rows(30)
+    with receiver([500, 200]) as sink:
+        async with httpx.AsyncClient(timeout=30) as http:
+            job = await _init(http, stack, webhook_url=sink.url)
+            await _put(http, job["upload_url"], jsonl(rows))
+            status = await _wait_final(http, stack, job["job_id"])
+            got = await asyncio.to_thread(sink.wait_for, 2, 60.0)
+    assert status["status"] == "COMPLETED", f"{status}\n{stack.logs()}"
+    assert status["completed_count"] == 30
+    assert [r.answered for r in got[:2]] == [500, 200]
+    assert got[0].headers["webhook-id"] == got[1].headers["webhook-id"]
+    events = [Webhook(job["webhook_secret"]).verify(r.body, r.headers) for r in got[:2]]
+    assert events[0] == events[1]
+    assert events[0]["type"] == "job.completed"
+    assert events[0]["data"]["job_id"] == job["job_id"]
+    assert events[0]["data"]["completed_count"] == 30

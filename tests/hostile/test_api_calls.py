@@ -75,7 +75,22 @@ BAD_BODIES: list[tuple[str, bytes, int, str, str]] = [
     ("huge temperature", _seed(temperature=10**400), 400, "invalid_field", "temperature"),
     ("seed over int64", _seed(seed=2**64), 400, "invalid_field", "seed"),
     ("lone surrogate", _seed(model="\ud800"), 400, "invalid_field", "model"),
-    ("unknown field", _seed(webhook_url="http://x"), 400, "unknown_field", "webhook_url"),
+    ("unknown field", _seed(callback_url="http://x"), 400, "unknown_field", "callback_url"),
+    (
+        "private webhook",
+        _seed(webhook_url="http://10.0.0.7/h"),
+        400,
+        "private_webhook_url",
+        "10.0.0.7",
+    ),
+    (
+        "metadata webhook",
+        _seed(webhook_url="http://169.254.169.254/"),
+        400,
+        "private_webhook_url",
+        "public",
+    ),
+    ("unresolvable webhook", _seed(webhook_url="http://x"), 400, "invalid_webhook_url", "'x'"),
     ("bad format", _seed(response_format={"type": "xml"}), 400, "invalid_field", "response_format"),
 ]
 

@@ -92,7 +92,10 @@ async def test_error_records_carry_line_code_and_message() -> None:
     assert verdict.record() == {
         "prompt_id": "a",
         "line": 1,
-        "error": {"code": "missing_prompt", "message": 'line has no "prompt" field'},
+        "error": {
+            "code": "missing_prompt",
+            "message": 'line has no "prompt" (or "messages") field',
+        },
     }
 
 

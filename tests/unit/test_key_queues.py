@@ -21,7 +21,6 @@ from promptforge.core.models import Job, JobStatus
 from promptforge.core.queues import (
     SHARD_RATE,
     KeyQueues,
-    ensure_control_queue,
     ensure_rate_queue,
     key_queues,
     key_shards,
@@ -34,6 +33,7 @@ from promptforge.ratecontrol.controller import ControllerState
 from promptforge.ratecontrol.state import Ceilings
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery
+from tests.unit._embedded import idle_runtime
 
 pytestmark = pytest.mark.anyio
 
@@ -75,14 +75,8 @@ async def runtime(tmp_path: Path) -> AsyncIterator[EmbeddedRuntime]:
     settings = Settings(
         data_dir=tmp_path, port=0, openai_api_key="sk-test-x", key_peak_rate=MAX_RATE
     )
-    built = EmbeddedRuntime(settings)
-    await built.store.open()
-    await built.tasks.open()
-    await ensure_control_queue(built.deps)
-    try:
+    async with idle_runtime(settings) as built:
         yield built
-    finally:
-        await built.close()
 
 
 async def _job(runtime: EmbeddedRuntime, prompts: int, rpm: int | None = None) -> Job:

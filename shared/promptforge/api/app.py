@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from promptforge.api.ratelimit import DEFAULT_LIMITS, INIT, RESULTS, STATUS, RateLimiter
+from promptforge.api.validate import validate_route
 from promptforge.core.auth import authenticate_key
 from promptforge.core.deps import Deps
 from promptforge.core.requests import MAX_INIT_BODY_BYTES, parse_init_request
@@ -82,6 +83,7 @@ def api_routes(deps: Deps, limiter: RateLimiter | None = None) -> list[BaseRoute
         Route("/v1/jobs/init", init, methods=["POST"]),
         Route("/v1/jobs/{job_id}/status", status, methods=["GET"]),
         Route("/v1/jobs/{job_id}/results", results, methods=["GET"]),
+        validate_route(deps, admit),  # hooks branch: core/validate.py; re-home with the API
         Route("/healthz", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]

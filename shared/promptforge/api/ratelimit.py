@@ -115,11 +115,13 @@ class RateLimiter:
 INIT = "POST /v1/jobs/init"
 STATUS = "GET /v1/jobs/{job_id}/status"
 RESULTS = "GET /v1/jobs/{job_id}/results"
+VALIDATE = "POST /v1/jobs/validate"
 
 DEFAULT_LIMITS: Mapping[str, Limit] = {
     INIT: Limit(per_minute=60, burst=30),
     STATUS: Limit(per_minute=1200, burst=200),
     RESULTS: Limit(per_minute=120, burst=30),
+    VALIDATE: Limit(per_minute=60, burst=10),
 }
 """Per API key. PromptLoop's batch API (seed 002) allows 4 creates, 20 status reads and 10
 result listings a minute; PromptForge keeps that shape (status polled most, creating least)

@@ -36,6 +36,8 @@ class CoreConfig:
     max_concurrent_dispatches: int = 1000
     queue_apply_delay: float = 0.0
     key_peak_rate: float = 450.0
+    max_upload_bytes: int = 5 * 1024**3
+    webhook_allow_private: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CoreConfig:
@@ -51,6 +53,8 @@ class CoreConfig:
             max_concurrent_dispatches=settings.max_concurrent_dispatches,
             queue_apply_delay=settings.queue_apply_delay,
             key_peak_rate=settings.key_peak_rate,
+            max_upload_bytes=settings.max_upload_bytes,
+            webhook_allow_private=settings.webhook_allow_private,
         )
 
     @property

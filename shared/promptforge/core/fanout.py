@@ -38,6 +38,7 @@ from promptforge.core.ingest import admit_upload, finish_ingest, store_verdicts
 from promptforge.core.jsonl import LineError, LineSplitter, RawLine, ValidPrompt, validate_line
 from promptforge.core.models import Job, JobError, JobStatus
 from promptforge.core.queues import ensure_rate_queue, key_queues
+from promptforge.core.webhooks import on_job_ended
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
@@ -258,7 +259,7 @@ def _renumber(raw: RawLine, offset: int) -> RawLine:
 
 
 async def _fail_overwritten(deps: Deps, job: Job) -> None:
-    await deps.store.transition(
+    if await deps.store.transition(
         job.job_id,
         JobStatus.PROCESSING,
         JobStatus.FAILED,
@@ -268,7 +269,8 @@ async def _fail_overwritten(deps: Deps, job: Job) -> None:
             "the uploaded file was replaced or deleted while it was being read; "
             "upload each file once, to a new job",
         ),
-    )
+    ):
+        await on_job_ended(deps, job.job_id)
 
 
 def _read(

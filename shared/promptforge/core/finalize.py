@@ -16,6 +16,7 @@ from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.models import Job, JobError, JobStatus, OutcomeKind
 from promptforge.core.service import result_object_name
 from promptforge.core.tasknames import finalize_task_name
+from promptforge.core.webhooks import on_job_ended
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ async def enqueue_finalize_if_ready(deps: Deps, job_id: str) -> bool:
 async def handle_finalize(deps: Deps, delivery: Delivery) -> HandlerResult:
     """Task handler for target ``finalize``."""
     job = await deps.store.get_job(str(delivery.payload["job_id"]))
+    if job is not None and job.status.final:
+        await on_job_ended(deps, job.job_id)  # a replay: the end event, if a crash lost it
     if job is None or job.status is not JobStatus.PROCESSING:
         return HandlerResult(200)
     if not job.ready_to_finalize:
@@ -82,6 +85,7 @@ async def finalize_job(deps: Deps, job: Job) -> bool:
         error=error,
     )
     if changed:
+        await on_job_ended(deps, job.job_id)
         log.info(
             "job %s: %s with %d results and %d errors",
             job.job_id,

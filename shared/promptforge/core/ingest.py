@@ -17,10 +17,18 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
-from promptforge.core.jsonl import LineError, ValidPrompt, Verdict, read_prompts
+from promptforge.core.jsonl import (
+    EMPTY_FILE,
+    LineError,
+    ValidPrompt,
+    Verdict,
+    duplicate_error,
+    read_prompts,
+)
 from promptforge.core.models import Job, JobError, JobStatus, Outcome, OutcomeKind, PromptTask
 from promptforge.core.queues import KeyQueues, ensure_rate_queue
 from promptforge.core.tasknames import ingest_task_name, prompt_task_name
+from promptforge.core.webhooks import on_job_ended
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
@@ -124,13 +132,14 @@ async def finish_ingest(deps: Deps, job: Job, lines: int) -> None:
     """Record that all ``lines`` are in; fail an empty file, else finalize if all are done."""
     await deps.store.update_ingest_progress(job.job_id, lines, done=True)
     if lines == 0:
-        await deps.store.transition(
+        if await deps.store.transition(
             job.job_id,
             JobStatus.PROCESSING,
             JobStatus.FAILED,
             completed_at=deps.clock.now(),
-            error=JobError("empty_file", "the uploaded file has no prompts; upload JSONL lines"),
-        )
+            error=JobError(*EMPTY_FILE),
+        ):
+            await on_job_ended(deps, job.job_id)
         return
     await enqueue_finalize_if_ready(deps, job.job_id)
 
@@ -173,15 +182,7 @@ async def store_verdicts(deps: Deps, job: Job, queues: KeyQueues, batch: Sequenc
     tasks: list[Task] = []
     for prompt, first_line in zip(valid, earlier, strict=True):
         if first_line is not None:
-            errors.append(
-                LineError(
-                    prompt.line,
-                    "duplicate_prompt_id",
-                    f"prompt_id {prompt.prompt_id!r} also appears on line {first_line}; "
-                    "prompt_id must be unique within a file",
-                    prompt.prompt_id,
-                )
-            )
+            errors.append(duplicate_error(prompt, first_line))
             continue
         task = PromptTask(job.job_id, prompt.prompt_id, prompt.line, prompt.prompt)
         tasks.append(prompt_task(queues.for_prompt(prompt.prompt_id), task))

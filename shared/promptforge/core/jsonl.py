@@ -2,7 +2,9 @@
 
 The reader is sans-I/O: ``LineSplitter`` is fed chunks and yields raw lines;
 ``validate_line`` turns one raw line into a ``ValidPrompt`` or a ``LineError``.
-``read_prompts`` glues both over an async byte stream. Blank lines are skipped
+``read_prompts`` glues both over an async byte stream. A line carries its prompt as
+``prompt`` (text) or ``messages`` (a chat, checked by ``core/messages.py``), never both.
+Blank lines are skipped
 (they are not prompts); every other line becomes exactly one verdict, numbered
 from 1 by its physical position in the file.
 """
@@ -13,22 +15,27 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+from promptforge.core.messages import Prompt, encodable, parse_messages
+
 MAX_LINE_BYTES = 1_000_000
 """A line longer than this is refused (``line_too_long``) without being buffered whole."""
 
 MAX_PROMPT_ID_CHARS = 256
 """``prompt_id`` values longer than this are refused."""
 
+EMPTY_FILE = ("empty_file", "the uploaded file has no prompts; upload JSONL lines")
+"""The code and message of a file with no non-blank line (a job of it ends FAILED)."""
+
 _BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
 class ValidPrompt:
-    """A line that is a valid prompt."""
+    """A line that is a valid prompt: its text, or its chat messages."""
 
     line: int
     prompt_id: str
-    prompt: str
+    prompt: Prompt
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,17 @@ class LineSplitter:
         return line
 
 
+def duplicate_error(prompt: ValidPrompt, first_line: int) -> LineError:
+    """The error of a valid line whose ``prompt_id`` an earlier line (``first_line``) has."""
+    return LineError(
+        prompt.line,
+        "duplicate_prompt_id",
+        f"prompt_id {prompt.prompt_id!r} also appears on line {first_line}; "
+        "prompt_id must be unique within a file",
+        prompt.prompt_id,
+    )
+
+
 def validate_line(raw: RawLine, max_line_bytes: int = MAX_LINE_BYTES) -> Verdict | None:
     """Judge one line; None for a blank line (skipped)."""
     number = raw.number
@@ -184,10 +202,14 @@ def _validate_fields(number: int, value: dict[str, object]) -> Verdict:
             "invalid_prompt_id",
             f'"prompt_id" must be a non-blank string of at most {MAX_PROMPT_ID_CHARS} characters',
         )
-    if not _encodable(prompt_id):
+    if not encodable(prompt_id):
         return LineError(number, "invalid_prompt_id", f'"prompt_id" {_SURROGATE_PROBLEM}')
+    if "messages" in value:
+        return _chat_line(number, prompt_id, value)
     if "prompt" not in value:
-        return LineError(number, "missing_prompt", 'line has no "prompt" field', prompt_id)
+        return LineError(
+            number, "missing_prompt", 'line has no "prompt" (or "messages") field', prompt_id
+        )
     prompt = value["prompt"]
     if not isinstance(prompt, str):
         return LineError(
@@ -198,24 +220,30 @@ def _validate_fields(number: int, value: dict[str, object]) -> Verdict:
         )
     if not prompt.strip():
         return LineError(number, "empty_prompt", '"prompt" is empty', prompt_id)
-    if not _encodable(prompt):
+    if not encodable(prompt):
         return LineError(number, "invalid_prompt", f'"prompt" {_SURROGATE_PROBLEM}', prompt_id)
     return ValidPrompt(number, prompt_id, prompt)
+
+
+def _chat_line(number: int, prompt_id: str, value: dict[str, object]) -> Verdict:
+    """A line with ``messages`` (``core/messages.py`` holds the rules), and no ``prompt``."""
+    if "prompt" in value:
+        return LineError(
+            number,
+            "prompt_and_messages",
+            'line has both "prompt" and "messages"; give one of them',
+            prompt_id,
+        )
+    messages = parse_messages(value["messages"])
+    if not isinstance(messages, tuple):
+        return LineError(number, messages.code, messages.message, prompt_id)
+    return ValidPrompt(number, prompt_id, messages)
 
 
 _SURROGATE_PROBLEM = (
     "contains an unpaired surrogate escape (\\ud800-\\udfff), which is not text; "
     "escape characters outside the BMP as a surrogate pair or write them as UTF-8"
 )
-
-
-def _encodable(text: str) -> bool:
-    """False for a string holding a lone surrogate (from a JSON escape): not valid as UTF-8."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 async def read_prompts(

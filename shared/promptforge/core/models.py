@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from promptforge.core.messages import Prompt, messages_from_dicts
+
 
 class JobStatus(enum.StrEnum):
     """Public job status. A job ends in ``COMPLETED`` or ``FAILED``."""
@@ -122,6 +124,8 @@ class Job:
     output_tokens: int = 0
     result_files: tuple[str, ...] = ()
     error: JobError | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
     @property
     def rate_key(self) -> RateKey:
@@ -179,7 +183,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class PromptTask:
-    """The body of one worker task: one prompt, never a credential.
+    """The body of one worker task: one prompt (text or chat messages), never a credential.
 
     ``generation`` rises each time the prompt is re-enqueued (after a 429 or a
     transient error); a delivery of an older generation is stale and does nothing.
@@ -192,24 +196,28 @@ class PromptTask:
     job_id: str
     prompt_id: str
     line: int
-    prompt: str
+    prompt: Prompt
     generation: int = 0
     attempt: int = 0
     timeouts: int = 0
     waited: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form for the task body."""
-        return {
+        """JSON form for the task body: ``prompt`` (text) or ``messages`` (a chat line)."""
+        body: dict[str, Any] = {
             "job_id": self.job_id,
             "prompt_id": self.prompt_id,
             "line": self.line,
-            "prompt": self.prompt,
             "generation": self.generation,
             "attempt": self.attempt,
             "timeouts": self.timeouts,
             "waited": self.waited,
         }
+        if isinstance(self.prompt, str):
+            body["prompt"] = self.prompt
+        else:
+            body["messages"] = [message.to_dict() for message in self.prompt]
+        return body
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PromptTask:
@@ -218,7 +226,9 @@ class PromptTask:
             job_id=str(data["job_id"]),
             prompt_id=str(data["prompt_id"]),
             line=int(data["line"]),
-            prompt=str(data["prompt"]),
+            prompt=messages_from_dicts(data["messages"])
+            if "messages" in data
+            else str(data["prompt"]),
             generation=int(data.get("generation", 0)),
             attempt=int(data.get("attempt", 0)),
             timeouts=int(data.get("timeouts", 0)),
@@ -234,3 +244,33 @@ class ClaimResult(enum.StrEnum):
     STALE = "stale"  # a newer generation of this prompt exists
     BUSY = "busy"  # another delivery holds a live lease: come back later
     MISSING = "missing"  # the prompt is not registered (job deleted or bad task)
+
+
+class DeliveryState(enum.StrEnum):
+    """Where a webhook delivery stands."""
+
+    PENDING = "pending"  # an attempt is due (or running)
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    FAILED = "failed"  # given up: the schedule ran out, 410 Gone, or the URL was refused
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One webhook event of a job, and how its delivery went.
+
+    ``webhook_id`` is the Standard Webhooks ``webhook-id``: the same on every attempt.
+    ``body`` is the JSON sent, kept so every attempt sends the same bytes; ``attempts``
+    counts the attempts made, and rises by one per attempt (a compare-and-set).
+    """
+
+    job_id: str
+    webhook_id: str
+    event_type: str
+    body: str
+    created_at: datetime
+    attempts: int = 0
+    state: DeliveryState = DeliveryState.PENDING
+    next_attempt_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    ended_at: datetime | None = None

@@ -61,6 +61,13 @@ class InitRequest(BaseModel):
     stop: Annotated[list[str], Field(max_length=4)] | None = None
     seed: int | None = Field(None, ge=-_INT64, lt=_INT64)
     response_format: JsonObjectFormat | JsonSchemaFormat | None = Field(None, discriminator="type")
+    webhook_url: str | None = Field(
+        None,
+        max_length=2048,
+        pattern=r"^https?://[^\s]+$",
+        description="Where to POST a signed Standard Webhooks event when the job ends; the "
+        "answer then carries the webhook_secret (shown once) to verify it with.",
+    )
 
     def params(self) -> GenerationParams:
         """The generation options as the core's value object."""

@@ -11,7 +11,9 @@ from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.models import Job, JobStatus
 from promptforge.core.requests import InitRequest
 from promptforge.core.tasknames import expire_task_name
+from promptforge.core.webhooks import check_webhook_url, new_webhook_secret
 from promptforge.errors import BadRequest, Conflict, NotFound, Unprocessable
+from promptforge.providers.catalogue import Catalogue
 from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
 from promptforge.tasks.base import Task
 
@@ -34,6 +36,12 @@ def result_object_name(job: Job, filename: str) -> str:
 async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str, Any]:
     """Create a job and a signed upload URL; the body of the 202 answer."""
     _check_supported(deps, request)
+    webhook_secret = None
+    if request.webhook_url is not None:
+        await check_webhook_url(
+            request.webhook_url, allow_private=deps.config.webhook_allow_private
+        )
+        webhook_secret = new_webhook_secret()
     now = deps.clock.now()
     job_id = str(uuid.uuid4())
     expires_at = now + timedelta(seconds=deps.config.upload_url_ttl)
@@ -49,6 +57,8 @@ async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str
         rpm=request.rpm,
         tpm=request.tpm,
         params=request.params(),
+        webhook_url=request.webhook_url,
+        webhook_secret=webhook_secret,
     )
     upload_url = await deps.blobs.signed_url(
         deps.blobs.input_bucket,
@@ -70,31 +80,39 @@ async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str
             )
         ]
     )
-    return {"job_id": job_id, "upload_url": upload_url, "expires_at": isoformat(expires_at)}
+    created = {"job_id": job_id, "upload_url": upload_url, "expires_at": isoformat(expires_at)}
+    if webhook_secret is not None:
+        created["webhook_secret"] = webhook_secret  # shown this once
+    return created
 
 
 def _check_supported(deps: Deps, request: InitRequest) -> None:
-    if request.provider not in SUPPORTED_PROVIDERS:
-        raise Unprocessable(
-            "unsupported_provider",
-            f"provider {request.provider!r} is not supported; use one of: "
-            + ", ".join(SUPPORTED_PROVIDERS),
-            details={"supported": list(SUPPORTED_PROVIDERS)},
-        )
-    if deps.catalogue.find(request.provider, request.model) is None:
-        known = deps.catalogue.models_for(request.provider)
-        raise Unprocessable(
-            "unsupported_model",
-            f"model {request.model!r} is not in the catalogue for {request.provider}; "
-            f"known models: {', '.join(known)}",
-            details={"supported": known},
-        )
+    check_model(deps.catalogue, request.provider, request.model)
     unsupported = get_adapter(request.provider).unsupported(request.params())
     if unsupported:
         raise Unprocessable(
             "unsupported_option",
             f"{request.provider} cannot honour: {', '.join(unsupported)}; remove them",
             details={"options": unsupported},
+        )
+
+
+def check_model(catalogue: Catalogue, provider: str, model: str) -> None:
+    """422 ``unsupported_provider`` or ``unsupported_model`` unless PromptForge can run it."""
+    if provider not in SUPPORTED_PROVIDERS:
+        raise Unprocessable(
+            "unsupported_provider",
+            f"provider {provider!r} is not supported; use one of: "
+            + ", ".join(SUPPORTED_PROVIDERS),
+            details={"supported": list(SUPPORTED_PROVIDERS)},
+        )
+    if catalogue.find(provider, model) is None:
+        known = catalogue.models_for(provider)
+        raise Unprocessable(
+            "unsupported_model",
+            f"model {model!r} is not in the catalogue for {provider}; "
+            f"known models: {', '.join(known)}",
+            details={"supported": known},
         )
 
 

@@ -35,3 +35,8 @@ def expire_task_name(job_id: str) -> str:
 def queue_for(key: RateKey) -> str:
     """The queue of a rate key: Cloud Tasks queue ids allow letters, digits and hyphens."""
     return f"pf-rk-{_digest('queue', key.id)[:24]}"
+
+
+def webhook_task_name(webhook_id: str, attempt: int) -> str:
+    """One task per delivery attempt of a webhook event."""
+    return f"w-{_digest('webhook', webhook_id, str(attempt))}"

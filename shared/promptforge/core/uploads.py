@@ -13,6 +13,7 @@ from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.ingest import finalize_event_task
 from promptforge.core.models import Job, JobError, JobStatus
 from promptforge.core.tasknames import expire_task_name
+from promptforge.core.webhooks import on_job_ended
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ async def start_stored_upload(deps: Deps, job: Job) -> bool:
 async def handle_expire(deps: Deps, delivery: Delivery) -> HandlerResult:
     """Task handler for target ``expire``: a job whose upload never came ends FAILED."""
     job = await deps.store.get_job(str(delivery.payload["job_id"]))
+    if job is not None and job.error is not None and job.error.code == "upload_expired":
+        await on_job_ended(deps, job.job_id)  # a replay: the end event, if a crash lost it
     if job is None or job.status is not JobStatus.WAITING_FOR_UPLOAD:
         return HandlerResult(200)
     now = deps.clock.now()
@@ -58,7 +61,7 @@ async def handle_expire(deps: Deps, delivery: Delivery) -> HandlerResult:
         return HandlerResult(200)
     if await start_stored_upload(deps, job):
         return HandlerResult(200)  # the upload arrived: its ingest runs (now, if it had not)
-    await deps.store.transition(
+    if await deps.store.transition(
         job.job_id,
         JobStatus.WAITING_FOR_UPLOAD,
         JobStatus.FAILED,
@@ -68,5 +71,6 @@ async def handle_expire(deps: Deps, delivery: Delivery) -> HandlerResult:
             "no file was uploaded before the upload URL expired at "
             f"{job.upload_expires_at:%Y-%m-%dT%H:%M:%SZ}; call /v1/jobs/init again",
         ),
-    )
+    ):
+        await on_job_ended(deps, job.job_id)
     return HandlerResult(200)

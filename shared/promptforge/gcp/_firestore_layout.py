@@ -7,6 +7,7 @@
                                                 generation and lease, and its outcome once
                                                 recorded; an invalid line's outcome alone
         counters/{0..N-1}                       sharded job counters, summed on read
+        webhooks/{webhook_id}                   one per webhook event: its delivery attempts
     {prefix}_keys/{key_hash}                    an API key record (hash only)
     {prefix}_key_ids/{key_id}                   key id → hash, so ids stay unique
     {prefix}_rate_keys/{rate_key}               the controller's state (written by it, ≤ 1/s)
@@ -32,6 +33,7 @@ from promptforge.gcp._firestore_codec import hashed_id, safe_id
 ITEMS = "items"
 COUNTERS = "counters"
 OBSERVATIONS = "observations"
+WEBHOOKS = "webhooks"
 
 _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
 
@@ -68,6 +70,10 @@ class Layout:
         """One counter shard of the job."""
         return self.counters(job_id).document(str(index))
 
+    def webhook(self, job_id: str, webhook_id: str) -> AsyncDocumentReference:
+        """One webhook event's delivery record."""
+        return _subcollection(self.job(job_id), WEBHOOKS).document(safe_id(webhook_id))
+
     def key(self, key_hash: str) -> AsyncDocumentReference:
         """An API key record, by hash."""
         return self.keys.document(safe_id(key_hash))
@@ -98,13 +104,17 @@ def firestore_indexes(prefix: str = "pf") -> dict[str, Any]:
         _index(ITEMS, ("kind", up), ("line", up), ("key", up)),
     ]
     unindexed = {
-        jobs: ("params", "result_files", "error"),
+        jobs: ("params", "result_files", "error", "webhook_url", "webhook_secret"),
         ITEMS: (
             "record", "line", "key", "prompt_line", "generation", "lease_holder",
             "lease_until", "done", "input_tokens", "output_tokens",
         ),
         f"{prefix}_rate_keys": ("state",),
         OBSERVATIONS: ("data", "appended_at", "call", "n"),
+        WEBHOOKS: (
+            "event_type", "body", "attempts", "state", "last_status", "last_error",
+            "created_at", "next_attempt_at", "ended_at",
+        ),
     }  # fmt: skip
     overrides = [
         {"collectionGroup": group, "fieldPath": name, "indexes": []}

@@ -37,10 +37,12 @@ from promptforge.core.models import (
     Outcome,
     OutcomeKind,
     RateKey,
+    WebhookDelivery,
     can_transition,
 )
 from promptforge.gcp import _firestore_items as items
 from promptforge.gcp import _firestore_rate as rate
+from promptforge.gcp import _firestore_webhooks as webhooks
 from promptforge.gcp._firestore_codec import (
     decode_job,
     encode_job,
@@ -336,6 +338,21 @@ class FirestoreJobStore:
     async def save_rate_state(self, rate_key: str, state: dict[str, Any]) -> None:
         """Save the controller state of ``rate_key``."""
         await rate.save_state(self._layout, rate_key, state)
+
+    # Webhook deliveries
+    async def add_webhook_delivery(self, delivery: WebhookDelivery) -> WebhookDelivery:
+        """Store ``delivery`` unless its (job, webhook_id) is stored; the stored record."""
+        return await webhooks.add(self._layout, delivery)
+
+    async def get_webhook_delivery(self, job_id: str, webhook_id: str) -> WebhookDelivery | None:
+        """The delivery, or None."""
+        return await webhooks.get(self._layout, job_id, webhook_id)
+
+    async def update_webhook_delivery(
+        self, delivery: WebhookDelivery, *, expected_attempts: int
+    ) -> bool:
+        """Replace the stored delivery if it is PENDING with ``expected_attempts``; else False."""
+        return await webhooks.update(self._layout, delivery, expected_attempts)
 
 
 def _chunks(outcomes: Sequence[Outcome]) -> list[list[Outcome]]:

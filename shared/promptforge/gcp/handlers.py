@@ -2,7 +2,7 @@
 
 The worker function serves ``worker``; the controller function serves everything on
 the control queue: ``ingest`` (which fans out through ``slice`` tasks), ``slice``,
-``finalize``, ``expire`` and ``control``.
+``finalize``, ``expire``, ``control`` and ``webhook`` (one delivery attempt).
 
 There is no long-running process on Google Cloud, so the controller runs as a chain
 of ``control`` tasks, one per rate key: each tick steps the key's controller, applies
@@ -29,6 +29,7 @@ from promptforge.core.finalize import handle_finalize
 from promptforge.core.ingest import job_id_from_object
 from promptforge.core.models import JobStatus
 from promptforge.core.uploads import handle_expire
+from promptforge.core.webhooks import WEBHOOK_TARGET, handle_webhook
 from promptforge.core.worker import handle_prompt
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
@@ -111,4 +112,5 @@ def controller_routes(*, slice_lines: int, period: float) -> dict[str, TaskHandl
         "finalize": handle_finalize,
         "expire": handle_expire,
         CONTROL_TARGET: control,
+        WEBHOOK_TARGET: handle_webhook,
     }

@@ -21,7 +21,7 @@ from typing import Any
 from promptforge.core.models import GenerationParams, Job, JobError, JobStatus
 from promptforge.jobstore.fields import DATETIME_FIELDS, JOB_FIELDS, dumps, plain_field, to_utc
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     0: (
@@ -54,6 +54,15 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             seq INTEGER PRIMARY KEY AUTOINCREMENT, rate_key TEXT NOT NULL, data TEXT NOT NULL)""",
         "CREATE INDEX observations_by_key ON observations (rate_key, seq)",
         "CREATE TABLE rate_state (rate_key TEXT PRIMARY KEY, state TEXT NOT NULL)",
+    ),
+    1: (  # signed webhooks: where to POST, the secret, and each event's delivery
+        "ALTER TABLE jobs ADD COLUMN webhook_url TEXT",
+        "ALTER TABLE jobs ADD COLUMN webhook_secret TEXT",
+        """CREATE TABLE webhook_deliveries (
+            job_id TEXT NOT NULL, webhook_id TEXT NOT NULL, event_type TEXT NOT NULL,
+            body TEXT NOT NULL, created_at INTEGER NOT NULL, attempts INTEGER NOT NULL,
+            state TEXT NOT NULL, next_attempt_at INTEGER, last_status INTEGER,
+            last_error TEXT, ended_at INTEGER, PRIMARY KEY (job_id, webhook_id)) WITHOUT ROWID""",
     ),
 }
 

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from promptforge.core.models import ClaimResult, Job, JobStatus, Outcome, OutcomeKind
+from promptforge.core.models import (
+    ClaimResult,
+    Job,
+    JobStatus,
+    Outcome,
+    OutcomeKind,
+    WebhookDelivery,
+)
 from promptforge.ratecontrol.base import Observation
 
 
@@ -115,4 +122,19 @@ class JobStore(Protocol):
 
     async def save_rate_state(self, rate_key: str, state: dict[str, Any]) -> None:
         """Save the controller state of ``rate_key``."""
+        ...
+
+    # Webhook deliveries
+    async def add_webhook_delivery(self, delivery: WebhookDelivery) -> WebhookDelivery:
+        """Store ``delivery`` unless its (job, webhook_id) is stored; the stored record."""
+        ...
+
+    async def get_webhook_delivery(self, job_id: str, webhook_id: str) -> WebhookDelivery | None:
+        """The delivery, or None."""
+        ...
+
+    async def update_webhook_delivery(
+        self, delivery: WebhookDelivery, *, expected_attempts: int
+    ) -> bool:
+        """Replace the stored delivery if it is PENDING with ``expected_attempts``; else False."""
         ...

@@ -31,9 +31,11 @@ from promptforge.core.models import (
     Outcome,
     OutcomeKind,
     RateKey,
+    WebhookDelivery,
     can_transition,
 )
 from promptforge.jobstore import _sqlite_ops as ops
+from promptforge.jobstore import _sqlite_webhooks as webhooks
 from promptforge.jobstore._sqlite_batch import BatchRunner
 from promptforge.jobstore._sqlite_schema import (
     API_KEY_COLUMNS,
@@ -305,6 +307,21 @@ class SqliteJobStore:
             "ON CONFLICT (rate_key) DO UPDATE SET state = excluded.state"
         )
         await self._call(ops.changes, sql, (rate_key, dumps(state)))
+
+    # Webhook deliveries
+    async def add_webhook_delivery(self, delivery: WebhookDelivery) -> WebhookDelivery:
+        """Store ``delivery`` unless its (job, webhook_id) is stored; the stored record."""
+        return await self._call(webhooks.add, delivery)
+
+    async def get_webhook_delivery(self, job_id: str, webhook_id: str) -> WebhookDelivery | None:
+        """The delivery, or None."""
+        return await self._call(webhooks.get, job_id, webhook_id)
+
+    async def update_webhook_delivery(
+        self, delivery: WebhookDelivery, *, expected_attempts: int
+    ) -> bool:
+        """Replace the stored delivery if it is PENDING with ``expected_attempts``; else False."""
+        return await self._call(webhooks.update, delivery, expected_attempts)
 
     # The database thread
     async def _call(

@@ -29,6 +29,7 @@ from promptforge.core.finalize import handle_finalize
 from promptforge.core.ingest import finalize_event_task, handle_ingest
 from promptforge.core.queues import ensure_control_queue
 from promptforge.core.uploads import handle_expire, start_stored_upload
+from promptforge.core.webhooks import WEBHOOK_TARGET, handle_webhook
 from promptforge.core.worker import handle_prompt
 from promptforge.errors import ConfigurationError
 from promptforge.jobstore.sqlite import SqliteJobStore
@@ -117,6 +118,7 @@ class EmbeddedRuntime:
             ("worker", handle_prompt),
             ("finalize", handle_finalize),
             ("expire", handle_expire),
+            (WEBHOOK_TARGET, handle_webhook),
         ):
             # A worker may be holding an answer the provider is sending: let it finish.
             finish = target == "worker"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptforge.clock import Clock, SystemClock
+from promptforge.core.messages import Prompt
 from promptforge.core.models import GenerationParams
 from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, RateSignals
 from promptforge.providers.durations import (
@@ -83,15 +84,21 @@ class ChatCompletionsAdapter:
         base_url: str,
         api_key: str,
         model: str,
-        prompt: str,
+        prompt: Prompt,
         params: GenerationParams,
     ) -> HttpRequest:
-        """The chat-completions request for one prompt; unset options are left out."""
+        """The chat-completions request for one prompt; unset options are left out.
+
+        A chat line's messages go as they are, after the job's ``system`` option.
+        """
         endpoint = self._endpoint(base_url)
         messages: list[dict[str, str]] = []
         if params.system is not None:
             messages.append({"role": "system", "content": params.system})
-        messages.append({"role": "user", "content": prompt})
+        if isinstance(prompt, str):
+            messages.append({"role": "user", "content": prompt})
+        else:
+            messages += [message.to_dict() for message in prompt]
         body: dict[str, Any] = {"model": model, "messages": messages}
         if params.max_tokens is not None:
             body[endpoint.max_tokens_field] = params.max_tokens

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from promptforge.clock import Clock, SystemClock
+from promptforge.core.messages import Conversation, Prompt
 from promptforge.core.models import GenerationParams
 from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, RateSignals
 from promptforge.providers.durations import parse_http_date, parse_retry_after
@@ -57,19 +58,24 @@ class AnthropicAdapter:
         base_url: str,
         api_key: str,
         model: str,
-        prompt: str,
+        prompt: Prompt,
         params: GenerationParams,
     ) -> HttpRequest:
-        """``POST {base}/v1/messages``; options that :meth:`unsupported` lists are left out."""
+        """``POST {base}/v1/messages``; options that :meth:`unsupported` lists are left out.
+
+        System text (the job's option, then a chat line's system messages) goes in
+        ``system``; the turns in ``messages``.
+        """
+        conversation = Conversation.of(prompt, params.system)
         body: dict[str, Any] = {
             "model": model,
             "max_tokens": (
                 params.max_tokens if params.max_tokens is not None else self._default_max_tokens
             ),
-            "messages": [{"role": "user", "content": prompt}],
+            "messages": [turn.to_dict() for turn in conversation.turns],
         }
-        if params.system is not None:
-            body["system"] = params.system
+        if conversation.system is not None:
+            body["system"] = conversation.system
         if params.temperature is not None and params.temperature <= _MAX_TEMPERATURE:
             body["temperature"] = params.temperature
         if params.top_p is not None:

@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from promptforge.core.messages import Prompt
 from promptforge.core.models import GenerationParams
 
 
@@ -86,10 +87,10 @@ class ProviderAdapter(Protocol):
         base_url: str,
         api_key: str,
         model: str,
-        prompt: str,
+        prompt: Prompt,
         params: GenerationParams,
     ) -> HttpRequest:
-        """The HTTP request for one prompt."""
+        """The HTTP request for one prompt: a text, or chat messages (``core/messages.py``)."""
         ...
 
     def parse_response(self, status: int, headers: dict[str, str], body: bytes) -> CallResult:

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from promptforge.clock import Clock, SystemClock
+from promptforge.core.messages import Conversation, Prompt
 from promptforge.core.models import GenerationParams
 from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, RateSignals
 from promptforge.providers.durations import (
@@ -48,6 +49,8 @@ _CREDITS_DEPLETED = "prepayment credits are depleted"
 _TRANSIENT_4XX = frozenset({408, 499})
 _ZERO_LIMIT_IN_MESSAGE = re.compile(r"\blimit: 0(?![\d.])")
 _SNIPPET_CHARS = 300
+_GEMINI_ROLES = {"user": "user", "assistant": "model"}
+"""Chat roles as Gemini names them (system text goes in ``systemInstruction``)."""
 
 
 class GeminiAdapter:
@@ -65,13 +68,23 @@ class GeminiAdapter:
         base_url: str,
         api_key: str,
         model: str,
-        prompt: str,
+        prompt: Prompt,
         params: GenerationParams,
     ) -> HttpRequest:
-        """``POST {base}/v1beta/models/{model}:generateContent``; unmappable options left out."""
-        body: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
-        if params.system is not None:
-            body["systemInstruction"] = {"parts": [{"text": params.system}]}
+        """``POST {base}/v1beta/models/{model}:generateContent``; unmappable options left out.
+
+        Turns go in ``contents`` (Gemini calls the assistant ``model``), system text (the
+        job's option, then a chat line's system messages) in ``systemInstruction``.
+        """
+        conversation = Conversation.of(prompt, params.system)
+        body: dict[str, Any] = {
+            "contents": [
+                {"role": _GEMINI_ROLES[turn.role], "parts": [{"text": turn.content}]}
+                for turn in conversation.turns
+            ]
+        }
+        if conversation.system is not None:
+            body["systemInstruction"] = {"parts": [{"text": conversation.system}]}
         config = _generation_config(params)
         if config:
             body["generationConfig"] = config

@@ -120,6 +120,8 @@ class GeminiWire(ProviderWire):
         for content in contents:
             if not isinstance(content, dict):
                 raise self._invalid("* GenerateContentRequest.contents: invalid content\n")
+            if content.get("role", "user") not in ("user", "model"):
+                raise self._invalid("Please use a valid role: user, model.")
             text = _parts_text(content.get("parts"))
             texts.append(text)
             if content.get("role", "user") == "user":

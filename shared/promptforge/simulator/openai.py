@@ -77,9 +77,11 @@ def parse_chat(body: bytes, max_token_fields: tuple[str, ...], fail: ChatFailure
         raise fail(400, "[] is too short - 'messages'", "messages", None)
     texts: list[str] = []
     prompt = ""
-    for message in messages:
+    for index, message in enumerate(messages):
         if not isinstance(message, dict) or "role" not in message:
             raise fail(400, "Missing required parameter: 'messages[].role'.", "messages", None)
+        if message["role"] not in _CHAT_ROLES:
+            raise fail(400, _bad_role(message["role"]), f"messages[{index}].role", "invalid_value")
         text = content_text(message.get("content"))
         texts.append(text)
         if message["role"] == "user":
@@ -88,6 +90,17 @@ def parse_chat(body: bytes, max_token_fields: tuple[str, ...], fail: ChatFailure
         (v for f in max_token_fields if (v := optional_int(data.get(f))) is not None), None
     )
     return SimRequest(model=model, prompt=prompt, messages=tuple(texts), max_tokens=max_tokens)
+
+
+_CHAT_ROLES = ("system", "assistant", "user", "function", "tool", "developer")
+
+
+def _bad_role(role: object) -> str:
+    """OpenAI's words for a role it does not know."""
+    return (
+        f"Invalid value: {role!r}. Supported values are: 'system', 'assistant', 'user', "
+        "'function', 'tool', and 'developer'."
+    )
 
 
 def _error(message: str, kind: str, param: str | None, code: str | None) -> Any:

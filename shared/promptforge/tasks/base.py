@@ -1,7 +1,7 @@
 """The task-queue port, with Cloud Tasks semantics.
 
 A task is a JSON body addressed to a *target* (``worker``, ``ingest``,
-``finalize``, ``expire``) on a named queue. Queues have a dispatch rate, a burst
+``finalize``, ``expire``, ``webhook``, …) on a named queue. Queues have a dispatch rate, a burst
 and a concurrency cap; a handler's answer is an HTTP-like status: any 2xx
 completes the task, anything else schedules a retry with the queue's backoff, and a
 429/503 with ``retry_after`` is not retried before that delay. Tasks with a name
