@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TASKS_EMULATOR := .venv-tasks-emulator/bin/gcloud-tasks-emulator
 
-.PHONY: install demo test lint typecheck check openapi clean infra-check bench
+.PHONY: install demo demo-google test lint typecheck check openapi clean infra-check bench
 
 $(BIN)/promptforge: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ install: $(BIN)/promptforge ## Create .venv with PromptForge and its test tools
 
 demo: install ## Run the example job end to end on the embedded runtime and the provider simulator
 	$(BIN)/promptforge demo
+
+demo-google: install $(TASKS_EMULATOR) ## The demo job through the four functions on the Google emulators (before terraform apply)
+	$(BIN)/promptforge dev google
 
 test: install infra-check $(TASKS_EMULATOR) ## Lint, type-check and run every test
 	$(BIN)/ruff check shared tests scripts functions

@@ -62,6 +62,27 @@ JOB_404 = _error(
     "No such job for this API key (another tenant's job looks the same).", ["job_not_found"]
 )
 
+RESULTS_PAGE_PARAMS = [
+    {
+        "name": "page_size",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000},
+        "description": "Files per page (URLs are signed for the page only).",
+    },
+    {
+        "name": "page_token",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "The next_page_token of the previous page.",
+    },
+]
+RESULTS_400 = _error(
+    "The job id is not a UUID, or page_size or page_token is not valid.",
+    ["invalid_job_id", "invalid_page_size", "invalid_page_token"],
+)
+
 TIME = {"type": ["string", "null"], "format": "date-time"}
 
 BLOB_PARAMS = [
@@ -302,6 +323,10 @@ SCHEMAS: dict[str, Any] = {
                     },
                 },
             },
+            "next_page_token": {
+                "type": "string",
+                "description": "Present when more files follow: pass it as page_token.",
+            },
         },
     },
 }
@@ -396,13 +421,13 @@ SPEC: dict[str, Any] = {
                 "operationId": "jobResults",
                 "summary": "Signed download URLs of a finished job's files",
                 "security": [{"ApiKey": []}],
-                "parameters": [JOB_ID],
+                "parameters": [JOB_ID, *RESULTS_PAGE_PARAMS],
                 "responses": {
                     "200": _ok(
                         "results_part_NNN.jsonl files and errors.jsonl, each with a URL valid 60 minutes.",
                         "JobResults",
                     ),
-                    "400": JOB_400,
+                    "400": RESULTS_400,
                     "401": AUTH_401,
                     "404": JOB_404,
                     "409": _error("The job is not COMPLETED or FAILED yet.", ["job_not_finished"]),

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         "dispatcher: 0; Cloud Tasks: a few). Above 0, workers defer dispatches the controller "
         "no longer wants until the queue has caught up.",
     )
+    queue_rate_step: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Relative move of the decided rate below which the queues are not updated "
+        "(the embedded dispatcher: 0, every change; Cloud Tasks: 0.1).",
+    )
     webhook_allow_private: bool = Field(
         False,
         description="Let webhook URLs reach private, loopback and link-local addresses. TEST "

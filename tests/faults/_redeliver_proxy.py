@@ -124,6 +124,7 @@ def main() -> int:
     """Serve until killed."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--upstream", required=True)
+    parser.add_argument("--port", type=int, default=0, help="0: a free port")
     args = parser.parse_args()
     proxy = Redeliverer(args.upstream)
     app = Starlette(
@@ -133,7 +134,7 @@ def main() -> int:
         ]
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", args.port))
     sock.listen(128)
     print(f"PORT {sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)

@@ -36,6 +36,7 @@ from urllib.parse import quote
 import httpx
 
 from promptforge.core.queues import SHARD_RATE, key_shards
+from promptforge.devstack.cloudevents import finalize_event
 from promptforge.ratecontrol.controller import DEFAULT_CONFIG
 from promptforge.ratecontrol.state import Ceilings
 from tests.e2e.jobs import Finished, download, init_job, jsonl, wait_final
@@ -43,7 +44,6 @@ from tests.faults.checks import FaultRun, Summary, check_fault_run
 from tests.faults.google_stack import INPUT, PROXIED, GoogleStack
 from tests.faults.scenarios import GOOGLE_SIGTERM_LATENCY, Fault
 from tests.faults.watch import JobWatch, done, in_flight, sim_stats, wait_in_flight
-from tests.gcp.cloudevents import finalize_event
 
 KILL_AT = 0.4
 RESTART_AT = 0.6

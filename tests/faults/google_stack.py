@@ -6,8 +6,10 @@ Tasks emulator, the api/ingest/worker/controller functions on functions-framewor
 the provider simulator. Added for the faults:
 
 - a redelivery proxy (``_redeliver_proxy``) in front of the worker, the controller and
-  the ingest function: the queue and the finalize notifications go through it, and a
-  test switches on which kinds of requests it delivers three times;
+  the ingest function (for the worker and the controller, in front of the stand-in for
+  Cloud Run's front end, which checks and strips the task's token): the queue and the
+  finalize notifications go through it, and a test switches on which kinds of requests
+  it delivers three times;
 - the simulator on a fixed port, restarted with each fault's options (the functions
   read its URL once);
 - functions restarted (SIGTERM) or killed (SIGKILL) and started again on their ports.
@@ -39,7 +41,10 @@ from tests.gcp.stand_ins import (
     GcsStandIn,
     StandIn,
     TasksStandIn,
+    cloud_run_env,
+    create_fixed_queues,
     free_port,
+    front_end,
     gcs_stand_in,
     launch_reporting_port,
     make_signing_key,
@@ -50,6 +55,7 @@ from tests.gcp.stand_ins import (
 
 FUNCTIONS = ("api", "ingest", "worker", "controller")
 PROXIED = ("ingest", "worker", "controller")
+PRIVATE = ("worker", "controller")
 INPUT, OUTPUT = "pf-faults-input", "pf-faults-output"
 PROVIDER_KEY = "sk-test-provider-key-0123456789"
 LEASE_SECONDS = 4.0
@@ -153,13 +159,23 @@ def google_stack(tmp: Path, firestore: FirestoreEmulator) -> Iterator[GoogleStac
     project = firestore.project()
     ports = {name: free_port() for name in FUNCTIONS}
     with ExitStack() as running:
-        proxies = {name: running.enter_context(_proxy(tmp, name, ports[name])) for name in PROXIED}
+        upstreams = {name: f"http://127.0.0.1:{ports[name]}" for name in PROXIED}
+        proxies: dict[str, StandIn] = {}
+        for name in PROXIED:
+            if name in PRIVATE:  # queue → redelivery proxy → Cloud Run's front end → function
+                proxy_port = free_port()
+                audience = f"http://127.0.0.1:{proxy_port}"
+                front = running.enter_context(front_end(tmp, name, upstreams[name], audience))
+                proxies[name] = running.enter_context(_proxy(tmp, name, front.url, proxy_port))
+            else:
+                proxies[name] = running.enter_context(_proxy(tmp, name, upstreams[name]))
         gcs = running.enter_context(
             gcs_stand_in(
                 tmp, signing, [INPUT, OUTPUT], notify=proxies["ingest"].url, notify_bucket=INPUT
             )
         )
         tasks = running.enter_context(tasks_stand_in(tmp))
+        create_fixed_queues(tasks, project)
         sim_port = free_port()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PROMPTFORGE_")},
@@ -171,7 +187,7 @@ def google_stack(tmp: Path, firestore: FirestoreEmulator) -> Iterator[GoogleStac
             "PROMPTFORGE_WORKER_URL": proxies["worker"].url,
             "PROMPTFORGE_CONTROLLER_URL": proxies["controller"].url,
             "PROMPTFORGE_TASKS_EMULATOR_HOST": tasks.host,
-            "PROMPTFORGE_OIDC_VERIFY": "false",  # test only: the emulator sends no tokens
+            **cloud_run_env("http://127.0.0.1:9/certs"),  # every token arrives stripped
             "PROMPTFORGE_SIGNING_KEY_FILE": str(signing.key_file),
             "PROMPTFORGE_STORAGE_SIGNING_ENDPOINT": gcs.url,
             "PROMPTFORGE_PROVIDER_KEYS_FROM": "environment",
@@ -207,9 +223,9 @@ def google_stack(tmp: Path, firestore: FirestoreEmulator) -> Iterator[GoogleStac
 
 
 @contextmanager
-def _proxy(tmp: Path, name: str, upstream_port: int) -> Iterator[StandIn]:
+def _proxy(tmp: Path, name: str, upstream: str, port: int = 0) -> Iterator[StandIn]:
     argv = [sys.executable, "-m", "tests.faults._redeliver_proxy"]
-    argv += ["--upstream", f"http://127.0.0.1:{upstream_port}"]
+    argv += ["--upstream", upstream, "--port", str(port)]
     proxy = launch_reporting_port(f"{name} proxy", argv, tmp / f"{name}-proxy.log")
     try:
         yield proxy

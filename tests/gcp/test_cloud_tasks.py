@@ -149,6 +149,9 @@ async def test_update_queue_is_well_formed_for_the_real_api(
     try:
         await queue.ensure_queue("pf-rk-update", QueueConfig())
         await queue.update_queue("pf-rk-update", config)  # the emulator accepts, then ignores
+        await queue.delete_queues(["pf-rk-update", "pf-rk-never-made"])
+        listed = await queue._client.list_queues(parent=queue.queue_path("x").rsplit("/", 2)[0])
+        assert "pf-rk-update" not in [q.name.rsplit("/", 1)[-1] async for q in listed]
     finally:
         await queue.aclose()
 
@@ -217,6 +220,7 @@ async def test_update_queue_clamps_sets_the_mask_and_skips_repeats() -> None:
     assert request.queue.rate_limits.max_burst_size == 0  # output-only: never sent
     assert "rate_limits.max_burst_size" not in request.update_mask.paths
     assert "rate_limits.max_dispatches_per_second" in request.update_mask.paths
+    # A missing queue was retired: its name may not be reused, so it is not created again.
     client.missing_queues.add("projects/pf-test/locations/us-central1/queues/pf-rk-c")
     await queue.update_queue("pf-rk-c", QueueConfig(max_dispatches_per_second=2.0))
-    assert [q.name.rsplit("/", 1)[-1] for q in client.queues] == ["pf-rk-c"]
+    assert client.queues == []

@@ -1,4 +1,8 @@
-"""The controller as a chain of named tick tasks: one per period while a key has work, then none."""
+"""The controller as a chain of named tick tasks: one per period while a key has work, then none.
+
+Once the key has been idle long enough, its queues are retired: a tombstone in the rate
+state, the next epoch for the key's next queues (a deleted name is never used again).
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,12 @@ import httpx
 import pytest
 
 from promptforge.clock import FakeClock
+from promptforge.core.control_chain import CONTROL_TARGET, control_task, handle_control
 from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
 from promptforge.core.models import Job, JobStatus
-from promptforge.core.queues import ensure_rate_queue
-from promptforge.gcp.handlers import CONTROL_TARGET, control_task, handle_control
+from promptforge.core.queues import ensure_rate_queue, key_queues
+from promptforge.core.tasknames import queue_for
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.providers.catalogue import Catalogue
 from promptforge.tasks.base import Delivery, QueueConfig, Task
@@ -147,3 +152,69 @@ async def test_the_chain_runs_while_a_job_processes_and_stops_after(world: World
     following = max(world.queue.ticks(), key=lambda t: t.payload["tick"])
     assert (await handle_control(world.deps, _tick(following), period=PERIOD)).ok
     assert len(world.queue.ticks()) == 2  # no job processing: the chain ends here
+
+
+RETIRE_AFTER = 60.0
+
+
+async def test_an_idle_keys_queues_retire_and_its_next_job_gets_new_names(world: World) -> None:
+    deleted: list[list[str]] = []
+
+    async def delete(names: Sequence[str]) -> None:
+        deleted.append(list(names))
+
+    async def tick(task: Task) -> None:
+        answer = await handle_control(
+            world.deps, _tick(task), period=PERIOD, retire_after=RETIRE_AFTER, delete_queues=delete
+        )
+        assert answer.ok
+
+    job = await _processing_job(world)
+    key = job.rate_key
+    first = (await key_queues(world.deps, key)).base
+    assert first == queue_for(key)
+    await world.store.transition(job.job_id, JobStatus.PROCESSING, JobStatus.COMPLETED)
+    world.clock.advance(PERIOD)
+    await tick(control_task(key.id, PERIOD, world.clock.now()))
+    assert deleted == []  # idle from now on: a check is due once RETIRE_AFTER has passed
+    check = max(world.queue.ticks(), key=lambda t: t.payload["tick"])
+    assert check.schedule_time is not None
+    idle_for = (check.schedule_time - world.clock.now()).total_seconds()
+    assert RETIRE_AFTER - 2 * PERIOD <= idle_for <= RETIRE_AFTER
+
+    world.clock.advance(RETIRE_AFTER)
+    await tick(check)
+    assert deleted == [[first]]
+    state: dict[str, Any] = await world.store.load_rate_state(key.id) or {}
+    assert "queue" not in state and state["epoch"] == 1
+    assert [t["base"] for t in state["retired"]] == [first]
+    await tick(check)  # delivered twice: nothing more to delete
+    assert deleted == [[first]]
+
+    again = await _processing_job(world)  # the key's next job: queues of the next epoch
+    queues = await key_queues(world.deps, again.rate_key)
+    assert queues.base == queue_for(key, 1) != first
+    assert queues.base in world.queue.configs
+
+
+async def test_work_arriving_while_idle_keeps_the_queues(world: World) -> None:
+    deleted: list[Sequence[str]] = []
+
+    async def delete(names: Sequence[str]) -> None:
+        deleted.append(names)
+
+    job = await _processing_job(world)
+    await world.store.transition(job.job_id, JobStatus.PROCESSING, JobStatus.COMPLETED)
+    start = control_task(job.rate_key.id, PERIOD, world.clock.now())
+    await handle_control(
+        world.deps, _tick(start), period=PERIOD, retire_after=RETIRE_AFTER, delete_queues=delete
+    )
+    await _processing_job(world)  # an ingest on the key clears the idle mark
+    world.clock.advance(RETIRE_AFTER + PERIOD)
+    check = max(world.queue.ticks(), key=lambda t: t.payload["tick"])
+    await handle_control(
+        world.deps, _tick(check), period=PERIOD, retire_after=RETIRE_AFTER, delete_queues=delete
+    )
+    assert deleted == []
+    state: dict[str, Any] = await world.store.load_rate_state(job.rate_key.id) or {}
+    assert state["queue"] == queue_for(job.rate_key) and "idle_since" not in state

@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -19,7 +19,7 @@ import pytest
 from google.api_core.exceptions import Aborted
 from google.cloud.firestore import AsyncClient, AsyncTransaction
 
-from promptforge.core.models import ClaimResult, Outcome
+from promptforge.core.models import ClaimResult, JobStatus, Outcome
 from promptforge.gcp import _firestore_items, _firestore_rate, _firestore_tx
 from promptforge.gcp._firestore_codec import hashed_id, safe_id
 from promptforge.gcp._firestore_tx import run_transaction
@@ -280,3 +280,35 @@ def test_the_emulator_runs_in_its_own_process_group(firestore_emulator: Firestor
     assert firestore_emulator.host.startswith("127.0.0.1:")
     assert os.getpgid(firestore_emulator.process.pid) == firestore_emulator.process.pid
     assert firestore_emulator.process.poll() is None
+
+
+async def test_every_document_but_api_keys_expires_with_the_results(client: AsyncClient) -> None:
+    """The TTL field: a finished job goes with its result files; the rest outlives any task."""
+    retention = timedelta(days=3)
+    store = FirestoreJobStore(client, retention=retention)
+    began = datetime.now(UTC)
+    await store.create_job(make_job())
+    await store.register_prompts("job-1", [("p1", 1), ("p2", 2)])
+    await store.record_outcomes("job-1", [result("p:p1", 1, 4, 5), error("l:9", 9)])
+    await store.append_observations("k", [Observation(at=1.0, outcome=CallOutcome.SUCCESS)])
+    await store.save_rate_state("k", {"queue": "pf-q"})
+    job = client.collection("pf_jobs").document("job-1")
+    written = [
+        *(await job.collection("items").get()),
+        *(await job.collection("counters").get()),
+        *(await client.collection("pf_rate_keys").document("k").collection("observations").get()),
+        await client.collection("pf_rate_keys").document("k").get(),
+        await job.get(),
+    ]
+    floor = began + retention + timedelta(days=31)
+    assert len(written) == 7  # 3 items, 1 counter shard, 1 observation, rate key, job
+    assert all(doc.to_dict()["expires_at"] >= floor for doc in written)  # type: ignore[index]
+    ended = T0 + timedelta(days=1)
+    assert await store.transition(
+        "job-1", JobStatus.WAITING_FOR_UPLOAD, JobStatus.FAILED, completed_at=ended
+    )
+    assert (await job.get()).to_dict()["expires_at"] == ended + retention  # type: ignore[index]
+    declared = {
+        o["collectionGroup"] for o in firestore_indexes("pf")["fieldOverrides"] if o.get("ttl")
+    }
+    assert declared == {"pf_jobs", "items", "counters", "webhooks", "pf_rate_keys", "observations"}

@@ -9,8 +9,10 @@ functions served by functions-framework from ``functions/*/main.py``.
 init → PUT to the V4 signed URL → finalize event → ingest → slice tasks → prompt tasks
 → worker → finalize → status → results, downloaded through V4 signed URLs.
 
-The Cloud Tasks emulator sends no OIDC tokens, so the worker and controller run with
-``PROMPTFORGE_OIDC_VERIFY=false`` here (the token check is tested in test_functions.py).
+The worker and the controller run as on Cloud Run: ``K_SERVICE`` set, behind a stand-in
+for Cloud Run's front end that gives each task the token Cloud Tasks would attach (the
+emulator sends none), checks it and strips its signature; the functions check the
+claims. The control queue is created first, as Terraform does.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from promptforge.core.auth import create_api_key
 from promptforge.core.ingest import prompt_task
 from promptforge.core.models import PromptTask, RateKey
 from promptforge.core.tasknames import queue_for
+from promptforge.devstack.cloudevents import finalize_event
 from promptforge.gcp.cloud_tasks import CloudTasksQueue
 from promptforge.gcp.firestore_store import FirestoreJobStore
 from tests.e2e.jobs import Finished, assert_exactly_once, jsonl, make_prompts
@@ -44,13 +47,15 @@ from tests.e2e.processes import simulator
 from tests.e2e.receiver import receiver
 from tests.e2e.test_chat_jobs import chat_rows
 from tests.gcp._gcs_emulator import NOTIFY_ATTEMPTS
-from tests.gcp.cloudevents import finalize_event
 from tests.gcp.emulators import FirestoreEmulator, close_client
 from tests.gcp.stand_ins import (
     GcsStandIn,
     StandIn,
     TasksStandIn,
+    cloud_run_env,
+    create_fixed_queues,
     free_port,
+    front_end,
     gcs_stand_in,
     make_signing_key,
     serving_functions,
@@ -62,10 +67,12 @@ from tests.gcp.stand_ins import (
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.slow]
 
 FUNCTIONS = ["api", "ingest", "worker", "controller"]
+PRIVATE = ("worker", "controller")
 INPUT, OUTPUT = "pf-e2e-input", "pf-e2e-output"
 PROVIDER_KEY = "sk-test-provider-key-0123456789"
 SLICE_LINES = 7
 CONTROL_PERIOD = 1.0
+RETIRE_AFTER = 4.0
 SEED_PROMPTS = [
     {
         "prompt_id": "p001",
@@ -121,6 +128,8 @@ def stack(
     ports = {name: free_port() for name in FUNCTIONS}
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     with ExitStack() as running:
+        for name in PRIVATE:  # tasks go to the front end, which passes them on
+            urls[name] = running.enter_context(front_end(tmp, name, urls[name])).url
         sim = running.enter_context(
             simulator(tmp, "--rpm", "6000", "--latency", "0.02", "--limit", "anthropic:rpm=90")
         )
@@ -128,6 +137,7 @@ def stack(
             gcs_stand_in(tmp, signing, [INPUT, OUTPUT], notify=urls["ingest"], notify_bucket=INPUT)
         )
         tasks = running.enter_context(tasks_stand_in(tmp))
+        create_fixed_queues(tasks, project)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PROMPTFORGE_")},
             **firestore_emulator.env(project),
@@ -138,7 +148,7 @@ def stack(
             "PROMPTFORGE_WORKER_URL": urls["worker"],
             "PROMPTFORGE_CONTROLLER_URL": urls["controller"],
             "PROMPTFORGE_TASKS_EMULATOR_HOST": tasks.host,
-            "PROMPTFORGE_OIDC_VERIFY": "false",  # test only: the emulator sends no tokens
+            **cloud_run_env(f"{urls['worker']}/_certs"),
             "PROMPTFORGE_SIGNING_KEY_FILE": str(signing.key_file),
             "PROMPTFORGE_STORAGE_SIGNING_ENDPOINT": gcs.url,
             "PROMPTFORGE_PROVIDER_KEYS_FROM": "environment",
@@ -148,6 +158,7 @@ def stack(
             "PROMPTFORGE_ANTHROPIC_BASE_URL": sim.url,
             "PROMPTFORGE_CONTROL_PERIOD": str(CONTROL_PERIOD),
             "PROMPTFORGE_INGEST_SLICE_LINES": str(SLICE_LINES),
+            "PROMPTFORGE_QUEUE_RETIRE_AFTER": str(RETIRE_AFTER),
             "PROMPTFORGE_WEBHOOK_ALLOW_PRIVATE": "true",  # test only: a receiver on 127.0.0.1
         }
         functions = running.enter_context(serving_functions(FUNCTIONS, ports, env, tmp))
@@ -286,13 +297,13 @@ async def test_replayed_events_and_duplicated_tasks_leave_one_result_per_prompt(
         # emulator does not dedupe names, so each is delivered twice), and some posted
         # straight to the worker twice at the same moment.
         queue = stack.task_queue()
-        rate_queue = queue_for(RateKey("openai", "gpt-4o-mini"))
+        await _wait_registered(http, stack, job_id)
+        rate_queue = await _key_queue(stack, RateKey("openai", "gpt-4o-mini"))
         tasks = [
             prompt_task(rate_queue, PromptTask(job_id, p["prompt_id"], i + 1, p["prompt"]))
             for i, p in enumerate(prompts)
         ]
         try:
-            await _wait_registered(http, stack, job_id)
             assert await queue.enqueue(tasks) == len(tasks)
         finally:
             await queue.aclose()
@@ -351,18 +362,34 @@ async def test_429s_are_retried_while_the_controller_ticks_and_it_stops_after(
         assert after["successes"] - before["successes"] == 12  # one successful call per prompt
         # While the key had work, the controller stepped again and again (one step a period).
         assert len(ticks_seen - {0.0}) >= 3, sorted(ticks_seen)
-        # Once no job on the key is processing, the chain of ticks ends.
-        stop_by = time.monotonic() + 10 * CONTROL_PERIOD
+        # Once no job on the key is processing, the key's queue retires after RETIRE_AFTER
+        # (deleted, with a tombstone), and the chain of ticks ends.
+        stop_by = time.monotonic() + RETIRE_AFTER + 20 * CONTROL_PERIOD
         pending = await _pending_ticks(queue)
         while pending and time.monotonic() < stop_by:
             await asyncio.sleep(0.5)
             pending = await _pending_ticks(queue)
         assert pending == [], "the controller kept ticking after the key ran out of work"
         state = await store.load_rate_state(key.id)
-        assert state is not None and state["queue"] == queue_for(key)
+        assert state is not None and "queue" not in state, state
+        assert [t["base"] for t in state["retired"]] == [queue_for(key)]
+        listed = await queue._client.list_queues(parent=queue.queue_path("x").rsplit("/", 2)[0])
+        names = [q.name.rsplit("/", 1)[-1] async for q in listed]
+        assert "pf-control" in names and queue_for(key) not in names
     finally:
         await queue.aclose()
         await close_client(client)
+
+
+async def _key_queue(stack: GoogleStack, key: RateKey) -> str:
+    """The queue the key's prompts go to now (its name changes once its queues retire)."""
+    client = stack.firestore.client(stack.project)
+    try:
+        state = await FirestoreJobStore(client).load_rate_state(key.id)
+    finally:
+        await close_client(client)
+    assert state is not None and "queue" in state, state
+    return str(state["queue"])
 
 
 async def _pending_ticks(queue: CloudTasksQueue) -> list[str]:
@@ -437,6 +464,21 @@ async def _expire_now(stack: GoogleStack, job_id: str) -> None:
     async with stack.firestore.connect(stack.project) as client:
         past = datetime.now(UTC) - timedelta(seconds=1)
         await client.collection("pf_jobs").document(job_id).update({"upload_expires_at": past})
+
+
+async def test_the_private_functions_accept_only_what_the_front_end_passed_on(
+    stack: GoogleStack,
+) -> None:
+    """The whole path above ran through the front end; straight to a function, no token: 401."""
+    body = {"target": "worker", "payload": {}}
+    async with httpx.AsyncClient(timeout=30) as http:
+        for name in PRIVATE:
+            direct = await http.post(stack.functions[name].url, json=body)
+            assert direct.status_code == 401, (name, direct.text)
+            forged = await http.post(
+                stack.urls[name], json=body, headers={"Authorization": "Bearer a.b.c"}
+            )
+            assert forged.status_code == 401, (name, forged.text)
 
 
 async def test_a_chat_job_webhook_is_retried_and_signed_on_the_google_path(

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.gcp.cloudevents import finalize_event
+from promptforge.devstack.cloudevents import finalize_event
 from tests.gcp.stand_ins import ROOT, free_port, spawn_function, wait_until_serving
 
 FUNCTIONS = ["api", "ingest", "worker", "controller"]
@@ -44,6 +44,37 @@ def test_requirements_pin_what_the_library_and_the_adapters_need(name: str) -> N
     wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["gcp"])
     requirements = (ROOT / "functions" / name / "requirements.txt").read_text().splitlines()
     assert _pins(requirements) == wanted
+
+
+DEV_ONLY = ("simulator", "ratesim", "bench", "devstack", "cli", "local")
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_a_function_package_holds_only_what_it_imports(name: str, tmp_path: Path) -> None:
+    packager = _load_packager()
+    folder = packager.package(name, tmp_path)  # type: ignore[attr-defined]
+    library = folder / "promptforge"
+    shipped = {p.relative_to(library).as_posix() for p in library.rglob("*") if p.is_file()}
+    assert not [p for p in shipped if p.split("/")[0] in DEV_ONLY], sorted(shipped)
+    assert "data/example_prompts.jsonl" not in shipped  # the demo's 800 kB of prompts
+    assert {"providers/gemini.py", "data/models.json", "data/openapi.json"} <= shipped
+    # Every shipped module imports with only the folder's library on the path: nothing missing.
+    probe = (
+        "import importlib, os, pkgutil, sys; sys.path.insert(0, '.'); import promptforge, main; "
+        "assert os.path.dirname(promptforge.__file__) == os.path.abspath('promptforge'); "
+        "[importlib.import_module(m.name) for m in "
+        "pkgutil.walk_packages(promptforge.__path__, 'promptforge.')]; "
+        "from promptforge.providers.catalogue import Catalogue; Catalogue.load()"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
 
 
 @pytest.mark.e2e

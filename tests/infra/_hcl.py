@@ -119,3 +119,61 @@ def load_tree(root: Path) -> Tree:
                 Block(path, kind, labels, body) for labels, body in _labelled(kind, value, depth)
             )
     return Tree(root, tuple(items))
+
+
+_EACH_VALUE = re.compile(r"^\$\{each\.value\.(\w+)\}$")
+_FOR_EACH_LOCAL = re.compile(r"^\$\{local\.(\w+)\}$")
+
+
+def function_calls(tree: Tree) -> list[Block]:
+    """Calls of ``modules/function``, one per function: a ``for_each`` call is expanded.
+
+    ``for_each = local.NAME`` is read from the locals of the calling module; in each
+    instance ``each.key`` becomes the key and ``each.value.X`` the local's ``X`` (an
+    attribute whose value is null is left out, as a module input left unset).
+    """
+    calls: list[Block] = []
+    for call in tree.of("module"):
+        if not str(call.get("source")).endswith("/function"):
+            continue
+        each = call.body.get("for_each")
+        if each is None:
+            calls.append(call)
+            continue
+        match = _FOR_EACH_LOCAL.match(str(each))
+        if match is None:
+            raise ValueError(f"{call.file}: for_each must be a local map, got {each!r}")
+        instances = module_locals(tree, call.directory)[match.group(1)]
+        for key, value in instances.items():
+            body = _instance(call.body, key, value)
+            calls.append(Block(call.file, "module", (key,), body))
+    return calls
+
+
+def module_locals(tree: Tree, directory: Path) -> dict[str, Any]:
+    """Every ``locals`` entry of the module in ``directory``."""
+    merged: dict[str, Any] = {}
+    for block in tree.items:
+        if block.kind == "locals" and block.directory == directory:
+            merged.update(block.body)
+    return merged
+
+
+def _instance(body: dict[str, Any], key: str, value: dict[str, Any]) -> dict[str, Any]:
+    expanded: dict[str, Any] = {}
+    for name, item in body.items():
+        if name != "for_each":
+            resolved = _resolve(item, key, value)
+            if resolved is not None:
+                expanded[name] = resolved
+    return expanded
+
+
+def _resolve(item: Any, key: str, value: dict[str, Any]) -> Any:
+    """``each.value.X`` → the local's ``X``; ``each.key`` inside an expression → the key."""
+    if not isinstance(item, str):
+        return item
+    field = _EACH_VALUE.match(item)
+    if field is not None:
+        return value.get(field.group(1))
+    return item.replace("[each.key]", f".{key}").replace("${each.key}", key)

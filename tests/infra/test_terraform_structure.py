@@ -13,7 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra._hcl import Block, Tree, attributes, blocks, load_tree, strings, unquote
+from tests.infra._hcl import (
+    Block,
+    Tree,
+    attributes,
+    blocks,
+    function_calls,
+    load_tree,
+    strings,
+    unquote,
+)
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 FUNCTION_MODULE = "modules/function"
@@ -28,7 +37,7 @@ def _infra() -> Tree:
 
 
 def _function_calls(tree: Tree) -> list[Block]:
-    return [m for m in tree.of("module") if str(m.get("source")).endswith("/function")]
+    return function_calls(tree)
 
 
 def _public_bindings(tree: Tree) -> list[str]:

@@ -6,7 +6,9 @@ import re
 from functools import cache
 from pathlib import Path
 
-from tests.infra._hcl import Block, Tree, blocks, load_tree, strings, unquote
+import pytest
+
+from tests.infra._hcl import Block, Tree, blocks, function_calls, load_tree, strings, unquote
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 APP_MODULE = "modules/promptforge"
@@ -23,6 +25,8 @@ GCP_SETTINGS = {
     "PROMPTFORGE_CONTROLLER_URL",
     "PROMPTFORGE_TASKS_SERVICE_ACCOUNT",
     "PROMPTFORGE_SECRET_PREFIX",
+    "PROMPTFORGE_MAX_CONCURRENT_DISPATCHES",
+    "PROMPTFORGE_RETENTION_DAYS",
 }
 
 
@@ -32,9 +36,7 @@ def _infra() -> Tree:
 
 
 def _calls() -> dict[str, Block]:
-    return {
-        m.labels[0]: m for m in _infra().of("module") if str(m.get("source")).endswith("/function")
-    }
+    return {call.labels[0]: call for call in function_calls(_infra())}
 
 
 def _locals(relative: str) -> dict[str, object]:
@@ -68,7 +70,7 @@ def test_only_ingest_has_an_event_trigger_on_upload_finalize() -> None:
 def test_private_functions_are_invoked_only_by_their_delivery_identities() -> None:
     invokers = {name: call.body.get("invoker_members") for name, call in _calls().items()}
     assert invokers == {
-        "api": None,
+        "api": {},
         "ingest": {"events": '"serviceAccount:${google_service_account.events.email}"'},
         "worker": {"tasks": '"serviceAccount:${google_service_account.tasks.email}"'},
         "controller": {"tasks": '"serviceAccount:${google_service_account.tasks.email}"'},
@@ -107,7 +109,7 @@ def test_provider_keys_are_readable_by_the_worker_only() -> None:
     assert [(b.labels, b.body.get("member")) for b in readers] == [
         (
             ("google_secret_manager_secret_iam_member", "worker_reads_provider_key"),
-            '"serviceAccount:${module.worker.service_account_email}"',
+            '"serviceAccount:${module.function["worker"].service_account_email}"',
         )
     ]
 
@@ -125,11 +127,25 @@ def test_provider_versions_are_pinned_everywhere() -> None:
                 declared.setdefault(where, []).append(name)
     everything = ["google", "google-beta", "archive"]
     assert declared == {
+        "envs/common": everything,  # the roots' shared files; envs/dev and envs/prod link them
         "envs/dev": everything,
         "envs/prod": everything,
         "modules/function": ["google", "archive"],
         "modules/promptforge": everything,
     }
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_env_roots_hold_only_what_differs(env: str) -> None:
+    """Everything but main.tf (and the lock file) is a link to envs/common."""
+    root = INFRA / "envs" / env
+    files = {p.name for p in root.iterdir() if p.is_file() or p.is_symlink()}
+    assert files >= {"main.tf", ".terraform.lock.hcl"}
+    for path in root.glob("*.tf"):
+        if path.name != "main.tf":
+            assert path.is_symlink(), path
+            assert path.resolve() == (INFRA / "envs" / "common" / path.name).resolve()
+    assert not any(p.is_symlink() for p in (root / "main.tf",))
 
 
 def test_roots_point_at_the_packaged_functions_and_the_index_file() -> None:

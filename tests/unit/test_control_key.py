@@ -11,6 +11,7 @@ import pytest
 from promptforge.clock import FakeClock
 from promptforge.core.control import control_key
 from promptforge.core.deps import CoreConfig, Deps
+from promptforge.core.queues import rate_moved
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.ratecontrol.base import Observation
 from promptforge.tasks.base import QueueConfig
@@ -84,3 +85,48 @@ async def test_a_gated_ramp_configures_the_queue_ahead_of_the_decided_rate(
         assert decision["queue_rate"] == decision["applied_rate"] == rate == expected
         assert [config.max_dispatches_per_second for _, config in queues.updates] == [expected]
         assert saved["state"]["configured"][-1][1] == expected
+
+
+@pytest.mark.anyio
+async def test_a_queue_is_updated_only_when_its_rate_moves_a_meaningful_step(
+    tmp_path: Path,
+) -> None:
+    """Another controller instance knows the rate the queue has: it is stored, not cached."""
+    async with SqliteJobStore(tmp_path / "jobs.db") as store:
+        await store.save_rate_state(KEY, {"queue": "pf-q", "jobs": {}})
+        clock = FakeClock()
+        queues = _Queues()
+        deps: Any = SimpleNamespace(
+            store=store,
+            tasks=queues,
+            clock=clock,
+            config=CoreConfig(initial_rate=1.0, queue_rate_step=0.1),
+        )
+        for _ in range(5):  # no observation: the rate does not move
+            await control_key(cast(Deps, deps), KEY)
+            clock.advance(2.0)
+        assert len(queues.updates) == 1, "only the first step configures the queue"
+        saved = await store.load_rate_state(KEY)
+        assert saved is not None and saved["decision"]["sent_rate"] == 1.0
+        # The queue was last sent 5% off (under the step): still no update.
+        saved["decision"]["sent_rate"] = 1.05
+        await store.save_rate_state(KEY, saved)
+        await control_key(cast(Deps, deps), KEY)
+        assert len(queues.updates) == 1
+        # 20% off: the queue is brought to the rate, and the stored rate follows.
+        saved = await store.load_rate_state(KEY)
+        assert saved is not None
+        saved["decision"]["sent_rate"] = 1.25
+        await store.save_rate_state(KEY, saved)
+        await control_key(cast(Deps, deps), KEY)
+        assert [config.max_dispatches_per_second for _, config in queues.updates] == [1.0, 1.0]
+        saved = await store.load_rate_state(KEY)
+        assert saved is not None and saved["decision"]["sent_rate"] == 1.0
+
+
+def test_rate_moved_by_a_step() -> None:
+    assert rate_moved(None, 5.0, 0.1)  # never sent
+    assert not rate_moved(10.0, 10.9, 0.1) and not rate_moved(10.0, 9.1, 0.1)
+    assert rate_moved(10.0, 11.0, 0.1) and rate_moved(10.0, 9.0, 0.1)
+    assert rate_moved(10.0, 0.001, 0.1)  # a pause always goes through
+    assert rate_moved(10.0, 10.01, 0.0) and not rate_moved(10.0, 10.0, 0.0)

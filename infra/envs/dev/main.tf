@@ -17,11 +17,14 @@ module "promptforge" {
   input_retention_days  = 3
   output_retention_days = 7
 
-  function_overrides = {
+  function_config = {
     api    = { max_instances = 3 }
     ingest = { max_instances = 2 }
     worker = { max_instances = 10 }
   }
+
+  # 10 workers x 80 concurrent requests: a rate key's queues may hold that many dispatches.
+  max_concurrent_dispatches = 800
 
   deploy_trigger = var.deploy_trigger
 }

@@ -17,7 +17,7 @@ module "promptforge" {
   input_retention_days  = 7
   output_retention_days = 30
 
-  function_overrides = {
+  function_config = {
     api    = { min_instances = 1, max_instances = 50 }
     worker = { max_instances = 300 }
   }

@@ -29,10 +29,10 @@ resource "google_service_account" "build" {
 
 locals {
   runtime_members = {
-    api        = "serviceAccount:${module.api.service_account_email}"
-    ingest     = "serviceAccount:${module.ingest.service_account_email}"
-    worker     = "serviceAccount:${module.worker.service_account_email}"
-    controller = "serviceAccount:${module.controller.service_account_email}"
+    api        = "serviceAccount:${module.function["api"].service_account_email}"
+    ingest     = "serviceAccount:${module.function["ingest"].service_account_email}"
+    worker     = "serviceAccount:${module.function["worker"].service_account_email}"
+    controller = "serviceAccount:${module.function["controller"].service_account_email}"
   }
 
   # Who touches which bucket (promptforge.gcp: "worker" tasks go to the worker; ingest, slice,
@@ -46,26 +46,16 @@ locals {
     controller_writes_output = { fn = "controller", bucket = google_storage_bucket.output.name, role = "roles/storage.objectUser" }
   }
 
-  # Project-level roles, only where the resource does not exist when Terraform runs: Cloud Tasks
-  # queues are created by the app (the control queue by every function at start-up, one queue
-  # per rate key by the controller), so queue rights cannot be granted per queue. Firestore
-  # access is narrowed to the one database by an IAM condition.
+  # Project-level roles, only where the resource does not exist when Terraform runs: the
+  # controller creates one queue per rate key on demand (ingest runs there), retunes and retires
+  # them, so its queue rights cannot be granted per queue. The control queue is Terraform's
+  # (queues.tf); no other function creates a queue. Firestore access is narrowed to the one
+  # database by an IAM condition.
   project_grants = merge(
     { for fn in keys(local.runtime_members) : "${fn}_firestore" => { fn = fn, role = "roles/datastore.user", firestore = true } },
     { for fn in keys(local.runtime_members) : "${fn}_enqueue" => { fn = fn, role = "roles/cloudtasks.enqueuer", firestore = false } },
-    # Create-if-missing only (AlreadyExists is the normal answer after the first start-up).
-    { for fn in ["api", "ingest", "worker"] : "${fn}_create_queue" => { fn = fn, role = google_project_iam_custom_role.queue_creator.name, firestore = false } },
-    # The controller also creates rate-key queues and retunes their dispatch rate.
     { controller_queues = { fn = "controller", role = "roles/cloudtasks.queueAdmin", firestore = false } },
   )
-}
-
-resource "google_project_iam_custom_role" "queue_creator" {
-  project     = var.project_id
-  role_id     = "${replace(local.prefix, "-", "_")}_queue_creator"
-  title       = "PromptForge ${var.environment} queue creator"
-  description = "Create a Cloud Tasks queue that does not exist yet; nothing else."
-  permissions = ["cloudtasks.queues.create"]
 }
 
 resource "google_project_iam_member" "runtime" {
@@ -96,7 +86,7 @@ resource "google_storage_bucket_iam_member" "runtime" {
 # The API signs upload and result URLs with the IAM signBlob API (no key file exists), which
 # needs token-creator on its own service account and nothing else.
 resource "google_service_account_iam_member" "api_signs_urls" {
-  service_account_id = module.api.service_account_id
+  service_account_id = module.function["api"].service_account_id
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.runtime_members.api
 }

@@ -4,6 +4,16 @@ data "google_project" "this" {
   project_id = var.project_id
 
   lifecycle {
+    # Capacity: a private function must serve every dispatch its queues may hold at once, or
+    # Cloud Run answers 429 itself and Cloud Tasks throttles the whole queue.
+    precondition {
+      condition     = var.function_config.worker.max_instances * var.function_config.worker.concurrency >= var.max_concurrent_dispatches
+      error_message = "worker max_instances x concurrency must be at least max_concurrent_dispatches (a rate key's queues may hold that many dispatches at once); raise the worker's max_instances or lower max_concurrent_dispatches."
+    }
+    precondition {
+      condition     = var.function_config.controller.max_instances * var.function_config.controller.concurrency >= local.control_queue.max_concurrent_dispatches
+      error_message = "controller max_instances x concurrency must be at least the control queue's max_concurrent_dispatches."
+    }
     postcondition {
       # Cloud Run gives a deterministic URL only while SERVICE-PROJECT_NUMBER fits a DNS label.
       condition     = alltrue([for name in values(local.function_names) : length("${name}-${self.number}") <= 63])
@@ -35,16 +45,18 @@ locals {
 
   # The settings promptforge.gcp.settings.GcpSettings reads (env prefix PROMPTFORGE_).
   environment = merge(var.extra_environment, {
-    PROMPTFORGE_GCP_PROJECT           = var.project_id
-    PROMPTFORGE_GCP_REGION            = var.region
-    PROMPTFORGE_INPUT_BUCKET          = google_storage_bucket.input.name
-    PROMPTFORGE_OUTPUT_BUCKET         = google_storage_bucket.output.name
-    PROMPTFORGE_FIRESTORE_DATABASE    = google_firestore_database.this.name
-    PROMPTFORGE_TASKS_LOCATION        = local.tasks_location
-    PROMPTFORGE_WORKER_URL            = local.run_urls.worker
-    PROMPTFORGE_CONTROLLER_URL        = local.run_urls.controller
-    PROMPTFORGE_TASKS_SERVICE_ACCOUNT = google_service_account.tasks.email
-    PROMPTFORGE_SECRET_PREFIX         = local.prefix
+    PROMPTFORGE_GCP_PROJECT               = var.project_id
+    PROMPTFORGE_GCP_REGION                = var.region
+    PROMPTFORGE_INPUT_BUCKET              = google_storage_bucket.input.name
+    PROMPTFORGE_OUTPUT_BUCKET             = google_storage_bucket.output.name
+    PROMPTFORGE_FIRESTORE_DATABASE        = google_firestore_database.this.name
+    PROMPTFORGE_TASKS_LOCATION            = local.tasks_location
+    PROMPTFORGE_WORKER_URL                = local.run_urls.worker
+    PROMPTFORGE_CONTROLLER_URL            = local.run_urls.controller
+    PROMPTFORGE_TASKS_SERVICE_ACCOUNT     = google_service_account.tasks.email
+    PROMPTFORGE_SECRET_PREFIX             = local.prefix
+    PROMPTFORGE_MAX_CONCURRENT_DISPATCHES = tostring(var.max_concurrent_dispatches)
+    PROMPTFORGE_RETENTION_DAYS            = tostring(var.output_retention_days)
   })
 }
 

@@ -1,11 +1,11 @@
 output "api_run_url" {
   description = "run.app URL of the API's Cloud Run service (same API, other host name)."
-  value       = module.api.uri
+  value       = module.function["api"].uri
 }
 
 output "api_url" {
   description = "Base URL of the public API (PROMPTFORGE_URL for the CLI)."
-  value       = module.api.url
+  value       = module.function["api"].url
 }
 
 output "environment" {
@@ -41,10 +41,10 @@ output "provider_secret_ids" {
 output "service_accounts" {
   description = "Service account email of each identity this environment uses."
   value = {
-    api        = module.api.service_account_email
-    ingest     = module.ingest.service_account_email
-    worker     = module.worker.service_account_email
-    controller = module.controller.service_account_email
+    api        = module.function["api"].service_account_email
+    ingest     = module.function["ingest"].service_account_email
+    worker     = module.function["worker"].service_account_email
+    controller = module.function["controller"].service_account_email
     tasks      = google_service_account.tasks.email
     events     = google_service_account.events.email
     build      = google_service_account.build.email

@@ -22,5 +22,5 @@ resource "google_secret_manager_secret_iam_member" "worker_reads_provider_key" {
   project   = var.project_id
   secret_id = each.value.secret_id
   role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${module.worker.service_account_email}"
+  member    = "serviceAccount:${module.function["worker"].service_account_email}"
 }

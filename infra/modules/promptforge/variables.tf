@@ -72,21 +72,72 @@ variable "force_destroy_buckets" {
   default     = false
 }
 
-variable "function_overrides" {
-  type = map(object({
-    memory          = optional(string)
-    cpu             = optional(string)
-    concurrency     = optional(number)
-    timeout_seconds = optional(number)
-    min_instances   = optional(number)
-    max_instances   = optional(number)
-  }))
-  description = "Per-function sizing that replaces the defaults in functions.tf, keyed by api, ingest, worker or controller."
+variable "function_config" {
+  type = object({
+    # Stateless HTTP API: many light requests per instance.
+    api = optional(object({
+      memory          = optional(string, "512Mi")
+      cpu             = optional(string, "1")
+      concurrency     = optional(number, 80)
+      timeout_seconds = optional(number, 60)
+      min_instances   = optional(number, 0)
+      max_instances   = optional(number, 20)
+    }), {})
+    # Only turns the upload event into one named ingest task: small and quick.
+    ingest = optional(object({
+      memory          = optional(string, "512Mi")
+      cpu             = optional(string, "1")
+      concurrency     = optional(number, 10)
+      timeout_seconds = optional(number, 60)
+      min_instances   = optional(number, 0)
+      max_instances   = optional(number, 10)
+    }), {})
+    # One prompt per task, mostly waiting on the provider: high concurrency, generous timeout.
+    worker = optional(object({
+      memory          = optional(string, "1Gi")
+      cpu             = optional(string, "1")
+      concurrency     = optional(number, 80)
+      timeout_seconds = optional(number, 360)
+      min_instances   = optional(number, 0)
+      max_instances   = optional(number, 100)
+    }), {})
+    # Control ticks, plus ingest, slice and finalize, which stream whole files in bounded
+    # batches: Cloud Tasks gives those 30 minutes (the longest dispatch deadline), so does this.
+    controller = optional(object({
+      memory          = optional(string, "1Gi")
+      cpu             = optional(string, "1")
+      concurrency     = optional(number, 8)
+      timeout_seconds = optional(number, 1800)
+      min_instances   = optional(number, 0)
+      max_instances   = optional(number, 10)
+    }), {})
+  })
+  description = "Sizing of each function (api, ingest, worker, controller); any field left out keeps its default."
   default     = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.function_overrides) : contains(["api", "ingest", "worker", "controller"], k)])
-    error_message = "function_overrides keys must be api, ingest, worker or controller."
+    condition     = alltrue([for fn in values(var.function_config) : fn.concurrency >= 1 && fn.concurrency <= 1000 && floor(fn.concurrency) == fn.concurrency])
+    error_message = "function_config: concurrency must be a whole number from 1 to 1000."
+  }
+
+  validation {
+    condition     = alltrue([for fn in values(var.function_config) : fn.min_instances >= 0 && fn.max_instances >= 1 && fn.min_instances <= fn.max_instances])
+    error_message = "function_config: need 0 <= min_instances <= max_instances and max_instances >= 1."
+  }
+
+  validation {
+    condition     = alltrue([for fn in values(var.function_config) : fn.timeout_seconds >= 1 && fn.timeout_seconds <= 3600]) && var.function_config.ingest.timeout_seconds <= 540
+    error_message = "function_config: timeout_seconds must be between 1 and 3600 (at most 540 for the event-triggered ingest)."
+  }
+
+  validation {
+    condition     = alltrue([for fn in values(var.function_config) : can(regex("^[0-9]+(Mi|Gi)$", fn.memory)) && can(regex("^(0\\.[0-9]+|[1-8])$", fn.cpu))])
+    error_message = "function_config: memory is a number followed by Mi or Gi (e.g. 512Mi); cpu a fraction below 1 or a whole number from 1 to 8."
+  }
+
+  validation {
+    condition     = alltrue([for fn in values(var.function_config) : fn.concurrency == 1 || can(regex("^[1-8]$", fn.cpu))])
+    error_message = "function_config: a concurrency above 1 needs at least one whole vCPU."
   }
 }
 
@@ -120,6 +171,17 @@ variable "llm_providers" {
   validation {
     condition     = length(var.llm_providers) > 0 && alltrue([for p in var.llm_providers : contains(["openai", "anthropic", "gemini", "mistral"], p)])
     error_message = "llm_providers must be a non-empty subset of openai, anthropic, gemini, mistral."
+  }
+}
+
+variable "max_concurrent_dispatches" {
+  type        = number
+  description = "Most dispatches a rate key's queues hold at once (PROMPTFORGE_MAX_CONCURRENT_DISPATCHES); the worker's max_instances x concurrency must reach it."
+  default     = 1000
+
+  validation {
+    condition     = var.max_concurrent_dispatches >= 1 && var.max_concurrent_dispatches <= 5000
+    error_message = "max_concurrent_dispatches must be between 1 and 5000 (Cloud Tasks' cap per queue)."
   }
 }
 

@@ -71,7 +71,8 @@ def api_routes(deps: Deps, limiter: RateLimiter | None = None) -> list[BaseRoute
     async def results(request: Request) -> Response:
         tenant = await admit(request, RESULTS)
         job = await get_owned_job(deps, tenant, path_job_id(request))
-        return JSONResponse(await job_results(deps, job))
+        page = results_page_params(request)
+        return JSONResponse(await job_results(deps, job, **page))
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -104,6 +105,14 @@ def path_job_id(request: Request) -> str:
     if not job_id.isascii() or len(job_id) > MAX_JOB_ID_CHARS:
         raise BadRequest("invalid_job_id", "job_id must be the UUID that /v1/jobs/init returned")
     return job_id
+
+
+def results_page_params(request: Request) -> dict[str, Any]:
+    """``page_size`` and ``page_token`` of a /results query (the core checks their range)."""
+    size, token = request.query_params.get("page_size"), request.query_params.get("page_token")
+    if size is not None and not (size.isascii() and size.isdigit() and len(size) <= 6):
+        raise BadRequest("invalid_page_size", "page_size must be a whole number of files")
+    return {"page_size": None if size is None else int(size), "page_token": token}
 
 
 def check_rate(limiter: RateLimiter, endpoint: str, key_id: str) -> None:

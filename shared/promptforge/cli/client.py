@@ -129,14 +129,23 @@ class PromptForgeClient:
         return _json_object(response, url, required=("job_id", "status"))
 
     async def results(self, job_id: str) -> dict[str, Any]:
-        """``GET /v1/jobs/{job_id}/results``: the signed URLs of the job's output files."""
+        """``GET /v1/jobs/{job_id}/results``, every page: the signed URLs of the job's files."""
         url = f"{self.base_url}/v1/jobs/{_job_segment(job_id)}/results"
-        response = await self._send("GET", url, headers=self._auth())
-        await _raise_for_status(response, context={**_JOB_HINTS, **_RESULTS_HINTS})
-        data = _json_object(response, url, required=("job_id", "files"))
-        if not isinstance(data["files"], list):
-            raise ClientError(response.status_code, "bad_response", f"{url}: 'files' not a list")
-        return data
+        files: list[Any] = []
+        token: str | None = None
+        while True:
+            params = {} if token is None else {"page_token": token}
+            response = await self._send("GET", url, headers=self._auth(), params=params)
+            await _raise_for_status(response, context={**_JOB_HINTS, **_RESULTS_HINTS})
+            data = _json_object(response, url, required=("job_id", "files"))
+            if not isinstance(data["files"], list):
+                raise ClientError(
+                    response.status_code, "bad_response", f"{url}: 'files' not a list"
+                )
+            files += data["files"]
+            token = data.pop("next_page_token", None)
+            if not token:
+                return {**data, "files": files}
 
     async def download(self, file_url: str, dest: Path) -> int:
         """Stream a signed file URL to ``dest`` (atomically, via ``.part``); returns its size."""

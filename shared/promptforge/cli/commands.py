@@ -214,8 +214,6 @@ async def _key_store(args: argparse.Namespace) -> AsyncIterator[JobStore]:
 
 async def cmd_demo(args: argparse.Namespace) -> int:
     """Start the embedded runtime and the simulator, submit the example file, show the results."""
-    from promptforge.cli.client import PromptForgeClient
-    from promptforge.cli.submit import submit_file
     from promptforge.core.auth import create_api_key
     from promptforge.local.runtime import EmbeddedRuntime
     from promptforge.local.server import BackgroundServer
@@ -244,18 +242,22 @@ async def cmd_demo(args: argparse.Namespace) -> int:
                     f"PromptForge on {server.url}; provider simulator on {simulator.url} "
                     f"(OpenAI API, limit {args.limit_rpm} RPM — PromptForge is not told it)"
                 )
-                async with PromptForgeClient(server.url, key) as client:
-                    summary = await submit_file(
-                        client,
-                        prompts,
-                        provider="openai",
-                        model="gpt-4o-mini",
-                        out_dir=args.out,
-                        console=console,
-                    )
+                return await run_demo_job(server.url, key, prompts, args.out)
+    return 1  # pragma: no cover - the runtime's context returns above
+
+
+async def run_demo_job(url: str, api_key: str, prompts: Path, out: Path, where: str = "") -> int:
+    """Submit the demo file with the progress display, download it, print the summary."""
+    from promptforge.cli.client import PromptForgeClient
+    from promptforge.cli.submit import submit_file
+
+    async with PromptForgeClient(url, api_key) as client:
+        summary = await submit_file(
+            client, prompts, provider="openai", model="gpt-4o-mini", out_dir=out, console=console
+        )
     console.print(
         f"{summary.status}: {summary.completed_count} results, {summary.failed_count} errors "
-        f"in {summary.elapsed_seconds:.1f}s; files in {args.out / summary.job_id}"
+        f"in {summary.elapsed_seconds:.1f}s{where}; files in {out / summary.job_id}"
     )
     return 0 if summary.status == "COMPLETED" else 1
 

@@ -1,4 +1,4 @@
-"""``promptforge``: serve, simulate, submit, status, results, keys, demo, bench."""
+"""``promptforge``: serve, simulate, submit, status, results, keys, demo, dev, bench."""
 
 from __future__ import annotations
 
@@ -42,6 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--limit-rpm", type=int, default=3000, help="the simulator's RPM limit")
     demo.add_argument("--out", type=Path, default=Path("promptforge-results"))
     demo.add_argument("--data-dir", type=Path, default=None, help="state dir (default: temporary)")
+
+    dev = sub.add_parser("dev", help="try a runtime on this machine before deploying it")
+    dev_sub = dev.add_subparsers(dest="dev_command", required=True)
+    google = dev_sub.add_parser(
+        "google",
+        help="the demo job through the four functions on the Google emulators (needs a clone)",
+    )
+    google.add_argument("--prompts", type=int, default=100, help="how many example prompts")
+    google.add_argument("--limit-rpm", type=int, default=3000, help="the simulator's RPM limit")
+    google.add_argument("--out", type=Path, default=Path("promptforge-results"))
+    google.add_argument("--data-dir", type=Path, default=None, help="logs (default: temporary)")
 
     serve = sub.add_parser("serve", help="serve the API with the embedded runtime")
     serve.add_argument("--host", default=None)
@@ -135,6 +146,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         from promptforge.cli import bench_commands
 
         handler = getattr(bench_commands, f"cmd_bench_{args.bench_command}")
+    elif args.command == "dev":
+        from promptforge.cli import dev_commands
+
+        handler = getattr(dev_commands, f"cmd_dev_{args.dev_command}")
     else:
         handler = getattr(commands, f"cmd_{args.command}")
     code: int = await handler(args)

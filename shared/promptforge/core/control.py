@@ -5,7 +5,10 @@ controller (``ratecontrol.controller.step``), save its state and decision, and a
 the decision's queue rate to the key's queue(s) through ``core.queues`` (a paused key
 gets ``PAUSED_RATE``; a key spread over several queues gives each an equal share).
 Where workers gate dispatches, the queue rate runs ahead of the decided rate while it
-ramps (``ratecontrol.headroom``); the state remembers both.
+ramps (``ratecontrol.headroom``); the state remembers both. The queues are updated only
+when the rate moved by the runtime's ``queue_rate_step`` from the rate they were last
+sent (``sent_rate``, stored with the decision, so any controller instance knows it), and
+before the decision is saved: a failed update is sent again by the next step.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from promptforge.core.queues import (
     ceilings_of,
     prompt_queue_config,
     queue_cap,
+    rate_moved,
     shard_concurrency,
     shard_queue,
     shard_rates,
@@ -32,21 +36,9 @@ from promptforge.ratecontrol.controller import (
     step,
 )
 
-__all__ = ["PAUSED_RATE", "control_key", "control_tick"]
+__all__ = ["PAUSED_RATE", "control_key"]
 
 log = logging.getLogger(__name__)
-
-
-async def control_tick(
-    deps: Deps, rate_keys: list[str], *, config: ControllerConfig | None = None
-) -> dict[str, float]:
-    """Run one controller step for every key; returns the rate applied per key."""
-    applied: dict[str, float] = {}
-    for key in rate_keys:
-        rate = await control_key(deps, key, config=config)
-        if rate is not None:
-            applied[key] = rate
-    return applied
 
 
 async def control_key(
@@ -77,6 +69,14 @@ async def control_key(
         state, observations, now, ceilings, config=config, queue_cap=queue_cap(shards)
     )
     rate = applied_rate(decision, now)
+    sent = (saved.get("decision") or {}).get("sent_rate")
+    if rate_moved(sent, rate, deps.config.queue_rate_step):
+        for shard, shard_rate in enumerate(shard_rates(rate, shards)):
+            await deps.tasks.update_queue(
+                shard_queue(str(saved["queue"]), shard),
+                prompt_queue_config(shard_rate, shard_concurrency(deps, shards)),
+            )
+        sent = rate
     latest = await deps.store.load_rate_state(key) or saved
     latest.update(
         state=state.to_dict(),
@@ -84,6 +84,7 @@ async def control_key(
             "rate": decision.rate,
             "queue_rate": decision.queue_rate,
             "applied_rate": rate,
+            "sent_rate": sent,  # what the queue(s) were last configured at
             "phase": decision.phase,
             "paused_until": decision.paused_until,
             "rpm_estimate": decision.rpm_estimate,
@@ -98,11 +99,6 @@ async def control_key(
         },
     )
     await deps.store.save_rate_state(key, latest)
-    for shard, shard_rate in enumerate(shard_rates(rate, shards)):
-        await deps.tasks.update_queue(
-            shard_queue(str(saved["queue"]), shard),
-            prompt_queue_config(shard_rate, shard_concurrency(deps, shards)),
-        )
     if observations:
         log.debug(
             "rate key %s: %d observations → %.2f/s (%s)",

@@ -35,6 +35,7 @@ class CoreConfig:
     initial_rate: float = 1.0
     max_concurrent_dispatches: int = 1000
     queue_apply_delay: float = 0.0
+    queue_rate_step: float = 0.0
     key_peak_rate: float = 450.0
     max_upload_bytes: int = 5 * 1024**3
     webhook_allow_private: bool = False
@@ -52,6 +53,7 @@ class CoreConfig:
             initial_rate=settings.initial_rate,
             max_concurrent_dispatches=settings.max_concurrent_dispatches,
             queue_apply_delay=settings.queue_apply_delay,
+            queue_rate_step=settings.queue_rate_step,
             key_peak_rate=settings.key_peak_rate,
             max_upload_bytes=settings.max_upload_bytes,
             webhook_allow_private=settings.webhook_allow_private,

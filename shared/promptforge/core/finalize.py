@@ -17,7 +17,7 @@ from promptforge.core.models import Job, JobError, JobStatus, OutcomeKind
 from promptforge.core.service import result_object_name
 from promptforge.core.tasknames import finalize_task_name
 from promptforge.core.webhooks import on_job_ended
-from promptforge.tasks.base import Delivery, HandlerResult, Task
+from promptforge.tasks.base import NOT_YET, Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,10 @@ async def handle_finalize(deps: Deps, delivery: Delivery) -> HandlerResult:
     if job is None or job.status is not JobStatus.PROCESSING:
         return HandlerResult(200)
     if not job.ready_to_finalize:
-        # Counters lag behind the event that enqueued us: try again shortly.
-        return HandlerResult(503, retry_after=2.0)
+        # Counters lag behind the event that enqueued us: retry this task with the queue's
+        # backoff. 409, not 503: Cloud Tasks reads 429/503 as "slow the whole queue down",
+        # and the control queue also carries every ingest and controller tick.
+        return HandlerResult(NOT_YET)
     await finalize_job(deps, job)
     return HandlerResult(200)
 

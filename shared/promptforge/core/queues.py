@@ -58,6 +58,18 @@ def applied_rate(decision: Decision, now: float) -> float:
     return decision.queue_rate
 
 
+def rate_moved(sent: float | None, rate: float, step: float) -> bool:
+    """Whether a queue last configured at ``sent`` must be updated to ``rate``.
+
+    Only when it moved by at least ``step`` of the rate it has (0: on every change).
+    Cloud Tasks rate-limits admin calls and applies a new rate seconds late, so small
+    moves, such as congestion avoidance's additive steps, wait until they add up.
+    """
+    if sent is None or sent <= 0:
+        return True
+    return abs(rate - sent) >= step * sent and rate != sent
+
+
 def queue_cap(shards: int) -> float:
     """The most a key spread over ``shards`` queues can dispatch per second."""
     return max(1, shards) * MAX_QUEUE_RATE
@@ -141,14 +153,20 @@ def shard_concurrency(deps: Deps, shards: int) -> int:
 async def key_queues(deps: Deps, key: RateKey) -> KeyQueues:
     """The queues ``ensure_rate_queue`` set up for ``key`` (one, if it never ran)."""
     saved = await deps.store.load_rate_state(key.id) or {}
-    return KeyQueues(queue_for(key), int(saved.get("shards") or 1))
+    return KeyQueues(_base(key, saved), int(saved.get("shards") or 1))
+
+
+def _base(key: RateKey, saved: dict[str, Any]) -> str:
+    """The key's first queue: the one stored, else the name of its current epoch."""
+    return str(saved.get("queue") or queue_for(key, int(saved.get("epoch") or 0)))
 
 
 async def ensure_rate_queue(deps: Deps, job: Job) -> KeyQueues:
     """Register the job's ceilings with its rate key and make sure the key's queues exist.
 
     The number of queues (``key_shards``) is chosen when the key has no other job
-    registered and kept while it has: tasks already queued stay in their shard.
+    registered and kept while it has: tasks already queued stay in their shard. A key
+    whose queues were retired gets queues of its next epoch (names are never reused).
     """
     key = job.rate_key.id
     saved: dict[str, Any] = await deps.store.load_rate_state(key) or {}
@@ -163,9 +181,10 @@ async def ensure_rate_queue(deps: Deps, job: Job) -> KeyQueues:
         saved["state"] = state.to_dict()
     if fresh:
         saved["shards"] = key_shards(ceilings, deps.config.key_peak_rate, config.max_rate)
-    queues = KeyQueues(queue_for(job.rate_key), int(saved["shards"]))
+    queues = KeyQueues(_base(job.rate_key, saved), int(saved["shards"]))
     saved["jobs"] = jobs
     saved["queue"] = queues.base
+    saved.pop("idle_since", None)  # work again: the key's queues stay (core.control_chain)
     await deps.store.save_rate_state(key, saved)
     decided: dict[str, Any] = saved.get("decision") or {}
     rate = float(decided.get("applied_rate") or decided.get("rate") or _start_rate(saved, ceilings))

@@ -32,9 +32,19 @@ def expire_task_name(job_id: str) -> str:
     return f"e-{_digest('expire', job_id)}"
 
 
-def queue_for(key: RateKey) -> str:
-    """The queue of a rate key: Cloud Tasks queue ids allow letters, digits and hyphens."""
-    return f"pf-rk-{_digest('queue', key.id)[:24]}"
+def control_task_name(rate_key: str, tick: int) -> str:
+    """One controller tick per (rate key, period index): chains that meet merge into one."""
+    return f"c-{_digest('control', rate_key, str(tick))}"
+
+
+def queue_for(key: RateKey, epoch: int = 0) -> str:
+    """The queue of a rate key in its ``epoch``: letters, digits and hyphens, as Cloud Tasks allows.
+
+    The epoch rises each time the key's queues are deleted (``core.control_chain``): Cloud
+    Tasks refuses a deleted queue's name for 7 days, so a name is never used twice.
+    """
+    base = f"pf-rk-{_digest('queue', key.id)[:24]}"
+    return base if epoch == 0 else f"{base}-e{epoch}"
 
 
 def webhook_task_name(webhook_id: str, attempt: int) -> str:

@@ -40,7 +40,7 @@ from promptforge.core.models import DeliveryState, Job, WebhookDelivery
 from promptforge.core.tasknames import webhook_task_name
 from promptforge.core.webhook_target import SendResult, check_webhook_url, post
 from promptforge.errors import BadRequest
-from promptforge.tasks.base import Delivery, HandlerResult, Task
+from promptforge.tasks.base import NOT_YET, Delivery, HandlerResult, Task
 
 __all__ = [
     "RETRY_DELAYS",
@@ -141,7 +141,7 @@ async def handle_webhook(deps: Deps, delivery: Delivery) -> HandlerResult:
     if record is None or record.state is not DeliveryState.PENDING or record.attempts >= attempt:
         return HandlerResult(200)  # delivered, given up, or this attempt already made
     if record.attempts < attempt - 1:
-        return HandlerResult(503, retry_after=5.0)  # the previous attempt is still recording
+        return HandlerResult(NOT_YET)  # the previous attempt is still recording: retry later
     now = deps.clock.now()
     result, final = await _attempt(deps, record, now)
     after = _after(record, attempt, result, now, final=final)

@@ -23,6 +23,7 @@ without calling the provider.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 import uuid
@@ -47,6 +48,9 @@ from promptforge.tasks.base import Delivery, HandlerResult
 log = logging.getLogger(__name__)
 
 TIMEOUT = "timeout"
+MAX_OUTCOME_BYTES = 900_000
+"""The largest result record kept: under Firestore's 1 MiB per document, with room for the
+item's other fields."""
 
 
 async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
@@ -160,7 +164,7 @@ async def _after_answer(
 
 async def _settle(deps: Deps, job: Job, task: PromptTask, result: CallResult, queue: str) -> None:
     if result.outcome is CallOutcome.SUCCESS:
-        await _record(deps, job, task, _result_outcome(job, task, result))
+        await _record(deps, job, task, _storable(task, _result_outcome(job, task, result), result))
     elif result.outcome is CallOutcome.RATE_LIMITED:
         delay = await _rate_limit_delay(deps, job, result)
         await _requeue(deps, queue, task, delay, attempt=task.attempt)
@@ -228,6 +232,23 @@ def _result_outcome(job: Job, task: PromptTask, result: CallResult) -> Outcome:
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
     )
+
+
+def _storable(task: PromptTask, outcome: Outcome, result: CallResult) -> Outcome:
+    """The outcome, or ``answer_too_large`` if its record cannot be stored as one item.
+
+    Checked before the write, on both runtimes: a Firestore item is at most 1 MiB, and a
+    write that fails would be retried, re-claimed and the provider called (and billed)
+    again, for ever. The tokens the answer cost are still counted.
+    """
+    size = len(json.dumps(outcome.record, ensure_ascii=False).encode())
+    if size <= MAX_OUTCOME_BYTES:
+        return outcome
+    message = (
+        f"the answer is {size:,} bytes, over the {MAX_OUTCOME_BYTES:,} a result line may hold; "
+        "lower max_tokens or split the prompt"
+    )
+    return _error_outcome(task, "answer_too_large", message, result)
 
 
 def _error_outcome(task: PromptTask, code: str, message: str, result: CallResult) -> Outcome:

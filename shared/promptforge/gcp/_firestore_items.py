@@ -47,7 +47,8 @@ async def register(layout: Layout, job_id: str, firsts: Mapping[str, int]) -> di
             if data is not None and "prompt_line" in data:
                 stored[prompt_id] = int(data["prompt_line"])
                 continue
-            fields = {"prompt_line": line, "generation": 0, "done": False, **_NO_LEASE}
+            fields: dict[str, Any] = {"prompt_line": line, "generation": 0, "done": False}
+            fields |= _NO_LEASE | layout.expiry()
             if data is None:
                 transaction.create(ref, {"key": Outcome.prompt_key(prompt_id), **fields})
             else:  # its outcome was recorded before it was registered
@@ -115,7 +116,7 @@ async def record(layout: Layout, job_id: str, outcomes: Sequence[Outcome], shard
             data = snapshots[ref.path].to_dict()
             if data is not None and "kind" in data:
                 continue  # recorded before: the first record of a key wins
-            fields = _outcome_fields(outcome)
+            fields = _outcome_fields(outcome) | layout.expiry()
             if data is None:
                 transaction.create(ref, {"key": outcome.key, **fields})
             else:
@@ -125,7 +126,7 @@ async def record(layout: Layout, job_id: str, outcomes: Sequence[Outcome], shard
             fresh.append(outcome)
         if fresh:
             shard = layout.shard(job_id, random.randrange(shards))
-            transaction.set(shard, _increments(fresh), merge=True)
+            transaction.set(shard, _increments(fresh) | layout.expiry(), merge=True)
         return len(fresh)
 
     return await run_transaction(layout.client, body)

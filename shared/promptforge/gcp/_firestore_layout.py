@@ -13,6 +13,12 @@
     {prefix}_rate_keys/{rate_key}               the controller's state (written by it, ≤ 1/s)
         observations/{auto id}                  append-only, drained by the controller
 
+Every document but the API keys carries ``expires_at``, the field of Firestore's TTL
+policies (``firestore_indexes`` declares them; Terraform applies them): a job expires
+``retention`` after it ends, as its result files do in the output bucket's lifecycle;
+until it ends, and for the documents beneath it and the rate keys, ``retention`` plus
+``MAX_TASK_LIFE`` after each write, since a prompt task may wait in its queue that long.
+
 Subcollection names carry no prefix: they are scoped by their prefixed parent, and the
 composite index on ``items`` then serves every prefix. ``firestore_indexes`` is the
 source of ``firestore_indexes.json`` (a test keeps the two equal): composite indexes for
@@ -24,11 +30,17 @@ concentrate index writes).
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from google.cloud.firestore import AsyncClient, AsyncCollectionReference, AsyncDocumentReference
 
 from promptforge.gcp._firestore_codec import hashed_id, safe_id
+
+EXPIRES_AT = "expires_at"
+MAX_TASK_LIFE = timedelta(days=31)
+"""The longest Cloud Tasks keeps a task: a document a task may still need lives that long."""
+DEFAULT_RETENTION = timedelta(days=7)
 
 ITEMS = "items"
 COUNTERS = "counters"
@@ -41,14 +53,25 @@ _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
 class Layout:
     """The collections and documents of one store (one client, one prefix)."""
 
-    def __init__(self, client: AsyncClient, prefix: str) -> None:
+    def __init__(
+        self, client: AsyncClient, prefix: str, retention: timedelta = DEFAULT_RETENTION
+    ) -> None:
         if not _PREFIX.fullmatch(prefix):
             raise ValueError(f"prefix must match {_PREFIX.pattern}, got {prefix!r}")
         self.client = client
+        self.retention = retention
         self.jobs: AsyncCollectionReference = client.collection(f"{prefix}_jobs")
         self.keys: AsyncCollectionReference = client.collection(f"{prefix}_keys")
         self.key_ids: AsyncCollectionReference = client.collection(f"{prefix}_key_ids")
         self.rate_keys: AsyncCollectionReference = client.collection(f"{prefix}_rate_keys")
+
+    def expiry(self) -> dict[str, datetime]:
+        """``{expires_at: ...}`` for a document written now that a queued task may still need."""
+        return {EXPIRES_AT: datetime.now(UTC) + self.retention + MAX_TASK_LIFE}
+
+    def ended_expiry(self, ended_at: datetime) -> dict[str, datetime]:
+        """``{expires_at: ...}`` for a job that ended at ``ended_at`` (its results' lifetime)."""
+        return {EXPIRES_AT: ended_at + self.retention}
 
     def job(self, job_id: str) -> AsyncDocumentReference:
         """The job's document."""
@@ -116,10 +139,15 @@ def firestore_indexes(prefix: str = "pf") -> dict[str, Any]:
             "created_at", "next_attempt_at", "ended_at",
         ),
     }  # fmt: skip
-    overrides = [
+    overrides: list[dict[str, Any]] = [
         {"collectionGroup": group, "fieldPath": name, "indexes": []}
         for group, names in unindexed.items()
         for name in names
+    ]
+    expiring = (jobs, ITEMS, COUNTERS, WEBHOOKS, f"{prefix}_rate_keys", OBSERVATIONS)
+    overrides += [
+        {"collectionGroup": group, "fieldPath": EXPIRES_AT, "ttl": True, "indexes": []}
+        for group in expiring
     ]
     return {"indexes": indexes, "fieldOverrides": overrides}
 

@@ -47,6 +47,7 @@ async def append(layout: Layout, rate_key: str, observations: Sequence[Observati
                 "appended_at": SERVER_TIMESTAMP,
                 "call": call,
                 "n": n,
+                **layout.expiry(),
             }
             batch.create(collection.document(), fields)
         await batch.commit()
@@ -89,7 +90,8 @@ async def load_state(layout: Layout, rate_key: str) -> dict[str, Any] | None:
 
 async def save_state(layout: Layout, rate_key: str, state: dict[str, Any]) -> None:
     """Replace the controller state of ``rate_key``."""
-    await layout.rate_key(rate_key).set({"rate_key": rate_key, "state": dumps(state)})
+    document = {"rate_key": rate_key, "state": dumps(state), **layout.expiry()}
+    await layout.rate_key(rate_key).set(document)
 
 
 def _order(data: dict[str, Any]) -> tuple[datetime, str, int]:

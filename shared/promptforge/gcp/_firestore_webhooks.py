@@ -26,7 +26,7 @@ async def add(layout: Layout, delivery: WebhookDelivery) -> WebhookDelivery:
     """Create the document unless it exists; the stored record."""
     ref = layout.webhook(delivery.job_id, delivery.webhook_id)
     try:
-        await ref.create(_encode(delivery))
+        await ref.create(_encode(delivery) | layout.expiry())
     except AlreadyExists:
         stored = await get(layout, delivery.job_id, delivery.webhook_id)
         if stored is not None:
@@ -44,7 +44,7 @@ async def get(layout: Layout, job_id: str, webhook_id: str) -> WebhookDelivery |
 async def update(layout: Layout, delivery: WebhookDelivery, expected_attempts: int) -> bool:
     """Replace the document if it is PENDING at ``expected_attempts``."""
     ref = layout.webhook(delivery.job_id, delivery.webhook_id)
-    values = _encode(delivery)
+    values = _encode(delivery) | layout.expiry()
 
     async def body(transaction: AsyncTransaction) -> bool:
         data = (await read_documents(layout.client, [ref], transaction))[ref.path].to_dict()

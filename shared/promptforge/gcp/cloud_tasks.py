@@ -12,6 +12,7 @@ dispatches/s and 5,000 concurrent dispatches; larger requests are clamped here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -107,7 +108,11 @@ class CloudTasksQueue:
         self._known.add(queue)
 
     async def update_queue(self, queue: str, config: QueueConfig) -> None:
-        """Apply rate limits and retry policy (skipped when this instance applied them last)."""
+        """Apply rate limits and retry policy (skipped when this instance applied them last).
+
+        A missing queue is not created again: it was retired (``core.control_chain``), and
+        its name may not be reused; the key's next ingest creates its next queues.
+        """
         if self._applied.get(queue) == config:
             return
         try:
@@ -118,9 +123,18 @@ class CloudTasksQueue:
                 )
             )
         except google_exceptions.NotFound:
-            self._known.discard(queue)
-            await self.ensure_queue(queue, config)
+            log.warning("queue %s is gone (retired); not updating it", queue)
+            return
         self._applied[queue] = config
+
+    async def delete_queues(self, queues: Sequence[str]) -> None:
+        """Delete the queues and the tasks they hold (missing ones count as deleted)."""
+        for queue in queues:
+            with contextlib.suppress(google_exceptions.NotFound):
+                await self._client.delete_queue(name=self.queue_path(queue))
+            self._known.discard(queue)
+            self._applied.pop(queue, None)
+            log.info("deleted queue %s", queue)
 
     async def enqueue(self, tasks: Sequence[Task]) -> int:
         """Create the tasks concurrently; named tasks that exist already are skipped."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from google.api_core.exceptions import AlreadyExists
@@ -49,7 +49,7 @@ from promptforge.gcp._firestore_codec import (
     encode_transition,
     from_timestamp,
 )
-from promptforge.gcp._firestore_layout import Layout, firestore_indexes
+from promptforge.gcp._firestore_layout import DEFAULT_RETENTION, Layout, firestore_indexes
 from promptforge.gcp._firestore_tx import WRITE_CHUNK, read_documents, run_transaction
 from promptforge.jobstore.base import ApiKeyRecord, JobStore
 from promptforge.jobstore.fields import COUNTER_FIELDS, to_utc
@@ -81,12 +81,13 @@ class FirestoreJobStore:
         prefix: str = "pf",
         counter_shards: int = 16,
         page_size: int = 500,
+        retention: timedelta = DEFAULT_RETENTION,
     ) -> None:
         if counter_shards < 1:
             raise ValueError("counter_shards must be at least 1")
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
-        self._layout = Layout(client, prefix)
+        self._layout = Layout(client, prefix, retention)
         self._client = client
         self._shards = counter_shards
         self._page_size = page_size
@@ -135,7 +136,7 @@ class FirestoreJobStore:
     async def create_job(self, job: Job) -> None:
         """Insert a new job; ValueError if ``job_id`` exists."""
         try:
-            await self._layout.job(job.job_id).create(encode_job(job))
+            await self._layout.job(job.job_id).create(encode_job(job) | self._layout.expiry())
         except AlreadyExists as exc:
             raise ValueError(f"cannot store job {job.job_id!r}: it exists") from exc
 
@@ -172,6 +173,8 @@ class FirestoreJobStore:
         if not can_transition(expected, target):
             raise ValueError(f"job status cannot go from {expected} to {target}")
         update = encode_transition(target, fields)
+        if target.final:
+            update |= self._layout.ended_expiry(fields.get("completed_at") or datetime.now(UTC))
         ref = self._layout.job(job_id)
 
         async def body(transaction: AsyncTransaction) -> bool:

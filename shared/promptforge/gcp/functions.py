@@ -28,7 +28,7 @@ from promptforge.api.app import create_api_app
 from promptforge.core.deps import Deps
 from promptforge.core.ingest import finalize_event_task, job_id_from_object
 from promptforge.gcp.handlers import TaskHandler, controller_routes, worker_routes
-from promptforge.gcp.oidc import OidcVerifier, TokenRejected
+from promptforge.gcp.oidc import OidcVerifier, TokenRejected, verifier_mode
 from promptforge.gcp.settings import FunctionRole, GcpSettings
 from promptforge.gcp.wiring import build_deps, close_deps
 from promptforge.logs import RedactingFilter, configure_logging, job_id_var, prompt_id_var
@@ -106,6 +106,8 @@ class FunctionInstance:
 
     async def tasks(self, request: Request) -> Response:
         """The worker and controller functions: authenticate, route by target, answer."""
+        if request.method == "GET" and request.url.path == "/healthz":
+            return JSONResponse({"status": "ok"})  # liveness: no token, no client built
         if request.method != "POST":
             return _error(405, "method_not_allowed", "tasks arrive as POST requests")
         built = await self._ready(with_deps=False)
@@ -182,6 +184,7 @@ class FunctionInstance:
                     audience=audience,
                     service_account=settings.tasks_service_account,
                     certs_url=settings.oidc_certs_url,
+                    mode=verifier_mode(settings.k_service),
                 )
             else:
                 log.warning(
@@ -193,7 +196,9 @@ class FunctionInstance:
             worker_routes()
             if self.role == "worker"
             else controller_routes(
-                slice_lines=settings.ingest_slice_lines, period=settings.control_period
+                slice_lines=settings.ingest_slice_lines,
+                period=settings.control_period,
+                retire_after=settings.queue_retire_after,
             )
         )
         return _Built(settings, redactor, http, verifier, routes)

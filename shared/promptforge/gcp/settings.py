@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from promptforge.settings import Settings
 
@@ -29,6 +29,13 @@ class GcpSettings(Settings):
     output_bucket: str = Field(description="Bucket the result shards are written to.")
     firestore_database: str = Field("(default)", description="Firestore database id.")
     firestore_prefix: str = Field("pf", description="Prefix of the Firestore collection names.")
+    retention_days: int = Field(
+        7,
+        ge=1,
+        le=3650,
+        description="Days a finished job's Firestore documents are kept (their TTL): the output "
+        "bucket's lifecycle age, so a job's record and its result files go together.",
+    )
     tasks_location: str | None = Field(
         None, description="Cloud Tasks location of the queues (default: gcp_region)."
     )
@@ -47,6 +54,19 @@ class GcpSettings(Settings):
         le=60,
         description="Seconds before an UpdateQueue rate reaches Cloud Tasks' dispatcher; workers "
         "defer dispatches above the decided rate until then.",
+    )
+    queue_rate_step: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="UpdateQueue only when the rate moved by this share of the rate the queue "
+        "has (Cloud Tasks rate-limits admin calls; see docs/rate-control.md).",
+    )
+    queue_retire_after: float = Field(
+        3600.0,
+        ge=0,
+        description="Seconds a rate key stays idle before its queues are deleted (Cloud Tasks "
+        "allows 1,000 queues per region; the next job on the key gets new ones).",
     )
     secret_prefix: str = Field(
         "promptforge", description="Secret Manager ids are {prefix}-{provider}-api-key."
@@ -78,6 +98,12 @@ class GcpSettings(Settings):
         "accepts unauthenticated calls (the Cloud Tasks emulator sends no token).",
     )
     oidc_certs_url: str = Field(GOOGLE_CERTS_URL, description="Where the token keys are.")
+    k_service: str | None = Field(
+        None,
+        validation_alias="K_SERVICE",
+        description="Set by Cloud Run on every deployed function: the front end has checked the "
+        "token's signature and removed it, so the function checks the claims only.",
+    )
     ingest_slice_lines: int = Field(
         1000, ge=1, description="Input lines per slice task of the hierarchical fan-out."
     )
@@ -86,6 +112,20 @@ class GcpSettings(Settings):
     max_line_bytes: int = Field(
         900_000, ge=1024, le=1_000_000, description="Longest accepted input line."
     )
+
+    @model_validator(mode="after")
+    def _cloud_run_checks_tokens(self) -> GcpSettings:
+        if self.k_service and not self.oidc_verify:
+            raise ValueError(
+                "PROMPTFORGE_OIDC_VERIFY=false is for local emulators only; a function on "
+                "Cloud Run (K_SERVICE is set) always checks the token's claims"
+            )
+        if self.k_service and not self.tasks_service_account:
+            raise ValueError(
+                "set PROMPTFORGE_TASKS_SERVICE_ACCOUNT: on Cloud Run (K_SERVICE is set) the "
+                "function accepts task tokens of that account only"
+            )
+        return self
 
     @property
     def queue_location(self) -> str:

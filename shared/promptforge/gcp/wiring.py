@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 from google.cloud import firestore, tasks_v2
@@ -17,7 +18,6 @@ from google.cloud.secretmanager import SecretManagerServiceAsyncClient
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
-from promptforge.core.queues import ensure_control_queue
 from promptforge.gcp.cloud_tasks import CloudTasksQueue, emulator_client
 from promptforge.gcp.firestore_store import FirestoreJobStore
 from promptforge.gcp.gcs_signing import IamSigner, KeySigner, UrlSigner
@@ -34,6 +34,7 @@ async def build_deps(
     store = FirestoreJobStore(
         firestore.AsyncClient(project=settings.gcp_project, database=settings.firestore_database),
         prefix=settings.firestore_prefix,
+        retention=timedelta(days=settings.retention_days),
     )
     blobs = GcsBlobStore.from_client(
         settings.gcp_project,
@@ -57,7 +58,8 @@ async def build_deps(
         ),
         config=CoreConfig.from_settings(settings),
     )
-    await ensure_control_queue(deps)
+    # The control queue is Terraform's (google_cloud_tasks_queue.control): nothing creates
+    # a queue at cold start, and no function needs the right to.
     return deps
 
 

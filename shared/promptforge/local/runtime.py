@@ -22,7 +22,7 @@ from promptforge.blobstore.http import blob_routes
 from promptforge.blobstore.local import LocalBlobStore
 from promptforge.blobstore.signing import MIN_SECRET_BYTES, UrlSigner
 from promptforge.clock import Clock, SystemClock
-from promptforge.core.control import control_tick
+from promptforge.core.control_chain import step_if_due
 from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
 from promptforge.core.finalize import handle_finalize
@@ -184,8 +184,8 @@ class EmbeddedRuntime:
         period = self.settings.control_period
         while True:
             try:
-                keys = await self.store.list_active_rate_keys()
-                await control_tick(self.deps, keys)
+                for key in await self.store.list_active_rate_keys():
+                    await step_if_due(self.deps, key, period)
             except Exception:
                 log.exception("controller tick failed; retrying next period")
             await asyncio.sleep(period)

@@ -81,6 +81,10 @@ class HandlerResult:
         return 200 <= self.status < 300
 
 
+NOT_YET = 409
+"""A handler's answer for "retry this task later, with the queue's backoff". Never 429 or
+503 for that: Cloud Tasks reads those as "slow the whole queue down" (docs/google-cloud.md)."""
+
 Handler = Callable[[Delivery], Awaitable[HandlerResult]]
 
 

@@ -1,6 +1,6 @@
 """The GCS stand-in: PyPI's gcp-storage-emulator, plus what GCS and Eventarc do that it does not.
 
-Run as ``python -m tests.gcp._gcs_emulator [options]`` from the repository root. It
+Run as ``python -m promptforge.devstack.gcs [options]``. It
 binds 127.0.0.1 on a free port and prints ``PORT <n>`` once it serves. On top of the
 emulator (in memory, single-threaded):
 
@@ -28,23 +28,23 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from gcp_storage_emulator import server as emulator
-from gcp_storage_emulator.handlers import buckets
-from gcp_storage_emulator.storage import Storage
+from gcp_storage_emulator import server as emulator  # type: ignore[import-untyped]
+from gcp_storage_emulator.handlers import buckets  # type: ignore[import-untyped]
+from gcp_storage_emulator.storage import Storage  # type: ignore[import-untyped]
 
-from tests.gcp.cloudevents import finalize_event
-from tests.gcp.v4_signatures import SignatureRefused, check_v4, is_signed
+from promptforge.devstack.cloudevents import finalize_event
+from promptforge.devstack.v4_signatures import SignatureRefused, check_v4, is_signed
 
 NOTIFY_ATTEMPTS = 5
 
 
 def _signature_checking_handler(public_key: rsa.RSAPublicKey) -> type[emulator.RequestHandler]:
     class Handler(emulator.RequestHandler):  # type: ignore[misc]
-        def do_GET(self) -> None:
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             if self._signature_ok("GET"):
                 super().do_GET()
 
-        def do_PUT(self) -> None:
+        def do_PUT(self) -> None:  # noqa: N802 (http.server's name)
             if self._signature_ok("PUT"):
                 super().do_PUT()
 
@@ -102,11 +102,12 @@ class _Notifier(threading.Thread):
             "contentType": obj.get("contentType"),
             "timeCreated": obj.get("timeCreated"),
         }
-        req = request.Request(self.url, data=json.dumps(data).encode(), method="POST")
+        body = json.dumps(data).encode()
+        req = request.Request(self.url, data=body, method="POST")  # noqa: S310 (our --notify URL)
         for key, value in {"Content-Type": "application/json", **headers}.items():
             req.add_header(key, value)
         try:
-            with request.urlopen(req, timeout=30) as response:
+            with request.urlopen(req, timeout=30) as response:  # noqa: S310 (http only, ours)
                 return bool(200 <= response.status < 300)
         except (error.URLError, OSError) as exc:
             logging.warning("finalize event for %s not delivered: %s", obj["name"], exc)

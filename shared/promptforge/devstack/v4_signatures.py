@@ -1,6 +1,6 @@
 """Check GCS V4 signed URLs as GCS does: rebuild the canonical request, verify the signature.
 
-The GCS emulators accept any query string; the GCS stand-in (``_gcs_emulator.py``)
+The GCS emulators accept any query string; the GCS stand-in (``devstack.gcs``)
 runs every signed request through ``check_v4`` first, so a URL whose method, object,
 content type, host or expiry does not match what was signed is refused as GCS would.
 Spec: https://cloud.google.com/storage/docs/authentication/signatures
@@ -35,6 +35,7 @@ def check_v4(
     query: str,
     headers: Mapping[str, str],
     public_key: rsa.RSAPublicKey,
+    *,
     now: datetime | None = None,
 ) -> None:
     """Raise ``SignatureRefused`` unless the request matches its V4 signature and is unexpired.

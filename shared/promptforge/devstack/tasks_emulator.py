@@ -2,7 +2,7 @@
 
 Run with the emulator's own virtualenv (it needs protobuf<5)::
 
-    .venv-tasks-emulator/bin/python -m tests.gcp._tasks_emulator
+    cd shared && ../.venv-tasks-emulator/bin/python -m promptforge.devstack.tasks_emulator
 
 The emulator's ``start`` command binds ``[::]`` (every interface) on a fixed port; this
 launcher runs the same server with its gRPC API on ``127.0.0.1`` and a free port, and
@@ -24,8 +24,8 @@ import time
 from concurrent import futures
 from typing import Any
 
-import grpc
-from gcloud_tasks_emulator import server as emulator
+import grpc  # type: ignore[import-untyped]
+from gcloud_tasks_emulator import server as emulator  # type: ignore[import-not-found]
 
 
 def _serve_on_loopback(self: Any) -> None:
