@@ -40,13 +40,13 @@ from promptforge.core.ingest import prompt_task
 from promptforge.core.models import PromptTask, RateKey
 from promptforge.core.tasknames import queue_for
 from promptforge.devstack.cloudevents import finalize_event
+from promptforge.devstack.gcs import NOTIFY_ATTEMPTS
 from promptforge.gcp.cloud_tasks import CloudTasksQueue
 from promptforge.gcp.firestore_store import FirestoreJobStore
 from tests.e2e.jobs import Finished, assert_exactly_once, jsonl, make_prompts
 from tests.e2e.processes import simulator
 from tests.e2e.receiver import receiver
 from tests.e2e.test_chat_jobs import chat_rows
-from tests.gcp._gcs_emulator import NOTIFY_ATTEMPTS
 from tests.gcp.emulators import FirestoreEmulator, close_client
 from tests.gcp.stand_ins import (
     GcsStandIn,
