@@ -54,8 +54,8 @@ infra-check: $(CHECKOV_VENV)/bin/checkov ## Offline infra checks: terraform fmt 
 bench: install ## Benchmarks (not tests): print the figures and update docs/benchmarks.md
 	$(BIN)/promptforge bench pipeline && $(BIN)/promptforge bench ingest && $(BIN)/promptforge bench rate
 
-openapi: install ## Regenerate the OpenAPI document
-	$(BIN)/python scripts/make_openapi.py
+openapi: install ## Print the OpenAPI document (generated from the API's models)
+	@$(BIN)/python -m promptforge.api.openapi
 
 clean:
 	rm -rf $(VENV) .venv-checkov .venv-tasks-emulator build var promptforge-results .pytest_cache .mypy_cache .ruff_cache

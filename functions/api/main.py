@@ -1,4 +1,4 @@
-"""The api function: PromptForge's public HTTP API (init, status, results), auth by X-API-Key."""
+"""The api function: PromptForge's public HTTP API (``api.routes``), auth by API key."""
 
 import functions_framework.aio
 from starlette.requests import Request

@@ -9,7 +9,6 @@ from typing import Protocol
 
 import pytest
 
-from promptforge.core.models import Job
 from promptforge.gcp.firestore_store import FirestoreJobStore
 from promptforge.jobstore.base import JobStore
 from promptforge.jobstore.sqlite import SqliteJobStore
@@ -19,11 +18,7 @@ __all__ = ["ListingJobStore", "firestore_emulator", "store"]
 
 
 class ListingJobStore(JobStore, Protocol):
-    """The port plus the listings both backends offer the runtimes."""
-
-    async def list_jobs(self, tenant_id: str, limit: int = 100) -> list[Job]:
-        """The tenant's jobs, newest first."""
-        ...
+    """The port plus the listings both backends offer the runtimes (besides ``list_jobs``)."""
 
     async def list_active_rate_keys(self) -> list[str]:
         """Rate keys of jobs in PROCESSING."""

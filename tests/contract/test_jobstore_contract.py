@@ -51,6 +51,11 @@ async def test_job_round_trip_of_every_field(store: ListingJobStore) -> None:
         output_tokens=5678,
         result_files=("results_part_001.jsonl", "errors.jsonl"),
         error=JobError("upload_expired", "no upload within 15 minutes — ünïcode"),
+        name="nightly ✓",
+        metadata={"team": "search", "run": "42"},
+        webhook_url="https://hooks.example.com/pf",
+        webhook_secret="whsec_abc",
+        cancel_requested_at=T0 + timedelta(hours=1),
     )
     await store.create_job(job)
     await store.create_job(make_job("job-2"))

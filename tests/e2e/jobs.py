@@ -70,13 +70,13 @@ def init_and_upload(client: httpx.Client, url: str, key: str, body: bytes, **ini
 def wait_final(
     client: httpx.Client, url: str, key: str, job_id: str, timeout: float = 120
 ) -> dict[str, Any]:
-    """Poll status until COMPLETED or FAILED."""
+    """Poll status until the job has ended (COMPLETED, FAILED or CANCELLED)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = client.get(f"{url}/v1/jobs/{job_id}/status", headers={"X-API-Key": key})
         assert status.status_code == 200, status.text
         body: dict[str, Any] = status.json()
-        if body["status"] in ("COMPLETED", "FAILED"):
+        if body["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
             return body
         time.sleep(0.3)
     raise AssertionError(f"job {job_id} did not finish in {timeout}s: {body}")

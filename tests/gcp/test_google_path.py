@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -211,7 +212,7 @@ async def _wait_final(
     status: dict[str, Any] = {}
     while time.monotonic() < deadline:
         status = await _status(http, stack, job_id)
-        if status["status"] in ("COMPLETED", "FAILED"):
+        if status["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
             return status
         await asyncio.sleep(0.3)
     raise AssertionError(f"job {job_id} did not finish: {status}\n{stack.logs()}")
@@ -479,6 +480,88 @@ async def test_the_private_functions_accept_only_what_the_front_end_passed_on(
                 stack.urls[name], json=body, headers={"Authorization": "Bearer a.b.c"}
             )
             assert forged.status_code == 401, (name, forged.text)
+
+
+# --- jobs as users manage them (issue 14), through the api function --------------------------
+
+
+async def _get(
+    http: httpx.AsyncClient, stack: GoogleStack, path: str, **params: Any
+) -> httpx.Response:
+    return await http.get(
+        f"{stack.api}{path}", params=params, headers={"Authorization": f"Bearer {stack.api_key}"}
+    )
+
+
+async def test_managed_jobs_on_the_google_path(stack: GoogleStack) -> None:
+    """Idempotent named init of a chat job, validate, list pages, streamed results, cancel of
+    3,000 (the webhook of the same flow: the test below)."""
+    settings = {"name": "google nightly", "metadata": {"team": "search"}}
+    headers = {"X-API-Key": stack.api_key, "Idempotency-Key": "google-nightly"}
+    body = {"provider": "openai", "model": "gpt-4o-mini", **settings}
+    async with httpx.AsyncClient(timeout=60) as http:
+        first = await http.post(f"{stack.api}/v1/jobs/init", json=body, headers=headers)
+        again = await http.post(f"{stack.api}/v1/jobs/init", json=body, headers=headers)
+        other = await http.post(
+            f"{stack.api}/v1/jobs/init", json={**body, "name": "x"}, headers=headers
+        )
+        assert first.status_code == again.status_code == 202, first.text
+        assert first.json()["job_id"] == again.json()["job_id"]
+        assert other.status_code == 409, other.text
+        job = first.json()
+        prompts = chat_rows(30)  # `messages` lines
+        await _put(http, job["upload_url"], jsonl(prompts))
+        status = await _wait_final(http, stack, job["job_id"])
+        assert status["status"] == "COMPLETED", f"{status}\n{stack.logs()}"
+        assert (status["name"], status["metadata"]) == ("google nightly", {"team": "search"})
+        streamed = await _get(
+            http, stack, f"/v1/jobs/{job['job_id']}/results", output_type="stream"
+        )
+        assert streamed.headers["content-type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) for line in streamed.text.splitlines()]
+        assert sorted(row["prompt_id"] for row in lines) == sorted(
+            str(p["prompt_id"]) for p in prompts
+        )
+
+        report = await http.post(
+            f"{stack.api}/v1/jobs/validate",
+            params={"provider": "openai", "model": "gpt-4o-mini"},
+            content=b'{"prompt_id": "a", "prompt": "x"}\n{bad\n{"prompt_id": "a", "prompt": "y"}\n'
+            b'{"prompt": "no id"}\n',
+            headers={"X-API-Key": stack.api_key},
+        )
+        assert report.status_code == 200, report.text
+        assert (report.json()["valid"], report.json()["prompt_count"]) == (False, 1)
+        assert len(report.json()["errors"]) == 3
+
+        big = await _init(http, stack)
+        await _put(http, big["upload_url"], jsonl(make_prompts(3000, prefix="x")))
+        started = time.monotonic()
+        while (await _status(http, stack, big["job_id"]))["completed_count"] == 0:
+            assert time.monotonic() - started < 120, stack.logs()
+            await asyncio.sleep(0.3)
+        await asyncio.sleep(max(0.0, 5 - (time.monotonic() - started)))
+        cancel = await http.post(
+            f"{stack.api}/v1/jobs/{big['job_id']}/cancel", headers={"X-API-Key": stack.api_key}
+        )
+        assert cancel.status_code == 202, cancel.text
+        ended = await _wait_final(http, stack, big["job_id"], within=300)
+        assert ended["status"] == "CANCELLED", f"{ended}\n{stack.logs()}"
+        files = await _download(http, stack, big["job_id"])
+        results = [r for name, rows in files.items() if name.startswith("results_") for r in rows]
+        errors = files["errors.jsonl"]
+        assert {row["error"]["code"] for row in errors} == {"cancelled"}
+        ids = [row["prompt_id"] for row in [*results, *errors]]
+        assert len(ids) == len(set(ids)) == 3000
+        assert ended["completed_count"] == len(results) < 3000
+
+        page = await _get(http, stack, "/v1/jobs", limit=1)
+        assert [j["job_id"] for j in page.json()["data"]] == [big["job_id"]]
+        assert page.json()["has_more"] is True
+        rest = await _get(http, stack, "/v1/jobs", limit=100, after=big["job_id"])
+        assert job["job_id"] in [j["job_id"] for j in rest.json()["data"]]
+        unknown = await _get(http, stack, "/v1/jobs", after=str(uuid.uuid4()))
+        assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "invalid_cursor"
 
 
 async def test_a_chat_job_webhook_is_retried_and_signed_on_the_google_path(

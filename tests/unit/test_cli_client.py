@@ -27,7 +27,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import promptforge
-from promptforge.cli.client import CHUNK_SIZE, ClientError, PromptForgeClient
 from promptforge.cli.progress import JobProgress
 from promptforge.cli.submit import (
     InputFileError,
@@ -35,6 +34,7 @@ from promptforge.cli.submit import (
     submit_file,
     wait_for_job,
 )
+from promptforge.client import CHUNK_SIZE, ClientError, PromptForgeClient
 from promptforge.local.server import BackgroundServer
 
 pytestmark = pytest.mark.anyio
@@ -286,7 +286,7 @@ async def test_error_bodies_become_client_errors(
     with pytest.raises(ClientError) as early:
         await client.results(job["job_id"])
     assert (early.value.status, early.value.code) == (409, "job_not_finished")
-    assert "promptforge status" in str(early.value)
+    assert "promptforge jobs status" in str(early.value)
 
 
 async def test_storage_xml_error_and_no_partial_file(

@@ -50,6 +50,8 @@ def test_every_fault_and_latency_option_reaches_the_config() -> None:
     assert (config.timeout_rate, config.drop_rate, config.hang_seconds) == (0.01, 0.03, 4.0)
     assert (config.output_tokens_mean, config.time_scale) == (300, 10.0)
     assert config.api_keys == frozenset({"k1", "k2"})
+    assert config.quota_failure is True
+    assert _config("--no-quota-failure").quota_failure is False
 
 
 def test_rpm_and_tpm_apply_to_every_provider_then_limit_refines_one() -> None:

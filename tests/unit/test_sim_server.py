@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from promptforge.local.server import BackgroundServer
+from promptforge.providers.gemini import GeminiAdapter
 from promptforge.simulator.config import LimitSpec, SimulatorConfig
 from promptforge.simulator.server import create_app
 from promptforge.simulator.text import complete, count_tokens, prompt_key, prompt_tokens
@@ -340,6 +341,22 @@ async def test_gemini_429_per_minute_and_per_day() -> None:
         per_day = await client.post(GEMINI, headers=GEMINI_AUTH, json=contents("a"))
     violation = per_day.json()["error"]["details"][1]["violations"][0]
     assert "PerDay" in violation["quotaId"]
+
+
+async def test_gemini_429_with_retry_info_only_names_no_limit() -> None:
+    """``quota_failure=False`` (``--no-quota-failure``): the limit is nowhere in the 429,
+    and the adapter learns only when to retry."""
+    config = quiet(limits={"gemini": LimitSpec(rpm=1, tpm=100_000)}, quota_failure=False)
+    async with serve(config) as client:
+        await client.post(GEMINI, headers=GEMINI_AUTH, json=contents("a"))
+        refused = await client.post(GEMINI, headers=GEMINI_AUTH, json=contents("a"))
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    types = [detail["@type"].rsplit(".", 1)[1] for detail in error["details"]]
+    assert types == ["Help", "RetryInfo"]
+    result = GeminiAdapter().parse_response(429, dict(refused.headers), refused.content)
+    assert result.signals.limit_requests is None and result.signals.limit_tokens is None
+    assert result.signals.retry_after is not None and result.signals.retry_after > 50
 
 
 async def test_gemini_missing_key_is_permission_denied() -> None:

@@ -1,17 +1,19 @@
-"""The public HTTP API as a Starlette app: init, status, results; parse, call the core, render.
+"""The public HTTP API as a Starlette app, built from ``api.routes.API_OPERATIONS``.
 
-Every call authenticates its X-API-Key, then spends a token of that key's bucket for the
-endpoint (``ratelimit.DEFAULT_LIMITS``; 429 ``rate_limited`` with ``Retry-After`` when
-empty), and only then reads the body (at most 64 KiB) or looks up the job. Bodies sent to
-the GET endpoints are never read.
+Every authenticated call first checks its API key (``X-API-Key``, or
+``Authorization: Bearer``), then spends a token of that key's bucket for the operation
+(``ratelimit.DEFAULT_LIMITS``; 429 ``rate_limited`` with ``Retry-After`` when empty), and
+only then does the handler read a body or look a job up. Errors are JSON
+``{"error": {code, message, status}}``; a body never meets a framework's generic 422.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
-from importlib import resources
+from functools import cache
 from typing import Any
 
 from starlette.applications import Starlette
@@ -20,27 +22,31 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from promptforge.api.ratelimit import DEFAULT_LIMITS, INIT, RESULTS, STATUS, RateLimiter
-from promptforge.api.validate import validate_route
+from promptforge.api.openapi import openapi_document
+from promptforge.api.operations import Call, Operation
+from promptforge.api.ratelimit import DEFAULT_LIMITS, RateLimiter
+from promptforge.api.routes import API_OPERATIONS, path_job_id, read_body
 from promptforge.core.auth import authenticate_key
 from promptforge.core.deps import Deps
-from promptforge.core.requests import MAX_INIT_BODY_BYTES, parse_init_request
-from promptforge.core.service import get_owned_job, init_job, job_results, job_status
-from promptforge.errors import (
-    ApiError,
-    BadRequest,
-    PayloadTooLarge,
-    TooManyRequests,
-    UnsupportedMediaType,
-    insufficient_storage,
-    storage_full,
-)
+from promptforge.errors import ApiError, TooManyRequests, insufficient_storage, storage_full
+
+__all__ = ["api_routes", "create_api_app", "openapi_spec", "path_job_id", "read_body"]
 
 log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "x-api-key"
-MAX_JOB_ID_CHARS = 45
-"""The longest UUID spelling ``uuid.UUID`` accepts: ``urn:uuid:`` and 36 characters."""
+BEARER = "bearer "
+
+
+def presented_key(request: Request) -> str | None:
+    """The API key of the request: ``X-API-Key``, else an ``Authorization: Bearer`` token."""
+    key = request.headers.get(API_KEY_HEADER)
+    if key:
+        return key
+    authorization = request.headers.get("authorization", "")
+    if authorization[: len(BEARER)].lower() == BEARER:
+        return authorization[len(BEARER) :].strip() or None
+    return None
 
 
 def api_routes(deps: Deps, limiter: RateLimiter | None = None) -> list[BaseRoute]:
@@ -49,30 +55,11 @@ def api_routes(deps: Deps, limiter: RateLimiter | None = None) -> list[BaseRoute
     ``limiter`` holds the per-key request limits (default: ``DEFAULT_LIMITS``).
     """
     limits = limiter if limiter is not None else RateLimiter(DEFAULT_LIMITS)
-
-    async def admit(request: Request, endpoint: str) -> str:
-        """Authenticate the caller and charge the endpoint's limit; the caller's tenant."""
-        record = await authenticate_key(deps.store, request.headers.get(API_KEY_HEADER))
-        check_rate(limits, endpoint, record.key_id)
-        return record.tenant_id
-
-    async def init(request: Request) -> Response:
-        tenant = await admit(request, INIT)
-        require_json(request)
-        body = await read_body(request, MAX_INIT_BODY_BYTES)
-        created = await init_job(deps, tenant, parse_init_request(body))
-        return JSONResponse(created, status_code=202)
-
-    async def status(request: Request) -> Response:
-        tenant = await admit(request, STATUS)
-        job = await get_owned_job(deps, tenant, path_job_id(request))
-        return JSONResponse(await job_status(deps, job))
-
-    async def results(request: Request) -> Response:
-        tenant = await admit(request, RESULTS)
-        job = await get_owned_job(deps, tenant, path_job_id(request))
-        page = results_page_params(request)
-        return JSONResponse(await job_results(deps, job, **page))
+    routes: list[BaseRoute] = [
+        Route(op.path, _endpoint(op, deps, limits), methods=[op.method])
+        for op in API_OPERATIONS
+        if op.handler is not None
+    ]
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -80,39 +67,38 @@ def api_routes(deps: Deps, limiter: RateLimiter | None = None) -> list[BaseRoute
     async def openapi(_: Request) -> Response:
         return Response(openapi_spec(), media_type="application/json")
 
-    return [
-        Route("/v1/jobs/init", init, methods=["POST"]),
-        Route("/v1/jobs/{job_id}/status", status, methods=["GET"]),
-        Route("/v1/jobs/{job_id}/results", results, methods=["GET"]),
-        validate_route(deps, admit),  # hooks branch: core/validate.py; re-home with the API
+    routes += [
         Route("/healthz", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
     ]
+    return routes
 
 
+def _endpoint(
+    op: Operation, deps: Deps, limits: RateLimiter
+) -> Callable[[Request], Awaitable[Response]]:
+    """The Starlette endpoint of ``op``: authenticate, charge the limit, then handle."""
+    handler = op.handler
+    if handler is None:  # pragma: no cover - only served operations get an endpoint
+        raise ValueError(f"{op.label} has no handler")
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            record = await authenticate_key(deps.store, presented_key(request))
+            check_rate(limits, op.label, record.key_id)
+            return await handler(Call(deps, request, record.tenant_id))
+        except ApiError as exc:
+            if op.error_shape is None:
+                raise
+            return op.error_shape(exc)
+
+    return endpoint
+
+
+@cache
 def openapi_spec() -> str:
-    """The OpenAPI document shipped with the package."""
-    return resources.files("promptforge.data").joinpath("openapi.json").read_text("utf-8")
-
-
-def path_job_id(request: Request) -> str:
-    """The ``{job_id}`` of the path, refusing what no UUID spelling can be.
-
-    ``uuid.UUID`` reads any Unicode digit (32 Arabic-Indic ones make a UUID to it): only ASCII
-    of UUID length goes on to the core, so a job has exactly the spellings its hex allows.
-    """
-    job_id: str = request.path_params["job_id"]
-    if not job_id.isascii() or len(job_id) > MAX_JOB_ID_CHARS:
-        raise BadRequest("invalid_job_id", "job_id must be the UUID that /v1/jobs/init returned")
-    return job_id
-
-
-def results_page_params(request: Request) -> dict[str, Any]:
-    """``page_size`` and ``page_token`` of a /results query (the core checks their range)."""
-    size, token = request.query_params.get("page_size"), request.query_params.get("page_token")
-    if size is not None and not (size.isascii() and size.isdigit() and len(size) <= 6):
-        raise BadRequest("invalid_page_size", "page_size must be a whole number of files")
-    return {"page_size": None if size is None else int(size), "page_token": token}
+    """The OpenAPI document, generated from the operations and their models."""
+    return json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n"
 
 
 def check_rate(limiter: RateLimiter, endpoint: str, key_id: str) -> None:
@@ -132,43 +118,6 @@ def check_rate(limiter: RateLimiter, endpoint: str, key_id: str) -> None:
             "retry_after": wait,
         },
         headers={"Retry-After": str(wait)},
-    )
-
-
-def require_json(request: Request) -> None:
-    """Refuse a body labelled as anything but JSON (415); a body with no label is read as JSON."""
-    label = request.headers.get("content-type")
-    if label is None:
-        return
-    media_type = label.split(";", 1)[0].strip().lower()
-    if media_type == "application/json" or media_type.endswith("+json"):
-        return
-    raise UnsupportedMediaType(
-        "unsupported_media_type",
-        f"the body is labelled {label!r}; send the job's settings as JSON with "
-        "'Content-Type: application/json'",
-    )
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than ``limit`` bytes without reading it all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _too_large(limit)
-    return bytes(body)
-
-
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        "body_too_large",
-        f"request body is larger than {limit:,} bytes; send only the job's settings here "
-        "and PUT the prompts file to the upload_url",
-        details={"max_body_bytes": limit},
     )
 
 

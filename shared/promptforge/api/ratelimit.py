@@ -115,15 +115,21 @@ class RateLimiter:
 INIT = "POST /v1/jobs/init"
 STATUS = "GET /v1/jobs/{job_id}/status"
 RESULTS = "GET /v1/jobs/{job_id}/results"
+LIST = "GET /v1/jobs"
+CANCEL = "POST /v1/jobs/{job_id}/cancel"
 VALIDATE = "POST /v1/jobs/validate"
 
 DEFAULT_LIMITS: Mapping[str, Limit] = {
     INIT: Limit(per_minute=60, burst=30),
     STATUS: Limit(per_minute=1200, burst=200),
     RESULTS: Limit(per_minute=120, burst=30),
+    LIST: Limit(per_minute=600, burst=100),
+    CANCEL: Limit(per_minute=60, burst=30),
     VALIDATE: Limit(per_minute=60, burst=10),
 }
 """Per API key. PromptLoop's batch API (seed 002) allows 4 creates, 20 status reads and 10
 result listings a minute; PromptForge keeps that shape (status polled most, creating least)
 at rates that let one key run and poll a hundred jobs at the quickstart's 5-10 s interval,
-or watch one job closely (20 polls a second), and submit a folder of files in one go."""
+or watch one job closely (20 polls a second), and submit a folder of files in one go. Listing
+is paged like status polling at half its rate; cancel and validate are charged like init
+(validate reads a whole file)."""

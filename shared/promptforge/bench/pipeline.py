@@ -36,8 +36,8 @@ from typing import Any
 
 from promptforge.bench.prompts import PromptFile, write_prompt_file
 from promptforge.bench.report import load_average, markdown_table, section
-from promptforge.cli.client import PromptForgeClient
 from promptforge.cli.submit import fetch_results
+from promptforge.client import PromptForgeClient
 from promptforge.clock import SystemClock
 from promptforge.core.auth import create_api_key
 from promptforge.core.models import GenerationParams, JobStatus

@@ -117,8 +117,8 @@ def _api_key() -> str | None:
 
 async def cmd_submit(args: argparse.Namespace) -> int:
     """Submit a file, show progress, download the results."""
-    from promptforge.cli.client import ClientError, PromptForgeClient
     from promptforge.cli.submit import submit_file
+    from promptforge.client import ClientError, PromptForgeClient
 
     key = _api_key()
     if key is None:
@@ -135,6 +135,12 @@ async def cmd_submit(args: argparse.Namespace) -> int:
                 rpm=args.rpm,
                 tpm=args.tpm,
                 params=args.params,
+                labels={
+                    "name": args.name,
+                    "metadata": dict(args.metadata) if args.metadata else None,
+                    "webhook_url": args.webhook_url,
+                    "idempotency_key": args.idempotency_key,
+                },
                 console=console,
             )
         except ClientError as exc:
@@ -145,7 +151,7 @@ async def cmd_submit(args: argparse.Namespace) -> int:
 
 async def cmd_status(args: argparse.Namespace) -> int:
     """Print a job's status as JSON."""
-    from promptforge.cli.client import ClientError, PromptForgeClient
+    from promptforge.client import ClientError, PromptForgeClient
 
     key = _api_key()
     if key is None:
@@ -161,8 +167,8 @@ async def cmd_status(args: argparse.Namespace) -> int:
 
 async def cmd_results(args: argparse.Namespace) -> int:
     """Download a finished job's files."""
-    from promptforge.cli.client import ClientError, PromptForgeClient
     from promptforge.cli.submit import fetch_results
+    from promptforge.client import ClientError, PromptForgeClient
 
     key = _api_key()
     if key is None:
@@ -248,8 +254,8 @@ async def cmd_demo(args: argparse.Namespace) -> int:
 
 async def run_demo_job(url: str, api_key: str, prompts: Path, out: Path, where: str = "") -> int:
     """Submit the demo file with the progress display, download it, print the summary."""
-    from promptforge.cli.client import PromptForgeClient
     from promptforge.cli.submit import submit_file
+    from promptforge.client import PromptForgeClient
 
     async with PromptForgeClient(url, api_key) as client:
         summary = await submit_file(

@@ -1,20 +1,18 @@
-"""``promptforge``: serve, simulate, submit, status, results, keys, demo, dev, bench."""
+"""``promptforge``: serve, simulate, submit, status, results, jobs, keys, demo, dev, bench."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from promptforge.cli.jobs_commands import add_jobs_parser, add_submit_labels, client_options
 from promptforge.errors import ConfigurationError
-
-DEFAULT_URL = "http://127.0.0.1:8080"
 
 
 def _key_store_options(parser: argparse.ArgumentParser) -> None:
@@ -81,15 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="generation options as JSON, e.g. '{\"temperature\": 0}'",
     )
-    _client_options(submit)
+    add_submit_labels(submit)
+    client_options(submit)
 
-    status = sub.add_parser("status", help="show a job's status")
+    status = sub.add_parser("status", help="show a job's status (see also `promptforge jobs`)")
     status.add_argument("job_id")
-    _client_options(status)
+    client_options(status)
 
     results = sub.add_parser("results", help="download a finished job's files")
     results.add_argument("job_id")
-    _client_options(results)
+    client_options(results)
+
+    add_jobs_parser(sub)
 
     keys = sub.add_parser("keys", help="manage API keys (embedded runtime, or a deployment)")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -104,15 +105,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bench_parser(sub)
     return parser
-
-
-def _client_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("PROMPTFORGE_URL", DEFAULT_URL),
-        help="PromptForge base URL (env PROMPTFORGE_URL)",
-    )
-    parser.add_argument("--out", type=Path, default=Path("promptforge-results"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -146,6 +138,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         from promptforge.cli import bench_commands
 
         handler = getattr(bench_commands, f"cmd_bench_{args.bench_command}")
+    elif args.command == "jobs":
+        from promptforge.cli import jobs_commands
+
+        handler = getattr(jobs_commands, f"cmd_jobs_{args.jobs_command}")
     elif args.command == "dev":
         from promptforge.cli import dev_commands
 

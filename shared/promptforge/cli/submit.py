@@ -19,8 +19,8 @@ import anyio
 from rich.console import Console
 from rich.markup import escape
 
-from promptforge.cli.client import ClientError, PromptForgeClient
 from promptforge.cli.progress import JobProgress
+from promptforge.client import ClientError, PromptForgeClient
 from promptforge.errors import PromptForgeError
 
 __all__ = [
@@ -88,12 +88,14 @@ async def submit_file(
     rpm: int | None = None,
     tpm: int | None = None,
     params: dict[str, Any] | None = None,
+    labels: dict[str, Any] | None = None,
     poll_interval: float = 1.0,
     show_progress: bool = True,
     console: Console | None = None,
 ) -> SubmitSummary:
     """Run one prompts file end to end and download every output file to ``out_dir/<job_id>/``.
 
+    ``labels`` are init's name, metadata, webhook_url and idempotency_key (None: not sent).
     Raises :class:`InputFileError` before any API call if the file is not usable, and
     :class:`ClientError` when a call fails for good. On Ctrl-C (``CancelledError`` or
     ``KeyboardInterrupt``) it prints how to resume and re-raises.
@@ -101,10 +103,17 @@ async def submit_file(
     started = time.monotonic()
     size = await check_input_file(path)
     console = console or Console()
+    extra = {name: value for name, value in (labels or {}).items() if value is not None}
     job = await client.init_job(
-        provider, model, max_retries=max_retries, rpm=rpm, tpm=tpm, params=params
+        provider, model, max_retries=max_retries, rpm=rpm, tpm=tpm, params=params, **extra
     )
     job_id = str(job["job_id"])
+    if job.get("webhook_secret"):
+        console.print(
+            f"webhook secret (shown once; verify deliveries with it): {job['webhook_secret']}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if show_progress:
         console.print(
             f"Job [bold]{job_id}[/] created ({provider}/{model}); "

@@ -71,7 +71,9 @@ async def finalize_job(deps: Deps, job: Job) -> bool:
     done = await deps.store.get_job(job.job_id)
     if done is None:
         return False
-    if done.completed_count == 0 and done.failed_count > 0 and not await _had_prompts(deps, job):
+    if done.cancel_requested_at is not None:
+        target, error = JobStatus.CANCELLED, None
+    elif done.completed_count == 0 and done.failed_count > 0 and not await _had_prompts(deps, job):
         target, error = (
             JobStatus.FAILED,
             JobError("no_valid_prompts", "no line of the file is a valid prompt; see errors.jsonl"),

@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from promptforge.core.control_chain import control_task
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
 from promptforge.core.jsonl import (
@@ -25,10 +26,20 @@ from promptforge.core.jsonl import (
     duplicate_error,
     read_prompts,
 )
-from promptforge.core.models import Job, JobError, JobStatus, Outcome, OutcomeKind, PromptTask
+from promptforge.core.models import (
+    GenerationParams,
+    Job,
+    JobError,
+    JobStatus,
+    Outcome,
+    OutcomeKind,
+    PromptTask,
+    RateKey,
+)
 from promptforge.core.queues import KeyQueues, ensure_rate_queue
 from promptforge.core.tasknames import ingest_task_name, prompt_task_name
 from promptforge.core.webhooks import on_job_ended
+from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
@@ -178,19 +189,49 @@ async def store_verdicts(deps: Deps, job: Job, queues: KeyQueues, batch: Sequenc
         return 0
     valid = [v for v in batch if isinstance(v, ValidPrompt)]
     errors = [v for v in batch if isinstance(v, LineError)]
-    earlier = await deps.store.register_prompts(job.job_id, [(v.prompt_id, v.line) for v in valid])
+    routable: list[ValidPrompt] = []
+    for prompt in valid:
+        problem = _route_problem(deps, prompt)
+        if problem is None:
+            routable.append(prompt)
+        else:
+            errors.append(LineError(prompt.line, "unsupported_route", problem, prompt.prompt_id))
+    earlier = await deps.store.register_prompts(
+        job.job_id, [(v.prompt_id, v.line) for v in routable]
+    )
     tasks: list[Task] = []
-    for prompt, first_line in zip(valid, earlier, strict=True):
+    routed: dict[RateKey, KeyQueues] = {job.rate_key: queues}
+    for prompt, first_line in zip(routable, earlier, strict=True):
         if first_line is not None:
             errors.append(duplicate_error(prompt, first_line))
             continue
-        task = PromptTask(job.job_id, prompt.prompt_id, prompt.line, prompt.prompt)
-        tasks.append(prompt_task(queues.for_prompt(prompt.prompt_id), task))
+        key, _ = job.route_of(prompt.route)
+        if key not in routed:  # a line with its own model: that model's rate key and queues
+            routed[key] = await ensure_rate_queue(deps, job, key)
+            period = deps.config.rate_control.control_period
+            await deps.tasks.enqueue([control_task(key.id, period, deps.clock.now())])
+        task = PromptTask(
+            job.job_id, prompt.prompt_id, prompt.line, prompt.prompt, route=prompt.route
+        )
+        tasks.append(prompt_task(routed[key].for_prompt(prompt.prompt_id), task))
     if errors:
         await deps.store.record_outcomes(job.job_id, [_error_outcome(e) for e in errors])
     if tasks:
         await deps.tasks.enqueue(tasks)
     return len(batch)
+
+
+def _route_problem(deps: Deps, prompt: ValidPrompt) -> str | None:
+    """Why a line's own provider and model cannot run, or None if they can."""
+    route = prompt.route
+    if route is None:
+        return None
+    if route.provider not in SUPPORTED_PROVIDERS:
+        return f"provider {route.provider!r} is not supported"
+    if deps.catalogue.find(route.provider, route.model) is None:
+        return f"model {route.model!r} is not in the catalogue for {route.provider}"
+    unsupported = get_adapter(route.provider).unsupported(GenerationParams.from_dict(route.params))
+    return f"{route.provider} cannot honour: {', '.join(unsupported)}" if unsupported else None
 
 
 def prompt_task(queue: str, task: PromptTask, **schedule: Any) -> Task:

@@ -51,3 +51,7 @@ class JobCache:
         while len(self._jobs) > self._size:
             self._jobs.popitem(last=False)
         return job
+
+    def forget(self, job_id: str) -> None:
+        """Drop a job from the cache (it was just cancelled: the next task reads it afresh)."""
+        self._jobs.pop(job_id, None)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from promptforge.core.messages import Prompt, encodable, parse_messages
+from promptforge.core.models import LineRoute
 
 MAX_LINE_BYTES = 1_000_000
 """A line longer than this is refused (``line_too_long``) without being buffered whole."""
@@ -36,6 +37,7 @@ class ValidPrompt:
     line: int
     prompt_id: str
     prompt: Prompt
+    route: LineRoute | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,38 @@ def _validate_fields(number: int, value: dict[str, object]) -> Verdict:
         )
     if not encodable(prompt_id):
         return LineError(number, "invalid_prompt_id", f'"prompt_id" {_SURROGATE_PROBLEM}')
+    verdict = _prompt_of(number, prompt_id, value)
+    if "route" not in value or isinstance(verdict, LineError):
+        return verdict
+    route = _route(value["route"])
+    if route is None:
+        return LineError(number, "invalid_route", _ROUTE_PROBLEM, prompt_id)
+    return ValidPrompt(number, prompt_id, verdict.prompt, route)
+
+
+_ROUTE_PARAMS = frozenset(
+    {"system", "temperature", "max_tokens", "top_p", "stop", "seed", "response_format"}
+)
+_ROUTE_PROBLEM = (
+    '"route" must be {"provider": str, "model": str, "params": {...}} with params among '
+    + ", ".join(sorted(_ROUTE_PARAMS))
+)
+
+
+def _route(value: object) -> LineRoute | None:
+    """A line's ``route`` (its own provider, model and options), or None if malformed."""
+    if not isinstance(value, dict) or set(value) - {"provider", "model", "params"}:
+        return None
+    provider, model, params = value.get("provider"), value.get("model"), value.get("params", {})
+    if not isinstance(provider, str) or not isinstance(model, str) or not model:
+        return None
+    if not isinstance(params, dict) or set(params) - _ROUTE_PARAMS:
+        return None
+    return LineRoute(provider, model, params)
+
+
+def _prompt_of(number: int, prompt_id: str, value: dict[str, object]) -> Verdict:
+    """The line's ``prompt`` or ``messages``."""
     if "messages" in value:
         return _chat_line(number, prompt_id, value)
     if "prompt" not in value:

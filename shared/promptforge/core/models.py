@@ -11,25 +11,29 @@ from promptforge.core.messages import Prompt, messages_from_dicts
 
 
 class JobStatus(enum.StrEnum):
-    """Public job status. A job ends in ``COMPLETED`` or ``FAILED``."""
+    """Public job status. A job ends in ``COMPLETED``, ``FAILED`` or ``CANCELLED``."""
 
     WAITING_FOR_UPLOAD = "WAITING_FOR_UPLOAD"
     PROCESSING = "PROCESSING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
     @property
     def final(self) -> bool:
-        """True for the two statuses a job never leaves."""
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+        """True for the three statuses a job never leaves."""
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 # The transitions the status machine allows; anything else is a bug or a replay.
 ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.WAITING_FOR_UPLOAD: frozenset({JobStatus.PROCESSING, JobStatus.FAILED}),
-    JobStatus.PROCESSING: frozenset({JobStatus.COMPLETED, JobStatus.FAILED}),
+    JobStatus.WAITING_FOR_UPLOAD: frozenset(
+        {JobStatus.PROCESSING, JobStatus.FAILED, JobStatus.CANCELLED}
+    ),
+    JobStatus.PROCESSING: frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}),
     JobStatus.COMPLETED: frozenset(),
     JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
 }
 
 
@@ -50,6 +54,28 @@ class RateKey:
     def id(self) -> str:
         """A stable string form, safe in queue names and document ids."""
         return f"{self.provider}~{self.model}~{self.credential}"
+
+
+@dataclass(frozen=True)
+class LineRoute:
+    """A line's own provider, model and generation options, over its job's (``route``).
+
+    A drop-in batch (``formats/``) may mix models: each line names its own, and its prompt
+    is dispatched under that line's rate key, ``(provider, model, job credential)``.
+    """
+
+    provider: str
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (a line's ``route`` and a task body's)."""
+        return {"provider": self.provider, "model": self.model, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LineRoute:
+        """Inverse of :meth:`to_dict`; ``KeyError`` on a malformed one."""
+        return cls(str(data["provider"]), str(data["model"]), dict(data.get("params") or {}))
 
 
 @dataclass(frozen=True)
@@ -124,18 +150,33 @@ class Job:
     output_tokens: int = 0
     result_files: tuple[str, ...] = ()
     error: JobError | None = None
+    name: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    cancel_requested_at: datetime | None = None
 
     @property
     def rate_key(self) -> RateKey:
         """The rate key this job's prompts are dispatched under."""
         return RateKey(self.provider, self.model, self.credential)
 
+    def route_of(self, route: LineRoute | None) -> tuple[RateKey, GenerationParams]:
+        """The rate key and options a prompt runs with: its line's route over the job's."""
+        if route is None:
+            return self.rate_key, self.params
+        params = GenerationParams.from_dict({**self.params.to_dict(), **route.params})
+        return RateKey(route.provider, route.model, self.credential), params
+
     @property
     def accounted(self) -> int:
         """Prompts with a final outcome (result or error)."""
         return self.completed_count + self.failed_count
+
+    @property
+    def cancelling(self) -> bool:
+        """A cancel was asked and the job has not ended yet: dispatch nothing more."""
+        return self.cancel_requested_at is not None and not self.status.final
 
     @property
     def ready_to_finalize(self) -> bool:
@@ -199,6 +240,7 @@ class PromptTask:
     prompt: Prompt
     generation: int = 0
     attempt: int = 0
+    route: LineRoute | None = None
     timeouts: int = 0
     waited: float = 0.0
 
@@ -217,6 +259,8 @@ class PromptTask:
             body["prompt"] = self.prompt
         else:
             body["messages"] = [message.to_dict() for message in self.prompt]
+        if self.route is not None:
+            body["route"] = self.route.to_dict()
         return body
 
     @classmethod
@@ -231,6 +275,7 @@ class PromptTask:
             else str(data["prompt"]),
             generation=int(data.get("generation", 0)),
             attempt=int(data.get("attempt", 0)),
+            route=LineRoute.from_dict(data["route"]) if data.get("route") else None,
             timeouts=int(data.get("timeouts", 0)),
             waited=float(data.get("waited", 0.0)),
         )

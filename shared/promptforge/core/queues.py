@@ -161,14 +161,16 @@ def _base(key: RateKey, saved: dict[str, Any]) -> str:
     return str(saved.get("queue") or queue_for(key, int(saved.get("epoch") or 0)))
 
 
-async def ensure_rate_queue(deps: Deps, job: Job) -> KeyQueues:
-    """Register the job's ceilings with its rate key and make sure the key's queues exist.
+async def ensure_rate_queue(deps: Deps, job: Job, rate_key: RateKey | None = None) -> KeyQueues:
+    """Register the job's ceilings with its rate key (or ``rate_key``, a line's own: see
+    ``Job.route_of``) and make sure the key's queues exist.
 
     The number of queues (``key_shards``) is chosen when the key has no other job
     registered and kept while it has: tasks already queued stay in their shard. A key
     whose queues were retired gets queues of its next epoch (names are never reused).
     """
-    key = job.rate_key.id
+    own_key = rate_key or job.rate_key
+    key = own_key.id
     saved: dict[str, Any] = await deps.store.load_rate_state(key) or {}
     jobs: dict[str, Any] = dict(saved.get("jobs") or {})
     fresh = not (set(jobs) - {job.job_id}) or "shards" not in saved
@@ -181,7 +183,7 @@ async def ensure_rate_queue(deps: Deps, job: Job) -> KeyQueues:
         saved["state"] = state.to_dict()
     if fresh:
         saved["shards"] = key_shards(ceilings, deps.config.key_peak_rate, config.max_rate)
-    queues = KeyQueues(_base(job.rate_key, saved), int(saved["shards"]))
+    queues = KeyQueues(_base(own_key, saved), int(saved["shards"]))
     saved["jobs"] = jobs
     saved["queue"] = queues.base
     saved.pop("idle_since", None)  # work again: the key's queues stay (core.control_chain)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from promptforge.core.models import GenerationParams
 from promptforge.errors import BadRequest
@@ -17,6 +17,14 @@ MAX_INIT_DEPTH = 64
 """The deepest nesting of objects and arrays accepted in an init body (JSON schemas included)."""
 
 _INT64 = 2**63
+
+MAX_METADATA_PAIRS = 16
+MAX_METADATA_KEY_CHARS = 64
+MAX_METADATA_VALUE_CHARS = 512
+"""OpenAI's rule for a batch's metadata: up to 16 pairs, keys ≤ 64 and values ≤ 512 chars."""
+
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_METADATA_KEY_CHARS)]
+MetadataValue = Annotated[str, StringConstraints(max_length=MAX_METADATA_VALUE_CHARS)]
 
 
 class JsonObjectFormat(BaseModel):
@@ -61,6 +69,15 @@ class InitRequest(BaseModel):
     stop: Annotated[list[str], Field(max_length=4)] | None = None
     seed: int | None = Field(None, ge=-_INT64, lt=_INT64)
     response_format: JsonObjectFormat | JsonSchemaFormat | None = Field(None, discriminator="type")
+    name: str | None = Field(
+        None, min_length=1, max_length=256, description="A name to find the job by in lists."
+    )
+    metadata: dict[MetadataKey, MetadataValue] | None = Field(
+        None,
+        max_length=MAX_METADATA_PAIRS,
+        description="Up to 16 string pairs (keys up to 64 characters, values up to 512), "
+        "shown in status and list.",
+    )
     webhook_url: str | None = Field(
         None,
         max_length=2048,

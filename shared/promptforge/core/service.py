@@ -1,4 +1,6 @@
-"""The public API's use cases: init, status, results. HTTP-free; the web layer is thin."""
+"""The public API's use cases: init, status, results. HTTP-free; the web layer is thin.
+
+List, cancel and the streamed results are in ``core.manage``."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from promptforge.clock import isoformat
 from promptforge.core.deps import CONTROL_QUEUE, Deps
+from promptforge.core.idempotency import job_for_key
 from promptforge.core.models import Job, JobStatus
 from promptforge.core.requests import InitRequest
 from promptforge.core.tasknames import expire_task_name
@@ -35,17 +38,25 @@ def result_object_name(job: Job, filename: str) -> str:
     return f"{job.tenant_id}/{job.job_id}/{filename}"
 
 
-async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str, Any]:
-    """Create a job and a signed upload URL; the body of the 202 answer."""
-    _check_supported(deps, request)
-    webhook_secret = None
+async def init_job(
+    deps: Deps, tenant_id: str, request: InitRequest, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    """Create a job and a signed upload URL; the body of the 202 answer.
+
+    With an ``idempotency_key``, the same key and request within 24 h answer the job the
+    first one created (``core.idempotency``), and the same key with another request is a 409.
+    """
+    check_supported(deps, request)
     if request.webhook_url is not None:
         await check_webhook_url(
             request.webhook_url, allow_private=deps.config.webhook_allow_private
         )
-        webhook_secret = new_webhook_secret()
     now = deps.clock.now()
     job_id = str(uuid.uuid4())
+    if idempotency_key is not None:
+        job_id, earlier = await job_for_key(deps, tenant_id, idempotency_key, request, job_id)
+        if earlier is not None:
+            return await init_answer(deps, earlier)
     expires_at = now + timedelta(seconds=deps.config.upload_url_ttl)
     job = Job(
         job_id=job_id,
@@ -59,17 +70,18 @@ async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str
         rpm=request.rpm,
         tpm=request.tpm,
         params=request.params(),
+        name=request.name,
+        metadata=dict(request.metadata or {}),
         webhook_url=request.webhook_url,
-        webhook_secret=webhook_secret,
+        webhook_secret=new_webhook_secret() if request.webhook_url is not None else None,
     )
-    upload_url = await deps.blobs.signed_url(
-        deps.blobs.input_bucket,
-        job.upload_object,
-        method="PUT",
-        expires_at=expires_at,
-        content_type=UPLOAD_CONTENT_TYPE,
-    )
-    await deps.store.create_job(job)
+    try:
+        await deps.store.create_job(job)
+    except ValueError:
+        raced = await deps.store.get_job(job_id) if idempotency_key is not None else None
+        if raced is None:
+            raise
+        return await init_answer(deps, raced)  # a retry with the same key created it first
     await deps.tasks.enqueue(
         [
             Task(
@@ -82,13 +94,31 @@ async def init_job(deps: Deps, tenant_id: str, request: InitRequest) -> dict[str
             )
         ]
     )
-    created = {"job_id": job_id, "upload_url": upload_url, "expires_at": isoformat(expires_at)}
-    if webhook_secret is not None:
-        created["webhook_secret"] = webhook_secret  # shown this once
-    return created
+    return await init_answer(deps, job)
 
 
-def _check_supported(deps: Deps, request: InitRequest) -> None:
+async def init_answer(deps: Deps, job: Job) -> dict[str, Any]:
+    """The 202 body for ``job``: its id, a signed upload URL until its upload deadline, and
+    its webhook secret when it has a webhook (an idempotent replay answers the same)."""
+    upload_url = await deps.blobs.signed_url(
+        deps.blobs.input_bucket,
+        job.upload_object,
+        method="PUT",
+        expires_at=job.upload_expires_at,
+        content_type=UPLOAD_CONTENT_TYPE,
+    )
+    body: dict[str, Any] = {
+        "job_id": job.job_id,
+        "upload_url": upload_url,
+        "expires_at": isoformat(job.upload_expires_at),
+    }
+    if job.webhook_secret is not None:
+        body["webhook_secret"] = job.webhook_secret
+    return body
+
+
+def check_supported(deps: Deps, request: InitRequest) -> None:
+    """A 422 unless the request's provider, model and options are supported."""
     check_model(deps.catalogue, request.provider, request.model)
     unsupported = get_adapter(request.provider).unsupported(request.params())
     if unsupported:
@@ -166,6 +196,10 @@ async def job_status(deps: Deps, job: Job) -> dict[str, Any]:
         if job.status is JobStatus.WAITING_FOR_UPLOAD
         else None,
         "error": job.error.to_dict() if job.error is not None else None,
+        "name": job.name,
+        "metadata": dict(job.metadata),
+        "webhook_url": job.webhook_url,
+        "cancel_requested_at": isoformat(job.cancel_requested_at),
     }
     return body
 
@@ -177,7 +211,9 @@ async def job_results(
     if not job.status.final:
         raise Conflict(
             "job_not_finished",
-            f"job {job.job_id} is {job.status.value}; poll /status until COMPLETED or FAILED",
+            f"job {job.job_id} is {job.status.value}; poll /status until it has ended "
+            "(COMPLETED, FAILED or CANCELLED), or stream what is done so far with "
+            "?output_type=stream",
         )
     size = _page_size(page_size)
     start = _page_start(page_token, len(job.result_files))

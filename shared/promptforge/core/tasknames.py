@@ -47,6 +47,11 @@ def queue_for(key: RateKey, epoch: int = 0) -> str:
     return base if epoch == 0 else f"{base}-e{epoch}"
 
 
+def cancel_task_name(job_id: str, round_: int) -> str:
+    """One cancel sweep per job and round (a sweep that finds calls in flight runs again)."""
+    return f"c-{_digest('cancel', job_id, str(round_))}"
+
+
 def webhook_task_name(webhook_id: str, attempt: int) -> str:
     """One task per delivery attempt of a webhook event."""
     return f"w-{_digest('webhook', webhook_id, str(attempt))}"

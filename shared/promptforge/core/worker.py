@@ -57,8 +57,8 @@ async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
     """Task handler for target ``worker``."""
     task = PromptTask.from_dict(delivery.payload)
     job = await deps.jobs.get(task.job_id, deps.store.get_job)
-    if job is None or job.status.final:
-        return HandlerResult(200)
+    if job is None or job.status.final or job.cancelling:
+        return HandlerResult(200)  # a cancelled job's prompts are settled by its cancel sweep
     now = deps.clock.now()
     holder = uuid.uuid4().hex
     claim = await deps.store.claim(
@@ -74,7 +74,7 @@ async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
         return HandlerResult(409)
     if claim is not ClaimResult.CLAIMED:
         return HandlerResult(200)
-    queue = _own_queue(job, delivery.queue)
+    queue = _own_queue(job, task, delivery.queue)
     deferred = await _admission(deps, job, task)
     if deferred is not None:
         await _requeue(deps, queue, task, deferred, attempt=task.attempt)
@@ -88,9 +88,9 @@ async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
     return HandlerResult(200)
 
 
-def _own_queue(job: Job, delivered_from: str) -> str:
+def _own_queue(job: Job, task: PromptTask, delivered_from: str) -> str:
     """The queue that delivered the task if it is one of the key's, else the key's first."""
-    base = queue_for(job.rate_key)
+    base = queue_for(job.route_of(task.route)[0])
     return delivered_from if delivered_from.startswith(base) else base
 
 
@@ -99,7 +99,7 @@ async def _admission(deps: Deps, job: Job, task: PromptTask) -> float | None:
     config = deps.config.rate_control
     if not config.gated:
         return None
-    saved = await deps.store.load_rate_state(job.rate_key.id) or {}
+    saved = await deps.store.load_rate_state(job.route_of(task.route)[0].id) or {}
     if "state" not in saved:
         return None
     state = ControllerState.from_dict(saved["state"])
@@ -114,9 +114,10 @@ async def _call_provider(
     timeout: float,  # noqa: ASYNC109 (a budget passed on to ``send``, which enforces it)
 ) -> tuple[CallResult, float]:
     """The provider's answer (or the failure that stood for one) and the call's latency."""
-    adapter = get_adapter(job.provider)
+    key, params = job.route_of(task.route)
+    adapter = get_adapter(key.provider)
     try:
-        endpoint = deps.credentials.resolve(job.provider, job.credential)
+        endpoint = deps.credentials.resolve(key.provider, job.credential)
     except MissingCredential as exc:
         failure = CallResult(
             CallOutcome.PERMANENT, error_code="missing_credential", error_message=str(exc)
@@ -125,9 +126,9 @@ async def _call_provider(
     request = adapter.build_request(
         base_url=endpoint.base_url or adapter.default_base_url,
         api_key=endpoint.api_key.get_secret_value(),
-        model=job.model,
+        model=key.model,
         prompt=task.prompt,
-        params=job.params,
+        params=params,
     )
     started = time.monotonic()
     result = await send(deps.http, adapter, request, timeout=timeout)
@@ -150,9 +151,9 @@ async def _after_answer(
     result = answer.result
     observation = Observation.from_call(deps.clock.now().timestamp(), result, answer.latency)
     try:
-        await deps.store.append_observations(job.rate_key.id, [observation])
+        await deps.store.append_observations(job.route_of(task.route)[0].id, [observation])
     except Exception:  # the controller misses one reading; the answer must not be lost
-        log.exception("could not store a rate observation for %s", job.rate_key.id)
+        log.exception("could not store a rate observation for %s", task.prompt_id)
     if result.error_code == TIMEOUT:
         waited = task.waited + answer.timeout
         task = dataclasses.replace(task, timeouts=task.timeouts + 1, waited=waited)
@@ -166,7 +167,7 @@ async def _settle(deps: Deps, job: Job, task: PromptTask, result: CallResult, qu
     if result.outcome is CallOutcome.SUCCESS:
         await _record(deps, job, task, _storable(task, _result_outcome(job, task, result), result))
     elif result.outcome is CallOutcome.RATE_LIMITED:
-        delay = await _rate_limit_delay(deps, job, result)
+        delay = await _rate_limit_delay(deps, job.route_of(task.route)[0].id, result)
         await _requeue(deps, queue, task, delay, attempt=task.attempt)
     elif result.outcome is CallOutcome.TRANSIENT and task.attempt < job.max_retries:
         delay = transient_delay(task.attempt, result.signals.retry_after)
@@ -206,8 +207,8 @@ async def _record(deps: Deps, job: Job, task: PromptTask, outcome: Outcome) -> N
     await enqueue_finalize_if_ready(deps, job.job_id)
 
 
-async def _rate_limit_delay(deps: Deps, job: Job, result: CallResult) -> float:
-    saved = await deps.store.load_rate_state(job.rate_key.id) or {}
+async def _rate_limit_delay(deps: Deps, key: str, result: CallResult) -> float:
+    saved = await deps.store.load_rate_state(key) or {}
     if "state" not in saved:
         return result.signals.retry_after or 1.0
     state = ControllerState.from_dict(saved["state"])
@@ -222,7 +223,7 @@ def _result_outcome(job: Job, task: PromptTask, result: CallResult) -> Outcome:
         record={
             "prompt_id": task.prompt_id,
             "result": result.text or "",
-            "model": job.model,
+            "model": job.route_of(task.route)[0].model,
             "tokens_used": result.tokens_used,
             "input_tokens": result.input_tokens,
             "output_tokens": result.output_tokens,
@@ -252,23 +253,41 @@ def _storable(task: PromptTask, outcome: Outcome, result: CallResult) -> Outcome
 
 
 def _error_outcome(task: PromptTask, code: str, message: str, result: CallResult) -> Outcome:
-    return Outcome(
-        key=Outcome.prompt_key(task.prompt_id),
-        kind=OutcomeKind.ERROR,
-        line=task.line,
-        record={
-            "prompt_id": task.prompt_id,
-            "line": task.line,
-            "error": {
-                "code": code,
-                "message": message,
-                "provider_status": result.status,
-                "provider_code": result.error_code,
-                **({"waited_seconds": task.waited} if code == TIMEOUT else {}),
-            },
-            "attempts": task.attempt + 1,
-            "timeouts": task.timeouts,
-        },
+    error: dict[str, object] = {
+        "code": code,
+        "message": message,
+        "provider_status": result.status,
+        "provider_code": result.error_code,
+    }
+    if code == TIMEOUT:
+        error["waited_seconds"] = task.waited
+    outcome = prompt_error(
+        task.prompt_id,
+        task.line,
+        error,
+        attempts=task.attempt + 1,
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
+    )
+    outcome.record["timeouts"] = task.timeouts  # each may have been served and billed
+    return outcome
+
+
+def prompt_error(
+    prompt_id: str,
+    line: int,
+    error: dict[str, object],
+    *,
+    attempts: int,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+) -> Outcome:
+    """A prompt's ``errors.jsonl`` outcome: ``{prompt_id, line, error, attempts}``."""
+    return Outcome(
+        key=Outcome.prompt_key(prompt_id),
+        kind=OutcomeKind.ERROR,
+        line=line,
+        record={"prompt_id": prompt_id, "line": line, "error": error, "attempts": attempts},
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
     )

@@ -29,6 +29,7 @@ from promptforge.core.claims import PromptLease, decide_claim
 from promptforge.core.models import ClaimResult, Outcome, OutcomeKind
 from promptforge.gcp._firestore_layout import Layout
 from promptforge.gcp._firestore_tx import read_documents, run_transaction
+from promptforge.jobstore.base import PendingPrompt
 from promptforge.jobstore.fields import dumps
 
 _NO_LEASE = {"lease_holder": None, "lease_until": None}
@@ -103,6 +104,27 @@ async def advance(layout: Layout, job_id: str, prompt_id: str, generation: int) 
         return True
 
     return await run_transaction(layout.client, body)
+
+
+async def pending(
+    layout: Layout, job_id: str, after: str | None, limit: int
+) -> tuple[list[PendingPrompt], str | None]:
+    """The prompts without an outcome among the next ``limit`` items (by document id)."""
+    prefix = Outcome.prompt_key("")
+    query = layout.items(job_id).select(["key", "prompt_line", "generation", "done"])
+    query = query.order_by("__name__")
+    if after is not None:
+        query = query.start_after({"__name__": after})  # a document id of the collection
+    found: list[PendingPrompt] = []
+    read, last = 0, None
+    async for snapshot in query.limit(limit).stream():
+        read, last = read + 1, snapshot.id
+        data = snapshot.to_dict() or {}
+        key = str(data.get("key", ""))
+        if "prompt_line" in data and not data.get("done") and key.startswith(prefix):
+            line, generation = int(data["prompt_line"]), int(data["generation"])
+            found.append(PendingPrompt(key.removeprefix(prefix), line, generation))
+    return found, last if read == limit else None
 
 
 async def record(layout: Layout, job_id: str, outcomes: Sequence[Outcome], shards: int) -> int:

@@ -10,6 +10,7 @@
         webhooks/{webhook_id}                   one per webhook event: its delivery attempts
     {prefix}_keys/{key_hash}                    an API key record (hash only)
     {prefix}_key_ids/{key_id}                   key id → hash, so ids stay unique
+    {prefix}_idempotency/{sha256(tenant, key)}  an Idempotency-Key's job and request hash
     {prefix}_rate_keys/{rate_key}               the controller's state (written by it, ≤ 1/s)
         observations/{auto id}                  append-only, drained by the controller
 
@@ -64,6 +65,7 @@ class Layout:
         self.keys: AsyncCollectionReference = client.collection(f"{prefix}_keys")
         self.key_ids: AsyncCollectionReference = client.collection(f"{prefix}_key_ids")
         self.rate_keys: AsyncCollectionReference = client.collection(f"{prefix}_rate_keys")
+        self.idempotency: AsyncCollectionReference = client.collection(f"{prefix}_idempotency")
 
     def expiry(self) -> dict[str, datetime]:
         """``{expires_at: ...}`` for a document written now that a queued task may still need."""
@@ -105,6 +107,10 @@ class Layout:
         """The key-id → hash pointer."""
         return self.key_ids.document(safe_id(key_id))
 
+    def idempotency_key(self, tenant_id: str, key: str) -> AsyncDocumentReference:
+        """The record of one tenant's ``Idempotency-Key`` (keys are client-chosen: hashed)."""
+        return self.idempotency.document(hashed_id(f"{tenant_id}\x00{key}"))
+
     def rate_key(self, rate_key: str) -> AsyncDocumentReference:
         """The controller state document of a rate key."""
         return self.rate_keys.document(safe_id(rate_key))
@@ -127,7 +133,7 @@ def firestore_indexes(prefix: str = "pf") -> dict[str, Any]:
         _index(ITEMS, ("kind", up), ("line", up), ("key", up)),
     ]
     unindexed = {
-        jobs: ("params", "result_files", "error", "webhook_url", "webhook_secret"),
+        jobs: ("params", "result_files", "error", "metadata", "webhook_url", "webhook_secret"),
         ITEMS: (
             "record", "line", "key", "prompt_line", "generation", "lease_holder",
             "lease_until", "done", "input_tokens", "output_tokens",

@@ -51,7 +51,7 @@ from promptforge.gcp._firestore_codec import (
 )
 from promptforge.gcp._firestore_layout import DEFAULT_RETENTION, Layout, firestore_indexes
 from promptforge.gcp._firestore_tx import WRITE_CHUNK, read_documents, run_transaction
-from promptforge.jobstore.base import ApiKeyRecord, JobStore
+from promptforge.jobstore.base import ApiKeyRecord, IdempotencyRecord, JobStore, PendingPrompt
 from promptforge.jobstore.fields import COUNTER_FIELDS, to_utc
 from promptforge.ratecontrol.base import Observation
 
@@ -203,8 +203,10 @@ class FirestoreJobStore:
 
         await run_transaction(self._client, body)
 
-    async def list_jobs(self, tenant_id: str, limit: int = 100) -> list[Job]:
-        """The tenant's jobs, newest first, at most ``limit``."""
+    async def list_jobs(
+        self, tenant_id: str, limit: int = 100, *, before: tuple[datetime, str] | None = None
+    ) -> list[Job]:
+        """The tenant's jobs newest first, at most ``limit``, after the ``before`` cursor."""
         if limit < 0:
             raise ValueError("limit must not be negative")
         if limit == 0:
@@ -213,8 +215,10 @@ class FirestoreJobStore:
             self._layout.jobs.where(filter=FieldFilter("tenant_id", "==", tenant_id))
             .order_by("created_at", direction="DESCENDING")
             .order_by("job_id", direction="DESCENDING")
-            .limit(limit)
         )
+        if before is not None:
+            query = query.start_after({"created_at": to_utc(before[0]), "job_id": before[1]})
+        query = query.limit(limit)
         snapshots = await query.get()
         counters = await asyncio.gather(
             *(self._counters(snapshot.get("job_id"), snapshot.read_time) for snapshot in snapshots)
@@ -223,6 +227,48 @@ class FirestoreJobStore:
             decode_job(snapshot.to_dict() or {}, totals)
             for snapshot, totals in zip(snapshots, counters, strict=True)
         ]
+
+    async def request_cancel(self, job_id: str, at: datetime) -> bool:
+        """Set ``cancel_requested_at`` (once) on a job that has not ended; False if it has."""
+        ref = self._layout.job(job_id)
+
+        async def body(transaction: AsyncTransaction) -> bool:
+            data = (await read_documents(self._client, [ref], transaction))[ref.path].to_dict()
+            if data is None or JobStatus(data["status"]).final:
+                return False
+            if data.get("cancel_requested_at") is None:
+                transaction.update(ref, {"cancel_requested_at": to_utc(at)})
+            return True
+
+        return await run_transaction(self._client, body)
+
+    async def remember_idempotency_key(
+        self, record: IdempotencyRecord, now: datetime
+    ) -> IdempotencyRecord:
+        """Store ``record`` unless a live one has its tenant and key; the one stored after."""
+        ref = self._layout.idempotency_key(record.tenant_id, record.key)
+
+        async def body(transaction: AsyncTransaction) -> IdempotencyRecord:
+            data = (await read_documents(self._client, [ref], transaction))[ref.path].to_dict()
+            if data is not None and from_timestamp(data["expires_at"]) > now:
+                return IdempotencyRecord(
+                    record.tenant_id,
+                    record.key,
+                    str(data["body_hash"]),
+                    str(data["job_id"]),
+                    from_timestamp(data["expires_at"]),
+                )
+            transaction.set(
+                ref,
+                {
+                    "body_hash": record.body_hash,
+                    "job_id": record.job_id,
+                    "expires_at": to_utc(record.expires_at),
+                },
+            )
+            return record
+
+        return await run_transaction(self._client, body)
 
     async def list_active_rate_keys(self) -> list[str]:
         """The distinct rate keys (``RateKey.id``) of jobs in ``PROCESSING``, sorted."""
@@ -293,6 +339,14 @@ class FirestoreJobStore:
     async def advance(self, job_id: str, prompt_id: str, generation: int) -> bool:
         """Move the prompt to ``generation + 1``, drop the lease; False if not at ``generation``."""
         return await items.advance(self._layout, job_id, prompt_id, generation)
+
+    async def pending_prompts(
+        self, job_id: str, after: str | None, limit: int
+    ) -> tuple[list[PendingPrompt], str | None]:
+        """The prompts without an outcome among the next ``limit`` items of the job (in
+        document order, after the cursor: the last document id read); the page and the
+        next cursor. Item fields carry no index to filter by, so a page may hold fewer."""
+        return await items.pending(self._layout, job_id, after, limit)
 
     # Outcomes
     async def record_outcomes(self, job_id: str, outcomes: Sequence[Outcome]) -> int:

@@ -74,7 +74,7 @@ class FunctionInstance:
         self._lock: asyncio.Lock | None = None
 
     async def api(self, request: Request) -> Response:
-        """The api function: the public API app (X-API-Key auth inside it)."""
+        """The api function: the public API app the embedded server serves too (auth inside)."""
         if request.url.path == "/healthz":  # liveness: answers before any client is built
             return JSONResponse({"status": "ok"})
         built = await self._ready(with_deps=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from promptforge.core.cancel import CANCEL_TARGET, handle_cancel
 from promptforge.core.control_chain import CONTROL_TARGET, control_task
 from promptforge.core.control_chain import handle_control as _handle_control
 from promptforge.core.deps import Deps
@@ -67,6 +68,7 @@ def controller_routes(
         SLICE_TARGET: handle_slice,
         "finalize": handle_finalize,
         "expire": handle_expire,
+        CANCEL_TARGET: handle_cancel,
         CONTROL_TARGET: control,
         WEBHOOK_TARGET: handle_webhook,
     }

@@ -109,6 +109,26 @@ def claim(
         return decision
 
 
+def remember_key(
+    conn: sqlite3.Connection, row: tuple[str, str, str, str], expires_at: int, now: int
+) -> tuple[Any, ...]:
+    """Store an Idempotency-Key row unless a live one has its (tenant, key); the stored row."""
+    with transaction(conn):
+        stored = conn.execute(
+            "SELECT tenant_id, key, body_hash, job_id, expires_at FROM idempotency_keys "
+            "WHERE tenant_id = ? AND key = ? AND expires_at > ?",
+            (row[0], row[1], now),
+        ).fetchone()
+        if stored is not None:
+            return tuple(stored)
+        conn.execute(
+            "INSERT OR REPLACE INTO idempotency_keys "
+            "(tenant_id, key, body_hash, job_id, expires_at) VALUES (?, ?, ?, ?, ?)",
+            (*row, expires_at),
+        )
+        return (*row, expires_at)
+
+
 def record_outcomes(conn: sqlite3.Connection, job_id: str, outcomes: Sequence[Outcome]) -> int:
     """Insert the outcomes whose key is new, bump the job's counters, mark prompts done."""
     with transaction(conn):

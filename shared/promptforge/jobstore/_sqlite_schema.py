@@ -21,7 +21,7 @@ from typing import Any
 from promptforge.core.models import GenerationParams, Job, JobError, JobStatus
 from promptforge.jobstore.fields import DATETIME_FIELDS, JOB_FIELDS, dumps, plain_field, to_utc
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     0: (
@@ -63,6 +63,14 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             body TEXT NOT NULL, created_at INTEGER NOT NULL, attempts INTEGER NOT NULL,
             state TEXT NOT NULL, next_attempt_at INTEGER, last_status INTEGER,
             last_error TEXT, ended_at INTEGER, PRIMARY KEY (job_id, webhook_id)) WITHOUT ROWID""",
+    ),
+    2: (  # jobs as users manage them: name, metadata, cancel, Idempotency-Key
+        "ALTER TABLE jobs ADD COLUMN name TEXT",
+        "ALTER TABLE jobs ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE jobs ADD COLUMN cancel_requested_at INTEGER",
+        """CREATE TABLE idempotency_keys (
+            tenant_id TEXT NOT NULL, key TEXT NOT NULL, body_hash TEXT NOT NULL,
+            job_id TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, key))""",
     ),
 }
 
@@ -159,7 +167,7 @@ def encode_field(name: str, value: Any) -> Any:
         return None
     if name in DATETIME_FIELDS:
         return to_micros(checked)
-    if name in {"params", "result_files", "error"}:
+    if name in {"params", "result_files", "error", "metadata"}:
         return dumps(checked)
     if name == "ingest_done":
         return int(checked)
@@ -176,6 +184,7 @@ def decode_job(row: tuple[Any, ...]) -> Job:
     values["params"] = GenerationParams.from_dict(json.loads(values["params"]))
     values["result_files"] = tuple(json.loads(values["result_files"]))
     values["ingest_done"] = bool(values["ingest_done"])
+    values["metadata"] = dict(json.loads(values["metadata"]))
     if values["error"] is not None:
         values["error"] = JobError(**json.loads(values["error"]))
     return Job(**values)

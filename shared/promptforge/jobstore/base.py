@@ -36,6 +36,26 @@ class ApiKeyRecord:
     revoked: bool = False
 
 
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """An ``Idempotency-Key`` a tenant used: the job it created and a hash of the request."""
+
+    tenant_id: str
+    key: str
+    body_hash: str
+    job_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class PendingPrompt:
+    """A registered prompt without an outcome yet, at its stored generation."""
+
+    prompt_id: str
+    line: int
+    generation: int
+
+
 class JobStore(Protocol):
     """Durable job state."""
 
@@ -71,6 +91,24 @@ class JobStore(Protocol):
         """Raise ``prompt_count`` to at least the given value; set ``ingest_done`` if ``done``."""
         ...
 
+    async def list_jobs(
+        self, tenant_id: str, limit: int = 100, *, before: tuple[datetime, str] | None = None
+    ) -> list[Job]:
+        """The tenant's jobs newest first (by ``created_at``, then ``job_id``), at most
+        ``limit``, only those ordered after the ``(created_at, job_id)`` of ``before``."""
+        ...
+
+    async def request_cancel(self, job_id: str, at: datetime) -> bool:
+        """Set ``cancel_requested_at`` (once) on a job that has not ended; False if it has."""
+        ...
+
+    async def remember_idempotency_key(
+        self, record: IdempotencyRecord, now: datetime
+    ) -> IdempotencyRecord:
+        """Store ``record`` unless a live one (``expires_at`` after ``now``) has its tenant and
+        key; the record stored afterwards (``record`` itself, or the earlier one)."""
+        ...
+
     # Prompts
     async def register_prompts(
         self, job_id: str, prompts: Sequence[tuple[str, int]]
@@ -96,6 +134,14 @@ class JobStore(Protocol):
 
     async def advance(self, job_id: str, prompt_id: str, generation: int) -> bool:
         """Move the prompt to ``generation + 1``, dropping the lease; False if not at it."""
+        ...
+
+    async def pending_prompts(
+        self, job_id: str, after: str | None, limit: int
+    ) -> tuple[list[PendingPrompt], str | None]:
+        """One page of the registered prompts without an outcome, from the cursor ``after``
+        (None: the start), reading at most ``limit`` prompts; the page and the cursor of the
+        next one (None: this was the last)."""
         ...
 
     # Outcomes

@@ -40,7 +40,13 @@ TRANSITION_FIELDS = frozenset(JOB_FIELDS) - {
 """The fields a status transition may set."""
 
 DATETIME_FIELDS = frozenset(
-    {"created_at", "upload_expires_at", "started_processing_at", "completed_at"}
+    {
+        "created_at",
+        "upload_expires_at",
+        "started_processing_at",
+        "completed_at",
+        "cancel_requested_at",
+    }
 )
 """The fields holding a moment (timezone-aware, or None)."""
 
@@ -59,7 +65,8 @@ def to_utc(moment: datetime) -> datetime:
 
 def plain_field(name: str, value: Any) -> Any:
     """One ``Job`` field, checked: moments in UTC, ``params`` and ``error`` as dicts,
-    ``result_files`` a list of names, ``status`` its value, ``ingest_done`` a bool.
+    ``result_files`` a list of names, ``status`` its value, ``ingest_done`` a bool,
+    ``metadata`` a plain dict of strings.
 
     TypeError for a value of the wrong type, ValueError for a naive datetime.
     """
@@ -81,4 +88,6 @@ def plain_field(name: str, value: Any) -> Any:
         return JobStatus(value).value
     if name == "ingest_done":
         return bool(value)
+    if name == "metadata":
+        return {str(key): str(item) for key, item in value.items()}
     return value

@@ -48,7 +48,7 @@ from promptforge.jobstore._sqlite_schema import (
     plain,
     to_micros,
 )
-from promptforge.jobstore.base import ApiKeyRecord
+from promptforge.jobstore.base import ApiKeyRecord, IdempotencyRecord, PendingPrompt
 from promptforge.jobstore.fields import TRANSITION_FIELDS, dumps
 from promptforge.ratecontrol.base import Observation
 
@@ -186,13 +186,40 @@ class SqliteJobStore:
         if await self._call(ops.changes, sql, (prompt_count, int(done), job_id)) == 0:
             raise ValueError(f"no job {job_id!r}")
 
-    async def list_jobs(self, tenant_id: str, limit: int = 100) -> list[Job]:
-        """The tenant's jobs, newest first, at most ``limit``."""
+    async def list_jobs(
+        self, tenant_id: str, limit: int = 100, *, before: tuple[datetime, str] | None = None
+    ) -> list[Job]:
+        """The tenant's jobs newest first, at most ``limit``, after the ``before`` cursor."""
         if limit < 0:
             raise ValueError("limit must not be negative")
-        sql = f"{_SELECT_JOB} WHERE tenant_id = ? ORDER BY created_at DESC, job_id DESC LIMIT ?"
-        rows = await self._call(ops.fetch_all, sql, (tenant_id, limit))
+        sql = f"{_SELECT_JOB} WHERE tenant_id = ?"
+        params: tuple[Any, ...] = (tenant_id,)
+        if before is not None:
+            sql += " AND (created_at, job_id) < (?, ?)"
+            params += (to_micros(before[0]), before[1])
+        sql += " ORDER BY created_at DESC, job_id DESC LIMIT ?"
+        rows = await self._call(ops.fetch_all, sql, (*params, limit))
         return [decode_job(row) for row in rows]
+
+    async def request_cancel(self, job_id: str, at: datetime) -> bool:
+        """Set ``cancel_requested_at`` (once) on a job that has not ended; False if it has."""
+        final = tuple(status.value for status in JobStatus if status.final)
+        sql = (
+            "UPDATE jobs SET cancel_requested_at = COALESCE(cancel_requested_at, ?) "
+            "WHERE job_id = ? AND status NOT IN (?, ?, ?)"
+        )
+        return await self._call(ops.changes, sql, (to_micros(at), job_id, *final)) == 1
+
+    async def remember_idempotency_key(
+        self, record: IdempotencyRecord, now: datetime
+    ) -> IdempotencyRecord:
+        """Store ``record`` unless a live one has its tenant and key; the one stored after."""
+        row = (record.tenant_id, record.key, record.body_hash, record.job_id)
+        stored = await self._call(
+            ops.remember_key, row, to_micros(record.expires_at), to_micros(now)
+        )
+        tenant_id, key, body_hash, job_id, expires_at = stored
+        return IdempotencyRecord(tenant_id, key, body_hash, job_id, from_micros(expires_at))
 
     async def list_active_rate_keys(self) -> list[str]:
         """The distinct rate keys (``RateKey.id``) of jobs in ``PROCESSING``, sorted."""
@@ -250,6 +277,19 @@ class SqliteJobStore:
             "lease_until = NULL WHERE job_id = ? AND prompt_id = ? AND generation = ? AND done = 0"
         )
         return await self._call(ops.changes, sql, (job_id, prompt_id, generation)) == 1
+
+    async def pending_prompts(
+        self, job_id: str, after: str | None, limit: int
+    ) -> tuple[list[PendingPrompt], str | None]:
+        """Up to ``limit`` prompts without an outcome by ``prompt_id``, after the cursor (the
+        last ``prompt_id`` of the previous page); the page and the next cursor."""
+        sql = (
+            "SELECT prompt_id, line, generation FROM prompts "
+            "WHERE job_id = ? AND done = 0 AND prompt_id > ? ORDER BY prompt_id LIMIT ?"
+        )
+        rows = await self._call(ops.fetch_all, sql, (job_id, after or "", limit))
+        page = [PendingPrompt(*row) for row in rows]
+        return page, page[-1].prompt_id if len(page) == limit else None
 
     async def release_all_leases(self) -> int:
         """Drop every prompt lease: on start-up of a single-process runtime, all are orphans."""

@@ -22,7 +22,8 @@ from promptforge.blobstore.http import blob_routes
 from promptforge.blobstore.local import LocalBlobStore
 from promptforge.blobstore.signing import MIN_SECRET_BYTES, UrlSigner
 from promptforge.clock import Clock, SystemClock
-from promptforge.core.control_chain import step_if_due
+from promptforge.core.cancel import CANCEL_TARGET, handle_cancel
+from promptforge.core.control_chain import CONTROL_TARGET, handle_control, step_if_due
 from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
 from promptforge.core.finalize import handle_finalize
@@ -118,7 +119,9 @@ class EmbeddedRuntime:
             ("worker", handle_prompt),
             ("finalize", handle_finalize),
             ("expire", handle_expire),
+            (CANCEL_TARGET, handle_cancel),
             (WEBHOOK_TARGET, handle_webhook),
+            (CONTROL_TARGET, self._control_tick),  # the ticks of a batch line's own rate key
         ):
             # A worker may be holding an answer the provider is sending: let it finish.
             finish = target == "worker"
@@ -179,6 +182,11 @@ class EmbeddedRuntime:
     async def _on_upload(self, info: BlobInfo) -> None:
         """The local equivalent of the GCS finalize event: a named, durable ingest task."""
         await self.tasks.enqueue([finalize_event_task(info.bucket, info.name, info.generation)])
+
+    async def _control_tick(self, deps: Deps, delivery: Delivery) -> HandlerResult:
+        """A key's chain of ticks (``core.control_chain``), beside the loop: a line's own
+        rate key (``LineRoute``) is no job's key, so only its chain steps it."""
+        return await handle_control(deps, delivery, period=self.settings.control_period)
 
     async def _control_loop(self) -> None:
         period = self.settings.control_period

@@ -1,4 +1,4 @@
-"""What the rate controller learns from each provider call."""
+"""What the rate controller learns from each provider call, and the budget readings it keeps."""
 
 from __future__ import annotations
 
@@ -48,3 +48,12 @@ class Observation:
             latency=float(data.get("latency", 0.0)),
             signals=RateSignals(**data.get("signals", {})),
         )
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What remained of a stated budget, reported by the call that started at ``at``."""
+
+    kind: str
+    remaining: float
+    at: float

@@ -18,23 +18,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from promptforge.providers.base import CallOutcome, RateSignals
-from promptforge.ratecontrol.base import Observation
+from promptforge.ratecontrol.base import Observation, Reading
 from promptforge.ratecontrol.measure import ControllerConfig, dispatched_rate, ewma
-
-if TYPE_CHECKING:
-    from promptforge.ratecontrol.state import ControllerState
+from promptforge.ratecontrol.state import ControllerState
 
 __all__ = [
     "KINDS",
-    "Reading",
     "charge_ratio",
     "latest_readings",
     "named_at",
     "stated_cap",
+    "stated_floor",
     "stated_limits",
 ]
 
@@ -45,15 +41,6 @@ _COARSE = 1000  # budgets that are all multiples of this are rounded
 _TOGETHER = 0.001  # calls started this close together may have been admitted in any order
 _ONE_CALL = 1.5  # calls admitted between two readings: this many or more is not one
 _FLOOR = 0.5  # a budget below its reserve slows the rate to no less than this x the limit
-
-
-@dataclass(frozen=True)
-class Reading:
-    """What remained of a stated budget, reported by the call that started at ``at``."""
-
-    kind: str
-    remaining: float
-    at: float
 
 
 def _pair(signals: RateSignals, kind: str) -> tuple[int | None, int | None]:
@@ -235,6 +222,26 @@ def stated_cap(state: ControllerState, config: ControllerConfig, now: float) -> 
         else:
             caps.append(config.header_headroom * refill)
     return min(caps) if caps else None
+
+
+def stated_floor(state: ControllerState, config: ControllerConfig, now: float) -> float | None:
+    """Requests per second the stated budgets say are free, whatever else refuses calls.
+
+    When every stated limit has a fresh reading with more than its ``reserve`` left, the
+    provider's own accounting has room: refusals then come from something finer (per-second
+    enforcement, an acceleration limit), and the rate need not go under ``free_floor``
+    times the tightest stated limit to avoid them. ``None`` when a budget is spent or unread.
+    """
+    readings = {reading.kind: reading for reading in state.readings}
+    floors = []
+    for kind, limit, per in stated_limits(state, config):
+        reading = readings.get(kind)
+        if reading is None or now - reading.at > config.budget_max_age:
+            return None
+        if reading.remaining <= config.reserve * limit:
+            return None
+        floors.append(config.free_floor * limit / 60.0 / per)
+    return min(floors) if floors else None
 
 
 def _projected(  # noqa: PLR0917 - one formula's inputs

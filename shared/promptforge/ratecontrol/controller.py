@@ -40,6 +40,7 @@ from promptforge.ratecontrol.budget import (
     latest_readings,
     named_at,
     stated_cap,
+    stated_floor,
 )
 from promptforge.ratecontrol.headroom import queue_rate, record_queue_rate
 from promptforge.ratecontrol.measure import (
@@ -148,6 +149,11 @@ def step(
     else:
         decided = close_window(window, now, paused_until is not None, config)
     lower, upper = _bounds(decided, ceilings, now, config)
+    free = stated_floor(decided, config, now)
+    if free is not None:
+        # What the headers say is free stops any cut; after a 429 it raises nothing.
+        held = state.rate if state.saw_429 or counts.limited else math.inf
+        lower = max(lower, min(free, upper, held))
     rate = min(max(decided.rate, lower), upper)
     new_state = dataclasses.replace(
         decided,

@@ -56,6 +56,7 @@ class ControllerConfig:
     window_calls: float = 3.0  # a measurement window lasts long enough for this many calls
     header_headroom: float = 1.0  # share of a stated limit when its budget is not spendable
     reserve: float = 0.1  # share of a stated budget kept unspent
+    free_floor: float = 0.25  # never under this x a stated limit whose budget has room
     burst_max: float = 0.5  # spend spare stated budget at most this much above the limit
     budget_horizon: float = 20.0  # spend spare stated budget over at least this many seconds
     budget_max_age: float = 60.0  # a remaining-budget reading older than this is ignored

@@ -6,6 +6,7 @@ Pure functions of a ``ControllerState`` (see ``controller.py`` for the policy in
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 from promptforge.ratecontrol.budget import stated_limits
@@ -61,7 +62,33 @@ def banked_credit(state: ControllerState, elapsed: float, config: ControllerConf
     if estimate is None or elapsed <= 0:
         return state.credit
     banked = state.credit + (estimate - state.rate) * elapsed
-    return min(max(banked, 0.0), config.burst_horizon * estimate)
+    return min(max(banked, 0.0), bank_seconds(state, config) * estimate)
+
+
+def bank_seconds(state: ControllerState, config: ControllerConfig) -> float:
+    """How many seconds of its limit the provider may bank: as measured at the end of slow
+    start (``measured_bank``), else the worst case, ``burst_horizon``."""
+    return state.bank_seconds if state.bank_seconds is not None else config.burst_horizon
+
+
+def measured_bank(
+    state: ControllerState, limit: float, until: float, config: ControllerConfig
+) -> float:
+    """Seconds of ``limit`` the provider banked, from the slow start that just ended.
+
+    A provider refuses nothing while it has credit; slow start's first refused call
+    (started at ``until``) is the moment the bank ran dry, so everything dispatched above
+    the limit before it was paid from the bank: its size over the limit is how many
+    seconds of limit the provider keeps (a one-minute bucket: 60; a 5-second window: 5).
+    At least two periods, at most ``burst_horizon``.
+    """
+    edges = sorted({since for since, _ in state.history if since < until} | {until})
+    above = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        sent = dispatched_rate(state.history, lo, hi, config, state.configured)
+        above += max(0.0, sent - limit) * (hi - lo)
+    seconds = above / max(limit, config.min_rate)
+    return min(max(seconds, 2.0 * config.control_period), config.burst_horizon)
 
 
 def pause_until(
@@ -102,6 +129,13 @@ def cut(
     since = elapsed if counts.first_fresh is None else now - counts.first_fresh
     accepted = max(_accepted_rate(state, elapsed, since, now, shape, config), config.min_rate)
     estimate = state.limit_estimate if shape else accepted
+    dry_at, bank = state.dry_at, state.bank_seconds
+    if dry_at is None and state.limit_estimate is None and not shape:
+        dry_at = counts.first_fresh
+    if dry_at is not None and estimate is not None and now - dry_at <= config.burst_horizon:
+        # The first cuts after a cliff overstate the limit (successes still carry credit);
+        # each cut in the minute after it measures the bank again against the new estimate.
+        bank = measured_bank(state, estimate, dry_at, config)
     return reset_window(
         dataclasses.replace(
             state,
@@ -113,6 +147,8 @@ def cut(
             held_since=None,
             probe_step=config.probe_start,
             credit=0.0,
+            bank_seconds=bank,
+            dry_at=dry_at,
             gentle=state.gentle or shape,
             burst_ok=state.burst_ok and not shape,
             decreased_at=now,
@@ -135,7 +171,23 @@ def _quiet(state: ControllerState, estimate: float | None, config: ControllerCon
     )
     if not same:
         return config.plateau
+    if state.held_since is None:
+        # Not a probe: the rate was still climbing back (the aftermath of a cliff, or a
+        # limit that fell further). Only a probe that found nothing counts.
+        return state.quiet
     return min(2.0 * state.quiet, config.plateau_max)
+
+
+def _hold(state: ControllerState, config: ControllerConfig) -> float:
+    """Seconds to hold the target before probing: ``quiet`` for a provider that banks a
+    minute, shorter in proportion for one seen to bank less (at least a period).
+
+    A probe past the estimate is proven clean only once the provider's bank would be
+    spent (``credit``); a provider that banks five seconds proves it in five, and its
+    probes can come twelve times as often for the same share of 429s per probe.
+    """
+    share = bank_seconds(state, config) / config.burst_horizon
+    return max(config.control_period, state.quiet * min(1.0, share))
 
 
 def _accepted_rate(  # noqa: PLR0917 - private, one call site
@@ -175,16 +227,22 @@ def _accepted_rate(  # noqa: PLR0917 - private, one call site
     by_dispatch = sent * max(floor, 1.0 - refused)
     ok = state.window_ok
     if shape:
-        # The provider took in what came back: a cut about shape need not go under it.
-        if ok >= config.min_accepted_calls:
-            return max(by_dispatch, min(ok / elapsed, sent))
-        return by_dispatch
+        # The provider took in what came back: a cut about shape need not go under it (with
+        # few successes in the window, their running average says it). Retried refusals can
+        # outnumber what the rate dispatched, so the dispatch measure alone may say zero.
+        took = ok / elapsed if ok >= config.min_accepted_calls else state.delivered
+        return by_dispatch if took is None else max(by_dispatch, min(took, sent))
     if ok < config.min_accepted_calls:
         if state.limit_requests is not None:
             return state.limit_requests / 60.0
         # One refusal among a few calls is a coarse measure: the running average of
         # successes knows the accepted rate better (it never exceeds what was sent).
         if state.delivered is not None:
+            if state.limit_estimate is None and ok > 0:
+                # Slow start's first refusals on a tiny limit: the dispatch measure's floor
+                # (half of what was sent) overstates it; what was delivered does not. (With
+                # nothing delivered yet, that floor is all there is to go by.)
+                return min(state.delivered, sent)
             return max(by_dispatch, min(state.delivered, sent))
         return by_dispatch
     window = ok / elapsed
@@ -258,8 +316,13 @@ def _grow(
         # Never far ahead of what has been delivered: an unknown limit may sit behind a
         # burst allowance, and the further slow start outruns it, the harder the fall.
         # Stated budgets leave no such surprise: there the budgets bound the ramp.
+        # Within ``slow_start_lead`` times the window's own successes as well: the running
+        # average (10 s) lags a ramp that doubles every period, and held it to about 1.4x
+        # per period (25 s from 1 call/s to 1,200 RPM in the wall-clock Gemini case).
         if state.delivered is not None and not stated_limits(state, config):
-            rate = min(rate, max(base, config.slow_start_lead * state.delivered))
+            elapsed = max(now - state.window_start, config.control_period)
+            recent = max(state.delivered, state.window_ok / elapsed)
+            rate = min(rate, max(base, config.slow_start_lead * recent))
         return dataclasses.replace(state, rate=max(state.rate, rate))
     ceiling = base * (config.gentle_factor if state.gentle else config.slow_start_factor)
     # Past the last cut, probe at most ``probe_max`` above it until a burst horizon spent
@@ -274,11 +337,11 @@ def _grow(
     rate = state.rate
     if rate < target * (1.0 - 1e-9):
         rate = max(rate, min(target, ceiling))  # climb back, clocked by what comes back
-    elif base < 0.99 * state.rate:
+    elif base < 0.99 * state.rate and _lagging(state, now):
         pass  # the last step has not come back yet: wait for it
     elif held_since is None:
         held_since = now  # hold the target a while before probing past it
-    elif now - held_since < state.quiet:
+    elif now - held_since < _hold(state, config):
         pass
     else:
         rate += probe * estimate
@@ -287,7 +350,7 @@ def _grow(
         rate = cap
         if capped_at is None:
             capped_at = now
-        elif now - capped_at >= config.burst_horizon:
+        elif now - capped_at >= max(bank_seconds(state, config), config.window_calls / anchor):
             anchor, capped_at = cap, None
     return dataclasses.replace(
         state,
@@ -298,6 +361,12 @@ def _grow(
         anchor=anchor,
         capped_at=capped_at,
     )
+
+
+def _lagging(state: ControllerState, now: float) -> bool:
+    """Whether most of the window's answers were dispatched before it began (a latency
+    longer than half the window): then they say little about the rate set since."""
+    return 2.0 * (state.latency or 0.0) >= now - state.window_start
 
 
 def reset_window(state: ControllerState, now: float) -> ControllerState:

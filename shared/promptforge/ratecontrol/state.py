@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from promptforge.ratecontrol.budget import Reading
+from promptforge.ratecontrol.base import Reading
 from promptforge.ratecontrol.measure import DEFAULT_CONFIG
 
 __all__ = ["NO_CEILINGS", "Ceilings", "ControllerState", "Decision"]
@@ -45,6 +45,8 @@ class ControllerState:
     anchor: float | None = None  # the estimate at the last cut: probes stay near it
     capped_at: float | None = None  # since when the rate has been held at the probe cap
     credit: float = 0.0  # requests the provider may have banked while we ran under the estimate
+    bank_seconds: float | None = None  # seconds of its limit the provider was seen to bank
+    dry_at: float | None = None  # when slow start's first refused call started (bank dry)
     gentle: bool = False  # a 429 came with stated budget left: grow gently
     burst_ok: bool = True  # stated budgets may be spent above the limit
     paused_until: float | None = None

@@ -14,6 +14,7 @@ import asyncio
 import time
 from pathlib import Path
 
+from promptforge.ratesim.cases import CASES
 from promptforge.ratesim.cloudtasks import CloudTasksSpec
 from promptforge.ratesim.forge import ForgeOptions
 from promptforge.ratesim.plots import plot_scenario
@@ -62,8 +63,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wallclock-case",
         action="append",
-        choices=["openai", "gemini"],
-        help="with --wallclock: run only this case (repeat for both; default: both)",
+        choices=sorted(CASES),
+        help="with --wallclock: run only this case (repeat for several; default: all)",
+    )
+    parser.add_argument(
+        "--wallclock-repeat",
+        type=int,
+        default=1,
+        help="with --wallclock: real runs per case (fresh simulator each; the spread is "
+        "reported), and three simulated seeds when above 1",
     )
     parser.add_argument(
         "--wallclock-out",
@@ -121,7 +129,13 @@ def run(args: argparse.Namespace) -> int:
         from promptforge.ratesim.wallclock import run_wallclock
 
         return asyncio.run(
-            run_wallclock(args.wallclock_out, seed=args.seed, cases=args.wallclock_case)
+            run_wallclock(
+                args.wallclock_out,
+                seed=args.seed,
+                cases=args.wallclock_case,
+                repeat=args.wallclock_repeat,
+                plots=None if args.no_report else args.plots,
+            )
         )
     names = args.scenario or list(SCENARIOS)
     kinds = [ClientKind(k) for k in args.client] if args.client else list(ClientKind)

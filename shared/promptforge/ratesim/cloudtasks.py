@@ -75,6 +75,7 @@ class _Queue:
         self.throttled_until = -math.inf
         self._tasks: list[tuple[float, int, SimTask]] = []
         self._wake: float | None = None
+        self._pumping = False  # a handler that answers at once must not pump inside pump
 
     def _effective_rate(self) -> float:
         if self._loop.now < self.throttled_until:
@@ -122,7 +123,20 @@ class _Queue:
         self.pump()
 
     def pump(self) -> None:
-        """Dispatch what the limits allow now, then sleep until the next chance."""
+        """Dispatch what the limits allow now, then sleep until the next chance.
+
+        Not reentrant: a handler that answers at once (the gate deferring a task) calls
+        back into ``pump``, and the loop already under way dispatches what that freed.
+        """
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            self._pump()
+        finally:
+            self._pumping = False
+
+    def _pump(self) -> None:
         now = self._loop.now
         self._refill()
         tasks = self._tasks

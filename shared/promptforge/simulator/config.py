@@ -119,7 +119,9 @@ class SimulatorConfig:
     ``error_rate`` answers 5xx, ``overloaded_rate`` answers Anthropic's 529,
     ``timeout_rate`` hangs ``hang_seconds`` (real seconds) before answering,
     ``drop_rate`` closes the connection without a response. ``api_keys`` (when set)
-    is the set of keys accepted; otherwise any non-empty key is.
+    is the set of keys accepted; otherwise any non-empty key is. ``quota_failure=False``
+    leaves Gemini's 429s with ``RetryInfo`` only (no ``QuotaFailure`` naming the limit),
+    as many keys answer: the limit is then learnt from refusals alone.
     """
 
     limits: dict[str, LimitSpec] = field(default_factory=default_limits)
@@ -135,6 +137,7 @@ class SimulatorConfig:
     output_tokens_mean: int = 120
     time_scale: float = 1.0
     api_keys: frozenset[str] | None = None
+    quota_failure: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.limits) - set(PROVIDERS)

@@ -75,6 +75,10 @@ class GeminiWire(ProviderWire):
 
     name = "gemini"
 
+    def __init__(self, *, quota_failure: bool = True) -> None:
+        """``quota_failure=False``: 429s carry ``RetryInfo`` only, no ``QuotaFailure``."""
+        self.quota_failure = quota_failure
+
     def _invalid(self, message: str) -> WireError:
         return WireError(Reply(400, _status(400, "INVALID_ARGUMENT", message), {}))
 
@@ -166,7 +170,7 @@ class GeminiWire(ProviderWire):
     def rate_limited(
         self, request: SimRequest, completion: Completion, decision: Decision, ctx: CallContext
     ) -> Reply:
-        """429 ``RESOURCE_EXHAUSTED`` with QuotaFailure and RetryInfo details."""
+        """429 ``RESOURCE_EXHAUSTED`` with QuotaFailure (unless turned off) and RetryInfo."""
         refusal = decision.refusal or Refusal(LimitKind.REQUESTS, 0, 0, 1)
         metric, quota_id = _QUOTAS[refusal.kind]
         message = (
@@ -176,25 +180,27 @@ class GeminiWire(ProviderWire):
             f"* Quota exceeded for metric: {metric}, limit: {refusal.limit}, "
             f"model: {request.model}\nPlease retry in {_seconds(decision.retry_after)}."
         )
-        details = [
+        quota = {
+            "@type": f"{_TYPE}QuotaFailure",
+            "violations": [
+                {
+                    "quotaMetric": metric,
+                    "quotaId": quota_id,
+                    "quotaDimensions": {"location": "global", "model": request.model},
+                    "quotaValue": str(refusal.limit),
+                }
+            ],
+        }
+        retry = {"@type": f"{_TYPE}RetryInfo", "retryDelay": f"{math.floor(decision.retry_after)}s"}
+        details: list[dict[str, Any]] = [
             {
                 "@type": f"{_TYPE}Help",
                 "links": [
                     {"description": "Learn more about Gemini API quotas", "url": _RATE_LIMITS}
                 ],
             },
-            {
-                "@type": f"{_TYPE}QuotaFailure",
-                "violations": [
-                    {
-                        "quotaMetric": metric,
-                        "quotaId": quota_id,
-                        "quotaDimensions": {"location": "global", "model": request.model},
-                        "quotaValue": str(refusal.limit),
-                    }
-                ],
-            },
-            {"@type": f"{_TYPE}RetryInfo", "retryDelay": f"{math.floor(decision.retry_after)}s"},
+            *([quota] if self.quota_failure else []),
+            retry,
         ]
         return Reply(429, _status(429, "RESOURCE_EXHAUSTED", message, details), {})
 

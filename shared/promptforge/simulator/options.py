@@ -41,6 +41,7 @@ SCALAR_FIELDS = (
     "hang_seconds",
     "output_tokens_mean",
     "time_scale",
+    "quota_failure",
 )
 
 
@@ -137,6 +138,14 @@ def add_simulator_options(parser: argparse.ArgumentParser) -> None:
     add("--output-tokens", type=int, default=None, help="mean generated tokens per answer")
     add("--time-scale", type=float, default=None, help="simulated seconds per real second")
     add(
+        "--no-quota-failure",
+        dest="quota_failure",
+        action="store_const",
+        const=False,
+        default=None,
+        help="Gemini 429s carry RetryInfo only, without the QuotaFailure naming the limit",
+    )
+    add(
         "--api-key",
         dest="api_keys",
         action="append",
@@ -165,6 +174,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         hang_seconds=args.hang_seconds,
         output_tokens_mean=args.output_tokens,
         time_scale=args.time_scale,
+        quota_failure=args.quota_failure,
     )
 
 

@@ -51,8 +51,9 @@ _PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _wires() -> dict[str, ProviderWire]:
-    wires: list[ProviderWire] = [OpenAIWire(), AnthropicWire(), GeminiWire(), MistralWire()]
+def _wires(config: SimulatorConfig) -> dict[str, ProviderWire]:
+    gemini = GeminiWire(quota_failure=config.quota_failure)
+    wires: list[ProviderWire] = [OpenAIWire(), AnthropicWire(), gemini, MistralWire()]
     return {wire.name: wire for wire in wires}
 
 
@@ -87,7 +88,7 @@ class Simulator:
         self, config: SimulatorConfig, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.config = config
-        self.wires = _wires()
+        self.wires = _wires(config)
         self.limiter = RateLimiter(config.limits, config.schedule, clock, config.time_scale)
         self.stats = SimStats()
         self._rng = random.Random(config.seed)

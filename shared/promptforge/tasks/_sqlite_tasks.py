@@ -326,6 +326,20 @@ class SqliteTaskStore:
         row = self._db().execute("SELECT COUNT(*) FROM tasks WHERE queue = ?", (queue,)).fetchone()
         return int(row[0])
 
+    async def delete(self, queue: str, names: Sequence[str]) -> int:
+        """Delete the named pending tasks of ``queue`` (names stay taken); how many went."""
+        return await self._run(self._delete_sync, queue, json.dumps(list(names)))
+
+    def _delete_sync(self, queue: str, names: str) -> int:
+        def run(db: sqlite3.Connection) -> int:
+            return db.execute(
+                "DELETE FROM tasks WHERE queue = ? AND state = 'pending' "
+                "AND name IN (SELECT value FROM json_each(?))",
+                (queue, names),
+            ).rowcount
+
+        return self._transaction(run)
+
     async def stats(self, queue: str, now: float) -> dict[str, int]:
         """Counts for ``queue``: pending (all unfinished), running, due, dead."""
         return await self._run(self._stats_sync, queue, now)

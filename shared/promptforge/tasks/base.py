@@ -106,3 +106,8 @@ class TaskQueue(Protocol):
     async def pending(self, queue: str) -> int:
         """Tasks in the queue that have not completed (scheduled, due or running)."""
         ...
+
+    async def delete(self, queue: str, names: Sequence[str]) -> int:
+        """Delete the named tasks of ``queue`` not yet running (their names stay taken); how
+        many were deleted. Names not found are skipped."""
+        ...

@@ -171,6 +171,11 @@ class EmbeddedTaskQueue:
         self._require_open()
         return await self._store.pending(queue)
 
+    async def delete(self, queue: str, names: Sequence[str]) -> int:
+        """Delete the named tasks of ``queue`` that are not running; how many were deleted."""
+        self._require_open()
+        return await self._store.delete(queue, names) if names else 0
+
     # observability and maintenance
 
     async def stats(self, queue: str) -> dict[str, int]:

@@ -1,0 +1,364 @@
+"""Every operation of the public API, once: route, handler, models and documented failures.
+
+Both runtimes serve these (``api.app.create_api_app``) and the OpenAPI document is built
+from them (``api.openapi``). Each handler runs after the caller's key and per-key limit
+were checked (``api.app``), and only then reads its body or looks a job up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TypeVar
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from promptforge.api.operations import Call, Failure, Operation, parse_query, render
+from promptforge.api.schemas import (
+    BlobStored,
+    InitResponse,
+    JobList,
+    JobResults,
+    JobStatusBody,
+    ListQuery,
+    ResultsQuery,
+    SignedUrlQuery,
+    ValidateQuery,
+)
+from promptforge.core.idempotency import check_idempotency_key
+from promptforge.core.manage import cancel_job, list_jobs, stream_outcomes
+from promptforge.core.requests import MAX_INIT_BODY_BYTES, InitRequest, parse_init_request
+from promptforge.core.service import (
+    get_owned_job,
+    init_job,
+    job_results,
+    job_status,
+)
+from promptforge.core.validate import ValidationReport, Validator, validate_stream
+from promptforge.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from promptforge.formats import anthropic_batch, openai_batch
+
+_Q = TypeVar("_Q", bound=BaseModel)
+NDJSON = "application/x-ndjson"
+MAX_JOB_ID_CHARS = 45
+"""The longest UUID spelling ``uuid.UUID`` accepts: ``urn:uuid:`` and 36 characters."""
+
+
+def path_job_id(request: Request) -> str:
+    """The ``{job_id}`` of the path, refusing what no UUID spelling can be.
+
+    ``uuid.UUID`` reads any Unicode digit (32 Arabic-Indic ones make a UUID to it): only ASCII
+    of UUID length goes on to the core, so a job has exactly the spellings its hex allows.
+    """
+    job_id: str = request.path_params["job_id"]
+    if not job_id.isascii() or len(job_id) > MAX_JOB_ID_CHARS:
+        raise BadRequest("invalid_job_id", "job_id must be the UUID that /v1/jobs/init returned")
+    return job_id
+
+
+async def read_body(request: Request, limit: int, hint: str) -> bytes:
+    """The request body, refusing more than ``limit`` bytes without reading it all."""
+    chunks = bytearray()
+    async for chunk in limited_stream(request, limit, hint):
+        chunks += chunk
+    return bytes(chunks)
+
+
+async def limited_stream(request: Request, limit: int, hint: str) -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive, with a 413 once more than ``limit`` bytes came."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit, hint)
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            raise _too_large(limit, hint)
+        yield chunk
+
+
+def _too_large(limit: int, hint: str) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        "body_too_large",
+        f"request body is larger than {limit:,} bytes; {hint}",
+        details={"max_body_bytes": limit},
+    )
+
+
+def require_json(request: Request) -> None:
+    """Refuse a body labelled as anything but JSON (415); a body with no label is read as JSON."""
+    label = request.headers.get("content-type")
+    if label is None:
+        return
+    media_type = label.split(";", 1)[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return
+    raise UnsupportedMediaType(
+        "unsupported_media_type",
+        f"the body is labelled {label!r}; send the job's settings as JSON with "
+        "'Content-Type: application/json'",
+    )
+
+
+async def _init(call: Call) -> Response:
+    hint = "send only the job's settings here and PUT the prompts file to the upload_url"
+    require_json(call.request)
+    body = await read_body(call.request, MAX_INIT_BODY_BYTES, hint)
+    key = check_idempotency_key(call.request.headers.get("idempotency-key"))
+    created = await init_job(call.deps, call.tenant, parse_init_request(body), key)
+    return render(InitResponse, created, 202)
+
+
+async def _list(call: Call) -> Response:
+    query = parse_query(ListQuery, call.request)
+    return render(JobList, await list_jobs(call.deps, call.tenant, query.limit, query.after))
+
+
+async def _status(call: Call) -> Response:
+    job = await get_owned_job(call.deps, call.tenant, path_job_id(call.request))
+    return render(JobStatusBody, await job_status(call.deps, job))
+
+
+async def _results(call: Call) -> Response:
+    query = parse_query(ResultsQuery, call.request)
+    job = await get_owned_job(call.deps, call.tenant, path_job_id(call.request))
+    if query.output_type == "stream":
+        return StreamingResponse(stream_outcomes(call.deps, job), media_type=NDJSON)
+    listing = await job_results(
+        call.deps, job, page_size=query.page_size, page_token=query.page_token
+    )
+    return render(JobResults, listing)
+
+
+async def _cancel(call: Call) -> Response:
+    cancelled = await cancel_job(call.deps, call.tenant, path_job_id(call.request))
+    return render(JobStatusBody, cancelled, 202)
+
+
+async def _validate(call: Call) -> Response:
+    query = parse_query(ValidateQuery, call.request)
+    config = call.deps.config
+    hint = "split it into several jobs"
+    chunks = limited_stream(call.request, config.max_upload_bytes, hint)
+    validator = Validator(
+        call.deps.catalogue, query.provider, query.model, max_line_bytes=config.max_line_bytes
+    )
+    return render(ValidationReport, await validate_stream(chunks, validator))
+
+
+_JOB_PATH_FAILURES = (
+    Failure(400, "The job id is not a UUID.", ("invalid_job_id",)),
+    Failure(
+        404,
+        "No such job for this API key (another tenant's job looks the same).",
+        ("job_not_found",),
+    ),
+)
+_LINKS = {
+    "status": {
+        "operationId": "jobStatus",
+        "parameters": {"job_id": "$response.body#/job_id"},
+        "description": "Poll the job's status.",
+    },
+    "results": {
+        "operationId": "jobResults",
+        "parameters": {"job_id": "$response.body#/job_id"},
+        "description": "List the job's files once it has ended.",
+    },
+    "cancel": {
+        "operationId": "cancelJob",
+        "parameters": {"job_id": "$response.body#/job_id"},
+        "description": "Cancel the job.",
+    },
+}
+_SIGNED_URL_CODES = (
+    "missing_signature",
+    "malformed_signature",
+    "signature_mismatch",
+    "method_not_allowed",
+    "url_expired",
+    "content_type_mismatch",
+)
+_BLOB_NAME_CODES = ("invalid_bucket_name", "invalid_object_name", "invalid_content_length")
+_BLOB_PATH = "/blobs/{bucket}/{name}"
+
+API_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "POST",
+        "/v1/jobs/init",
+        "initJob",
+        "Create a job and get a signed upload URL",
+        _init,
+        InitResponse,
+        status=202,
+        body=InitRequest,
+        headers=(
+            (
+                "Idempotency-Key",
+                "Makes init safe to retry: the same key and body within 24 h answer the "
+                "first job (same job_id); the same key with another body is a 409.",
+            ),
+        ),
+        failures=(
+            Failure(
+                400,
+                "Malformed JSON (or nested over 64 levels), a missing, unknown or wrongly "
+                "typed field, or an unusable Idempotency-Key.",
+                (
+                    "malformed_json",
+                    "missing_field",
+                    "unknown_field",
+                    "invalid_field",
+                    "invalid_idempotency_key",
+                ),
+            ),
+            Failure(
+                409,
+                "The Idempotency-Key was used in the last 24 h with another body.",
+                ("idempotency_key_reused",),
+            ),
+            Failure(413, "Body larger than 64 KiB.", ("body_too_large",)),
+            Failure(
+                422,
+                "Unsupported provider, model or option.",
+                ("unsupported_provider", "unsupported_model", "unsupported_option"),
+            ),
+        ),
+        links=_LINKS,
+    ),
+    Operation(
+        "POST",
+        "/v1/jobs/validate",
+        "validateFile",
+        "Check a JSONL file as ingest would, without creating a job",
+        _validate,
+        ValidationReport,
+        description="Every problem a job of this file would meet (valid: false if any); an "
+        "unknown provider or model is one of them, with line null. The body is the JSONL "
+        "file as it is (any content type); an empty or absent one is reported as empty_file.",
+        raw_body="application/octet-stream",
+        body_optional=True,
+        query=ValidateQuery,
+        failures=(
+            Failure(
+                400,
+                "provider or model missing from the query, invalid, or another parameter in it.",
+                ("missing_parameter", "invalid_parameter", "unknown_parameter"),
+            ),
+            Failure(413, "Larger than the upload limit.", ("body_too_large",)),
+        ),
+    ),
+    Operation(
+        "GET",
+        "/v1/jobs",
+        "listJobs",
+        "The caller's jobs, newest first, a page at a time",
+        _list,
+        JobList,
+        query=ListQuery,
+        failures=(
+            Failure(
+                400,
+                "limit out of 1-100, or after is not one of the caller's jobs.",
+                ("invalid_parameter", "invalid_cursor"),
+            ),
+        ),
+    ),
+    Operation(
+        "GET",
+        "/v1/jobs/{job_id}/status",
+        "jobStatus",
+        "A job's progress",
+        _status,
+        JobStatusBody,
+        failures=_JOB_PATH_FAILURES,
+    ),
+    Operation(
+        "GET",
+        "/v1/jobs/{job_id}/results",
+        "jobResults",
+        "Signed download URLs of an ended job's files, or every line so far as one stream",
+        _results,
+        JobResults,
+        query=ResultsQuery,
+        streams=NDJSON,
+        failures=(
+            *_JOB_PATH_FAILURES,
+            Failure(
+                400,
+                "output_type, page_size or page_token is not valid.",
+                ("invalid_parameter", "invalid_page_token"),
+            ),
+            Failure(409, "output_type=urls and the job has not ended yet.", ("job_not_finished",)),
+        ),
+    ),
+    Operation(
+        "POST",
+        "/v1/jobs/{job_id}/cancel",
+        "cancelJob",
+        "Stop a job: nothing more is dispatched, calls in flight finish, the rest is cancelled",
+        _cancel,
+        JobStatusBody,
+        status=202,
+        description="The job ends CANCELLED once its calls in flight have finished; every "
+        "prompt that did not run is in errors.jsonl with code cancelled.",
+        failures=(
+            *_JOB_PATH_FAILURES,
+            Failure(409, "The job has already ended.", ("job_ended",)),
+        ),
+    ),
+    Operation(
+        "PUT",
+        _BLOB_PATH,
+        "uploadBlob",
+        "Upload the job's JSONL file to its signed upload_url (embedded runtime)",
+        None,
+        BlobStored,
+        description="Use the upload_url from /v1/jobs/init exactly as given; no API key. On "
+        "the Google runtime the upload_url is a Cloud Storage V4 signed URL instead.",
+        raw_body="application/octet-stream",
+        query=SignedUrlQuery,
+        authenticated=False,
+        failures=(
+            Failure(400, "Bad bucket or object name, or Content-Length.", _BLOB_NAME_CODES),
+            Failure(403, "The signed URL was refused.", _SIGNED_URL_CODES),
+            Failure(
+                404,
+                "Not a blob URL (an object name with a line break matches no route).",
+                ("not_found",),
+            ),
+            Failure(405, "Blob URLs accept GET, HEAD and PUT only.", ("method_not_allowed",)),
+            Failure(
+                409,
+                "The file was already uploaded (an upload URL works once), or the object "
+                "name is taken by a folder.",
+                ("upload_exists", "object_name_conflict"),
+            ),
+            Failure(413, "Larger than the upload limit.", ("upload_too_large",)),
+        ),
+    ),
+    Operation(
+        "GET",
+        _BLOB_PATH,
+        "downloadBlob",
+        "Download a result file from its signed URL (embedded runtime)",
+        None,
+        None,
+        query=SignedUrlQuery,
+        streams=NDJSON,
+        authenticated=False,
+        failures=(
+            Failure(400, "Bad bucket or object name.", _BLOB_NAME_CODES),
+            Failure(403, "The signed URL was refused.", _SIGNED_URL_CODES),
+            Failure(
+                404, "No such object, or not a blob URL at all.", ("object_not_found", "not_found")
+            ),
+            Failure(405, "Blob URLs accept GET, HEAD and PUT only.", ("method_not_allowed",)),
+        ),
+    ),
+    *openai_batch.OPERATIONS,  # OpenAI Files + Batches: formats/openai_batch.py
+    *anthropic_batch.OPERATIONS,  # Anthropic Message Batches: formats/anthropic_batch.py
+)
+"""The public API, in the order the document lists it (``/healthz`` and ``/openapi.json``
+are added by ``api.app``)."""
