@@ -69,7 +69,7 @@ def test_index_file_matches_the_layout() -> None:
     declared = json.loads(INDEX_FILE.read_text())
     assert declared == firestore_indexes("pf")
     groups = {index["collectionGroup"] for index in declared["indexes"]}
-    assert groups == {"pf_jobs", "items"}
+    assert groups == {"pf_jobs", "items", "pf_prompts", "pf_prompt_versions"}
     assert firestore_indexes("blue")["indexes"][0]["collectionGroup"] == "blue_jobs"
 
 

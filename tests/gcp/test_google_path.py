@@ -33,6 +33,8 @@ from urllib.parse import quote
 import anyio
 import httpx
 import pytest
+from phoenix.client import Client as PhoenixClient
+from phoenix.client.types import PromptVersion
 from standardwebhooks import Webhook
 
 from promptforge.clock import SystemClock
@@ -584,3 +586,60 @@ async def test_a_chat_job_webhook_is_retried_and_signed_on_the_google_path(
     assert events[0]["type"] == "job.completed"
     assert events[0]["data"]["job_id"] == job["job_id"]
     assert events[0]["data"]["completed_count"] == 30
+
+
+async def test_a_job_over_a_prompt_version_on_the_google_path(stack: GoogleStack) -> None:
+    """Phoenix's client creates a version through the api function (stored in Firestore); a
+    job over it renders every row as Phoenix does, and a row missing a variable is an error."""
+    phoenix = PhoenixClient(base_url=stack.api, api_key=stack.api_key)
+    version = PromptVersion.from_openai(
+        {
+            "model": "gpt-4o-mini",
+            "messages": [
+                {"role": "system", "content": "You are {{ persona }}."},
+                {"role": "user", "content": "Ticket {{ticket}}: {{ message }}"},
+            ],
+            "temperature": 0.4,
+            "max_tokens": 33,
+        }
+    )
+    created = await asyncio.to_thread(phoenix.prompts.create, version=version, name="g-support")
+    assert created.id is not None
+    client = stack.firestore.client(stack.project)
+    try:
+        stored = await FirestoreJobStore(client).get_prompt_version("tenant-g", created.id)
+    finally:
+        await close_client(client)
+    assert stored is not None and stored.data["model_name"] == "gpt-4o-mini"
+    rows = [
+        {
+            "prompt_id": f"g{i}",
+            "variables": {"persona": "<b>a</b> & b", "ticket": f"G-{i}", "message": f"m&{i}"},
+        }
+        for i in range(10)
+    ]
+    missing = {"prompt_id": "g10", "variables": {"persona": "p", "ticket": "G-x"}}
+    async with httpx.AsyncClient(timeout=30) as http:
+        await http.post(f"{stack.simulator_url}/_sim/reset")
+        created_job = await http.post(
+            f"{stack.api}/v1/jobs/init",
+            headers={"Authorization": f"Bearer {stack.api_key}"},
+            json={"prompt": "g-support"},
+        )
+        assert created_job.status_code == 202, created_job.text
+        job = created_job.json()
+        await _put(http, job["upload_url"], jsonl([*rows, missing]))
+        status = await _wait_final(http, stack, job["job_id"])
+        files = await _download(http, stack, job["job_id"])
+        sent = [r["body"] for r in (await http.get(f"{stack.simulator_url}/_sim/requests")).json()]
+    assert status["status"] == "COMPLETED", f"{status}\n{stack.logs()}"
+    finished = Finished(status, files)
+    assert sorted(r["prompt_id"] for r in finished.results) == sorted(r["prompt_id"] for r in rows)
+    assert [(e["prompt_id"], e["error"]["code"]) for e in finished.errors] == [
+        ("g10", "missing_variable")
+    ]
+    expected = [created.format(variables=row["variables"])["messages"] for row in rows]
+    assert sent and all(body["messages"] in expected for body in sent)
+    assert {body["messages"][1]["content"] for body in sent} == {e[1]["content"] for e in expected}
+    # The simulator's URL takes OpenAI's legacy max_tokens (the adapter's choice for it).
+    assert all((b["temperature"], b["max_tokens"]) == (0.4, 33) for b in sent)

@@ -592,3 +592,26 @@ def test_example_prompts_file_is_what_the_script_builds(tmp_path: Path) -> None:
         [sys.executable, str(script), "--out", str(out)], check=True, capture_output=True
     )
     assert out.read_bytes() == EXAMPLE_FILE.read_bytes()
+
+
+async def test_wait_for_job_polls_less_often_as_the_job_runs(
+    fake: tuple[FakePromptForge, str],
+    client: PromptForgeClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, _ = fake
+    server.polls_to_finish = 8
+    prompts = tmp_path / "p.jsonl"
+    write_prompts(prompts, 3)
+    waits: list[float] = []
+
+    async def record(delay: float) -> None:
+        waits.append(delay)
+
+    monkeypatch.setattr("promptforge.cli.submit.anyio.sleep", record)
+    job = await client.init_job("openai", "gpt-4o-mini")
+    await client.upload(job["upload_url"], prompts)
+    await wait_for_job(client, job["job_id"], poll_interval=1.0, max_poll_interval=3.0)
+    assert waits[:4] == [1.0, 1.5, 2.25, 3.0]  # each wait half as long again, up to the cap
+    assert set(waits[4:]) == {3.0} and len(waits) == 7  # 8 polls, the last one final

@@ -18,8 +18,18 @@ from promptforge.core.models import GenerationParams
 from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
 
 REFUSED = "422"
+NOT_SENT = "not sent"
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 JSON_SCHEMA = {"type": "json_schema", "json_schema": {"name": "answer", "schema": SCHEMA}}
+FUNCTION = {"name": "get_weather", "description": "Weather of a city", "parameters": SCHEMA}
+TOOLS = {  # Phoenix's PromptTools, as a prompt version holds them
+    "type": "tools",
+    "tools": [{"type": "function", "function": FUNCTION}],
+    "tool_choice": {"type": "specific_function", "function_name": "get_weather"},
+    "disable_parallel_tool_calls": True,
+}
+OPENAI_TOOLS = [{"type": "function", "function": FUNCTION}]
+OPENAI_CHOICE = {"type": "function", "function": {"name": "get_weather"}}
 
 # case -> (params, {provider: (path, value) | REFUSED})
 TABLE: dict[str, tuple[GenerationParams, dict[str, Any]]] = {
@@ -99,10 +109,56 @@ TABLE: dict[str, tuple[GenerationParams, dict[str, Any]]] = {
         GenerationParams(response_format=JSON_SCHEMA),
         {
             "openai": ("response_format", JSON_SCHEMA),
-            "anthropic": REFUSED,
+            "anthropic": ("output_config.format", {"type": "json_schema", "schema": SCHEMA}),
             "gemini": ("generationConfig.responseJsonSchema", SCHEMA),
             "mistral": ("response_format", JSON_SCHEMA),
         },
+    ),
+    "tools": (
+        GenerationParams(tools=TOOLS),
+        {
+            "openai": ("tools", OPENAI_TOOLS),
+            "anthropic": (
+                "tools",
+                [
+                    {
+                        "name": "get_weather",
+                        "description": "Weather of a city",
+                        "input_schema": SCHEMA,
+                    }
+                ],
+            ),
+            "gemini": (
+                "tools.0.functionDeclarations",
+                [
+                    {
+                        "name": "get_weather",
+                        "description": "Weather of a city",
+                        "parametersJsonSchema": SCHEMA,
+                    }
+                ],
+            ),
+            "mistral": ("tools", OPENAI_TOOLS),
+        },
+    ),
+    "tools_choice": (
+        GenerationParams(tools=TOOLS),
+        {
+            "openai": ("tool_choice", OPENAI_CHOICE),
+            "anthropic": (
+                "tool_choice",
+                {"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True},
+            ),
+            "gemini": (
+                "toolConfig.functionCallingConfig",
+                {"mode": "ANY", "allowedFunctionNames": ["get_weather"]},
+            ),
+            "mistral": ("tool_choice", OPENAI_CHOICE),
+        },
+    ),
+    "prompt_version_id": (  # read by ingest (the template), never by the provider
+        GenerationParams(prompt_version_id="pv_1"),
+        dict.fromkeys(("openai", "anthropic", "gemini", "mistral"), NOT_SENT),
     ),
 }
 
@@ -149,7 +205,17 @@ def test_option_is_mapped_or_refused(case: str, provider: str) -> None:
         params=params,
     )
     option = _option(case)
-    if cells[provider] == REFUSED:
+    if cells[provider] == NOT_SENT:
+        assert adapter.unsupported(params) == []
+        baseline = adapter.build_request(
+            base_url=BASE_URLS[provider],
+            api_key="key-123456",
+            model="some-model",
+            prompt="What is the capital of France?",
+            params=GenerationParams(),
+        )
+        assert request.json == baseline.json
+    elif cells[provider] == REFUSED:
         assert adapter.unsupported(params) == [option]
         # Never silently sent in some other shape either.
         baseline = adapter.build_request(

@@ -45,6 +45,13 @@ _PATH_PARAMS: dict[str, dict[str, Any]] = {
     },
     "bucket": {"type": "string"},
     "name": {"type": "string"},
+    "name_or_id": {
+        "type": "string",
+        "maxLength": 200,
+        "description": "A prompt's name or its id (prm_...).",
+    },
+    "version_id": {"type": "string", "maxLength": 200, "description": "A prompt version's id."},
+    "tag": {"type": "string", "maxLength": 200, "description": "A tag's name."},
     "file_id": {"type": "string", "description": "A file id from POST /v1/files."},
     "batch_id": {"type": "string", "description": "A batch id from creating the batch."},
 }

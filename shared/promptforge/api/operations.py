@@ -99,9 +99,8 @@ def parse_query(model: type[_Q], request: Request) -> _Q:
         first = exc.errors(include_url=False)[0]
         name = ".".join(str(part) for part in first["loc"])
         code = _PARAMETER_CODES.get(first["type"], "invalid_parameter")
-        raise BadRequest(
-            code, f"query parameter {name!r}: {first['msg']}", details={"parameter": name}
-        ) from exc
+        where = f"query parameter {name!r}" if name else "query"  # "" : the parameters together
+        raise BadRequest(code, f"{where}: {first['msg']}", details={"parameter": name}) from exc
 
 
 _PARAMETER_CODES = {"missing": "missing_parameter", "extra_forbidden": "unknown_parameter"}

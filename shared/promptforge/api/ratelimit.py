@@ -126,6 +126,15 @@ DEFAULT_LIMITS: Mapping[str, Limit] = {
     LIST: Limit(per_minute=600, burst=100),
     CANCEL: Limit(per_minute=60, burst=30),
     VALIDATE: Limit(per_minute=60, burst=10),
+    # The prompt registry: writes like init, reads like listing.
+    "POST /v1/prompts": Limit(per_minute=60, burst=30),
+    "POST /v1/prompt_versions/{version_id}/tags": Limit(per_minute=60, burst=30),
+    "GET /v1/prompts": Limit(per_minute=600, burst=100),
+    "GET /v1/prompts/{name_or_id}/versions": Limit(per_minute=600, burst=100),
+    "GET /v1/prompts/{name_or_id}/latest": Limit(per_minute=600, burst=100),
+    "GET /v1/prompt_versions/{version_id}": Limit(per_minute=600, burst=100),
+    "GET /v1/prompt_versions/{version_id}/tags": Limit(per_minute=600, burst=100),
+    "GET /v1/prompts/{name_or_id}/tags/{tag}": Limit(per_minute=600, burst=100),
 }
 """Per API key. PromptLoop's batch API (seed 002) allows 4 creates, 20 status reads and 10
 result listings a minute; PromptForge keeps that shape (status polled most, creating least)

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from promptforge.api import prompt_routes as prompts
 from promptforge.api.operations import Call, Failure, Operation, parse_query, render
 from promptforge.api.schemas import (
     BlobStored,
@@ -27,6 +28,7 @@ from promptforge.api.schemas import (
     ValidateQuery,
 )
 from promptforge.core.idempotency import check_idempotency_key
+from promptforge.core.jsonl import validate_line
 from promptforge.core.manage import cancel_job, list_jobs, stream_outcomes
 from promptforge.core.requests import MAX_INIT_BODY_BYTES, InitRequest, parse_init_request
 from promptforge.core.service import (
@@ -38,6 +40,7 @@ from promptforge.core.service import (
 from promptforge.core.validate import ValidationReport, Validator, validate_stream
 from promptforge.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from promptforge.formats import anthropic_batch, openai_batch
+from promptforge.prompts.jobs import LineValidator, version_reader
 
 _Q = TypeVar("_Q", bound=BaseModel)
 NDJSON = "application/x-ndjson"
@@ -140,9 +143,19 @@ async def _validate(call: Call) -> Response:
     query = parse_query(ValidateQuery, call.request)
     config = call.deps.config
     hint = "split it into several jobs"
+    provider, model = query.provider, query.model
+    validate: LineValidator = validate_line
+    if query.prompt_version_id is not None:
+        target, validate = await version_reader(call.deps, call.tenant, query.prompt_version_id)
+        provider, model = target.provider, target.model
+    assert provider is not None and model is not None
     chunks = limited_stream(call.request, config.max_upload_bytes, hint)
     validator = Validator(
-        call.deps.catalogue, query.provider, query.model, max_line_bytes=config.max_line_bytes
+        call.deps.catalogue,
+        provider,
+        model,
+        max_line_bytes=config.max_line_bytes,
+        validate=validate,
     )
     return render(ValidationReport, await validate_stream(chunks, validator))
 
@@ -219,10 +232,16 @@ API_OPERATIONS: tuple[Operation, ...] = (
                 ("idempotency_key_reused",),
             ),
             Failure(413, "Body larger than 64 KiB.", ("body_too_large",)),
+            prompts.INIT_PROMPT_404,
             Failure(
                 422,
-                "Unsupported provider, model or option.",
-                ("unsupported_provider", "unsupported_model", "unsupported_option"),
+                "Unsupported provider, model or option (or prompt template).",
+                (
+                    "unsupported_provider",
+                    "unsupported_model",
+                    "unsupported_option",
+                    "unsupported_template",
+                ),
             ),
         ),
         links=_LINKS,
@@ -243,10 +262,21 @@ API_OPERATIONS: tuple[Operation, ...] = (
         failures=(
             Failure(
                 400,
-                "provider or model missing from the query, invalid, or another parameter in it.",
+                "Neither provider and model nor prompt_version_id in the query, one invalid, "
+                "or another parameter in it.",
                 ("missing_parameter", "invalid_parameter", "unknown_parameter"),
             ),
+            Failure(
+                404,
+                "prompt_version_id names no prompt version of the caller's.",
+                ("prompt_version_not_found",),
+            ),
             Failure(413, "Larger than the upload limit.", ("body_too_large",)),
+            Failure(
+                422,
+                "The prompt version's provider or template cannot run as a job.",
+                ("unsupported_provider", "unsupported_template"),
+            ),
         ),
     ),
     Operation(
@@ -357,6 +387,14 @@ API_OPERATIONS: tuple[Operation, ...] = (
             Failure(405, "Blob URLs accept GET, HEAD and PUT only.", ("method_not_allowed",)),
         ),
     ),
+    prompts.CREATE_PROMPT,
+    prompts.LIST_PROMPTS,
+    prompts.LIST_VERSIONS,
+    prompts.LATEST_VERSION,
+    prompts.GET_VERSION,
+    prompts.TAG_VERSION,
+    prompts.VERSION_TAGS,
+    prompts.TAGGED_VERSION,
     *openai_batch.OPERATIONS,  # OpenAI Files + Batches: formats/openai_batch.py
     *anthropic_batch.OPERATIONS,  # Anthropic Message Batches: formats/anthropic_batch.py
 )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
     from pydantic.types import JsonDict
@@ -175,10 +176,27 @@ class ValidateQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    provider: str = Field(
-        min_length=1, max_length=64, description="The provider the job would run on."
+    provider: str | None = Field(
+        None, min_length=1, max_length=64, description="The provider the job would run on."
     )
-    model: str = Field(min_length=1, max_length=200, description="The model it would run on.")
+    model: str | None = Field(
+        None, min_length=1, max_length=200, description="The model it would run on."
+    )
+    prompt_version_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Instead of provider and model: the prompt version the rows are for "
+        "(rows {prompt_id, variables}; a row missing a variable is reported).",
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ValidateQuery:
+        if self.prompt_version_id is None and (self.provider is None or self.model is None):
+            raise PydanticCustomError("missing", "give provider and model, or prompt_version_id")
+        if self.prompt_version_id is not None and (self.provider or self.model):
+            raise ValueError("prompt_version_id decides provider and model: give it alone")
+        return self
 
 
 class SignedUrlQuery(BaseModel):

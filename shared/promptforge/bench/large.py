@@ -10,7 +10,7 @@ temporary data dir:
    task per prompt; the dispatcher is off);
 2. **complete**: every prompt gets a RESULT outcome through the job store's
    ``record_outcomes``, in batches from several concurrent "workers", then
-   ``enqueue_finalize_if_ready`` as the last worker would. No provider is called and
+   ``enqueue_finalize_if_ready`` as the controller's next tick would. No provider is called and
    no task is claimed: millions of provider calls are not what is measured here;
 3. **finalize**: ``core.finalize.handle_finalize``, the handler the runtime runs on
    the job's finalize task: every result shard, ``errors.jsonl``, ``COMPLETED``.

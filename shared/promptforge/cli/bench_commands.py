@@ -58,6 +58,13 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     _report_options(large)
 
+    cloud = benchmarks.add_parser(
+        "cloud",
+        help="a job on the Google path (emulators): every billable operation counted and priced",
+    )
+    cloud.add_argument("--prompts", type=int, default=20_000, help="prompts in the job")
+    _report_options(cloud)
+
     from promptforge.ratesim.cli import add_arguments
 
     rate = benchmarks.add_parser(
@@ -198,6 +205,50 @@ async def cmd_bench_large(args: argparse.Namespace) -> int:
     flat = memory_is_flat(runs)
     _print(f"memory flat across sizes: {'yes' if flat else 'NO'}")
     return 0 if all(run.ok for run in runs) else 1
+
+
+async def cmd_bench_cloud(args: argparse.Namespace) -> int:
+    """Run the cloud-cost benchmark; its last line is one JSON object of the figures."""
+    import json
+
+    from promptforge.bench.cloud import run_cloud_bench
+    from promptforge.bench.cloud_report import (
+        HEADER,
+        SECTION,
+        breakdown_rows,
+        hottest_documents,
+        report_section,
+    )
+    from promptforge.logs import configure_logging
+
+    if args.prompts < 1:
+        _print("[red]--prompts must be at least 1[/red]")
+        return 2
+    configure_logging("WARNING")
+    _print(f"cloud: {args.prompts:,} prompts through the metered Google path (emulators)…")
+    figures = await run_cloud_bench(args.prompts)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="promptforge bench cloud: list price per million prompts")
+    for column in HEADER:
+        table.add_column(column, justify="left" if column in ("service", "unit") else "right")
+    for row in breakdown_rows(figures):
+        table.add_row(*(cell.replace("**", "") for cell in row))
+    Console().print(table)
+    _print(f"most-written documents: {hottest_documents(figures)}")
+    rpcs = ", ".join(
+        f"{name} {n / figures.prompts:.2f}" for name, n in sorted(figures.calls.items())
+    )
+    _print(f"client calls per prompt: {rpcs}")
+    if figures.unpriced:
+        _print(f"[red]calls no price rule counts: {figures.unpriced}[/red]")
+    if not args.no_report:
+        command = f"promptforge bench cloud --prompts {args.prompts}"
+        _write(args.report, SECTION, report_section(figures, command))
+    print(json.dumps(figures.summary()), flush=True)
+    ok = figures.status == "COMPLETED" and figures.lost == figures.duplicates == 0
+    return 0 if ok and not figures.unpriced else 1
 
 
 def _print(text: str) -> None:

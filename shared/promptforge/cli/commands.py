@@ -123,6 +123,9 @@ async def cmd_submit(args: argparse.Namespace) -> int:
     key = _api_key()
     if key is None:
         return 2
+    if (args.prompt is None) == (args.provider is None or args.model is None):
+        console.print("[red]error:[/red] give --provider and --model, or --prompt (not both)")
+        return 2
     async with PromptForgeClient(args.url, key) as client:
         try:
             summary = await submit_file(
@@ -140,6 +143,7 @@ async def cmd_submit(args: argparse.Namespace) -> int:
                     "metadata": dict(args.metadata) if args.metadata else None,
                     "webhook_url": args.webhook_url,
                     "idempotency_key": args.idempotency_key,
+                    "prompt": args.prompt,
                 },
                 console=console,
             )

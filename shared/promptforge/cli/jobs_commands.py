@@ -152,7 +152,7 @@ async def cmd_jobs_list(args: argparse.Namespace) -> int:
             console.print(f"more: promptforge jobs list --after {page['data'][-1]['job_id']}")
         return 0
 
-    return await _with_client(args, run)
+    return await with_client(args, run)
 
 
 async def cmd_jobs_status(args: argparse.Namespace) -> int:
@@ -162,7 +162,7 @@ async def cmd_jobs_status(args: argparse.Namespace) -> int:
         status = await client.status(args.job_id)
         return _print_json(status) if args.json else _print_status(status)
 
-    return await _with_client(args, run)
+    return await with_client(args, run)
 
 
 async def cmd_jobs_cancel(args: argparse.Namespace) -> int:
@@ -180,7 +180,7 @@ async def cmd_jobs_cancel(args: argparse.Namespace) -> int:
         console.print(f"cancel requested for {status['job_id']}: {status['status']}{ending}")
         return 0
 
-    return await _with_client(args, run)
+    return await with_client(args, run)
 
 
 async def cmd_jobs_validate(args: argparse.Namespace) -> int:
@@ -199,7 +199,7 @@ async def cmd_jobs_validate(args: argparse.Namespace) -> int:
             console.print(f"{report['prompt_count']} valid prompt(s); {verdict}")
         return 0 if report["valid"] else 1
 
-    return await _with_client(args, run)
+    return await with_client(args, run)
 
 
 async def cmd_jobs_results(args: argparse.Namespace) -> int:
@@ -217,12 +217,14 @@ async def cmd_jobs_results(args: argparse.Namespace) -> int:
             print(path)
         return 0
 
-    return await _with_client(args, run)
+    return await with_client(args, run)
 
 
-async def _with_client(
+async def with_client(
     args: argparse.Namespace, run: Callable[[PromptForgeClient], Awaitable[int]]
 ) -> int:
+    """Run ``run`` with a client of ``--url`` and ``PROMPTFORGE_API_KEY``; an API error is
+    printed and answers 1 (no key: 2)."""
     key = os.environ.get("PROMPTFORGE_API_KEY")
     if not key:
         console.print(

@@ -1,4 +1,5 @@
-"""``promptforge``: serve, simulate, submit, status, results, jobs, keys, demo, dev, bench."""
+"""``promptforge``: serve, simulate, submit, status, results, jobs, prompts, keys, demo, dev,
+bench."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from promptforge.cli.jobs_commands import add_jobs_parser, add_submit_labels, client_options
+from promptforge.cli.prompts_commands import add_prompts_parser, add_target_options
 from promptforge.errors import ConfigurationError
 
 
@@ -68,8 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     submit = sub.add_parser("submit", help="submit a JSONL file and download its results")
     submit.add_argument("file", type=Path)
-    submit.add_argument("--provider", required=True)
-    submit.add_argument("--model", required=True)
+    add_target_options(submit)
     submit.add_argument("--max-retries", type=int, default=3)
     submit.add_argument("--rpm", type=int, default=None)
     submit.add_argument("--tpm", type=int, default=None)
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     client_options(results)
 
     add_jobs_parser(sub)
+    add_prompts_parser(sub)
 
     keys = sub.add_parser("keys", help="manage API keys (embedded runtime, or a deployment)")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -138,6 +140,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         from promptforge.cli import bench_commands
 
         handler = getattr(bench_commands, f"cmd_bench_{args.bench_command}")
+    elif args.command == "prompts":
+        from promptforge.cli import prompts_commands
+
+        handler = getattr(prompts_commands, f"cmd_prompts_{args.prompts_command}")
     elif args.command == "jobs":
         from promptforge.cli import jobs_commands
 

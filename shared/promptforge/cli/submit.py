@@ -81,8 +81,8 @@ async def submit_file(
     client: PromptForgeClient,
     path: Path,
     *,
-    provider: str,
-    model: str,
+    provider: str | None,
+    model: str | None,
     out_dir: Path,
     max_retries: int = 3,
     rpm: int | None = None,
@@ -95,7 +95,8 @@ async def submit_file(
 ) -> SubmitSummary:
     """Run one prompts file end to end and download every output file to ``out_dir/<job_id>/``.
 
-    ``labels`` are init's name, metadata, webhook_url and idempotency_key (None: not sent).
+    ``labels`` are init's name, metadata, webhook_url and idempotency_key (None: not sent),
+    and ``prompt`` (a prompt version to run, ``cli.prompts_commands.prompt_target``).
     Raises :class:`InputFileError` before any API call if the file is not usable, and
     :class:`ClientError` when a call fails for good. On Ctrl-C (``CancelledError`` or
     ``KeyboardInterrupt``) it prints how to resume and re-raises.
@@ -116,7 +117,7 @@ async def submit_file(
         )
     if show_progress:
         console.print(
-            f"Job [bold]{job_id}[/] created ({provider}/{model}); "
+            f"Job [bold]{job_id}[/] created ({_target(provider, model, extra)}); "
             f"uploading {escape(path.name)} ({_human_size(size)})",
             highlight=False,
             soft_wrap=True,
@@ -184,8 +185,13 @@ async def wait_for_job(
     on_status: Callable[[dict[str, Any]], None] | None = None,
     on_retry: Callable[[ClientError, float], None] | None = None,
     patience: float = 120.0,
+    max_poll_interval: float = 10.0,
 ) -> dict[str, Any]:
     """Poll the job's status until ``COMPLETED`` or ``FAILED``; returns the final status body.
+
+    The wait between polls starts at ``poll_interval`` and grows by half each poll up
+    to ``max_poll_interval``: a long job is checked every few seconds, not every second
+    (each status call reads the job and its counters on the server).
 
     Transient failures (no response, 408, 429, 5xx) are retried with exponential
     backoff (honouring ``Retry-After``) for up to ``patience`` seconds in a row, each
@@ -196,6 +202,7 @@ async def wait_for_job(
         raise ValueError(f"poll_interval must be positive, got {poll_interval}")
     failing_since: float | None = None
     backoff = poll_interval
+    interval = poll_interval
     while True:
         try:
             status = await client.status(job_id)
@@ -215,7 +222,8 @@ async def wait_for_job(
             on_status(status)
         if status.get("status") in _FINAL:
             return status
-        await anyio.sleep(poll_interval)
+        await anyio.sleep(interval)
+        interval = min(interval * _POLL_GROWTH, max(max_poll_interval, poll_interval))
 
 
 async def fetch_results(client: PromptForgeClient, job_id: str, out_dir: Path) -> list[Path]:
@@ -280,6 +288,14 @@ def _safe_name(name: str, *, what: str) -> str:
     return name
 
 
+def _target(provider: str | None, model: str | None, init: dict[str, Any]) -> str:
+    """What the job runs, for the progress line."""
+    prompt = init.get("prompt")
+    if isinstance(prompt, dict):
+        return "prompt " + "@".join(str(v) for v in prompt.values())
+    return f"{provider}/{model}"
+
+
 def _notice(console: Console, text: str) -> None:
     console.print(text, style="yellow", highlight=False, markup=False, soft_wrap=True)
 
@@ -301,3 +317,4 @@ def _int(value: Any) -> int:
 
 _FINAL = ("COMPLETED", "FAILED")
 _MAX_BACKOFF = 30.0
+_POLL_GROWTH = 1.5

@@ -21,6 +21,7 @@ from promptforge.client._errors import (
     INIT_HINTS,
     JOB_HINTS,
     LIST_HINTS,
+    PROMPT_HINTS,
     RESULTS_HINTS,
     RETRY,
     UPLOAD_HINTS,
@@ -74,8 +75,8 @@ class PromptForgeClient:
 
     async def init_job(
         self,
-        provider: str,
-        model: str,
+        provider: str | None,
+        model: str | None,
         *,
         max_retries: int = 3,
         rpm: int | None = None,
@@ -85,12 +86,17 @@ class PromptForgeClient:
         metadata: Mapping[str, str] | None = None,
         webhook_url: str | None = None,
         idempotency_key: str | None = None,
+        prompt: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """``POST /v1/jobs/init``: create a job; returns ``{job_id, upload_url, expires_at}``
         (and ``webhook_secret`` with a ``webhook_url``). With an ``idempotency_key`` a retry
-        of the same request answers the same job."""
+        of the same request answers the same job. ``prompt`` (``prompt_version_id``, or
+        ``prompt`` and an optional ``tag``) runs a prompt version instead of
+        ``provider``/``model`` (pass None for those)."""
         body: dict[str, Any] = dict(params or {})
-        body.update(provider=provider, model=model, max_retries=max_retries)
+        body.update(dict(prompt or {}), max_retries=max_retries)
+        if provider is not None and model is not None:
+            body.update(provider=provider, model=model)
         optional = {"rpm": rpm, "tpm": tpm, "name": name, "webhook_url": webhook_url}
         body.update({field: value for field, value in optional.items() if value is not None})
         if metadata is not None:
@@ -216,6 +222,14 @@ class PromptForgeClient:
             raise
         await anyio.Path(partial).replace(dest)
         return written
+
+    async def prompts(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """A prompt registry call (``/v1/prompts…``, ``/v1/prompt_versions…``): its JSON,
+        or ``{}`` for an answer without a body (tagging)."""
+        url = f"{self.base_url}{path}"
+        response = await self._send(method, url, json=body, headers=self._auth())
+        await raise_for_status(response, context=PROMPT_HINTS)
+        return {} if response.status_code == 204 else json_object(response, url, required=())
 
     def _auth(self) -> dict[str, str]:
         return {"X-API-Key": self._api_key}

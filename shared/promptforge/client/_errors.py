@@ -169,6 +169,10 @@ UPLOAD_HINTS: dict[int, str] = {
     404: "The signed upload URL is unknown: run submit again",
     409: "This job already has its upload: submit the file as a new job",
 }
+PROMPT_HINTS: dict[int, str] = {
+    404: "No such prompt, version or tag for this API key: check `promptforge prompts list`",
+    422: "Fix the field named in the message (Phoenix's prompt version format)",
+}
 JOB_HINTS: dict[int, str] = {
     404: "No such job for this API key: check the job id",
 }

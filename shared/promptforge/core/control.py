@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from promptforge.core.deps import Deps
+from promptforge.core.finalize import finalize_if_ready
 from promptforge.core.models import JobStatus
 from promptforge.core.queues import (
     PAUSED_RATE,
@@ -116,4 +117,5 @@ async def _active_jobs(deps: Deps, jobs: dict[str, Any]) -> dict[str, Any]:
         job = await deps.store.get_job(job_id)
         if job is not None and job.status is JobStatus.PROCESSING:
             active[job_id] = spec
+            await finalize_if_ready(deps, job)  # once a period, not once per outcome
     return active

@@ -39,6 +39,7 @@ from promptforge.core.jsonl import LineError, LineSplitter, RawLine, ValidPrompt
 from promptforge.core.models import Job, JobError, JobStatus
 from promptforge.core.queues import ensure_rate_queue, key_queues
 from promptforge.core.webhooks import on_job_ended
+from promptforge.prompts.jobs import LineValidator, line_validator
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
 log = logging.getLogger(__name__)
@@ -219,12 +220,13 @@ async def handle_slice(deps: Deps, delivery: Delivery) -> HandlerResult:
 async def ingest_slice(deps: Deps, job: Job, bucket: str, generation: int, piece: Slice) -> int:
     """Validate one slice, register its prompts, record its bad lines, enqueue its prompts."""
     queues = await key_queues(deps, job.rate_key)
+    validate = await line_validator(deps, job.tenant_id, job.params)
     batch: list[ValidPrompt | LineError] = []
     seen = 0
     chunks = _read(
         deps.blobs, bucket, job.upload_object, piece.start, piece.end, generation=generation
     )
-    async for verdict in _slice_verdicts(chunks, piece, deps.config.max_line_bytes):
+    async for verdict in _slice_verdicts(chunks, piece, deps.config.max_line_bytes, validate):
         batch.append(verdict)
         if len(batch) >= deps.config.ingest_batch:
             seen += await store_verdicts(deps, job, queues, batch)
@@ -234,7 +236,7 @@ async def ingest_slice(deps: Deps, job: Job, bucket: str, generation: int, piece
 
 
 async def _slice_verdicts(
-    chunks: AsyncIterator[bytes], piece: Slice, max_line_bytes: int
+    chunks: AsyncIterator[bytes], piece: Slice, max_line_bytes: int, validate: LineValidator
 ) -> AsyncIterator[ValidPrompt | LineError]:
     splitter = LineSplitter(max_line_bytes)
     # Past the file's first line, prime the splitter with one empty line so it never
@@ -245,11 +247,11 @@ async def _slice_verdicts(
         list(splitter.feed(b"\n"))
     async for chunk in chunks:
         for raw in splitter.feed(chunk):
-            verdict = validate_line(_renumber(raw, offset), max_line_bytes)
+            verdict = validate(_renumber(raw, offset), max_line_bytes)
             if verdict is not None:
                 yield verdict
     for raw in splitter.close():
-        verdict = validate_line(_renumber(raw, offset), max_line_bytes)
+        verdict = validate(_renumber(raw, offset), max_line_bytes)
         if verdict is not None:
             yield verdict
 

@@ -31,9 +31,19 @@ def result_part_name(index: int) -> str:
 
 async def enqueue_finalize_if_ready(deps: Deps, job_id: str) -> bool:
     """Enqueue the job's (named, so single) finalize task once every prompt is accounted for."""
-    job = await deps.store.get_job(job_id)
-    if job is None or not job.ready_to_finalize:
+    return await finalize_if_ready(deps, await deps.store.get_job(job_id))
+
+
+async def finalize_if_ready(deps: Deps, job: Job | None) -> bool:
+    """``enqueue_finalize_if_ready`` for a job already read (the controller's tick has it).
+
+    The worker does not check after each outcome: on Firestore that check read the job
+    and every counter shard per prompt, most of a prompt's reads. The controller's tick
+    reads each processing job of its key anyway, once a period, and calls this.
+    """
+    if job is None or job.status is not JobStatus.PROCESSING or not job.ready_to_finalize:
         return False
+    job_id = job.job_id
     await deps.tasks.enqueue(
         [
             Task(

@@ -39,6 +39,7 @@ from promptforge.core.models import (
 from promptforge.core.queues import KeyQueues, ensure_rate_queue
 from promptforge.core.tasknames import ingest_task_name, prompt_task_name
 from promptforge.core.webhooks import on_job_ended
+from promptforge.prompts.jobs import line_validator
 from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
@@ -114,6 +115,7 @@ async def ingest_file(deps: Deps, job: Job, bucket: str) -> int:
     in file order, and at most ``_BATCHES_AHEAD + 2`` are held in memory.
     """
     queues = await ensure_rate_queue(deps, job)
+    validate = await line_validator(deps, job.tenant_id, job.params)
     send, receive = anyio.create_memory_object_stream[list[Verdict]](_BATCHES_AHEAD)
     stored = [0]
     try:
@@ -122,7 +124,8 @@ async def ingest_file(deps: Deps, job: Job, bucket: str) -> int:
             async with send:
                 batch: list[Verdict] = []
                 chunks = deps.blobs.read(bucket, job.upload_object)
-                async for verdict in read_prompts(chunks, deps.config.max_line_bytes):
+                max_bytes = deps.config.max_line_bytes
+                async for verdict in read_prompts(chunks, max_bytes, validate):
                     batch.append(verdict)
                     if len(batch) >= deps.config.ingest_batch:
                         await send.send(batch)

@@ -12,7 +12,7 @@ from 1 by its physical position in the file.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 from promptforge.core.messages import Prompt, encodable, parse_messages
@@ -281,16 +281,19 @@ _SURROGATE_PROBLEM = (
 
 
 async def read_prompts(
-    chunks: AsyncIterator[bytes], max_line_bytes: int = MAX_LINE_BYTES
+    chunks: AsyncIterator[bytes],
+    max_line_bytes: int = MAX_LINE_BYTES,
+    validate: Callable[[RawLine, int], Verdict | None] = validate_line,
 ) -> AsyncIterator[Verdict]:
-    """Stream verdicts for every non-blank line of a JSONL byte stream."""
+    """Stream verdicts for every non-blank line of a JSONL byte stream (``validate`` judges
+    a line: ``validate_line``, or a prompt version's row reader)."""
     splitter = LineSplitter(max_line_bytes)
     async for chunk in chunks:
         for raw in splitter.feed(chunk):
-            verdict = validate_line(raw, max_line_bytes)
+            verdict = validate(raw, max_line_bytes)
             if verdict is not None:
                 yield verdict
     for raw in splitter.close():
-        verdict = validate_line(raw, max_line_bytes)
+        verdict = validate(raw, max_line_bytes)
         if verdict is not None:
             yield verdict

@@ -89,11 +89,25 @@ class GenerationParams:
     stop: tuple[str, ...] | None = None
     seed: int | None = None
     response_format: dict[str, Any] | None = None
+    tools: dict[str, Any] | None = None
+    """Phoenix's ``PromptTools`` (``{type: tools, tools, tool_choice?, ...}``) of a prompt
+    version; each adapter sends it in its provider's own form."""
+    prompt_version_id: str | None = None
+    """The prompt version whose template renders each ``{prompt_id, variables}`` row."""
 
     def to_dict(self) -> dict[str, Any]:
         """The options that are set, as JSON-ready values."""
         out: dict[str, Any] = {}
-        for name in ("system", "temperature", "max_tokens", "top_p", "seed", "response_format"):
+        for name in (
+            "system",
+            "temperature",
+            "max_tokens",
+            "top_p",
+            "seed",
+            "response_format",
+            "tools",
+            "prompt_version_id",
+        ):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value

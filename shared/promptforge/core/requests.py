@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from promptforge.core.models import GenerationParams
 from promptforge.errors import BadRequest
@@ -57,8 +64,26 @@ class InitRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    provider: str
-    model: str = Field(min_length=1, max_length=200)
+    provider: str | None = Field(
+        None,
+        description="Required unless the job runs a prompt version (prompt_version_id or prompt).",
+    )
+    model: str | None = Field(None, min_length=1, max_length=200)
+    prompt_version_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Run this prompt version over rows {prompt_id, variables}: the version "
+        "gives provider, model, parameters, tools and response format.",
+    )
+    prompt: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Run a prompt (its name or id) over rows: the version its tag names, "
+        "or its latest version.",
+    )
+    tag: str | None = Field(None, min_length=1, max_length=200, description="With prompt.")
     max_retries: int = Field(3, ge=0, le=20)
     rpm: int | None = Field(None, ge=1, le=10_000_000)
     tpm: int | None = Field(None, ge=1, le=1_000_000_000)
@@ -86,6 +111,24 @@ class InitRequest(BaseModel):
         "answer then carries the webhook_secret (shown once) to verify it with.",
     )
 
+    @model_validator(mode="after")
+    def _one_target(self) -> InitRequest:
+        by_prompt = self.prompt_version_id is not None or self.prompt is not None
+        if self.prompt_version_id is not None and (self.prompt is not None or self.tag is not None):
+            raise ValueError("give prompt_version_id, or prompt (with an optional tag), not both")
+        if self.tag is not None and self.prompt is None:
+            raise ValueError("tag needs prompt (the prompt's name)")
+        if by_prompt:
+            given = [name for name in _VERSION_OPTIONS if getattr(self, name) is not None]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} come from the prompt version; remove them or run "
+                    "without a prompt"
+                )
+        elif self.provider is None or self.model is None:
+            raise ValueError("give provider and model, or a prompt (prompt_version_id or prompt)")
+        return self
+
     def params(self) -> GenerationParams:
         """The generation options as the core's value object."""
         response_format = (
@@ -104,6 +147,20 @@ class InitRequest(BaseModel):
         )
 
 
+_VERSION_OPTIONS = (
+    "provider",
+    "model",
+    "system",
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "stop",
+    "seed",
+    "response_format",
+)
+"""What a prompt version decides: not given with one."""
+
+
 def parse_init_request(body: bytes) -> InitRequest:
     """Parse and validate an init body; raise ``BadRequest`` naming the first problem."""
     data = _load_json(body)
@@ -119,6 +176,15 @@ def parse_init_request(body: bytes) -> InitRequest:
         value = data.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) < _INT64:
             data[name] = float(value)  # JSON has one number type; 1 means 1.0 here
+    if "prompt_version_id" not in data and "prompt" not in data:
+        missing = [name for name in ("provider", "model") if name not in data]
+        if missing:
+            raise BadRequest(
+                "missing_field",
+                f"missing required field(s): {', '.join(missing)} (or run a prompt version: "
+                "prompt_version_id, or prompt and an optional tag)",
+                details={"fields": missing},
+            )
     try:
         return InitRequest.model_validate(data)
     except ValidationError as exc:
@@ -180,6 +246,8 @@ def _bad_request(exc: ValidationError) -> BadRequest:
         )
     first = errors[0]
     field = _loc(first["loc"])
+    if not field:  # the fields together: which target the job runs
+        return BadRequest("invalid_field", first["msg"].removeprefix("Value error, "))
     return BadRequest(
         "invalid_field",
         f"field {field!r}: {first['msg']}",

@@ -13,11 +13,12 @@ from typing import Any
 from promptforge.clock import isoformat
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.idempotency import job_for_key
-from promptforge.core.models import Job, JobStatus
+from promptforge.core.models import GenerationParams, Job, JobStatus
 from promptforge.core.requests import InitRequest
 from promptforge.core.tasknames import expire_task_name
 from promptforge.core.webhooks import check_webhook_url, new_webhook_secret
 from promptforge.errors import BadRequest, Conflict, NotFound, Unprocessable
+from promptforge.prompts.jobs import job_target
 from promptforge.providers.catalogue import Catalogue
 from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
 from promptforge.tasks.base import Task
@@ -46,7 +47,8 @@ async def init_job(
     With an ``idempotency_key``, the same key and request within 24 h answer the job the
     first one created (``core.idempotency``), and the same key with another request is a 409.
     """
-    check_supported(deps, request)
+    target = await job_target(deps, tenant_id, request)
+    check_supported(deps, target.provider, target.model, target.params)
     if request.webhook_url is not None:
         await check_webhook_url(
             request.webhook_url, allow_private=deps.config.webhook_allow_private
@@ -61,15 +63,15 @@ async def init_job(
     job = Job(
         job_id=job_id,
         tenant_id=tenant_id,
-        provider=request.provider,
-        model=request.model,
+        provider=target.provider,
+        model=target.model,
         max_retries=request.max_retries,
         created_at=now,
         upload_expires_at=expires_at,
         upload_object=upload_object_name(tenant_id, job_id),
         rpm=request.rpm,
         tpm=request.tpm,
-        params=request.params(),
+        params=target.params,
         name=request.name,
         metadata=dict(request.metadata or {}),
         webhook_url=request.webhook_url,
@@ -117,14 +119,14 @@ async def init_answer(deps: Deps, job: Job) -> dict[str, Any]:
     return body
 
 
-def check_supported(deps: Deps, request: InitRequest) -> None:
-    """A 422 unless the request's provider, model and options are supported."""
-    check_model(deps.catalogue, request.provider, request.model)
-    unsupported = get_adapter(request.provider).unsupported(request.params())
+def check_supported(deps: Deps, provider: str, model: str, params: GenerationParams) -> None:
+    """A 422 unless the provider, model and options are supported."""
+    check_model(deps.catalogue, provider, model)
+    unsupported = get_adapter(provider).unsupported(params)
     if unsupported:
         raise Unprocessable(
             "unsupported_option",
-            f"{request.provider} cannot honour: {', '.join(unsupported)}; remove them",
+            f"{provider} cannot honour: {', '.join(unsupported)}; remove them",
             details={"options": unsupported},
         )
 

@@ -15,7 +15,7 @@ file never stalls the event loop that serves other requests.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import anyio
 from pydantic import BaseModel, Field
@@ -27,6 +27,7 @@ from promptforge.core.jsonl import (
     LineSplitter,
     RawLine,
     ValidPrompt,
+    Verdict,
     duplicate_error,
     validate_line,
 )
@@ -77,7 +78,9 @@ class Validator:
         *,
         max_line_bytes: int = MAX_LINE_BYTES,
         spill_after: int = SPILL_AFTER,
+        validate: Callable[[RawLine, int], Verdict | None] = validate_line,
     ) -> None:
+        self._validate = validate
         self._splitter = LineSplitter(max_line_bytes)
         self._max_line_bytes = max_line_bytes
         self._seen = _SeenIds(spill_after)
@@ -111,7 +114,7 @@ class Validator:
         )
 
     def _judge(self, raw: RawLine) -> None:
-        verdict = validate_line(raw, self._max_line_bytes)
+        verdict = self._validate(raw, self._max_line_bytes)
         if verdict is not None:
             self._lines += 1
         if isinstance(verdict, ValidPrompt):

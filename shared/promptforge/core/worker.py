@@ -32,7 +32,6 @@ from datetime import timedelta
 from promptforge.core.answers import with_store_retries
 from promptforge.core.credentials import MissingCredential
 from promptforge.core.deps import Deps
-from promptforge.core.finalize import enqueue_finalize_if_ready
 from promptforge.core.ingest import prompt_task
 from promptforge.core.models import ClaimResult, Job, Outcome, OutcomeKind, PromptTask
 from promptforge.core.retry_policy import attempt_timeout, transient_delay
@@ -203,8 +202,8 @@ async def _requeue(deps: Deps, queue: str, task: PromptTask, delay: float, *, at
 
 
 async def _record(deps: Deps, job: Job, task: PromptTask, outcome: Outcome) -> None:
+    # Whether the job is ready to finalize is the controller's tick's to see (core.control).
     await deps.store.record_outcomes(job.job_id, [outcome])
-    await enqueue_finalize_if_ready(deps, job.job_id)
 
 
 async def _rate_limit_delay(deps: Deps, key: str, result: CallResult) -> float:
@@ -229,6 +228,7 @@ def _result_outcome(job: Job, task: PromptTask, result: CallResult) -> Outcome:
             "output_tokens": result.output_tokens,
             "finish_reason": result.finish_reason,
             **({"timeouts": task.timeouts} if task.timeouts else {}),
+            **({"tool_calls": list(result.tool_calls)} if result.tool_calls else {}),
         },
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -72,9 +72,17 @@ class GoogleDevStack:
 
 @contextlib.asynccontextmanager
 async def google_dev_stack(
-    logs: Path, provider_env: dict[str, str], *, control_period: float = 1.0
+    logs: Path,
+    provider_env: dict[str, str],
+    *,
+    control_period: float = 1.0,
+    function_source: Callable[[str], Path] | None = None,
 ) -> AsyncIterator[GoogleDevStack]:
-    """Start everything (``provider_env``: the functions' provider keys and base URLs)."""
+    """Start everything (``provider_env``: the functions' provider keys and base URLs).
+
+    ``function_source(name)``, when given, is the file served as function ``name``
+    instead of ``functions/NAME/main.py`` (``bench cloud`` serves metered wrappers).
+    """
     _check_prerequisites()
     project = f"promptforge-dev-{uuid.uuid4().hex[:8]}"
     ports = {name: free_port() for name in FUNCTIONS}
@@ -117,7 +125,15 @@ async def google_dev_stack(
             **provider_env,
         }
         functions = [
-            start(spawn_function(name, port, env, logs / f"{name}-function.log"))
+            start(
+                spawn_function(
+                    name,
+                    port,
+                    env,
+                    logs / f"{name}-function.log",
+                    source=function_source(name) if function_source else None,
+                )
+            )
             for name, port in ports.items()
         ]
         wait_until_serving(functions)

@@ -66,6 +66,11 @@ class Layout:
         self.key_ids: AsyncCollectionReference = client.collection(f"{prefix}_key_ids")
         self.rate_keys: AsyncCollectionReference = client.collection(f"{prefix}_rate_keys")
         self.idempotency: AsyncCollectionReference = client.collection(f"{prefix}_idempotency")
+        self.prompts: AsyncCollectionReference = client.collection(f"{prefix}_prompts")
+        self.prompt_versions: AsyncCollectionReference = client.collection(
+            f"{prefix}_prompt_versions"
+        )
+        self.prompt_tags: AsyncCollectionReference = client.collection(f"{prefix}_prompt_tags")
 
     def expiry(self) -> dict[str, datetime]:
         """``{expires_at: ...}`` for a document written now that a queued task may still need."""
@@ -131,6 +136,12 @@ def firestore_indexes(prefix: str = "pf") -> dict[str, Any]:
         _index(jobs, ("status", up), ("upload_expires_at", up), ("job_id", up)),
         # iter_outcomes: one job's outcomes of one kind in (line, key) order.
         _index(ITEMS, ("kind", up), ("line", up), ("key", up)),
+        # list_prompts: a tenant's prompts by name.
+        _index(f"{prefix}_prompts", ("tenant_id", up), ("name", up)),
+        # list_prompt_versions: one prompt's versions, newest first.
+        _index(
+            f"{prefix}_prompt_versions", ("tenant_id", up), ("prompt_id", up), ("version_id", down)
+        ),
     ]
     unindexed = {
         jobs: ("params", "result_files", "error", "metadata", "webhook_url", "webhook_secret"),
@@ -139,6 +150,7 @@ def firestore_indexes(prefix: str = "pf") -> dict[str, Any]:
             "lease_until", "done", "input_tokens", "output_tokens",
         ),
         f"{prefix}_rate_keys": ("state",),
+        f"{prefix}_prompt_versions": ("data",),
         OBSERVATIONS: ("data", "appended_at", "call", "n"),
         WEBHOOKS: (
             "event_type", "body", "attempts", "state", "last_status", "last_error",

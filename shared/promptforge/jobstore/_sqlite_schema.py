@@ -21,7 +21,7 @@ from typing import Any
 from promptforge.core.models import GenerationParams, Job, JobError, JobStatus
 from promptforge.jobstore.fields import DATETIME_FIELDS, JOB_FIELDS, dumps, plain_field, to_utc
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     0: (
@@ -71,6 +71,21 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         """CREATE TABLE idempotency_keys (
             tenant_id TEXT NOT NULL, key TEXT NOT NULL, body_hash TEXT NOT NULL,
             job_id TEXT NOT NULL, expires_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, key))""",
+    ),
+    3: (  # versioned prompts (prompts.store): a prompt per (tenant, name), versions, tags
+        """CREATE TABLE prompt_registry (
+            prompt_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, name TEXT NOT NULL,
+            description TEXT, metadata TEXT NOT NULL, source_prompt_id TEXT,
+            created_at INTEGER NOT NULL, UNIQUE (tenant_id, name))""",
+        """CREATE TABLE prompt_versions (
+            version_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, prompt_id TEXT NOT NULL,
+            data TEXT NOT NULL, created_at INTEGER NOT NULL)""",
+        """CREATE INDEX prompt_versions_by_prompt
+            ON prompt_versions (tenant_id, prompt_id, version_id)""",
+        """CREATE TABLE prompt_tags (
+            tenant_id TEXT NOT NULL, prompt_id TEXT NOT NULL, name TEXT NOT NULL,
+            version_id TEXT NOT NULL, description TEXT,
+            PRIMARY KEY (tenant_id, prompt_id, name)) WITHOUT ROWID""",
     ),
 }
 

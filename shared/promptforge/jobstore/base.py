@@ -22,6 +22,7 @@ from promptforge.core.models import (
     OutcomeKind,
     WebhookDelivery,
 )
+from promptforge.prompts.store import PromptStore
 from promptforge.ratecontrol.base import Observation
 
 
@@ -56,7 +57,7 @@ class PendingPrompt:
     generation: int
 
 
-class JobStore(Protocol):
+class JobStore(PromptStore, Protocol):
     """Durable job state."""
 
     # API keys

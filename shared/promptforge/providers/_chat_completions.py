@@ -32,6 +32,7 @@ from promptforge.providers.durations import (
     retry_delay_in_message,
 )
 from promptforge.providers.openai_compat import ChatEndpoint
+from promptforge.providers.tools import openai_tool_calls, openai_tools
 
 RESPONSE_FORMAT_TYPES = frozenset({"text", "json_object", "json_schema"})
 _TRANSIENT_4XX = frozenset({408, 409})
@@ -112,6 +113,8 @@ class ChatCompletionsAdapter:
             body[self._seed_field] = params.seed
         if params.response_format is not None:
             body["response_format"] = dict(params.response_format)
+        if params.tools is not None:
+            body.update(openai_tools(params.tools))
         # Local OpenAI-compatible servers often take no key: then no key header at all.
         headers = {"Content-Type": "application/json", **endpoint.key_headers(api_key)}
         return HttpRequest("POST", endpoint.url, headers, body)
@@ -188,6 +191,7 @@ def parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult:
     result = CallResult(
         outcome=CallOutcome.SUCCESS,
         text=_content_text(message.get("content")),
+        tool_calls=openai_tool_calls(message),
         finish_reason=reason if isinstance(reason, str) else None,
         input_tokens=_count(usage.get("prompt_tokens")),
         output_tokens=_count(usage.get("completion_tokens")),
@@ -203,7 +207,7 @@ def parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult:
     if result.finish_reason == "error":
         why = "generation stopped on a provider-side error (finish_reason: error)"
         return _not_success(result, CallOutcome.TRANSIENT, "generation_error", why)
-    if result.text is None:
+    if result.text is None and not result.tool_calls:
         why = f"HTTP {status} with no message content (finish_reason: {result.finish_reason})"
         return _not_success(result, CallOutcome.TRANSIENT, "empty_response", why)
     return result

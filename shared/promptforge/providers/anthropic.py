@@ -23,6 +23,11 @@ from promptforge.core.messages import Conversation, Prompt
 from promptforge.core.models import GenerationParams
 from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, RateSignals
 from promptforge.providers.durations import parse_http_date, parse_retry_after
+from promptforge.providers.tools import (
+    anthropic_output_config,
+    anthropic_tool_calls,
+    anthropic_tools,
+)
 
 API_VERSION = "2023-06-01"
 
@@ -82,6 +87,13 @@ class AnthropicAdapter:
             body["top_p"] = params.top_p
         if params.stop is not None:
             body["stop_sequences"] = list(params.stop)
+        output_config = (
+            anthropic_output_config(params.response_format) if params.response_format else None
+        )
+        if output_config is not None:
+            body["output_config"] = output_config
+        if params.tools is not None:
+            body.update(anthropic_tools(params.tools))
         return HttpRequest(
             method="POST",
             url=f"{base_url.rstrip('/')}/v1/messages",
@@ -94,13 +106,17 @@ class AnthropicAdapter:
         )
 
     def unsupported(self, params: GenerationParams) -> list[str]:
-        """``seed`` and ``response_format`` (absent from Messages), ``temperature`` above 1."""
+        """``seed`` (absent from Messages), ``temperature`` above 1, and a ``response_format``
+        other than a JSON schema (structured outputs take only that)."""
         names: list[str] = []
         if params.temperature is not None and params.temperature > _MAX_TEMPERATURE:
             names.append("temperature")
         if params.seed is not None:
             names.append("seed")
-        if params.response_format is not None:
+        if (
+            params.response_format is not None
+            and anthropic_output_config(params.response_format) is None
+        ):
             names.append("response_format")
         return names
 
@@ -193,6 +209,7 @@ def _parse_success(status: int, body: bytes, signals: RateSignals) -> CallResult
         output_tokens=output_tokens,
         status=status,
         signals=signals,
+        tool_calls=anthropic_tool_calls(content),
     )
 
 

@@ -68,6 +68,8 @@ class CallResult:
     error_code: str | None = None
     error_message: str | None = None
     signals: RateSignals = field(default_factory=RateSignals)
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    """The tools the model called, each ``{name, arguments}`` (``providers.tools``)."""
 
     @property
     def tokens_used(self) -> int:

@@ -29,6 +29,7 @@ from promptforge.providers.durations import (
     parse_retry_after,
     retry_delay_in_message,
 )
+from promptforge.providers.tools import gemini_tool_calls, gemini_tools
 
 # Finish reasons that mean the candidate was withheld, not finished.
 BLOCKING_FINISH_REASONS = frozenset(
@@ -88,6 +89,8 @@ class GeminiAdapter:
         config = _generation_config(params)
         if config:
             body["generationConfig"] = config
+        if params.tools is not None:
+            body.update(gemini_tools(params.tools))
         model_id = quote(model.removeprefix("models/"), safe="-._~")
         return HttpRequest(
             method="POST",
@@ -219,6 +222,7 @@ def _parse_success(status: int, body: bytes) -> CallResult:
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         status=status,
+        tool_calls=gemini_tool_calls(parts if isinstance(parts, list) else []),
     )
 
 

@@ -8,6 +8,7 @@ come back; a request larger than the whole TPM gets the permanent "Request too l
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -89,7 +90,20 @@ def parse_chat(body: bytes, max_token_fields: tuple[str, ...], fail: ChatFailure
     max_tokens = next(
         (v for f in max_token_fields if (v := optional_int(data.get(f))) is not None), None
     )
-    return SimRequest(model=model, prompt=prompt, messages=tuple(texts), max_tokens=max_tokens)
+    return SimRequest(
+        model=model,
+        prompt=prompt,
+        messages=tuple(texts),
+        max_tokens=max_tokens,
+        tool_call=_forced_function(data.get("tool_choice")),
+    )
+
+
+def _forced_function(choice: object) -> str | None:
+    """The function name of ``{"type": "function", "function": {"name": ...}}``, if any."""
+    function = choice.get("function") if isinstance(choice, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    return name if isinstance(name, str) else None
 
 
 _CHAT_ROLES = ("system", "assistant", "user", "function", "tool", "developer")
@@ -101,6 +115,18 @@ def _bad_role(role: object) -> str:
         f"Invalid value: {role!r}. Supported values are: 'system', 'assistant', 'user', "
         "'function', 'tool', and 'developer'."
     )
+
+
+def _message(request: SimRequest, completion: Completion) -> dict[str, Any]:
+    """The answer's message: the text, or a call of the function the request forces (its
+    ``arguments`` hold the prompt, so a test can tell the calls apart)."""
+    message: dict[str, Any] = {"role": "assistant", "content": completion.text}
+    if request.tool_call is not None:
+        arguments = json.dumps({"query": request.prompt})
+        function = {"name": request.tool_call, "arguments": arguments}
+        call = {"id": f"call_{random_id(24)}", "type": "function", "function": function}
+        message.update(content=None, tool_calls=[call])
+    return {**message, "refusal": None, "annotations": []}
 
 
 def _error(message: str, kind: str, param: str | None, code: str | None) -> Any:
@@ -180,14 +206,13 @@ class OpenAIWire(ProviderWire):
             "choices": [
                 {
                     "index": 0,
-                    "message": {
-                        "role": "assistant",
-                        "content": completion.text,
-                        "refusal": None,
-                        "annotations": [],
-                    },
+                    "message": _message(request, completion),
                     "logprobs": None,
-                    "finish_reason": "length" if completion.truncated else "stop",
+                    "finish_reason": "tool_calls"
+                    if request.tool_call
+                    else "length"
+                    if completion.truncated
+                    else "stop",
                 }
             ],
             "usage": {

@@ -5,7 +5,8 @@ Routes (all providers at once): ``POST /v1/chat/completions`` (OpenAI),
 ``POST /v1beta/models/{model}:generateContent`` (Gemini; also under ``/v1``). With
 ``only="mistral"`` (or any provider) the app serves that provider alone at its real
 path, so the simulator's root URL works as that SDK's base URL. Always:
-``GET /_sim/stats``, ``GET /_sim/limits``, ``POST /_sim/reset``.
+``GET /_sim/stats``, ``GET /_sim/limits``, ``POST /_sim/reset``, and ``GET /_sim/requests``
+(the bodies of the last ``REQUEST_LOG`` accepted calls, to check what an adapter sent).
 
 A call: authenticate, parse, generate the answer, charge the limits (429 if refused),
 then maybe inject a fault (drop, hang, 529, 5xx: seeded RNG), sleep a lognormal
@@ -15,8 +16,10 @@ latency, give back unused tokens, answer.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
@@ -91,12 +94,14 @@ class Simulator:
         self.wires = _wires(config)
         self.limiter = RateLimiter(config.limits, config.schedule, clock, config.time_scale)
         self.stats = SimStats()
+        self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG)
         self._rng = random.Random(config.seed)
 
     def reset(self) -> None:
         """Full buckets, original limits, zeroed stats, the RNG reseeded."""
         self.limiter.reset()
         self.stats.reset()
+        self.requests.clear()
         self._rng = random.Random(self.config.seed)
 
     def _fault(self, wire: ProviderWire) -> str | None:
@@ -141,6 +146,7 @@ class Simulator:
         except WireError as exc:
             stats.rejected += 1
             return _response(exc.reply)
+        self.requests.append({"provider": wire.name, "body": json.loads(await request.body())})
         key = prompt_key(call.prompt)
         self.stats.attempts_per_prompt[key] += 1
         completion = complete(
@@ -191,6 +197,10 @@ class Simulator:
         }
 
 
+REQUEST_LOG = 2000
+"""How many accepted request bodies ``GET /_sim/requests`` keeps (the newest)."""
+
+
 class _SimulatorApp(Starlette):
     """Starlette that keeps the server's own ``send`` so a route can drop the connection."""
 
@@ -228,6 +238,9 @@ def create_app(config: SimulatorConfig, only: str | None = None) -> Starlette:
     async def limits(request: Request) -> Response:
         return JSONResponse(simulator.limits())
 
+    async def requests(request: Request) -> Response:
+        return JSONResponse(list(simulator.requests))
+
     async def reset(request: Request) -> Response:
         simulator.reset()
         return JSONResponse({"reset": True})
@@ -237,6 +250,7 @@ def create_app(config: SimulatorConfig, only: str | None = None) -> Starlette:
         Route("/_sim/stats", stats, methods=["GET"]),
         Route("/_sim/limits", limits, methods=["GET"]),
         Route("/_sim/reset", reset, methods=["POST"]),
+        Route("/_sim/requests", requests, methods=["GET"]),
     ]
     app = _SimulatorApp(routes=routes)
     app.state.simulator = simulator

@@ -33,6 +33,8 @@ class SimRequest:
     prompt: str
     messages: tuple[str, ...]
     max_tokens: int | None
+    tool_call: str | None = None
+    """The function a request forces (OpenAI ``tool_choice``): the answer calls it."""
 
     @property
     def input_tokens(self) -> int:
