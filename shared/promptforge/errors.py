@@ -9,8 +9,10 @@
     │   ├── MethodNotAllowed      405: a blob URL answers GET, HEAD and PUT only
     │   ├── Conflict              409: the job is not in a state that allows the call
     │   ├── PayloadTooLarge       413: request or upload larger than the stated limit
+    │   ├── UnsupportedMediaType  415: a body labelled with a Content-Type the call does not take
     │   ├── Unprocessable         422: unsupported provider, model or option
-    │   └── TooManyRequests       429: per-key API request limit, with retry_after
+    │   ├── TooManyRequests       429: per-key API request limit, with retry_after
+    │   └── InsufficientStorage   507: the server's disk is full
     ├── SignatureError            a signed URL that is tampered with, expired or misused
     ├── TokenRejected             a task call without a valid OIDC token (gcp.oidc)
     ├── BlobExistsError           a create-only blob write found the object already there
@@ -37,6 +39,8 @@ API errors render as ``{"error": {"code": ..., "message": ..., "status": ...}}``
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from typing import Any
 
 
@@ -113,6 +117,12 @@ class PayloadTooLarge(ApiError):
     status = 413
 
 
+class UnsupportedMediaType(ApiError):
+    """415: the body's Content-Type is not one the call accepts."""
+
+    status = 415
+
+
 class Unprocessable(ApiError):
     """422: the request is well-formed but names something unsupported."""
 
@@ -123,6 +133,12 @@ class TooManyRequests(ApiError):
     """429: the caller exceeded an API request limit."""
 
     status = 429
+
+
+class InsufficientStorage(ApiError):
+    """507: the server could not store the request (its disk is full); retry later."""
+
+    status = 507
 
 
 class SignatureError(PromptForgeError):
@@ -152,3 +168,28 @@ class CatalogueError(ConfigurationError):
 
 class CredentialsError(ConfigurationError):
     """A secrets source that cannot be read or holds an invalid entry (the key never shown)."""
+
+
+def storage_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a full disk or quota: ENOSPC, EDQUOT, SQLITE_FULL."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(seen, sqlite3.Error) and (
+            getattr(seen, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or "database or disk is full" in str(seen)
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def insufficient_storage(what: str) -> InsufficientStorage:
+    """The 507 for ``what`` (e.g. "the upload") failing on a full disk."""
+    return InsufficientStorage(
+        "insufficient_storage",
+        f"{what} could not be stored: the server's disk is full; retry once the operator "
+        "has freed space",
+        headers={"Retry-After": "60"},
+    )

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from promptforge.blobstore.signing import MIN_SECRET_BYTES
+
 
 class Settings(BaseSettings):
     """Everything an operator can configure. Nothing reads the environment after this."""
@@ -85,6 +87,19 @@ class Settings(BaseSettings):
         "dispatcher hands to the handler three times: twice at once, then once more after "
         "both answered, as an at-least-once queue may.",
     )
+
+    @model_validator(mode="after")
+    def _signing_secret_long_enough(self) -> Settings:
+        """A short HMAC key makes signed URLs guessable: refuse it with what to set instead."""
+        secret = self.signing_secret
+        if secret is not None and len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"PROMPTFORGE_SIGNING_SECRET is {len(secret.get_secret_value().encode())} "
+                f"bytes; it needs at least {MIN_SECRET_BYTES} (e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`), or unset it to "
+                "have one generated into the data directory"
+            )
+        return self
 
     @model_validator(mode="after")
     def _lease_outlasts_a_call(self) -> Settings:

@@ -62,15 +62,21 @@ class Process:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(10)
 
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it does not exit."""
+    def stop(self, within: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL if it does not exit within ``within`` seconds."""
+        self.terminate(within)
+
+    def terminate(self, within: float) -> bool:
+        """SIGTERM and wait; True if it exited by itself, False if it had to be SIGKILLed."""
         if self.popen is None or self.popen.poll() is not None:
-            return
+            return True
         os.killpg(self.popen.pid, signal.SIGTERM)
         try:
-            self.popen.wait(15)
+            self.popen.wait(within)
         except subprocess.TimeoutExpired:
             self.kill()
+            return False
+        return True
 
 
 @contextmanager

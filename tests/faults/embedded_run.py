@@ -12,7 +12,15 @@ job's status as a client sees it:
 - ``kill_mid_call``: once 40% of the prompts are done and calls are in flight at the
   simulator, SIGKILL the process group (no clean shutdown), start again. Calls in flight
   may then be made twice: the prompts the simulator had seen by then are recorded;
-- ``restart_mid_dispatch``: SIGTERM once 60% are done, start again.
+- ``restart_mid_dispatch``: SIGTERM once 60% are done, start again;
+- ``sigterm_mid_call``: SIGTERM once calls are in flight at the simulator; the server
+  must stop taking work, let those calls be answered, record them and exit by itself
+  (no SIGKILL), with no call left in flight; then start again. No prompt may be billed
+  twice.
+
+Every SIGTERM restart waits for the server to exit by itself (``STOP_WITHIN``, generous
+for a loaded machine) and fails the run if it had to be SIGKILLed: that would be a kill,
+whose calls in flight may be billed twice, not the clean stop the run is about.
 """
 
 from __future__ import annotations
@@ -28,14 +36,25 @@ from tests.e2e.jobs import Finished, download, init_job, jsonl, wait_final
 from tests.e2e.processes import Process, create_key, server, simulator
 from tests.faults.checks import FaultRun, Summary, check_fault_run
 from tests.faults.scenarios import Fault
-from tests.faults.watch import JobWatch, done, sim_stats, wait_in_flight
+from tests.faults.watch import (
+    JobWatch,
+    done,
+    in_flight,
+    sim_stats,
+    wait_answered,
+    wait_in_flight,
+)
 
 KILL_AT = 0.4
+SIGTERM_IN_FLIGHT = 50  # calls in flight at the SIGTERM
 RESTART_AT = 0.6
 JOB_RPM = 120_000  # the job's ceiling: the controller starts there (it caps at 2,000/s)
 MAX_CONCURRENT = 250  # on runs with a kill: at most this many calls can be cut off
-FINISH_WITHIN = 300.0
-STORM_RPM, STORM_SECONDS = 6000, 3.0  # 100/s admitted of the ~700/s sent
+FINISH_WITHIN = 600.0  # generous: the suite must pass on a loaded machine
+STOP_WITHIN = 120.0  # a SIGTERMed server waits for its calls in flight (each under its timeout)
+# 100/s admitted of the ~700/s sent; the storm starts with the simulator's clock (before
+# the ingest): 8 s leave a loaded machine's dispatch time to meet it.
+STORM_RPM, STORM_SECONDS = 6000, 8.0
 
 
 @dataclass
@@ -55,8 +74,14 @@ class _Running:
 
     def restart(self) -> None:
         """SIGTERM the server (it stops cleanly), then start a new one on the same data."""
-        self.proc.stop()
+        self.stop_cleanly()
         self.start()
+
+    def stop_cleanly(self) -> None:
+        """SIGTERM the server and wait until it exits by itself."""
+        assert self.proc.terminate(STOP_WITHIN), (
+            f"the server did not stop within {STOP_WITHIN:g} s of SIGTERM: SIGKILLed"
+        )
 
     def start(self) -> None:
         """Start a server on the run's data directory."""
@@ -71,7 +96,9 @@ def run_embedded(tmp: Path, fault: Fault, prompts: list[dict[str, str]]) -> Faul
     api_key = create_key(data, "faults")
     provider, model = fault.provider
     with (
-        simulator(tmp, *fault.simulator_args(STORM_RPM, STORM_SECONDS)) as sim,
+        simulator(
+            tmp, *fault.simulator_args(STORM_RPM, STORM_SECONDS, max(1.0, fault.latency))
+        ) as sim,
         httpx.Client(timeout=60) as client,
     ):
         env = _server_env(fault, sim.url)
@@ -170,11 +197,28 @@ def _kill_mid_call(run: _Running) -> None:
     calls = wait_in_flight(run.watch.client, run.sim_url)
     run.proc.kill()
     assert calls > 0, "no call was in flight: the kill would not be mid-call"
-    time.sleep(1.0)  # the simulator finishes (and bills) the calls the kill cut off
-    run.repeatable = frozenset(sim_stats(run.watch.client, run.sim_url)["attempts_per_prompt"])
+    # The simulator finishes (and bills) the calls the kill cut off.
+    stats = wait_answered(run.watch.client, run.sim_url)
+    run.repeatable = frozenset(stats["attempts_per_prompt"])
     run.start()
     run.events.append(
         f"SIGKILL at {done(status)}/{run.total} done, {calls} calls in flight, restarted"
+    )
+
+
+def _sigterm_mid_call(run: _Running) -> None:
+    status = run.watch.wait_for("SIGTERM mid-call", lambda s: s["prompt_count"] == run.total)
+    calls = wait_in_flight(run.watch.client, run.sim_url, at_least=SIGTERM_IN_FLIGHT)
+    assert calls >= SIGTERM_IN_FLIGHT, "too few calls in flight: the SIGTERM would not be mid-call"
+    started = time.monotonic()
+    run.stop_cleanly()
+    stopped = time.monotonic() - started
+    left = in_flight(sim_stats(run.watch.client, run.sim_url))
+    assert left == 0, f"{left} calls still in flight after the server stopped: it cut them off"
+    run.start()
+    run.events.append(
+        f"SIGTERM at {done(status)}/{run.total} done with {calls} calls in flight; the server "
+        f"let them finish and exited by itself in {stopped:.1f} s; restarted"
     )
 
 
@@ -184,4 +228,5 @@ _EVENTS: dict[str, Callable[[_Running], None]] = {
     "restart_in_ingest": _restart_in_ingest,
     "restart_mid_dispatch": _restart_mid_dispatch,
     "kill_mid_call": _kill_mid_call,
+    "sigterm_mid_call": _sigterm_mid_call,
 }

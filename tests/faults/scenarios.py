@@ -68,7 +68,11 @@ class Fault:
     transient: bool = False  # prompts may end as retries_exhausted
     rate_limited: bool = False  # 429s expected
     killed: bool = False  # a real kill mid-call: calls in flight may be repeated once
-    provider_timeout: float = 3.0  # seconds the embedded runtime waits for a call
+    # Seconds the embedded runtime waits for a call. Generous unless the fault hangs calls:
+    # on a loaded machine a 0-latency answer can take seconds to be read, and a call that
+    # times out may be billed again (documented; allowed by the checks, but not the point
+    # of a run about duplicates, kills or 429s).
+    provider_timeout: float = 30.0
     events: tuple[str, ...] = field(default=())  # what the runtime does to its processes
 
     def simulator_args(
@@ -113,11 +117,12 @@ TRANSIENT = Fault(
     provider=ANTHROPIC,
     simulator=transient_faults(),
     transient=True,
+    provider_timeout=3.0,
 )
 RATE_LIMIT_STORM = Fault(
     "429-storm",
     "a 429 storm: from the start of the job the provider admits a fraction of what is sent "
-    "(embedded: 100/s for 3 s; Google: 1/s for 8 s); max_retries=0, so a 429 counted as "
+    "(embedded: 100/s for 8 s; Google: 1/s for 8 s); max_retries=0, so a 429 counted as "
     "a failure would fail the prompt",
     storm=True,
     max_retries=0,
@@ -147,8 +152,20 @@ ALL_TOGETHER = Fault(
     transient=True,
     rate_limited=True,
     killed=True,
+    provider_timeout=3.0,
     events=("duplicate_all", "replay_events", "restart_in_ingest", "kill_mid_call"),
 )
+
+SIGTERM_MID_CALL = Fault(
+    "sigterm-mid-call",
+    "SIGTERM with calls in flight (embedded: 12 s calls, longer than the 10 s the "
+    "dispatcher used to give them; Google: the worker function, 0.5 s calls): the calls are "
+    "answered, recorded, and nothing is called again after the restart",
+    latency=12.0,
+    provider_timeout=30.0,
+    events=("sigterm_mid_call",),
+)
+GOOGLE_SIGTERM_LATENCY = 0.5  # under the Google stack's 1 s provider timeout
 
 SINGLE_FAULTS = (
     DUPLICATE_DELIVERY,

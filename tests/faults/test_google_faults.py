@@ -17,7 +17,7 @@ from tests.faults.checks import fault_prompts
 from tests.faults.google_run import KEY_QUEUES, check_google, run_google
 from tests.faults.google_stack import GoogleStack, google_stack
 from tests.faults.report import record
-from tests.faults.scenarios import ALL_TOGETHER, HANGING, SINGLE_FAULTS, Fault
+from tests.faults.scenarios import ALL_TOGETHER, HANGING, SIGTERM_MID_CALL, SINGLE_FAULTS, Fault
 from tests.gcp.emulators import FirestoreEmulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -35,7 +35,9 @@ def stack(
         yield running
 
 
-@pytest.mark.parametrize("fault", [*SINGLE_FAULTS, ALL_TOGETHER], ids=lambda f: f.name)
+@pytest.mark.parametrize(
+    "fault", [*SINGLE_FAULTS, SIGTERM_MID_CALL, ALL_TOGETHER], ids=lambda f: f.name
+)
 def test_nothing_lost_nothing_twice(stack: GoogleStack, fault: Fault) -> None:
     size = {ALL_TOGETHER: PROMPTS_ALL, HANGING: PROMPTS_HANGING}.get(fault, PROMPTS)
     prompts = fault_prompts(size, fault.name)
@@ -48,3 +50,5 @@ def test_nothing_lost_nothing_twice(stack: GoogleStack, fault: Fault) -> None:
         assert run.stats[fault.provider[0]]["rate_limited"] > 0, "no 429 was answered"
     if fault.killed:
         assert summary.repeated <= KEY_QUEUES
+    if fault is SIGTERM_MID_CALL:
+        assert summary.max_billed == 1, "a prompt answered before the SIGTERM was called again"

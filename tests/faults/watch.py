@@ -67,10 +67,23 @@ def in_flight(stats: dict[str, Any]) -> int:
     )
 
 
-def wait_in_flight(client: httpx.Client, sim_url: str, tries: int = 200) -> int:
-    """Poll until a call is in flight at the provider; how many were."""
-    for _ in range(tries):
+def wait_in_flight(
+    client: httpx.Client, sim_url: str, within: float = 60.0, at_least: int = 1
+) -> int:
+    """Poll until ``at_least`` calls are in flight at the provider; how many were (0: never)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
         calls = in_flight(sim_stats(client, sim_url))
-        if calls:
+        if calls >= at_least:
             return calls
     return 0
+
+
+def wait_answered(client: httpx.Client, sim_url: str, within: float = 60.0) -> dict[str, Any]:
+    """Poll until the provider has answered every call it took (or ``within`` passed); its stats."""
+    deadline = time.monotonic() + within
+    stats = sim_stats(client, sim_url)
+    while in_flight(stats) and time.monotonic() < deadline:
+        time.sleep(POLL)
+        stats = sim_stats(client, sim_url)
+    return stats

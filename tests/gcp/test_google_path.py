@@ -25,9 +25,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import httpx
 import pytest
 from phoenix.client import Client as PhoenixClient
@@ -40,6 +43,7 @@ from promptforge.core.ingest import prompt_task
 from promptforge.core.models import PromptTask, RateKey
 from promptforge.core.tasknames import queue_for
 from promptforge.devstack.cloudevents import finalize_event
+from promptforge.devstack.gcs import NOTIFY_ATTEMPTS
 from promptforge.gcp.cloud_tasks import CloudTasksQueue
 from promptforge.gcp.firestore_store import FirestoreJobStore
 from tests.e2e.jobs import Finished, assert_exactly_once, jsonl, make_prompts
@@ -58,7 +62,9 @@ from tests.gcp.stand_ins import (
     gcs_stand_in,
     make_signing_key,
     serving_functions,
+    spawn_function,
     tasks_stand_in,
+    wait_until_serving,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.slow]
@@ -92,6 +98,8 @@ class GoogleStack:
     project: str
     api_key: str
     simulator_url: str
+    env: dict[str, str]
+    tmp: Path
 
     @property
     def api(self) -> str:
@@ -159,7 +167,7 @@ def stack(
         functions = running.enter_context(serving_functions(FUNCTIONS, ports, env, tmp))
         api_key = asyncio.run(_create_key(firestore_emulator, project))
         yield GoogleStack(
-            urls, functions, gcs, tasks, firestore_emulator, project, api_key, sim.url
+            urls, functions, gcs, tasks, firestore_emulator, project, api_key, sim.url, env, tmp
         )
 
 
@@ -413,6 +421,52 @@ async def _deliver(http: httpx.AsyncClient, stack: GoogleStack, payload: dict[st
     )
     assert got.status_code in (200, 409), got.text
     return got.status_code
+
+
+async def test_an_upload_stored_while_the_ingest_function_is_down_runs_by_the_expiry_check(
+    stack: GoogleStack,
+) -> None:
+    """The upload is stored, its finalize event never handled (the ingest function down for
+    longer than the notifier retries): the ``expire`` task starts its ingest, where it used
+    to see the file and leave the job waiting for ever."""
+    prompts = make_prompts(12, prefix="down")
+    ingest = stack.functions["ingest"]
+    ingest.stop()
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            job = await _init(http, stack)
+            await _put(http, job["upload_url"], jsonl(prompts))
+            await _wait_for_log(stack.gcs.log, "not delivered", count=NOTIFY_ATTEMPTS)
+            assert (await _status(http, stack, job["job_id"]))["status"] == "WAITING_FOR_UPLOAD"
+    finally:
+        log = stack.tmp / "ingest-function.log"
+        stack.functions["ingest"] = spawn_function("ingest", ingest.port, stack.env, log)
+        wait_until_serving([stack.functions["ingest"]])
+    async with httpx.AsyncClient(timeout=30) as http:
+        await _expire_now(stack, job["job_id"])
+        got = await http.post(
+            stack.urls["controller"],
+            json={"target": "expire", "payload": {"job_id": job["job_id"]}},
+        )
+        assert got.status_code == 200, got.text
+        status = await _wait_final(http, stack, job["job_id"])
+        files = await _download(http, stack, job["job_id"])
+    assert status["status"] == "COMPLETED", status
+    assert_exactly_once(Finished(status, files), [p["prompt_id"] for p in prompts])
+
+
+async def _wait_for_log(log: Path, needle: str, count: int, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while (await anyio.Path(log).read_text(errors="replace")).count(needle) < count:
+        assert time.monotonic() < deadline, f"{needle!r} not logged {count} times in {log}"
+        await asyncio.sleep(0.2)
+
+
+async def _expire_now(stack: GoogleStack, job_id: str) -> None:
+    """Move the job's upload expiry into the past: the 15 minutes have passed."""
+    async with stack.firestore.connect(stack.project) as client:
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        await client.collection("pf_jobs").document(job_id).update({"upload_expires_at": past})
 
 
 async def test_the_private_functions_accept_only_what_the_front_end_passed_on(

@@ -115,6 +115,33 @@ def test_a_refused_init_says_what_to_fix_and_creates_no_job(
     assert stack.job_count() == before
 
 
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("text/plain", 415),
+        ("application/x-www-form-urlencoded", 415),
+        ("application/octet-stream", 415),
+        ("application/json; charset=utf-8", 202),
+        ("Application/JSON", 202),
+    ],
+)
+def test_init_takes_a_body_labelled_json_only(
+    stack: Stack, client: httpx.Client, content_type: str, status: int
+) -> None:
+    before = stack.job_count()
+    response = client.post(
+        f"{stack.url}/v1/jobs/init",
+        headers={"X-API-Key": stack.next_key("bodies"), "Content-Type": content_type},
+        content=_seed(),
+    )
+    assert response.status_code == status, response.text
+    if status == 415:
+        error = error_of(response)
+        assert error["code"] == "unsupported_media_type"
+        assert content_type in error["message"] and "application/json" in error["message"]
+        assert stack.job_count() == before
+
+
 def test_a_chunked_body_over_the_limit_is_cut_off_at_64_kib(
     stack: Stack, client: httpx.Client
 ) -> None:

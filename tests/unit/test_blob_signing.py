@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from promptforge.blobstore.signing import (
     CONTENT_TYPE_PARAM,
     EXPIRES_PARAM,
+    KEY_PARAM,
     METHOD_PARAM,
     SIGNATURE_PARAM,
     UrlSigner,
@@ -152,9 +153,29 @@ def test_a_changed_signature_digit_is_a_mismatch() -> None:
     assert _refusal(_replace_param(url, SIGNATURE_PARAM, flipped)).code == "signature_mismatch"
 
 
-def test_another_secret_does_not_verify() -> None:
+def test_a_url_signed_before_the_secret_changed_says_the_key_changed() -> None:
     other = UrlSigner(b"another secret of 32 bytes......", BASE)
-    assert _refusal(_put_url(), signer=other).code == "signature_mismatch"
+    error = _refusal(_put_url(), signer=other)
+    assert error.code == "signing_key_changed"
+    assert "signing secret changed" in error.message
+    assert "POST /v1/jobs/init" in error.message
+
+
+def test_the_key_id_is_signed_and_names_this_servers_key() -> None:
+    url = _put_url()
+    assert _parse(url)[2][KEY_PARAM] == _signer().key_id
+    assert _refusal(_replace_param(url, KEY_PARAM, "0badc0de")).code == "signing_key_changed"
+    tampered = _replace_param(url, SIGNATURE_PARAM, "0" * 64)  # our key id, a bad signature
+    assert _refusal(tampered).code == "signature_mismatch"
+
+
+def test_an_old_url_without_a_key_id_is_a_mismatch_under_another_key() -> None:
+    url = _put_url()
+    parts = urlsplit(url)
+    kept = [(k, v) for k, v in parse_qsl(parts.query) if k != KEY_PARAM]
+    old = parts._replace(query="&".join(f"{k}={v}" for k, v in kept)).geturl()
+    other = UrlSigner(b"another secret of 32 bytes......", BASE)
+    assert _refusal(old, signer=other).code == "signature_mismatch"
 
 
 def test_upload_url_used_for_download_is_method_not_allowed() -> None:

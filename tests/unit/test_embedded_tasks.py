@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from promptforge.tasks._queue_runtime import TokenBucket
 from promptforge.tasks.base import Delivery, HandlerResult, QueueConfig, RetryConfig, Task
-from promptforge.tasks.embedded import EmbeddedTaskQueue, _TokenBucket
+from promptforge.tasks.embedded import EmbeddedTaskQueue
 
 pytestmark = pytest.mark.anyio
 
@@ -97,7 +98,7 @@ async def queue(tmp_path: Path) -> AsyncIterator[EmbeddedTaskQueue]:
 
 
 def test_token_bucket_starts_full_refills_and_caps() -> None:
-    bucket = _TokenBucket(rate=10.0, capacity=5, now=100.0)
+    bucket = TokenBucket(rate=10.0, capacity=5, now=100.0)
     assert bucket.available(100.0) == 5
     bucket.take(5, 100.0)
     assert bucket.available(100.0) == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cache
 from typing import Any
@@ -27,7 +28,7 @@ from promptforge.api.ratelimit import DEFAULT_LIMITS, RateLimiter
 from promptforge.api.routes import API_OPERATIONS, path_job_id, read_body
 from promptforge.core.auth import authenticate_key
 from promptforge.core.deps import Deps
-from promptforge.errors import ApiError, TooManyRequests
+from promptforge.errors import ApiError, TooManyRequests, insufficient_storage, storage_full
 
 __all__ = ["api_routes", "create_api_app", "openapi_spec", "path_job_id", "read_body"]
 
@@ -138,6 +139,18 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
+async def _storage_error(request: Request, exc: Exception) -> Response:
+    """A store that failed: 507 ``insufficient_storage`` for a full disk, else the 500.
+
+    Answered here rather than by the catch-all, so the connection stays usable.
+    """
+    if storage_full(exc):
+        log.error("disk full: %s", exc)
+        error = insufficient_storage("the request")
+        return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+    return await _internal_error(request, exc)
+
+
 async def _internal_error(_: Request, exc: Exception) -> Response:
     log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
     body = {
@@ -151,6 +164,8 @@ ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
 EXCEPTION_HANDLERS: dict[Any, ExceptionHandler] = {
     ApiError: _api_error,
     HTTPException: _http_error,
+    OSError: _storage_error,
+    sqlite3.Error: _storage_error,
     Exception: _internal_error,
 }
 

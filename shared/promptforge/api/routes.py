@@ -38,7 +38,7 @@ from promptforge.core.service import (
     job_status,
 )
 from promptforge.core.validate import ValidationReport, Validator, validate_stream
-from promptforge.errors import BadRequest, PayloadTooLarge
+from promptforge.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from promptforge.formats import anthropic_batch, openai_batch
 from promptforge.prompts.jobs import LineValidator, version_reader
 
@@ -89,8 +89,24 @@ def _too_large(limit: int, hint: str) -> PayloadTooLarge:
     )
 
 
+def require_json(request: Request) -> None:
+    """Refuse a body labelled as anything but JSON (415); a body with no label is read as JSON."""
+    label = request.headers.get("content-type")
+    if label is None:
+        return
+    media_type = label.split(";", 1)[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return
+    raise UnsupportedMediaType(
+        "unsupported_media_type",
+        f"the body is labelled {label!r}; send the job's settings as JSON with "
+        "'Content-Type: application/json'",
+    )
+
+
 async def _init(call: Call) -> Response:
     hint = "send only the job's settings here and PUT the prompts file to the upload_url"
+    require_json(call.request)
     body = await read_body(call.request, MAX_INIT_BODY_BYTES, hint)
     key = check_idempotency_key(call.request.headers.get("idempotency-key"))
     created = await init_job(call.deps, call.tenant, parse_init_request(body), key)

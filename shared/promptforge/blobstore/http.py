@@ -6,13 +6,19 @@
 ``UrlSigner``; errors are JSON ``{"error": {"code", "message", "status"}}``:
 400 for a bad bucket or object name, 403 for a refused signature (its ``SignatureError``
 code), 404 ``object_not_found``, 405 ``method_not_allowed``, 409 ``object_name_conflict``,
-409 ``upload_exists``, 413 ``upload_too_large``. Uploads are create-only: a replayed upload
-URL is refused (on Cloud Storage the signer's IAM role cannot overwrite either).
+409 ``upload_exists``, 413 ``upload_too_large``, 500 ``upload_not_reported``,
+507 ``insufficient_storage`` (the disk is full: the partial file is dropped and the
+rest of the body read, so the connection stays usable). Uploads are create-only: a
+replayed upload URL is refused (on Cloud Storage the signer's IAM role cannot overwrite
+either), but the refusal first reports the stored object to ``on_upload`` again, so an
+upload whose report failed (a 500 or 507 after the file was stored) starts its job on
+the client's retry.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.requests import ClientDisconnect, Request
@@ -38,7 +44,11 @@ from promptforge.errors import (
     NotFound,
     PayloadTooLarge,
     SignatureError,
+    insufficient_storage,
+    storage_full,
 )
+
+log = logging.getLogger(__name__)
 
 BLOB_PATH = "/blobs/{bucket}/{name:path}"
 DRAIN_LIMIT_BYTES = 64 << 20
@@ -47,6 +57,12 @@ DRAIN_LIMIT_BYTES = 64 << 20
 _OTHER_METHODS = ["DELETE", "OPTIONS", "PATCH", "POST"]
 _NAME_CODES = frozenset({"invalid_object_name", "invalid_bucket_name"})
 _MEDIA_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json"}
+
+
+class _UploadNotReportedError(ApiError):
+    """500: the upload was stored, but reporting it failed: a retried PUT reports it again."""
+
+    status = 500
 
 
 class _ReaderResponse(StreamingResponse):
@@ -74,7 +90,9 @@ def blob_routes(
     """The routes serving ``store``'s signed URLs, for the embedded server to mount.
 
     ``on_upload`` is awaited after each stored upload, before the 200; if it raises, the
-    object stays stored and the client sees a 500 (a retried PUT reports it again).
+    object stays stored and the client sees a 500 (507 for a full disk). A retried PUT
+    reports the stored object again, then answers 409 ``upload_exists``; ``on_upload``
+    must therefore be idempotent (the local runtime's is a named task).
     ``drain_bytes`` bounds how much of a refused upload is read so its client sees the answer.
     """
     if max_upload_bytes <= 0:
@@ -114,7 +132,9 @@ class _BlobHandlers:
                 self._verify(request, bucket, name, "PUT", request.headers.get("content-type"))
                 if declared is not None and declared > self._max:
                     raise self._too_large()
-                if await self._store.stat(bucket, name) is not None:
+                stored = await self._store.stat(bucket, name)
+                if stored is not None:
+                    await self._report(stored)
                     raise _already_uploaded(bucket, name)
                 writer = await _open_writer(self._store, bucket, name)
             except ApiError as exc:
@@ -133,12 +153,35 @@ class _BlobHandlers:
             except ClientDisconnect:
                 await writer.abort()
                 return Response(status_code=400)  # nobody is listening any more
+            except OSError as exc:
+                await writer.abort()
+                if not storage_full(exc):
+                    raise
+                left = None if declared is None else declared - size
+                return await self._refuse(insufficient_storage("the upload"), body, remaining=left)
             except BaseException:
                 await writer.abort()
                 raise
-        await self._on_upload(info)
+        try:
+            await self._report(info)
+        except ApiError as exc:
+            return _error_response(exc)
         result = {"bucket": info.bucket, "name": info.name, "size": info.size}
         return JSONResponse(result | {"generation": info.generation})
+
+    async def _report(self, info: BlobInfo) -> None:
+        """Hand a stored upload to ``on_upload``; its failure becomes a 507 or a 500."""
+        try:
+            await self._on_upload(info)
+        except Exception as exc:
+            if storage_full(exc):
+                raise insufficient_storage("the upload was stored but its processing") from exc
+            log.exception("reporting the upload %s/%s failed", info.bucket, info.name)
+            raise _UploadNotReportedError(
+                "upload_not_reported",
+                "the file was stored but its processing could not be started; PUT the same "
+                "URL again to retry (it answers 409 upload_exists once processing has started)",
+            ) from exc
 
     async def _refuse(
         self, error: ApiError, body: AsyncIterator[bytes], *, remaining: int | None
@@ -222,19 +265,23 @@ async def _other_method(request: Request) -> Response:
 
 
 async def _open_writer(store: LocalBlobStore, bucket: str, name: str) -> LocalBlobWriter:
-    """Open a writer, turning a name that clashes with a folder into a 409."""
+    """Open a writer; a name that clashes with a folder is a 409, a full disk a 507."""
     try:
         return await store.open_writer(bucket, name, if_absent=True)
     except (FileExistsError, IsADirectoryError) as exc:
         raise Conflict("object_name_conflict", str(exc)) from exc
+    except OSError as exc:
+        if storage_full(exc):
+            raise insufficient_storage("the upload") from exc
+        raise
 
 
 def _already_uploaded(bucket: str, name: str) -> Conflict:
     """Uploads are create-only: a replayed upload URL never replaces the file a job has."""
     return Conflict(
         "upload_exists",
-        f"{bucket}/{name} has already been uploaded; an upload URL works once. "
-        "To run another file, create a new job with POST /v1/jobs/init.",
+        f"{bucket}/{name} has already been uploaded and its processing started; an upload "
+        "URL works once. To run another file, create a new job with POST /v1/jobs/init.",
     )
 
 

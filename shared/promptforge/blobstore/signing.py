@@ -3,13 +3,18 @@
 A signed URL names one object and allows exactly one method until an expiry::
 
     {base_url}/blobs/{bucket}/{name}?X-PF-Method=PUT&X-PF-Expires=1767226500
-        &X-PF-Content-Type=application%2Foctet-stream&X-PF-Signature=<64 hex digits>
+        &X-PF-Content-Type=application%2Foctet-stream&X-PF-Key=<8 hex digits>
+        &X-PF-Signature=<64 hex digits>
 
 The signature is HMAC-SHA256 over a canonical string: a version tag, then the method,
 bucket, object name, expiry and bound content type, each percent-encoded (so no field can
 contain the newline that separates them) and joined by newlines. ``X-PF-Content-Type`` is
 present only when the URL binds one; for ``PUT`` the request's ``Content-Type`` must then
-match it, for ``GET`` it is the type the download is served with.
+match it, for ``GET`` it is the type the download is served with. ``X-PF-Key`` names
+the signing key (a digest of it that reveals nothing of it) and is signed too: a URL
+that does not verify and names another key was signed before the server's secret
+changed, which the refusal says (``signing_key_changed``) instead of calling the URL
+tampered with.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ METHOD_PARAM = "X-PF-Method"
 EXPIRES_PARAM = "X-PF-Expires"
 CONTENT_TYPE_PARAM = "X-PF-Content-Type"
 SIGNATURE_PARAM = "X-PF-Signature"
-SIGNED_PARAMS = (METHOD_PARAM, EXPIRES_PARAM, CONTENT_TYPE_PARAM, SIGNATURE_PARAM)
+KEY_PARAM = "X-PF-Key"
+SIGNED_PARAMS = (METHOD_PARAM, EXPIRES_PARAM, CONTENT_TYPE_PARAM, KEY_PARAM, SIGNATURE_PARAM)
 
 SIGNABLE_METHODS = frozenset({"GET", "PUT"})
 RESERVED_SUFFIXES = (".__meta__", ".__tmp__")
@@ -108,6 +114,7 @@ class UrlSigner:
             raise ValueError(f"the signing secret must be at least {MIN_SECRET_BYTES} bytes")
         self._secret = secret
         self.base_url = base_url.rstrip("/")
+        self.key_id = hmac.new(secret, b"promptforge key id", hashlib.sha256).hexdigest()[:8]
 
     def sign(
         self,
@@ -132,7 +139,8 @@ class UrlSigner:
         params = {METHOD_PARAM: method, EXPIRES_PARAM: expires}
         if bound:
             params[CONTENT_TYPE_PARAM] = bound
-        params[SIGNATURE_PARAM] = self._digest(method, bucket, name, expires, bound)
+        params[KEY_PARAM] = self.key_id
+        params[SIGNATURE_PARAM] = self._digest(method, bucket, name, expires, bound, self.key_id)
         path = f"/blobs/{bucket}/{quote(name, safe='/')}"
         return f"{self.base_url}{path}?{urlencode(params, quote_via=quote, safe='')}"
 
@@ -162,8 +170,16 @@ class UrlSigner:
                 f"the URL has no {SIGNATURE_PARAM}; use the signed URL exactly as returned",
             )
         signed_method, expires, bound = _signed_fields(query, signature)
-        expected = self._digest(signed_method, bucket, name, expires, bound)
+        key_id = query.get(KEY_PARAM, "")
+        expected = self._digest(signed_method, bucket, name, expires, bound, key_id)
         if not hmac.compare_digest(expected, signature):
+            if key_id and key_id != self.key_id:
+                raise SignatureError(
+                    "signing_key_changed",
+                    "this URL was signed with a key the server no longer has: its signing "
+                    "secret changed after the URL was issued. Get a new URL: "
+                    + _new_url_hint(signed_method),
+                )
             raise SignatureError(
                 "signature_mismatch",
                 "the URL signature does not match its object, method or expiry; "
@@ -182,9 +198,13 @@ class UrlSigner:
                     f"{content_type!r}; send that header",
                 )
 
-    def _digest(self, method: str, bucket: str, name: str, expires: str, content_type: str) -> str:
-        """Hex HMAC-SHA256 of the canonical string for these fields."""
-        fields = (_CANONICAL_VERSION, method, bucket, name, expires, content_type)
+    def _digest(  # noqa: PLR0917 (the signed fields, in canonical order)
+        self, method: str, bucket: str, name: str, expires: str, content_type: str, key_id: str
+    ) -> str:
+        """Hex HMAC-SHA256 of the canonical string for these fields (the key id if named)."""
+        fields: tuple[str, ...] = (_CANONICAL_VERSION, method, bucket, name, expires, content_type)
+        if key_id:  # URLs issued before key ids existed sign without one
+            fields += (key_id,)
         canonical = "\n".join(quote(field, safe="") for field in fields)
         return hmac.new(self._secret, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
 
@@ -215,6 +235,13 @@ def _method_message(signed: str, tried: str) -> str:
     else:
         hint = "it is a download URL; upload with the upload_url from POST /v1/jobs/init"
     return f"this URL allows {signed} only, not {tried}: {hint}"
+
+
+def _new_url_hint(signed: str) -> str:
+    """Where a fresh URL of this kind comes from."""
+    if signed == "PUT":
+        return "call POST /v1/jobs/init again for a new upload URL"
+    return "call GET /v1/jobs/{id}/results again for new links"
 
 
 def _expired_message(signed: str, expires: int) -> str:

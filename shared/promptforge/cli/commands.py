@@ -20,7 +20,7 @@ from promptforge.clock import SystemClock
 from promptforge.settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from promptforge.jobstore.base import JobStore
     from promptforge.simulator.config import SimulatorConfig
@@ -33,11 +33,18 @@ def _settings(**overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-async def _wait_for_signal() -> None:
+async def _wait_for_signal(*, then: Callable[[], object] | None = None) -> None:
+    """Return on the first SIGINT/SIGTERM; from then on, each further one calls ``then``."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def signalled() -> None:
+        if stop.is_set() and then is not None:
+            then()
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, signalled)
     await stop.wait()
 
 
@@ -52,7 +59,10 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(secrets=runtime.deps.credentials.secrets())
     async with runtime, BackgroundServer(runtime.app, settings.host, settings.port) as server:
         console.print(f"PromptForge serving on {server.url} (data in {settings.data_dir})")
-        await _wait_for_signal()
+        # A second signal while stopping cuts off the calls still in flight.
+        await _wait_for_signal(then=runtime.cancel_calls)
+        console.print("stopping: no new work; calls in flight finish and are recorded")
+        await runtime.stop_work()
     return 0
 
 

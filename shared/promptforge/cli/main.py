@@ -10,8 +10,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from promptforge.cli.jobs_commands import add_jobs_parser, add_submit_labels, client_options
 from promptforge.cli.prompts_commands import add_prompts_parser, add_target_options
+from promptforge.errors import ConfigurationError
 
 
 def _key_store_options(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +116,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_dispatch(args))
     except KeyboardInterrupt:
         return 130
+    except (ConfigurationError, ValidationError) as exc:
+        print(f"promptforge: cannot start: {_config_message(exc)}", file=sys.stderr)
+        return 2
+
+
+def _config_message(exc: ConfigurationError | ValidationError) -> str:
+    """A setting's problem in one line per setting, without a traceback."""
+    if isinstance(exc, ConfigurationError):
+        return str(exc)
+    problems = []
+    for error in exc.errors():
+        field = "_".join(str(part) for part in error["loc"]).upper()
+        where = f"PROMPTFORGE_{field}: " if field else ""
+        problems.append(where + error["msg"].removeprefix("Value error, "))
+    return "; ".join(problems)
 
 
 async def _dispatch(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import httpx
 
 from promptforge.blobstore.base import BlobStore
 from promptforge.clock import Clock
+from promptforge.core.answers import AnswerKeeper
 from promptforge.core.credentials import Credentials
 from promptforge.core.jobcache import JobCache
 from promptforge.jobstore.base import JobStore
@@ -87,3 +88,4 @@ class Deps:
     http: httpx.AsyncClient
     config: CoreConfig
     jobs: JobCache = field(default_factory=JobCache)  # the worker's view of its jobs
+    answers: AnswerKeeper = field(default_factory=AnswerKeeper)  # settles a shutdown waits for

@@ -13,7 +13,7 @@ import logging
 
 from promptforge.blobstore.base import BlobWriter
 from promptforge.core.deps import Deps
-from promptforge.core.jobtasks import expire_task, finalize_task
+from promptforge.core.jobtasks import finalize_task
 from promptforge.core.models import Job, JobError, JobStatus, OutcomeKind
 from promptforge.core.service import result_object_name
 from promptforge.core.webhooks import on_job_ended
@@ -143,32 +143,3 @@ async def _write_errors(deps: Deps, job: Job) -> None:
 
 def _line(record: dict[str, object]) -> bytes:
     return (json.dumps(record, ensure_ascii=False, separators=(", ", ": ")) + "\n").encode()
-
-
-async def handle_expire(deps: Deps, delivery: Delivery) -> HandlerResult:
-    """Task handler for target ``expire``: a job whose upload never came ends FAILED."""
-    job = await deps.store.get_job(str(delivery.payload["job_id"]))
-    if job is not None and job.error is not None and job.error.code == "upload_expired":
-        await on_job_ended(deps, job.job_id)  # a replay: the end event, if a crash lost it
-    if job is None or job.status is not JobStatus.WAITING_FOR_UPLOAD:
-        return HandlerResult(200)
-    now = deps.clock.now()
-    if now < job.upload_expires_at:
-        # Delivered early (clock skew): look again when the URL has expired.
-        await deps.tasks.enqueue([expire_task(job.job_id, job.upload_expires_at, again=True)])
-        return HandlerResult(200)
-    if await deps.blobs.stat(deps.blobs.input_bucket, job.upload_object) is not None:
-        return HandlerResult(200)  # the upload arrived; its ingest task is on the way
-    if await deps.store.transition(
-        job.job_id,
-        JobStatus.WAITING_FOR_UPLOAD,
-        JobStatus.FAILED,
-        completed_at=now,
-        error=JobError(
-            "upload_expired",
-            "no file was uploaded before the upload URL expired at "
-            f"{job.upload_expires_at:%Y-%m-%dT%H:%M:%SZ}; call /v1/jobs/init again",
-        ),
-    ):
-        await on_job_ended(deps, job.job_id)
-    return HandlerResult(200)

@@ -242,7 +242,10 @@ class PromptTask:
 
     ``generation`` rises each time the prompt is re-enqueued (after a 429 or a
     transient error); a delivery of an older generation is stale and does nothing.
-    ``attempt`` counts transient failures only: 429s never raise it.
+    ``attempt`` counts transient failures only: 429s never raise it. ``timeouts``
+    counts those of them that were timeouts (each may have been served and billed;
+    each doubles the next call's timeout, ``core.retry_policy``) and ``waited`` the
+    seconds those calls waited in all.
     """
 
     job_id: str
@@ -252,6 +255,8 @@ class PromptTask:
     generation: int = 0
     attempt: int = 0
     route: LineRoute | None = None
+    timeouts: int = 0
+    waited: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the task body: ``prompt`` (text) or ``messages`` (a chat line)."""
@@ -261,6 +266,8 @@ class PromptTask:
             "line": self.line,
             "generation": self.generation,
             "attempt": self.attempt,
+            "timeouts": self.timeouts,
+            "waited": self.waited,
         }
         if isinstance(self.prompt, str):
             body["prompt"] = self.prompt
@@ -283,6 +290,8 @@ class PromptTask:
             generation=int(data.get("generation", 0)),
             attempt=int(data.get("attempt", 0)),
             route=LineRoute.from_dict(data["route"]) if data.get("route") else None,
+            timeouts=int(data.get("timeouts", 0)),
+            waited=float(data.get("waited", 0.0)),
         )
 
 

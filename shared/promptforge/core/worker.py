@@ -7,6 +7,13 @@ re-enqueued as the next generation with a delay chosen here, not by queue retrie
 429s never count against ``max_retries`` and never slow the queue for other prompts.
 The next generation goes back to the queue (the key's shard) the task came from.
 
+Once the provider has answered, what follows (recording the outcome or enqueuing the
+retry) runs to its end even if the handler is cancelled, and is retried on a store
+error (``core.answers``): a shutdown or a storage hiccup never drops an answer that was
+served and billed. A call that timed out is retried with a longer timeout
+(``core.retry_policy``) and counted apart from other transient errors; a prompt that
+gives up on a timeout is reported as ``timeout`` with the seconds waited.
+
 Where the runtime's queues apply a new rate late (``CoreConfig.queue_apply_delay``),
 a claimed prompt first passes the admission gate (``ratecontrol.gate``): a dispatch
 above the rate the controller now wants, or during a pause, is re-enqueued for later
@@ -15,16 +22,18 @@ without calling the provider.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import random
 import time
 import uuid
 from datetime import timedelta
 
+from promptforge.core.answers import with_store_retries
 from promptforge.core.deps import Deps
 from promptforge.core.ingest import prompt_task
 from promptforge.core.models import ClaimResult, Job, Outcome, OutcomeKind, PromptTask
+from promptforge.core.retry_policy import attempt_timeout, transient_delay
 from promptforge.core.tasknames import queue_for
 from promptforge.errors import MissingCredential
 from promptforge.providers.base import CallOutcome, CallResult, PromptCall
@@ -37,11 +46,10 @@ from promptforge.tasks.base import Delivery, HandlerResult
 
 log = logging.getLogger(__name__)
 
+TIMEOUT = "timeout"
 MAX_OUTCOME_BYTES = 900_000
 """The largest result record kept: under Firestore's 1 MiB per document, with room for the
 item's other fields."""
-TRANSIENT_BACKOFF_BASE = 2.0
-TRANSIENT_BACKOFF_MAX = 120.0
 
 
 async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
@@ -70,8 +78,12 @@ async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
     if deferred is not None:
         await _requeue(deps, queue, task, deferred, attempt=task.attempt)
         return HandlerResult(200)
-    result = await _call_provider(deps, job, task)
-    await _settle(deps, job, task, result, queue)
+    timeout = attempt_timeout(
+        deps.config.provider_timeout, task.timeouts, deps.config.lease_seconds
+    )
+    result, latency = await _call_provider(deps, job, task, timeout)
+    answer = _Answer(result, latency, timeout)
+    await deps.answers.keep(_after_answer(deps, job, task, answer, queue))
     return HandlerResult(200)
 
 
@@ -94,15 +106,22 @@ async def _admission(deps: Deps, job: Job, task: PromptTask) -> float | None:
     return admission(state, deps.clock.now().timestamp(), salt=salt, config=config)
 
 
-async def _call_provider(deps: Deps, job: Job, task: PromptTask) -> CallResult:
+async def _call_provider(
+    deps: Deps,
+    job: Job,
+    task: PromptTask,
+    timeout: float,  # noqa: ASYNC109 (a budget passed on to ``send``, which enforces it)
+) -> tuple[CallResult, float]:
+    """The provider's answer (or the failure that stood for one) and the call's latency."""
     key, params = job.route_of(task.route)
     adapter = get_adapter(key.provider)
     try:
         endpoint = deps.credentials.resolve(key.provider, job.credential)
     except MissingCredential as exc:
-        return CallResult(
+        failure = CallResult(
             CallOutcome.PERMANENT, error_code="missing_credential", error_message=str(exc)
         )
+        return failure, 0.0
     request = adapter.build_request(
         PromptCall(
             base_url=endpoint.base_url or adapter.default_base_url,
@@ -113,11 +132,36 @@ async def _call_provider(deps: Deps, job: Job, task: PromptTask) -> CallResult:
         )
     )
     started = time.monotonic()
-    result = await send(deps.http, adapter, request, timeout=deps.config.provider_timeout)
-    latency = time.monotonic() - started
-    observation = Observation.from_call(deps.clock.now().timestamp(), result, latency)
-    await deps.store.append_observations(key.id, [observation])
-    return result
+    result = await send(deps.http, adapter, request, timeout=timeout)
+    return result, time.monotonic() - started
+
+
+@dataclasses.dataclass(frozen=True)
+class _Answer:
+    """What one call gave: its result, how long it took, the timeout it had."""
+
+    result: CallResult
+    latency: float
+    timeout: float
+
+
+async def _after_answer(
+    deps: Deps, job: Job, task: PromptTask, answer: _Answer, queue: str
+) -> None:
+    """Everything after the call: run shielded by ``deps.answers``, settled despite store errors."""
+    result = answer.result
+    observation = Observation.from_call(deps.clock.now().timestamp(), result, answer.latency)
+    try:
+        await deps.store.append_observations(job.route_of(task.route)[0].id, [observation])
+    except Exception:  # the controller misses one reading; the answer must not be lost
+        log.exception("could not store a rate observation for %s", task.prompt_id)
+    if result.error_code == TIMEOUT:
+        waited = task.waited + answer.timeout
+        task = dataclasses.replace(task, timeouts=task.timeouts + 1, waited=waited)
+    await with_store_retries(
+        f"recording prompt {task.prompt_id!r}",
+        lambda: _settle(deps, job, task, result, queue),
+    )
 
 
 async def _settle(deps: Deps, job: Job, task: PromptTask, result: CallResult, queue: str) -> None:
@@ -127,32 +171,33 @@ async def _settle(deps: Deps, job: Job, task: PromptTask, result: CallResult, qu
         delay = await _rate_limit_delay(deps, job.route_of(task.route)[0].id, result)
         await _requeue(deps, queue, task, delay, attempt=task.attempt)
     elif result.outcome is CallOutcome.TRANSIENT and task.attempt < job.max_retries:
-        delay = _transient_delay(task.attempt, result.signals.retry_after)
+        delay = transient_delay(task.attempt, result.signals.retry_after)
         await _requeue(deps, queue, task, delay, attempt=task.attempt + 1)
     else:
-        code = result.error_code or "provider_error"
-        if result.outcome is CallOutcome.TRANSIENT:
-            message = (
-                f"gave up after {task.attempt + 1} attempts (max_retries={job.max_retries}); "
-                f"last error: {result.error_message or code}"
-            )
-            code = "retries_exhausted"
-        else:
-            message = result.error_message or f"the provider refused the prompt ({code})"
+        code, message = _final_error(job, task, result)
         await _record(deps, job, task, _error_outcome(task, code, message, result))
+
+
+def _final_error(job: Job, task: PromptTask, result: CallResult) -> tuple[str, str]:
+    """The code and message of a prompt that ends in errors.jsonl."""
+    code = result.error_code or "provider_error"
+    if result.outcome is not CallOutcome.TRANSIENT:
+        return code, result.error_message or f"the provider refused the prompt ({code})"
+    tries = f"{task.attempt + 1} attempt(s), max_retries={job.max_retries}"
+    if code == TIMEOUT:
+        return TIMEOUT, (
+            f"the provider did not answer in time: {task.timeouts} of {tries} timed out, "
+            f"{task.waited:g} s of waiting in all (each retry waits twice as long); a "
+            "timed-out call may still have been served and billed by the provider"
+        )
+    return "retries_exhausted", (
+        f"gave up after {tries}; last error: {result.error_message or code}"
+    )
 
 
 async def _requeue(deps: Deps, queue: str, task: PromptTask, delay: float, *, attempt: int) -> None:
     """Enqueue the next generation first, then advance: a crash in between loses nothing."""
-    following = PromptTask(
-        task.job_id,
-        task.prompt_id,
-        task.line,
-        task.prompt,
-        task.generation + 1,
-        attempt,
-        task.route,
-    )
+    following = dataclasses.replace(task, generation=task.generation + 1, attempt=attempt)
     when = deps.clock.now() + timedelta(seconds=delay)
     await deps.tasks.enqueue([prompt_task(queue, following, schedule_time=when)])
     await deps.store.advance(task.job_id, task.prompt_id, task.generation)
@@ -171,12 +216,6 @@ async def _rate_limit_delay(deps: Deps, key: str, result: CallResult) -> float:
     return retry_delay(state, deps.clock.now().timestamp(), result.signals.retry_after)
 
 
-def _transient_delay(attempt: int, retry_after: float | None) -> float:
-    backoff = min(TRANSIENT_BACKOFF_MAX, TRANSIENT_BACKOFF_BASE * 2.0**attempt)
-    jittered = backoff * (0.5 + random.random() / 2)
-    return max(jittered, retry_after or 0.0)
-
-
 def _result_outcome(job: Job, task: PromptTask, result: CallResult) -> Outcome:
     return Outcome(
         key=Outcome.prompt_key(task.prompt_id),
@@ -190,6 +229,7 @@ def _result_outcome(job: Job, task: PromptTask, result: CallResult) -> Outcome:
             "input_tokens": result.input_tokens,
             "output_tokens": result.output_tokens,
             "finish_reason": result.finish_reason,
+            **({"timeouts": task.timeouts} if task.timeouts else {}),
             **({"tool_calls": list(result.tool_calls)} if result.tool_calls else {}),
         },
         input_tokens=result.input_tokens,
@@ -221,7 +261,9 @@ def _error_outcome(task: PromptTask, code: str, message: str, result: CallResult
         "provider_status": result.status,
         "provider_code": result.error_code,
     }
-    return prompt_error(
+    if code == TIMEOUT:
+        error["waited_seconds"] = task.waited
+    outcome = prompt_error(
         task.prompt_id,
         task.line,
         error,
@@ -229,6 +271,8 @@ def _error_outcome(task: PromptTask, code: str, message: str, result: CallResult
         input_tokens=result.input_tokens,
         output_tokens=result.output_tokens,
     )
+    outcome.record["timeouts"] = task.timeouts  # each may have been served and billed
+    return outcome
 
 
 def prompt_error(

@@ -25,6 +25,7 @@ from typing import Any
 
 from google.cloud.firestore import AsyncTransaction, FieldFilter, Increment
 
+from promptforge.core.claims import PromptLease, decide_claim
 from promptforge.core.models import ClaimResult, Outcome, OutcomeKind
 from promptforge.gcp._firestore_layout import Layout
 from promptforge.gcp._firestore_tx import read_documents, run_transaction
@@ -67,27 +68,24 @@ async def claim(  # noqa: PLR0917 (the port's signature)
     lease_until: datetime,
     now: datetime,
 ) -> ClaimResult:
-    """Take the prompt's lease for ``generation`` (the rules of ``SqliteJobStore.claim``)."""
+    """Take the prompt's lease for ``generation`` (the rule: ``core.claims.decide_claim``)."""
     ref = layout.item(job_id, Outcome.prompt_key(prompt_id))
 
     async def body(transaction: AsyncTransaction) -> ClaimResult:
         data = (await read_documents(layout.client, [ref], transaction))[ref.path].to_dict()
-        if data is None or "prompt_line" not in data:
-            return ClaimResult.MISSING
-        if data["done"]:
-            return ClaimResult.DONE
-        stored_generation = int(data["generation"])
-        if stored_generation > generation:
-            return ClaimResult.STALE
-        # A newer generation than stored wins (its task was enqueued before the advance to
-        # it committed) and an old lease does not block it: see SqliteJobStore.claim.
-        stored_until = data.get("lease_until")
-        live = stored_until is not None and stored_until > now
-        if stored_generation == generation and live and data.get("lease_holder") != holder:
-            return ClaimResult.BUSY
-        fields = {"generation": generation, "lease_holder": holder, "lease_until": lease_until}
-        transaction.update(ref, fields)
-        return ClaimResult.CLAIMED
+        item = None
+        if data is not None and "prompt_line" in data:
+            item = PromptLease(
+                int(data["generation"]),
+                data.get("lease_holder"),
+                data.get("lease_until"),
+                bool(data["done"]),
+            )
+        decision = decide_claim(item, generation=generation, holder=holder, now=now)
+        if decision is ClaimResult.CLAIMED:
+            fields = {"generation": generation, "lease_holder": holder, "lease_until": lease_until}
+            transaction.update(ref, fields)
+        return decision
 
     return await run_transaction(layout.client, body)
 

@@ -155,6 +155,7 @@ class FunctionInstance:
         if built is not None:
             await built.http.aclose()
             if built.deps is not None:
+                await built.deps.answers.drain()  # answers received are recorded first
                 await close_deps(built.deps)
 
     async def _ready(self, *, with_deps: bool) -> _Built:

@@ -17,10 +17,11 @@ from promptforge.core.control_chain import control_task
 from promptforge.core.control_chain import handle_control as _handle_control
 from promptforge.core.deps import Deps
 from promptforge.core.fanout import handle_ingest_sliced, handle_slice
-from promptforge.core.finalize import handle_expire, handle_finalize
+from promptforge.core.finalize import handle_finalize
 from promptforge.core.ingest import job_id_from_object
 from promptforge.core.models import JobStatus
 from promptforge.core.tasknames import TaskTarget
+from promptforge.core.uploads import handle_expire
 from promptforge.core.webhooks import handle_webhook
 from promptforge.core.worker import handle_prompt
 from promptforge.gcp.cloud_tasks import CloudTasksQueue

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from promptforge.core.claims import PromptLease, decide_claim
 from promptforge.core.models import ClaimResult, Outcome, OutcomeKind
 from promptforge.jobstore._sqlite_schema import transaction
 from promptforge.jobstore.fields import dumps
@@ -87,34 +88,25 @@ def claim(
     lease_until: int,
     now: int,
 ) -> ClaimResult:
-    """Take the prompt's lease for ``generation`` (times in epoch microseconds)."""
+    """Take the prompt's lease for ``generation`` (times in epoch microseconds).
+
+    The rule is ``core.claims.decide_claim``; this reads and writes inside one transaction.
+    """
     with transaction(conn):
         row = conn.execute(
             "SELECT generation, lease_holder, lease_until, done FROM prompts "
             "WHERE job_id = ? AND prompt_id = ?",
             (job_id, prompt_id),
         ).fetchone()
-        if row is None:
-            return ClaimResult.MISSING
-        stored_generation, stored_holder, stored_until, done = row
-        if done:
-            return ClaimResult.DONE
-        if stored_generation > generation:
-            return ClaimResult.STALE
-        # A task of a newer generation than stored was enqueued before the advance that
-        # makes its generation current was committed (a worker enqueues the retry first,
-        # so dying in between never loses the prompt). The newer task wins: it moves the
-        # prompt to its generation, which turns any leftover delivery of the old one
-        # stale, and an old lease does not block it (that call has already ended).
-        live = stored_until is not None and stored_until > now
-        if stored_generation == generation and live and stored_holder != holder:
-            return ClaimResult.BUSY
-        conn.execute(
-            "UPDATE prompts SET generation = ?, lease_holder = ?, lease_until = ? "
-            "WHERE job_id = ? AND prompt_id = ?",
-            (generation, holder, lease_until, job_id, prompt_id),
-        )
-        return ClaimResult.CLAIMED
+        item = None if row is None else PromptLease(row[0], row[1], row[2], bool(row[3]))
+        decision = decide_claim(item, generation=generation, holder=holder, now=now)
+        if decision is ClaimResult.CLAIMED:
+            conn.execute(
+                "UPDATE prompts SET generation = ?, lease_holder = ?, lease_until = ? "
+                "WHERE job_id = ? AND prompt_id = ?",
+                (generation, holder, lease_until, job_id, prompt_id),
+            )
+        return decision
 
 
 def remember_key(

@@ -137,6 +137,12 @@ class SqliteJobStore(SqlitePrompts, AsyncResource):
         row = await self._call(ops.fetch_one, f"{_SELECT_JOB} WHERE job_id = ?", (job_id,))
         return None if row is None else decode_job(row)
 
+    async def jobs_waiting_for_upload(self) -> list[Job]:
+        """Every job still ``WAITING_FOR_UPLOAD`` (start-up looks for their stored uploads)."""
+        sql = f"{_SELECT_JOB} WHERE status = ?"
+        rows = await self._call(ops.fetch_all, sql, (JobStatus.WAITING_FOR_UPLOAD.value,))
+        return [decode_job(row) for row in rows]
+
     async def transition(
         self, job_id: str, expected: JobStatus, target: JobStatus, **fields: Any
     ) -> bool:

@@ -19,18 +19,20 @@ from promptforge.api.app import create_api_app
 from promptforge.blobstore.base import BlobInfo
 from promptforge.blobstore.http import blob_routes
 from promptforge.blobstore.local import LocalBlobStore
-from promptforge.blobstore.signing import UrlSigner
+from promptforge.blobstore.signing import MIN_SECRET_BYTES, UrlSigner
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.cancel import handle_cancel
 from promptforge.core.control_chain import handle_control, step_if_due
 from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
-from promptforge.core.finalize import handle_expire, handle_finalize
+from promptforge.core.finalize import handle_finalize
 from promptforge.core.ingest import finalize_event_task, handle_ingest
 from promptforge.core.queues import ensure_control_queue
 from promptforge.core.tasknames import TaskTarget
+from promptforge.core.uploads import handle_expire, start_stored_upload
 from promptforge.core.webhooks import handle_webhook
 from promptforge.core.worker import handle_prompt
+from promptforge.errors import ConfigurationError
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.lifecycle import AsyncResource
 from promptforge.providers.catalogue import Catalogue
@@ -46,7 +48,10 @@ _Handler = Callable[[Delivery], Awaitable[HandlerResult]]
 
 
 def signing_secret(settings: Settings) -> bytes:
-    """The HMAC key for signed URLs: from settings, else generated once into ``data_dir``."""
+    """The HMAC key for signed URLs: from settings, else generated once into ``data_dir``.
+
+    Raises ``ConfigurationError`` for a key shorter than ``MIN_SECRET_BYTES``.
+    """
     if settings.signing_secret is not None:
         return settings.signing_secret.get_secret_value().encode("utf-8")
     path = settings.data_dir / "signing.key"
@@ -55,7 +60,14 @@ def signing_secret(settings: Settings) -> bytes:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
-    return path.read_text().strip().encode("utf-8")
+    secret = path.read_text().strip().encode("utf-8")
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ConfigurationError(
+            f"{path} holds a signing key of {len(secret)} bytes; it needs at least "
+            f"{MIN_SECRET_BYTES}. Delete the file to have a new key generated (upload and "
+            "result URLs issued with the old key stop working)"
+        )
+    return secret
 
 
 class EmbeddedRuntime(AsyncResource):
@@ -101,6 +113,8 @@ class EmbeddedRuntime(AsyncResource):
         if released:
             log.info("resumed: released %d prompt leases held by a previous process", released)
         await ensure_control_queue(self.deps)
+        for job in await self.store.jobs_waiting_for_upload():
+            await start_stored_upload(self.deps, job)
         for target, handler in (
             (TaskTarget.INGEST, handle_ingest),
             (TaskTarget.WORKER, handle_prompt),
@@ -110,20 +124,37 @@ class EmbeddedRuntime(AsyncResource):
             (TaskTarget.WEBHOOK, handle_webhook),
             (TaskTarget.CONTROL, self._control_tick),  # the ticks of a batch line's own rate key
         ):
-            self.tasks.register(target, self._bind(target, handler))
+            # A worker may be holding an answer the provider is sending: let it finish.
+            finish = target == "worker"
+            self.tasks.register(target, self._bind(target, handler), finish_on_stop=finish)
         await self.tasks.start()
         self._controller = asyncio.create_task(self._control_loop(), name="controller")
 
-    async def close(self) -> None:
-        """Stop the controller and the dispatcher, then close everything."""
+    async def stop_work(self) -> None:
+        """Stop taking work at once; let calls in flight end and be recorded.
+
+        Workers run to their end (each call is bounded by its timeout); ``cancel_calls``
+        (a second signal) cuts them off, and what an answered call records still runs to
+        its end (``core.answers``). The API keeps answering until ``close``.
+        """
         if self._controller is not None:
             self._controller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._controller
+            self._controller = None
         await self.tasks.stop()
+        await self.deps.answers.drain()
+
+    async def close(self) -> None:
+        """``stop_work``, then close the stores and the provider client."""
+        await self.stop_work()
         await self.tasks.close()
         await self.http.aclose()
         await self.store.close()
+
+    def cancel_calls(self) -> int:
+        """Cut off the handlers still running (calls in flight are then like a kill's)."""
+        return self.tasks.cancel_running()
 
     def _bind(self, target: str, handler: _CoreHandler) -> _Handler:
         deps = self.deps

@@ -16,18 +16,24 @@ index (not also a UNIQUE one on ``tasks.name``) halves the cost of an enqueue.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from promptforge.tasks.base import QueueConfig, RetryConfig
+from promptforge.tasks._task_rows import (
+    ClaimedTask,
+    DeadLetter,
+    NewTask,
+    TaskOutcome,
+    config_from_json,
+    config_to_json,
+)
+from promptforge.tasks.base import QueueConfig
 
 _T = TypeVar("_T")
 
@@ -95,70 +101,6 @@ INSERT INTO dead_letters (id, queue, target, name, payload, attempts, last_statu
 SELECT id, queue, target, COALESCE(name, 'task-' || id), payload, attempts, ?, created_at, ?
 FROM tasks WHERE id = ?
 """
-
-
-@dataclass(frozen=True, slots=True)
-class NewTask:
-    """A task row to insert: ``payload`` is already JSON, ``schedule_at`` epoch seconds."""
-
-    queue: str
-    target: str
-    name: str | None
-    payload: str
-    schedule_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedTask:
-    """A task just marked running; ``attempts`` counts this delivery."""
-
-    id: int
-    target: str
-    name: str | None
-    payload: dict[str, Any]
-    attempts: int
-    schedule_at: float
-
-    @property
-    def delivery_name(self) -> str:
-        """The task's name, or a generated one for unnamed tasks (as Cloud Tasks does)."""
-        return self.name if self.name is not None else f"task-{self.id}"
-
-
-@dataclass(frozen=True, slots=True)
-class TaskOutcome:
-    """What to write for a finished delivery: done, retried at ``retry_at``, or dead."""
-
-    id: int
-    name: str | None
-    status: int
-    retry_at: float | None = None
-    dead: bool = False
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A task dropped after its last allowed attempt, with the last status it got."""
-
-    queue: str
-    target: str
-    name: str
-    payload: dict[str, Any]
-    attempts: int
-    last_status: int
-    dead_at: datetime
-
-
-def config_to_json(config: QueueConfig) -> str:
-    """Serialise a queue config (retry policy included)."""
-    return json.dumps(dataclasses.asdict(config), sort_keys=True)
-
-
-def config_from_json(text: str) -> QueueConfig:
-    """Parse what ``config_to_json`` wrote."""
-    raw = json.loads(text)
-    retry = RetryConfig(**raw.pop("retry"))
-    return QueueConfig(retry=retry, **raw)
 
 
 class SqliteTaskStore:

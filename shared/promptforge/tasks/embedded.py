@@ -28,16 +28,17 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from promptforge.lifecycle import AsyncResource
-from promptforge.tasks._sqlite_tasks import (
+from promptforge.tasks._queue_runtime import MAX_CLAIM, QueueRuntime, tokens_per_claim
+from promptforge.tasks._sqlite_tasks import SqliteTaskStore
+from promptforge.tasks._task_rows import (
     ClaimedTask,
     DeadLetter,
     NewTask,
-    SqliteTaskStore,
     TaskOutcome,
+    epoch_seconds,
 )
 from promptforge.tasks.base import Delivery, Handler, HandlerResult, QueueConfig, Task
 
@@ -45,104 +46,10 @@ __all__ = ["DeadLetter", "EmbeddedTaskQueue"]
 
 logger = logging.getLogger(__name__)
 
-_MAX_CLAIM = 256  # tasks marked running per transaction
-_DISPATCH_TICK = 0.05  # a rate-limited queue claims about this many seconds' worth at once
 _STORE_RETRY_DELAY = 1.0  # pause after a failed store call before the loop tries again
 _THROTTLED = frozenset({429, 503})
 _LEASE_EXPIRED = 504
 _JSON = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps(...) builds one a call
-
-
-class _TokenBucket:
-    """Tokens refill at ``rate`` per second up to ``capacity``; starts full."""
-
-    def __init__(self, rate: float, capacity: int, now: float) -> None:
-        self.rate = max(rate, 0.0)
-        self.capacity = float(max(capacity, 1))
-        self.tokens = self.capacity
-        self._last = now
-
-    def _refill(self, now: float) -> None:
-        if now > self._last:
-            self.tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
-        self._last = max(self._last, now)
-
-    def available(self, now: float) -> int:
-        """Whole tokens available at ``now``."""
-        self._refill(now)
-        return int(self.tokens)
-
-    def take(self, count: int, now: float) -> None:
-        """Spend ``count`` tokens."""
-        self._refill(now)
-        self.tokens -= count
-
-    def wait_time(self, now: float, count: int = 1) -> float:
-        """Seconds until ``count`` tokens are available (``inf`` if the rate is zero)."""
-        self._refill(now)
-        if self.tokens >= count:
-            return 0.0
-        if self.rate <= 0:
-            return math.inf
-        return (count - self.tokens) / self.rate
-
-    def reconfigure(self, rate: float, capacity: int, now: float) -> None:
-        """Change rate and capacity, keeping the tokens already earned (up to the capacity)."""
-        self._refill(now)
-        self.rate = max(rate, 0.0)
-        self.capacity = float(max(capacity, 1))
-        self.tokens = min(self.tokens, self.capacity)
-
-
-class _QueueRuntime:
-    """A queue's dispatch state: config, bucket, running count, next due time, outcomes."""
-
-    def __init__(self, name: str, config: QueueConfig) -> None:
-        self.name = name
-        self.config = config
-        self.bucket = _TokenBucket(
-            config.max_dispatches_per_second, config.max_burst_size, time.monotonic()
-        )
-        self.wake = asyncio.Event()
-        self.running = 0
-        self.next_due = 0.0  # unknown until the first claim: look at once
-        self.enqueued_due = math.inf  # earliest task enqueued since the last claim began
-        self.outcomes: list[TaskOutcome] = []
-        self.loop_task: asyncio.Task[None] | None = None
-
-    def apply(self, config: QueueConfig) -> None:
-        """Take new limits into account at once."""
-        self.config = config
-        self.bucket.reconfigure(
-            config.max_dispatches_per_second, config.max_burst_size, time.monotonic()
-        )
-        self.wake.set()
-
-    def note_enqueued(self, schedule_at: float) -> None:
-        """A task due at ``schedule_at`` was created: wake the loop if it is earlier."""
-        self.enqueued_due = min(self.enqueued_due, schedule_at)
-        if schedule_at < self.next_due:
-            self.next_due = schedule_at
-            self.wake.set()
-
-
-def _tokens_per_claim(config: QueueConfig, free: int) -> int:
-    """Tokens to wait for before claiming, when the rate is what holds dispatch back.
-
-    About ``_DISPATCH_TICK`` seconds' worth: a queue held at 500/s claims 25 tasks every
-    50 ms rather than one per transaction (which cost a third more CPU per prompt), and
-    a queue slower than 20/s still claims one at a time. The rate and burst are kept.
-    """
-    tick = int(config.max_dispatches_per_second * _DISPATCH_TICK)
-    return max(1, min(tick, free, config.max_burst_size, _MAX_CLAIM))
-
-
-def _epoch(moment: datetime | None, now: float) -> float:
-    if moment is None:
-        return now
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 class EmbeddedTaskQueue(AsyncResource):
@@ -165,9 +72,10 @@ class EmbeddedTaskQueue(AsyncResource):
         self._lease = lease_seconds
         self._dedupe = dedupe_seconds
         self._purge_interval = purge_interval
-        self._queues: dict[str, _QueueRuntime] = {}
+        self._queues: dict[str, QueueRuntime] = {}
         self._handlers: dict[str, Handler] = {}
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight: dict[asyncio.Task[None], str] = {}  # running handler -> its target
+        self._finish_on_stop: set[str] = set()
         self._purger: asyncio.Task[None] | None = None
         self._opened = False
         self._started = False
@@ -181,7 +89,7 @@ class EmbeddedTaskQueue(AsyncResource):
             return
         queues, recovered = await self._store.open()
         self._opened = True
-        self._queues = {name: _QueueRuntime(name, config) for name, config in queues.items()}
+        self._queues = {name: QueueRuntime(name, config) for name, config in queues.items()}
         if recovered:
             logger.warning("re-queued %d task(s) left running by a previous process", recovered)
         await self._store.purge_names(time.time() - self._dedupe)
@@ -231,7 +139,9 @@ class EmbeddedTaskQueue(AsyncResource):
                 if task.name in seen:
                     continue
                 seen.add(task.name)
-            schedule_at = now if task.schedule_time is None else _epoch(task.schedule_time, now)
+            schedule_at = (
+                now if task.schedule_time is None else epoch_seconds(task.schedule_time, now)
+            )
             rows.append(
                 NewTask(task.queue, task.target, task.name, encode(task.payload), schedule_at)
             )
@@ -273,9 +183,17 @@ class EmbeddedTaskQueue(AsyncResource):
 
     # the dispatcher
 
-    def register(self, target: str, handler: Handler) -> None:
-        """Deliver tasks addressed to ``target`` to ``handler``."""
+    def register(self, target: str, handler: Handler, *, finish_on_stop: bool = False) -> None:
+        """Deliver tasks addressed to ``target`` to ``handler``.
+
+        ``finish_on_stop``: ``stop()`` lets these handlers run to their end rather than
+        cancelling them after its grace (a worker whose provider call may be answered).
+        """
         self._handlers[target] = handler
+        if finish_on_stop:
+            self._finish_on_stop.add(target)
+        else:
+            self._finish_on_stop.discard(target)
 
     @property
     def running(self) -> bool:
@@ -294,9 +212,11 @@ class EmbeddedTaskQueue(AsyncResource):
         self._purger = asyncio.create_task(self._purge_loop(), name="pf-tasks-purge")
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Stop taking tasks, let running handlers finish for ``grace`` seconds, cancel the rest.
+        """Stop taking tasks at once; let running handlers end; then write their outcomes.
 
-        Cancelled handlers' tasks stay running in the store and come back on the next open.
+        ``finish_on_stop`` handlers run to their end (bounded by the lease; a second
+        signal's ``cancel_running()`` cuts them off); the others get ``grace`` seconds,
+        then are cancelled: their tasks stay running in the store, back on the next open.
         """
         if not self._started:
             return
@@ -311,32 +231,51 @@ class EmbeddedTaskQueue(AsyncResource):
         self._purger = None
         for runtime in self._queues.values():
             runtime.loop_task = None
-        if self._inflight:
-            _, late = await asyncio.wait(set(self._inflight), timeout=grace)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
-            if late:
-                logger.warning(
-                    "cancelled %d handler(s) still running after %.1fs", len(late), grace
-                )
+        await self._wait_running(grace)
         for runtime in self._queues.values():
             if runtime.outcomes:
                 await self._flush(runtime)
         self._started = False
 
+    def cancel_running(self) -> int:
+        """Cancel every running handler now (a second stop signal); how many were running."""
+        for handle in self._inflight:
+            handle.cancel()
+        return len(self._inflight)
+
+    async def _wait_running(self, grace: float) -> None:
+        """Wait for the handlers to finish: the finishing ones to their end, others ``grace``."""
+        finishing = {h for h, target in self._inflight.items() if target in self._finish_on_stop}
+        others = set(self._inflight) - finishing
+        if finishing:
+            logger.warning(
+                "stopping: waiting for %d call(s) in flight to be answered and recorded "
+                "(each ends within its timeout); stop again to cancel them",
+                len(finishing),
+            )
+        if others:
+            _, late = await asyncio.wait(others, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                logger.warning(
+                    "cancelled %d handler(s) still running after %.1fs", len(late), grace
+                )
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
     def _add_runtime(self, queue: str, config: QueueConfig) -> None:
-        runtime = _QueueRuntime(queue, config)
+        runtime = QueueRuntime(queue, config)
         self._queues[queue] = runtime
         if self._started and not self._stopping:
             self._start_loop(runtime)
 
-    def _start_loop(self, runtime: _QueueRuntime) -> None:
+    def _start_loop(self, runtime: QueueRuntime) -> None:
         runtime.loop_task = asyncio.create_task(
             self._queue_loop(runtime), name=f"pf-tasks-{runtime.name}"
         )
 
-    async def _queue_loop(self, runtime: _QueueRuntime) -> None:
+    async def _queue_loop(self, runtime: QueueRuntime) -> None:
         while not self._stopping:
             runtime.wake.clear()
             try:
@@ -354,7 +293,7 @@ class EmbeddedTaskQueue(AsyncResource):
                 async with asyncio.timeout(None if math.isinf(delay) else delay):
                     await runtime.wake.wait()
 
-    async def _dispatch_due(self, runtime: _QueueRuntime) -> float:
+    async def _dispatch_due(self, runtime: QueueRuntime) -> float:
         """Start what the limits allow; return the sleep time (0: go on, inf: until woken)."""
         config = runtime.config
         free = config.max_concurrent_dispatches - runtime.running
@@ -364,12 +303,12 @@ class EmbeddedTaskQueue(AsyncResource):
         if runtime.next_due > now:
             return runtime.next_due - now
         tokens = runtime.bucket.available(time.monotonic())
-        wanted = _tokens_per_claim(config, free)
+        wanted = tokens_per_claim(config, free)
         if tokens < wanted:
             return runtime.bucket.wait_time(time.monotonic(), wanted)
         runtime.enqueued_due = math.inf
         claimed, next_due = await self._store.claim(
-            runtime.name, now, min(free, tokens, _MAX_CLAIM), now + self._lease
+            runtime.name, now, min(free, tokens, MAX_CLAIM), now + self._lease
         )
         runtime.next_due = min(math.inf if next_due is None else next_due, runtime.enqueued_due)
         runtime.bucket.take(len(claimed), time.monotonic())
@@ -377,7 +316,7 @@ class EmbeddedTaskQueue(AsyncResource):
             self._start_delivery(runtime, task)
         return 0.0
 
-    async def _flush(self, runtime: _QueueRuntime) -> None:
+    async def _flush(self, runtime: QueueRuntime) -> None:
         outcomes, runtime.outcomes = runtime.outcomes, []
         try:
             await self._store.finish(outcomes, time.time())
@@ -388,13 +327,16 @@ class EmbeddedTaskQueue(AsyncResource):
             if outcome.retry_at is not None:
                 runtime.next_due = min(runtime.next_due, outcome.retry_at)
 
-    def _start_delivery(self, runtime: _QueueRuntime, task: ClaimedTask) -> None:
+    def _start_delivery(self, runtime: QueueRuntime, task: ClaimedTask) -> None:
         runtime.running += 1
         handle = asyncio.create_task(self._deliver(runtime, task))
-        self._inflight.add(handle)
-        handle.add_done_callback(self._inflight.discard)
+        self._inflight[handle] = task.target
+        handle.add_done_callback(self._forget)
 
-    async def _deliver(self, runtime: _QueueRuntime, task: ClaimedTask) -> None:
+    def _forget(self, handle: asyncio.Task[None]) -> None:
+        self._inflight.pop(handle, None)
+
+    async def _deliver(self, runtime: QueueRuntime, task: ClaimedTask) -> None:
         delivery = Delivery(
             queue=runtime.name,
             target=task.target,
