@@ -23,6 +23,7 @@
     ├── ClientError               the Python client: a failed API or storage call (the client)
     ├── InputFileError            an input file ``promptforge submit`` cannot send (cli.submit)
     ├── WireError                 the provider simulator refusing a request (simulator.wire)
+    ├── TemplateProblem           a prompt template a row cannot fill (prompts.render)
     ├── SignatureRefused          the GCS stand-in refusing a V4 signature (devstack.v4_signatures)
     └── StandInError              a stand-in that did not start or stopped (devstack.processes)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from promptforge.tasks._queue_runtime import TokenBucket
+from promptforge.tasks._queue_runtime import DispatchBucket
 from promptforge.tasks.base import Delivery, HandlerResult, QueueConfig, RetryConfig, Task
 from promptforge.tasks.embedded import EmbeddedTaskQueue
 
@@ -98,7 +98,7 @@ async def queue(tmp_path: Path) -> AsyncIterator[EmbeddedTaskQueue]:
 
 
 def test_token_bucket_starts_full_refills_and_caps() -> None:
-    bucket = TokenBucket(rate=10.0, capacity=5, now=100.0)
+    bucket = DispatchBucket(rate=10.0, capacity=5, now=100.0)
     assert bucket.available(100.0) == 5
     bucket.take(5, 100.0)
     assert bucket.available(100.0) == 0

@@ -211,11 +211,13 @@ def test_option_is_mapped_or_refused(case: str, provider: str) -> None:
     if cells[provider] == NOT_SENT:
         assert adapter.unsupported(params) == []
         baseline = adapter.build_request(
-            base_url=BASE_URLS[provider],
-            api_key="key-123456",
-            model="some-model",
-            prompt="What is the capital of France?",
-            params=GenerationParams(),
+            PromptCall(
+                base_url=BASE_URLS[provider],
+                api_key="key-123456",
+                model="some-model",
+                prompt="What is the capital of France?",
+                params=GenerationParams(),
+            )
         )
         assert request.json == baseline.json
     elif cells[provider] == REFUSED:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from promptforge.core.messages import ChatMessage
+from promptforge.errors import PromptForgeError
 
 TEMPLATE_FORMATS = ("MUSTACHE", "F_STRING", "NONE")
 _MUSTACHE = re.compile(r"(?<!\\){{\s*(\w+)\s*}}")
@@ -29,7 +30,7 @@ _ROLES = {
 """Phoenix's roles as a chat line's (OpenAI's) roles; ``tool`` has none."""
 
 
-class TemplateProblem(ValueError):
+class TemplateProblem(PromptForgeError, ValueError):
     """A template that cannot be filled with a row: ``code`` and a message that says why."""
 
     def __init__(self, code: str, message: str) -> None:

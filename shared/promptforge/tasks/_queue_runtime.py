@@ -1,7 +1,7 @@
 """One embedded queue's dispatch state: its token bucket, running count and next due time.
 
 The dispatcher (``embedded.EmbeddedTaskQueue``) keeps one ``QueueRuntime`` per queue;
-``TokenBucket`` is Cloud Tasks' rate gate (``max_dispatches_per_second`` refill,
+``DispatchBucket`` is Cloud Tasks' rate gate (``max_dispatches_per_second`` refill,
 ``max_burst_size`` capacity) and ``tokens_per_claim`` how many tasks one claim takes.
 """
 
@@ -19,7 +19,7 @@ MAX_CLAIM = 256
 _DISPATCH_TICK = 0.05  # a rate-limited queue claims about this many seconds' worth at once
 
 
-class TokenBucket:
+class DispatchBucket:
     """Tokens refill at ``rate`` per second up to ``capacity``; starts full."""
 
     def __init__(self, rate: float, capacity: int, now: float) -> None:
@@ -66,7 +66,7 @@ class QueueRuntime:
     def __init__(self, name: str, config: QueueConfig) -> None:
         self.name = name
         self.config = config
-        self.bucket = TokenBucket(
+        self.bucket = DispatchBucket(
             config.max_dispatches_per_second, config.max_burst_size, time.monotonic()
         )
         self.wake = asyncio.Event()
