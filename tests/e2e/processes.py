@@ -110,6 +110,18 @@ def server_env(data_dir: Path, port: int, simulator_url: str, **extra: str) -> d
     return env
 
 
+def anthropic_and_gemini_at(simulator_url: str) -> dict[str, str]:
+    """Server settings that send Anthropic and Gemini calls to the simulator too."""
+    return {
+        f"PROMPTFORGE_{name}_{part}": value
+        for name in ("ANTHROPIC", "GEMINI")
+        for part, value in (
+            ("API_KEY", "sk-test-provider-key-0123456789"),
+            ("BASE_URL", simulator_url),
+        )
+    }
+
+
 def server(data_dir: Path, simulator_url: str, **extra: str) -> Process:
     """A (not yet started) ``promptforge serve`` process."""
     port = free_port()

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.e2e.jobs import assert_exactly_once, jsonl, run_job
-from tests.e2e.processes import Process, create_key, server, simulator
+from tests.e2e.processes import Process, anthropic_and_gemini_at, create_key, server, simulator
 
 pytestmark = pytest.mark.e2e
 
@@ -41,15 +41,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Process, P
     data = tmp / "data"
     key = create_key(data, "tenant-chat")
     with simulator(tmp, "--rpm", "6000", "--latency", "0.02") as sim:
-        extra = {
-            f"PROMPTFORGE_{name}_{part}": value
-            for name in ("ANTHROPIC", "GEMINI")
-            for part, value in (
-                ("API_KEY", "sk-test-provider-key-0123456789"),
-                ("BASE_URL", sim.url),
-            )
-        }
-        proc = server(data, sim.url, **extra)
+        proc = server(data, sim.url, **anthropic_and_gemini_at(sim.url))
         proc.start("/healthz")
         try:
             yield sim, proc, key

@@ -17,7 +17,14 @@ from phoenix.client import Client
 from phoenix.client.types import PromptVersion
 
 from tests.e2e.jobs import Finished, download, jsonl, wait_final
-from tests.e2e.processes import Process, create_key, promptforge, server, simulator
+from tests.e2e.processes import (
+    Process,
+    anthropic_and_gemini_at,
+    create_key,
+    promptforge,
+    server,
+    simulator,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -61,15 +68,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Process, P
     key = create_key(data, "tenant-prompts")
     other = create_key(data, "tenant-other")
     with simulator(tmp, "--rpm", "6000", "--latency", "0.02") as sim:
-        extra = {
-            f"PROMPTFORGE_{name}_{part}": value
-            for name in ("ANTHROPIC", "GEMINI")
-            for part, value in (
-                ("API_KEY", "sk-test-provider-key-0123456789"),
-                ("BASE_URL", sim.url),
-            )
-        }
-        proc = server(data, sim.url, **extra)
+        proc = server(data, sim.url, **anthropic_and_gemini_at(sim.url))
         proc.start("/healthz")
         try:
             yield sim, proc, key, other
