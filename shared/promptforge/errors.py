@@ -17,6 +17,8 @@
     ├── TokenRejected             a task call without a valid OIDC token (gcp.oidc)
     ├── BlobExistsError           a create-only blob write found the object already there
     ├── MissingCredential         no credential is configured for a provider (a LookupError)
+    ├── UnsupportedContent        a prompt part the provider cannot take (an image type): that
+    │                             prompt's error, with ``code``
     ├── ConfigurationError        an operator's file or setting that cannot be used
     │   ├── CatalogueError        a model catalogue file with an invalid entry
     │   └── CredentialsError      a secrets source with an invalid entry (the key never shown)
@@ -24,6 +26,7 @@
     ├── InputFileError            an input file ``promptforge submit`` cannot send (cli.submit)
     ├── WireError                 the provider simulator refusing a request (simulator.wire)
     ├── TemplateProblem           a prompt template a row cannot fill (prompts.render)
+    ├── ContentProblem            a chat line's content parts refused at ingest (core.content)
     ├── SignatureRefused          the GCS stand-in refusing a V4 signature (devstack.v4_signatures)
     └── StandInError              a stand-in that did not start or stopped (devstack.processes)
 
@@ -157,6 +160,15 @@ class BlobExistsError(PromptForgeError):
 
 class MissingCredential(PromptForgeError, LookupError):
     """No credential is configured for a provider; the message says what to set."""
+
+
+class UnsupportedContent(PromptForgeError):
+    """A prompt holds a part its provider cannot take; ``code`` names why (the prompt's error)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 class ConfigurationError(PromptForgeError):

@@ -97,6 +97,15 @@ class JobStatusBody(_Body):
     cancel_requested_at: DateTime | None = Field(
         json_schema_extra=_TIME, description="When a cancel was asked, if one was."
     )
+    # Answers that match the schema (core.schema_retry).
+    max_schema_retries: int = Field(
+        description="How often a prompt whose answer did not match the response_format "
+        "JSON schema is asked again (init option)."
+    )
+    schema_retries: int = Field(
+        description="Re-asks made so far for answers that did not match the schema; each "
+        "is a billed provider call."
+    )
 
 
 class JobList(_Body):

@@ -2,7 +2,8 @@
 
 One rule for every provider, checked once when a line is read (``core/jsonl.py``):
 ``messages`` is a non-empty array of ``{"role", "content"}`` objects, the role one of
-``system``, ``user`` or ``assistant`` and the content a non-blank string; system
+``system``, ``user`` or ``assistant`` and the content a non-blank string or an array of
+parts, text and (in user messages) images (``core/content.py``); system
 messages come first (Anthropic and Gemini take the system text apart from the turns),
 and after them the turns start and end with a ``user`` message (what Anthropic, Gemini
 and Mistral all accept without a prefill flag).
@@ -18,6 +19,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from promptforge.core.content import (
+    Content,
+    ContentProblem,
+    content_to_wire,
+    encodable,
+    parse_parts,
+    parts_from_wire,
+    text_of,
+)
+
+__all__ = [
+    "MAX_MESSAGES",
+    "ROLES",
+    "ChatMessage",
+    "Conversation",
+    "MessagesProblem",
+    "Prompt",
+    "encodable",
+    "messages_from_dicts",
+    "parse_messages",
+]
+
 ROLES = ("system", "user", "assistant")
 """The roles a chat line may use (OpenAI's names)."""
 
@@ -30,11 +53,16 @@ class ChatMessage:
     """One message of a chat line."""
 
     role: str
-    content: str
+    content: Content
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         """The OpenAI wire form, as the task body and the chat-completions request carry it."""
-        return {"role": self.role, "content": self.content}
+        return {"role": self.role, "content": content_to_wire(self.content)}
+
+    @property
+    def text(self) -> str:
+        """The message's text (a content array's text parts joined)."""
+        return text_of(self.content)
 
 
 Prompt = str | tuple[ChatMessage, ...]
@@ -61,7 +89,7 @@ class Conversation:
         """The job's system text and the line's system messages (joined), then the turns."""
         if isinstance(prompt, str):
             return cls(job_system, (ChatMessage("user", prompt),))
-        systems = [m.content for m in prompt if m.role == "system"]
+        systems = [m.text for m in prompt if m.role == "system"]
         turns = tuple(m for m in prompt if m.role != "system")
         parts = ([job_system] if job_system is not None else []) + systems
         return cls("\n\n".join(parts) if parts else None, turns)
@@ -90,7 +118,7 @@ def parse_messages(value: object) -> tuple[ChatMessage, ...] | MessagesProblem:
 
 def messages_from_dicts(items: Sequence[dict[str, Any]]) -> tuple[ChatMessage, ...]:
     """Messages from their stored form (a task body); ``KeyError`` on a malformed one."""
-    return tuple(ChatMessage(str(item["role"]), str(item["content"])) for item in items)
+    return tuple(ChatMessage(str(item["role"]), parts_from_wire(item["content"])) for item in items)
 
 
 def _message(index: int, item: object) -> ChatMessage | MessagesProblem:
@@ -113,9 +141,16 @@ def _message(index: int, item: object) -> ChatMessage | MessagesProblem:
             f'"{where}.role" must be one of {", ".join(ROLES)}, got {role!r}',
         )
     content = item.get("content")
+    if isinstance(content, list):
+        try:
+            parts = parse_parts(f"{where}.content", content, images=role == "user")
+        except ContentProblem as problem:
+            return MessagesProblem(problem.code, problem.message)
+        return ChatMessage(str(role), parts)
     if not isinstance(content, str) or not content.strip():
         return MessagesProblem(
-            "invalid_message_content", f'"{where}.content" must be a non-blank string'
+            "invalid_message_content",
+            f'"{where}.content" must be a non-blank string or an array of parts',
         )
     if not encodable(content):
         return MessagesProblem(
@@ -140,12 +175,3 @@ def _order_problem(messages: Sequence[ChatMessage]) -> MessagesProblem | None:
             "after the system messages, the conversation must start and end with a user message",
         )
     return None
-
-
-def encodable(text: str) -> bool:
-    """False for a string holding a lone surrogate (from a JSON escape): not valid as UTF-8."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

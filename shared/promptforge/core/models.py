@@ -169,6 +169,10 @@ class Job:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     cancel_requested_at: datetime | None = None
+    # Answers that match the schema (core.schema_retry): how often a prompt whose answer
+    # did not match is asked again, and the re-asks made (a counter, like the tokens).
+    max_schema_retries: int = 1
+    schema_retries: int = 0
 
     @property
     def rate_key(self) -> RateKey:
@@ -224,6 +228,8 @@ class Outcome:
     record: dict[str, Any]
     input_tokens: int = 0
     output_tokens: int = 0
+    schema_retries: int = 0
+    """Re-asks for an answer that did not match the schema (added to the job's counter)."""
 
     @staticmethod
     def prompt_key(prompt_id: str) -> str:
@@ -234,6 +240,44 @@ class Outcome:
     def line_key(line: int) -> str:
         """The outcome key of an input line that is not a valid prompt."""
         return f"l:{line}"
+
+
+@dataclass(frozen=True)
+class Reask:
+    """A prompt asked again because its answer did not match the job's JSON schema.
+
+    ``count`` re-asks so far; ``answer`` and ``error`` are the last answer and why it did
+    not match (the re-ask appends both to the conversation, ``core.schema_retry``);
+    ``input_tokens``/``output_tokens`` are what the earlier calls were billed, carried to
+    the prompt's outcome so its usage counts every call.
+    """
+
+    count: int
+    answer: str
+    error: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (a task body's ``reask``)."""
+        return {
+            "count": self.count,
+            "answer": self.answer,
+            "error": self.error,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reask:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            int(data["count"]),
+            str(data["answer"]),
+            str(data["error"]),
+            int(data.get("input_tokens", 0)),
+            int(data.get("output_tokens", 0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -257,6 +301,8 @@ class PromptTask:
     route: LineRoute | None = None
     timeouts: int = 0
     waited: float = 0.0
+    reask: Reask | None = None
+    """Set when the prompt is asked again for an answer that did not match its schema."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form for the task body: ``prompt`` (text) or ``messages`` (a chat line)."""
@@ -275,6 +321,8 @@ class PromptTask:
             body["messages"] = [message.to_dict() for message in self.prompt]
         if self.route is not None:
             body["route"] = self.route.to_dict()
+        if self.reask is not None:
+            body["reask"] = self.reask.to_dict()
         return body
 
     @classmethod
@@ -292,6 +340,7 @@ class PromptTask:
             route=LineRoute.from_dict(data["route"]) if data.get("route") else None,
             timeouts=int(data.get("timeouts", 0)),
             waited=float(data.get("waited", 0.0)),
+            reask=Reask.from_dict(data["reask"]) if data.get("reask") else None,
         )
 
 

@@ -103,6 +103,15 @@ class InitRequest(BaseModel):
         description="Up to 16 string pairs (keys up to 64 characters, values up to 512), "
         "shown in status and list.",
     )
+    # Answers that match the schema (core.schema_retry).
+    max_schema_retries: int = Field(
+        1,
+        ge=0,
+        le=5,
+        description="With a json_schema response_format: how often a prompt whose answer "
+        "does not validate is asked again, the validation error appended (each re-ask is "
+        "a billed call); then it ends as schema_mismatch.",
+    )
     webhook_url: str | None = Field(
         None,
         max_length=2048,

@@ -16,6 +16,7 @@ from promptforge.core.idempotency import job_for_key
 from promptforge.core.jobtasks import expire_task
 from promptforge.core.models import GenerationParams, Job, JobStatus
 from promptforge.core.requests import InitRequest
+from promptforge.core.schema_retry import answer_schema, schema_error
 from promptforge.core.webhooks import check_webhook_url, new_webhook_secret
 from promptforge.errors import BadRequest, Conflict, NotFound, Unprocessable
 from promptforge.prompts.jobs import job_target
@@ -75,6 +76,7 @@ async def init_job(
         metadata=dict(request.metadata or {}),
         webhook_url=request.webhook_url,
         webhook_secret=new_webhook_secret() if request.webhook_url is not None else None,
+        max_schema_retries=request.max_schema_retries,
     )
     try:
         await deps.store.create_job(job)
@@ -111,6 +113,13 @@ async def init_answer(deps: Deps, job: Job) -> dict[str, Any]:
 def check_supported(deps: Deps, provider: str, model: str, params: GenerationParams) -> None:
     """A 422 unless the provider, model and options are supported."""
     check_model(deps.catalogue, provider, model)
+    schema = answer_schema(params)
+    problem = schema_error(schema) if schema is not None else None
+    if problem is not None:
+        raise Unprocessable(
+            "invalid_response_format",
+            f"response_format.json_schema.schema is {problem}; answers are validated against it",
+        )
     unsupported = get_adapter(provider).unsupported(params)
     if unsupported:
         raise Unprocessable(
@@ -191,6 +200,9 @@ async def job_status(deps: Deps, job: Job) -> dict[str, Any]:
         "metadata": dict(job.metadata),
         "webhook_url": job.webhook_url,
         "cancel_requested_at": isoformat(job.cancel_requested_at),
+        # Answers that match the schema (core.schema_retry).
+        "max_schema_retries": job.max_schema_retries,
+        "schema_retries": job.schema_retries,
     }
     return body
 

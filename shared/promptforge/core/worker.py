@@ -18,6 +18,11 @@ Where the runtime's queues apply a new rate late (``CoreConfig.queue_apply_delay
 a claimed prompt first passes the admission gate (``ratecontrol.gate``): a dispatch
 above the rate the controller now wants, or during a pause, is re-enqueued for later
 without calling the provider.
+
+An answer that does not match the job's JSON schema is asked again, on purpose and
+billed, up to ``max_schema_retries`` times, then recorded as ``schema_mismatch``
+(``core.schema_retry``). A prompt holding an image its provider does not take ends with
+the adapter's ``UnsupportedContent`` code, without a call.
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ from promptforge.core.deps import Deps
 from promptforge.core.ingest import prompt_task
 from promptforge.core.models import ClaimResult, Job, Outcome, OutcomeKind, PromptTask
 from promptforge.core.retry_policy import attempt_timeout, transient_delay
+from promptforge.core.schema_retry import Mismatch, billed, judge, reask_prompt
 from promptforge.core.tasknames import queue_for
-from promptforge.errors import MissingCredential
+from promptforge.errors import MissingCredential, UnsupportedContent
 from promptforge.providers.base import CallOutcome, CallResult, PromptCall
 from promptforge.providers.http import send
 from promptforge.providers.registry import get_adapter
@@ -122,15 +128,20 @@ async def _call_provider(
             CallOutcome.PERMANENT, error_code="missing_credential", error_message=str(exc)
         )
         return failure, 0.0
-    request = adapter.build_request(
-        PromptCall(
-            base_url=endpoint.base_url or adapter.default_base_url,
-            api_key=endpoint.api_key.get_secret_value(),
-            model=key.model,
-            prompt=task.prompt,
-            params=params,
+    try:
+        request = adapter.build_request(
+            PromptCall(
+                base_url=endpoint.base_url or adapter.default_base_url,
+                api_key=endpoint.api_key.get_secret_value(),
+                model=key.model,
+                prompt=reask_prompt(task),
+                params=params,
+            )
         )
-    )
+    except UnsupportedContent as exc:  # an image type the provider does not take: no call
+        return CallResult(
+            CallOutcome.PERMANENT, error_code=exc.code, error_message=exc.message
+        ), 0.0
     started = time.monotonic()
     result = await send(deps.http, adapter, request, timeout=timeout)
     return result, time.monotonic() - started
@@ -166,7 +177,7 @@ async def _after_answer(
 
 async def _settle(deps: Deps, job: Job, task: PromptTask, result: CallResult, queue: str) -> None:
     if result.outcome is CallOutcome.SUCCESS:
-        await _record(deps, job, task, _storable(task, _result_outcome(job, task, result), result))
+        await _settle_answer(deps, job, task, result, queue)
     elif result.outcome is CallOutcome.RATE_LIMITED:
         delay = await _rate_limit_delay(deps, job.route_of(task.route)[0].id, result)
         await _requeue(deps, queue, task, delay, attempt=task.attempt)
@@ -176,6 +187,23 @@ async def _settle(deps: Deps, job: Job, task: PromptTask, result: CallResult, qu
     else:
         code, message = _final_error(job, task, result)
         await _record(deps, job, task, _error_outcome(task, code, message, result))
+
+
+async def _settle_answer(
+    deps: Deps, job: Job, task: PromptTask, result: CallResult, queue: str
+) -> None:
+    """Record an answer, or ask again when it does not match the schema (core.schema_retry)."""
+    text = None if result.tool_calls else result.text
+    usage = (result.input_tokens, result.output_tokens)
+    verdict = judge(job.route_of(task.route)[1], task, text, usage, job.max_schema_retries)
+    if isinstance(verdict, PromptTask):  # a billed call made on purpose: see schema_retry
+        await _requeue(deps, queue, verdict, 0.0, attempt=task.attempt)
+    elif isinstance(verdict, Mismatch):
+        outcome = _error_outcome(task, verdict.code, verdict.message, result)
+        outcome.record["error"]["answer"] = verdict.answer
+        await _record(deps, job, task, _storable(task, outcome, result))
+    else:
+        await _record(deps, job, task, _storable(task, _result_outcome(job, task, result), result))
 
 
 def _final_error(job: Job, task: PromptTask, result: CallResult) -> tuple[str, str]:
@@ -217,6 +245,8 @@ async def _rate_limit_delay(deps: Deps, key: str, result: CallResult) -> float:
 
 
 def _result_outcome(job: Job, task: PromptTask, result: CallResult) -> Outcome:
+    tokens_in, tokens_out = billed(task, (result.input_tokens, result.output_tokens))
+    reasks = task.reask.count if task.reask is not None else 0
     return Outcome(
         key=Outcome.prompt_key(task.prompt_id),
         kind=OutcomeKind.RESULT,
@@ -225,15 +255,17 @@ def _result_outcome(job: Job, task: PromptTask, result: CallResult) -> Outcome:
             "prompt_id": task.prompt_id,
             "result": result.text or "",
             "model": job.route_of(task.route)[0].model,
-            "tokens_used": result.tokens_used,
-            "input_tokens": result.input_tokens,
-            "output_tokens": result.output_tokens,
+            "tokens_used": tokens_in + tokens_out,
+            "input_tokens": tokens_in,
+            "output_tokens": tokens_out,
             "finish_reason": result.finish_reason,
             **({"timeouts": task.timeouts} if task.timeouts else {}),
             **({"tool_calls": list(result.tool_calls)} if result.tool_calls else {}),
+            **({"schema_retries": reasks} if reasks else {}),
         },
-        input_tokens=result.input_tokens,
-        output_tokens=result.output_tokens,
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
+        schema_retries=reasks,
     )
 
 
@@ -263,15 +295,19 @@ def _error_outcome(task: PromptTask, code: str, message: str, result: CallResult
     }
     if code == TIMEOUT:
         error["waited_seconds"] = task.waited
+    tokens_in, tokens_out = billed(task, (result.input_tokens, result.output_tokens))
     outcome = prompt_error(
         task.prompt_id,
         task.line,
         error,
         attempts=task.attempt + 1,
-        input_tokens=result.input_tokens,
-        output_tokens=result.output_tokens,
+        input_tokens=tokens_in,
+        output_tokens=tokens_out,
     )
     outcome.record["timeouts"] = task.timeouts  # each may have been served and billed
+    if task.reask is not None:
+        outcome.record["schema_retries"] = task.reask.count
+        outcome = dataclasses.replace(outcome, schema_retries=task.reask.count)
     return outcome
 
 

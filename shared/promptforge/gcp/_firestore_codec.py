@@ -105,4 +105,6 @@ def decode_job(data: dict[str, Any], counters: dict[str, int]) -> Job:
         values["error"] = JobError(**values["error"])
     for name in COUNTER_FIELDS:
         values[name] = int(values[name] or 0) + counters.get(name, 0)
+    if values["max_schema_retries"] is None:  # a job stored before the option existed
+        values["max_schema_retries"] = 1
     return Job(**values)

@@ -21,7 +21,7 @@ from typing import Any
 from promptforge.core.models import GenerationParams, Job, JobError, JobStatus
 from promptforge.jobstore.fields import DATETIME_FIELDS, JOB_FIELDS, dumps, plain_field, to_utc
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     0: (
@@ -86,6 +86,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             tenant_id TEXT NOT NULL, prompt_id TEXT NOT NULL, name TEXT NOT NULL,
             version_id TEXT NOT NULL, description TEXT,
             PRIMARY KEY (tenant_id, prompt_id, name)) WITHOUT ROWID""",
+    ),
+    4: (  # answers that match the schema (core.schema_retry): the option and the counter
+        "ALTER TABLE jobs ADD COLUMN max_schema_retries INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE jobs ADD COLUMN schema_retries INTEGER NOT NULL DEFAULT 0",
     ),
 }
 

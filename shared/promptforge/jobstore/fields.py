@@ -26,7 +26,13 @@ __all__ = [
 
 JOB_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Job))
 
-COUNTER_FIELDS = ("completed_count", "failed_count", "input_tokens", "output_tokens")
+COUNTER_FIELDS = (
+    "completed_count",
+    "failed_count",
+    "input_tokens",
+    "output_tokens",
+    "schema_retries",  # re-asks for answers that did not match the schema (core.schema_retry)
+)
 """The job's counters, written by ``record_outcomes`` only."""
 
 # Counters belong to record_outcomes / update_ingest_progress: transition never sets them.

@@ -23,6 +23,7 @@ from typing import Any
 
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.models import GenerationParams
+from promptforge.providers._images import chat_content
 from promptforge.providers._parsing import (
     SNIPPET_CHARS,
     answered,
@@ -89,17 +90,20 @@ class ChatCompletionsAdapter:
     def build_request(self, call: PromptCall) -> HttpRequest:
         """The chat-completions request for one prompt; unset options are left out.
 
-        A chat line's messages go as they are, after the job's ``system`` option.
+        A chat line's messages go as they are, after the job's ``system`` option; image
+        parts in the provider's form (``_images.chat_content``).
         """
         params = call.params
         endpoint = self._endpoint(call.base_url)
-        messages: list[dict[str, str]] = []
+        messages: list[dict[str, Any]] = []
         if params.system is not None:
             messages.append({"role": "system", "content": params.system})
         if isinstance(call.prompt, str):
             messages.append({"role": "user", "content": call.prompt})
         else:
-            messages += [message.to_dict() for message in call.prompt]
+            messages += [
+                {"role": m.role, "content": chat_content(self.name, m.content)} for m in call.prompt
+            ]
         body: dict[str, Any] = {"model": call.model, "messages": messages}
         if params.max_tokens is not None:
             body[endpoint.max_tokens_field] = params.max_tokens

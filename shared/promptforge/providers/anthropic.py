@@ -20,6 +20,7 @@ from typing import Any
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.messages import Conversation
 from promptforge.core.models import GenerationParams
+from promptforge.providers._images import anthropic_content
 from promptforge.providers._parsing import (
     answered,
     decode_json,
@@ -68,7 +69,8 @@ class AnthropicAdapter:
         """``POST {base}/v1/messages``; options that :meth:`unsupported` lists are left out.
 
         System text (the job's option, then a chat line's system messages) goes in
-        ``system``; the turns in ``messages``.
+        ``system``; the turns in ``messages``, images as ``image`` blocks
+        (``_images.anthropic_content``).
         """
         params = call.params
         conversation = Conversation.of(call.prompt, params.system)
@@ -77,7 +79,10 @@ class AnthropicAdapter:
             "max_tokens": (
                 params.max_tokens if params.max_tokens is not None else self._default_max_tokens
             ),
-            "messages": [turn.to_dict() for turn in conversation.turns],
+            "messages": [
+                {"role": turn.role, "content": anthropic_content(turn.content)}
+                for turn in conversation.turns
+            ],
         }
         if conversation.system is not None:
             body["system"] = conversation.system

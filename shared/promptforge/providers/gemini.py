@@ -22,6 +22,7 @@ from urllib.parse import quote
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.messages import Conversation
 from promptforge.core.models import GenerationParams
+from promptforge.providers._images import gemini_parts
 from promptforge.providers._parsing import (
     answered,
     decode_json,
@@ -74,13 +75,14 @@ class GeminiAdapter:
         """``POST {base}/v1beta/models/{model}:generateContent``; unmappable options left out.
 
         Turns go in ``contents`` (Gemini calls the assistant ``model``), system text (the
-        job's option, then a chat line's system messages) in ``systemInstruction``.
+        job's option, then a chat line's system messages) in ``systemInstruction``; images
+        as ``inline_data`` or ``file_data`` parts (``_images.gemini_parts``).
         """
         params = call.params
         conversation = Conversation.of(call.prompt, params.system)
         body: dict[str, Any] = {
             "contents": [
-                {"role": _GEMINI_ROLES[turn.role], "parts": [{"text": turn.content}]}
+                {"role": _GEMINI_ROLES[turn.role], "parts": gemini_parts(turn.content)}
                 for turn in conversation.turns
             ]
         }
