@@ -14,6 +14,7 @@ import math
 from datetime import timedelta
 from typing import Any
 
+from promptforge.simulator.images import SimImage, image_tokens
 from promptforge.simulator.limits import BucketView, Cost, LimitCheck, LimitKind
 from promptforge.simulator.text import Completion
 from promptforge.simulator.wire import (
@@ -51,6 +52,18 @@ _HEADER_NAMES = {
     LimitKind.OUTPUT_TOKENS: "output-tokens",
 }
 _TOKEN_KINDS = (LimitKind.TOKENS, LimitKind.INPUT_TOKENS, LimitKind.OUTPUT_TOKENS)
+
+
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+
+
+def _output_schema(output_config: object) -> dict[str, Any] | None:
+    """The schema of ``output_config.format`` ``{"type": "json_schema", "schema"}``, if any."""
+    fmt = output_config.get("format") if isinstance(output_config, dict) else None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return None
+    schema = fmt.get("schema")
+    return schema if isinstance(schema, dict) else None
 
 
 def _error(kind: str, message: str, request_id: str) -> Any:
@@ -115,14 +128,54 @@ class AnthropicWire(ProviderWire):
             raise self._invalid("messages: at least one message is required", ctx)
         texts = [content_text(data["system"])] if data.get("system") else []
         prompt = ""
-        for message in messages:
+        images = 0
+        for index, message in enumerate(messages):
             if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
                 raise self._invalid("messages: roles must be 'user' or 'assistant'", ctx)
             text = content_text(message.get("content"))
             texts.append(text)
+            images += self._image_tokens(message.get("content"), index, ctx)
             if message["role"] == "user":
                 prompt = text
-        return SimRequest(str(data["model"]), prompt, tuple(texts), max_tokens)
+        return SimRequest(
+            str(data["model"]),
+            prompt,
+            tuple(texts),
+            max_tokens,
+            image_tokens=images,
+            schema=_output_schema(data.get("output_config")),
+            follow_up=any(m["role"] == "assistant" for m in messages),
+        )
+
+    def _image_tokens(self, content: object, index: int, ctx: CallContext) -> int:
+        """The tokens of a content's ``image`` blocks (``source`` base64 or url), else a 400."""
+        if not isinstance(content, list):
+            return 0
+        tokens = 0
+        for number, block in enumerate(content):
+            if not isinstance(block, dict) or block.get("type") != "image":
+                continue
+            where = f"messages.{index}.content.{number}.image.source"
+            source = block.get("source")
+            kind = source.get("type") if isinstance(source, dict) else None
+            if kind == "base64" and isinstance(source, dict):
+                if source.get("media_type") not in _IMAGE_TYPES:
+                    raise self._invalid(
+                        f"{where}.base64.media_type: Input should be 'image/jpeg', "
+                        "'image/png', 'image/gif' or 'image/webp'",
+                        ctx,
+                    )
+                image = SimImage.of(str(source.get("data", "")), inline=True)
+            elif kind == "url" and isinstance(source, dict) and source.get("url"):
+                image = SimImage.of(str(source["url"]), inline=False)
+            else:
+                raise self._invalid(
+                    f"{where}: Input tag {kind!r} found using 'type' does not "
+                    "match any of the expected tags: 'base64', 'url'",
+                    ctx,
+                )
+            tokens += image_tokens("anthropic", image)
+        return tokens
 
     def cost(self, request: SimRequest, completion: Completion) -> Cost:
         """Input tokens, and output at ``max_tokens``, up front."""

@@ -125,6 +125,8 @@ class SimulatorConfig:
     is the set of keys accepted; otherwise any non-empty key is. ``quota_failure=False``
     leaves Gemini's 429s with ``RetryInfo`` only (no ``QuotaFailure`` naming the limit),
     as many keys answer: the limit is then learnt from refusals alone.
+    ``off_schema_rate`` is the share of prompts whose first answer to a JSON-schema request
+    misses the schema (``structured.py``; a re-ask is answered on-schema).
     """
 
     limits: dict[str, LimitSpec] = field(default_factory=default_limits)
@@ -141,13 +143,20 @@ class SimulatorConfig:
     time_scale: float = 1.0
     api_keys: frozenset[str] | None = None
     quota_failure: bool = True
+    off_schema_rate: float = 0.0
 
     def __post_init__(self) -> None:
         unknown = set(self.limits) - set(PROVIDERS)
         if unknown:
             raise ValueError(f"unknown providers in limits: {sorted(unknown)}")
         self.limits = {**default_limits(), **self.limits}
-        for name in ("error_rate", "overloaded_rate", "timeout_rate", "drop_rate"):
+        for name in (
+            "error_rate",
+            "overloaded_rate",
+            "timeout_rate",
+            "drop_rate",
+            "off_schema_rate",
+        ):
             _check_rate(name, getattr(self, name))
         if self.latency_median < 0 or self.latency_sigma < 0 or self.hang_seconds < 0:
             raise ValueError("latency_median, latency_sigma and hang_seconds must be >= 0")

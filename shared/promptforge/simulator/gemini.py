@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from promptforge.simulator.images import SimImage, image_tokens
 from promptforge.simulator.limits import Cost, LimitCheck, LimitKind, Refusal
 from promptforge.simulator.text import Completion
 from promptforge.simulator.wire import (
@@ -115,6 +116,7 @@ class GeminiWire(ProviderWire):
         if isinstance(system, dict):
             texts.append(_parts_text(system.get("parts")))
         prompt = ""
+        images = 0
         for content in contents:
             if not isinstance(content, dict):
                 raise self._invalid("* GenerateContentRequest.contents: invalid content\n")
@@ -122,14 +124,48 @@ class GeminiWire(ProviderWire):
                 raise self._invalid("Please use a valid role: user, model.")
             text = _parts_text(content.get("parts"))
             texts.append(text)
+            images += self._image_tokens(content.get("parts"))
             if content.get("role", "user") == "user":
                 prompt = text
         config = data.get("generationConfig") or data.get("generation_config") or {}
-        max_tokens = (
-            optional_int(config.get("maxOutputTokens")) if isinstance(config, dict) else None
-        )
+        config = config if isinstance(config, dict) else {}
+        max_tokens = optional_int(config.get("maxOutputTokens"))
         model = (path_model or "").removeprefix("models/")
-        return SimRequest(model, prompt, tuple(texts), max_tokens)
+        schema = config.get("responseJsonSchema") or config.get("response_json_schema")
+        return SimRequest(
+            model,
+            prompt,
+            tuple(texts),
+            max_tokens,
+            image_tokens=images,
+            schema=schema if isinstance(schema, dict) else None,
+            follow_up=any(isinstance(c, dict) and c.get("role") == "model" for c in contents),
+        )
+
+    def _image_tokens(self, parts: object) -> int:
+        """The tokens of ``inline_data`` and ``file_data`` parts (either spelling), else a 400."""
+        if not isinstance(parts, list):
+            return 0
+        tokens = 0
+        for part in parts:
+            if not isinstance(part, dict):
+                continue
+            inline = part.get("inline_data") or part.get("inlineData")
+            files = part.get("file_data") or part.get("fileData")
+            if isinstance(inline, dict):
+                mime = inline.get("mime_type") or inline.get("mimeType")
+                if not isinstance(mime, str) or not mime.startswith("image/"):
+                    raise self._invalid(f"Unsupported MIME type: {mime}")
+                image = SimImage.of(str(inline.get("data", "")), inline=True)
+            elif isinstance(files, dict):
+                uri = files.get("file_uri") or files.get("fileUri")
+                if not isinstance(uri, str) or not uri:
+                    raise self._invalid("* GenerateContentRequest.contents: file_uri is required")
+                image = SimImage.of(uri, inline=False)
+            else:
+                continue
+            tokens += image_tokens("gemini", image)
+        return tokens
 
     def cost(self, request: SimRequest, completion: Completion) -> Cost:
         """Input tokens only: Gemini's TPM counts input."""

@@ -55,7 +55,7 @@ class MistralWire(ProviderWire):
 
     def parse(self, body: bytes, path_model: str | None, ctx: CallContext) -> SimRequest:
         """A chat completion request with ``max_tokens``."""
-        return parse_chat(body, ("max_tokens",), self._fail(ctx))
+        return parse_chat(body, ("max_tokens",), self._fail(ctx), "mistral")
 
     def cost(self, request: SimRequest, completion: Completion) -> Cost:
         """The tokens the call really uses, prompt and completion."""

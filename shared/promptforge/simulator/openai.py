@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from promptforge.simulator.images import SimImage, data_uri_payload, image_tokens
 from promptforge.simulator.limits import Cost, LimitCheck, LimitKind, Refusal
 from promptforge.simulator.text import Completion
 from promptforge.simulator.wire import (
@@ -59,8 +60,11 @@ _LIMIT_NAMES = {
 ChatFailure = Callable[[int, str, str | None, str | None], WireError]
 
 
-def parse_chat(body: bytes, max_token_fields: tuple[str, ...], fail: ChatFailure) -> SimRequest:
-    """Parse an OpenAI-style chat request (shared with Mistral)."""
+def parse_chat(
+    body: bytes, max_token_fields: tuple[str, ...], fail: ChatFailure, provider: str = "openai"
+) -> SimRequest:
+    """Parse an OpenAI-style chat request (shared with Mistral): text, image parts (priced
+    by ``provider``'s rule) and a ``response_format`` JSON schema."""
     try:
         data = load_json(body)
     except ValueError:
@@ -79,6 +83,7 @@ def parse_chat(body: bytes, max_token_fields: tuple[str, ...], fail: ChatFailure
         raise fail(400, "[] is too short - 'messages'", "messages", None)
     texts: list[str] = []
     prompt = ""
+    images = 0
     for index, message in enumerate(messages):
         if not isinstance(message, dict) or "role" not in message:
             raise fail(400, "Missing required parameter: 'messages[].role'.", "messages", None)
@@ -86,6 +91,7 @@ def parse_chat(body: bytes, max_token_fields: tuple[str, ...], fail: ChatFailure
             raise fail(400, _bad_role(message["role"]), f"messages[{index}].role", "invalid_value")
         text = content_text(message.get("content"))
         texts.append(text)
+        images += _image_tokens(message.get("content"), f"messages[{index}]", provider, fail)
         if message["role"] == "user":
             prompt = text
     max_tokens = next(
@@ -97,7 +103,54 @@ def parse_chat(body: bytes, max_token_fields: tuple[str, ...], fail: ChatFailure
         messages=tuple(texts),
         max_tokens=max_tokens,
         tool_call=_forced_function(data.get("tool_choice")),
+        image_tokens=images,
+        schema=_response_schema(data.get("response_format")),
+        follow_up=any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages),
     )
+
+
+def _image_tokens(content: object, where: str, provider: str, fail: ChatFailure) -> int:
+    """The tokens of a content's ``image_url`` parts; a 400 for one with no URL.
+
+    OpenAI's part is ``{"image_url": {"url", "detail"?}}``; Mistral takes that or the URL
+    as a plain string.
+    """
+    if not isinstance(content, list):
+        return 0
+    tokens = 0
+    for index, part in enumerate(content):
+        if not isinstance(part, dict) or part.get("type") != "image_url":
+            continue
+        image = part.get("image_url")
+        if provider == "mistral" and isinstance(image, str):
+            image = {"url": image}
+        url = image.get("url") if isinstance(image, dict) else None
+        if not isinstance(url, str) or not url:
+            param = f"{where}.content[{index}].image_url"
+            raise fail(
+                400,
+                f"Invalid type for '{param}': expected an object with a url.",
+                param,
+                "invalid_type",
+            )
+        payload = data_uri_payload(url)
+        if payload is None and not url.startswith(("https://", "http://")):
+            raise fail(
+                400, f"Invalid image URL: {url[:40]!r}.", f"{where}.content", "invalid_value"
+            )
+        detail = image.get("detail") if isinstance(image, dict) else None
+        found = SimImage.of(payload or url, inline=payload is not None, detail=detail)
+        tokens += image_tokens(provider, found)
+    return tokens
+
+
+def _response_schema(response_format: object) -> dict[str, Any] | None:
+    """The schema of ``{"type": "json_schema", "json_schema": {"schema": ...}}``, if any."""
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    return schema if isinstance(schema, dict) else None
 
 
 def _forced_function(choice: object) -> str | None:

@@ -42,6 +42,7 @@ SCALAR_FIELDS = (
     "output_tokens_mean",
     "time_scale",
     "quota_failure",
+    "off_schema_rate",
 )
 
 
@@ -136,6 +137,12 @@ def add_simulator_options(parser: argparse.ArgumentParser) -> None:
     add("--drop-rate", type=float, default=None, help="share whose connection is dropped")
     add("--hang-seconds", type=float, default=None, help="how long a timeout fault hangs (s)")
     add("--output-tokens", type=int, default=None, help="mean generated tokens per answer")
+    add(
+        "--off-schema-rate",
+        type=float,
+        default=None,
+        help="share of prompts whose first answer to a JSON-schema request misses the schema",
+    )
     add("--time-scale", type=float, default=None, help="simulated seconds per real second")
     add(
         "--no-quota-failure",
@@ -175,6 +182,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         output_tokens_mean=args.output_tokens,
         time_scale=args.time_scale,
         quota_failure=args.quota_failure,
+        off_schema_rate=args.off_schema_rate,
     )
 
 

@@ -10,7 +10,9 @@ path, so the simulator's root URL works as that SDK's base URL. Always:
 
 A call: authenticate, parse, generate the answer, charge the limits (429 if refused),
 then maybe inject a fault (drop, hang, 529, 5xx: seeded RNG), sleep a lognormal
-latency, give back unused tokens, answer.
+latency, give back unused tokens, answer. A request with a JSON schema is answered with
+JSON built from it (``structured.py``; ``off_schema_rate`` misses it on purpose); images
+count as input tokens by each provider's rule (``images.py``).
 """
 
 from __future__ import annotations
@@ -40,8 +42,16 @@ from promptforge.simulator.limits import SimulatorLimiter
 from promptforge.simulator.mistral import MistralWire
 from promptforge.simulator.openai import OpenAIWire
 from promptforge.simulator.stats import SimStats
-from promptforge.simulator.text import complete, prompt_key
-from promptforge.simulator.wire import CallContext, Caller, ProviderWire, Reply, WireError
+from promptforge.simulator.structured import answers_off_schema, schema_completion
+from promptforge.simulator.text import Completion, complete, prompt_key
+from promptforge.simulator.wire import (
+    CallContext,
+    Caller,
+    ProviderWire,
+    Reply,
+    SimRequest,
+    WireError,
+)
 
 _RAW_SEND = "promptforge.simulator.raw_send"
 _DISCONNECT_POLL = 0.05
@@ -150,9 +160,7 @@ class Simulator:
         self.requests.append({"provider": wire.name, "body": json.loads(await request.body())})
         key = prompt_key(call.prompt)
         self.stats.attempts_per_prompt[key] += 1
-        completion = complete(
-            self.config.seed, call.prompt, call.max_tokens, self.config.output_tokens_mean
-        )
+        completion, off_schema = self._complete(call)
         decision = self.limiter.admit(wire.name, wire.cost(call, completion))
         if not decision.admitted:
             stats.rate_limited += 1
@@ -181,9 +189,22 @@ class Simulator:
         self.limiter.refund(wire.name, wire.unused(call, completion))
         stats.successes += 1
         stats.input_tokens += call.input_tokens
+        stats.image_tokens += call.image_tokens
         stats.output_tokens += completion.tokens
+        stats.off_schema += off_schema
         self.stats.calls_per_prompt[key] += 1
         return _response(wire.success(call, completion, decision, ctx))
+
+    def _complete(self, call: SimRequest) -> tuple[Completion, bool]:
+        """The answer, and whether it misses the request's schema on purpose."""
+        config = self.config
+        if call.schema is None:
+            text = complete(config.seed, call.prompt, call.max_tokens, config.output_tokens_mean)
+            return text, False
+        off = not call.follow_up and answers_off_schema(
+            config.seed, call.prompt, config.off_schema_rate
+        )
+        return schema_completion(config.seed, call.prompt, call.schema, off_schema=off), off
 
     def limits(self) -> dict[str, Any]:
         """Every provider's limits and their current state, as JSON."""

@@ -36,11 +36,17 @@ class SimRequest:
     max_tokens: int | None
     tool_call: str | None = None
     """The function a request forces (OpenAI ``tool_choice``): the answer calls it."""
+    image_tokens: int = 0
+    """What the request's images cost (``simulator.images``), part of the input tokens."""
+    schema: dict[str, Any] | None = None
+    """The JSON schema the answer must follow (``simulator.structured``), if any."""
+    follow_up: bool = False
+    """The conversation already holds an assistant answer (a re-ask, for one)."""
 
     @property
     def input_tokens(self) -> int:
-        """Prompt tokens as the provider would report them."""
-        return prompt_tokens(self.messages)
+        """Prompt tokens as the provider would report them, images included."""
+        return prompt_tokens(self.messages) + self.image_tokens
 
 
 @dataclass(frozen=True)
