@@ -29,7 +29,7 @@ import json
 from typing import Any
 
 import jsonschema
-from jsonschema.exceptions import SchemaError, ValidationError, best_match
+from jsonschema.exceptions import SchemaError, ValidationError, relevance
 
 from promptforge.core.messages import ChatMessage, Prompt
 from promptforge.core.models import GenerationParams, PromptTask, Reask
@@ -41,6 +41,7 @@ MAX_ERROR_CHARS = 1000
 """A validation message is cut to this length (it is sent back to the model)."""
 
 _CACHED_SCHEMAS = 64
+_ERRORS_SAID = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +78,14 @@ def answer_problem(schema: dict[str, Any], text: str) -> str | None:
         value = json.loads(text)
     except ValueError as exc:
         return _clip(f"the answer is not JSON ({exc}); answer with only the JSON value")
-    error: ValidationError | None = best_match(_validator(_key(schema)).iter_errors(value))
-    if error is None:
+    errors: list[ValidationError] = sorted(
+        _validator(_key(schema)).iter_errors(value), key=relevance
+    )
+    if not errors:
         return None
-    return _clip(f"{error.message} (at {error.json_path})")
+    said = "; ".join(f"{e.message} (at {e.json_path})" for e in errors[:_ERRORS_SAID])
+    more = len(errors) - _ERRORS_SAID
+    return _clip(said + (f"; and {more} more problem(s)" if more > 0 else ""))
 
 
 def judge(

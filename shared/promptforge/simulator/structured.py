@@ -7,8 +7,8 @@ the first of an ``enum``/``anyOf``/``oneOf``, strings and numbers within their b
 Deterministic in (seed, prompt), like the text answers.
 
 ``off_schema_rate`` (a ``SimulatorConfig`` field) makes that share of prompts answer
-off-schema on the first try: half of them prose around the JSON (not parseable), half a
-value of the wrong type. Which prompts is a pure function of (seed, prompt):
+off-schema on the first try: prose around the JSON (not parseable) or, where the schema
+names its top-level type, for half of them a value of another type. Which prompts is a pure function of (seed, prompt):
 ``answers_off_schema``, so a test can tell exactly which ones. A follow-up (the
 conversation already holds an assistant answer: a re-ask) is always answered on-schema.
 """
@@ -37,10 +37,11 @@ def schema_completion(
     value = instance(schema, _draw(seed, prompt, "value"))
     text = json.dumps(value, separators=(",", ":"))
     if off_schema:
-        if _draw(seed, prompt, "kind") < 0.5:
-            text = f"Sure! Here is the JSON you asked for:\n{text}"
-        else:
+        typed = isinstance(schema.get("type"), str) and schema["type"] != "array"
+        if typed and _draw(seed, prompt, "kind") < 0.5:  # an object where a scalar goes, or
             text = json.dumps({"answer": value} if not isinstance(value, dict) else [value])
+        else:  # prose around the JSON: not parseable whatever the schema allows
+            text = f"Sure! Here is the JSON you asked for:\n{text}"
     return Completion(text=text, tokens=max(1, count_tokens(text)), truncated=False)
 
 
