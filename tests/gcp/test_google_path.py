@@ -122,8 +122,16 @@ class GoogleStack:
 
 
 @pytest.fixture(scope="module")
+def simulator_args() -> tuple[str, ...]:
+    """The provider simulator's options; a module reusing ``stack`` may override this."""
+    return ("--rpm", "6000", "--latency", "0.02", "--limit", "anthropic:rpm=90")
+
+
+@pytest.fixture(scope="module")
 def stack(
-    tmp_path_factory: pytest.TempPathFactory, firestore_emulator: FirestoreEmulator
+    tmp_path_factory: pytest.TempPathFactory,
+    firestore_emulator: FirestoreEmulator,
+    simulator_args: tuple[str, ...],
 ) -> Iterator[GoogleStack]:
     tmp = tmp_path_factory.mktemp("google-path")
     signing = make_signing_key(tmp)
@@ -133,9 +141,7 @@ def stack(
     with ExitStack() as running:
         for name in PRIVATE:  # tasks go to the front end, which passes them on
             urls[name] = running.enter_context(front_end(tmp, name, urls[name])).url
-        sim = running.enter_context(
-            simulator(tmp, "--rpm", "6000", "--latency", "0.02", "--limit", "anthropic:rpm=90")
-        )
+        sim = running.enter_context(simulator(tmp, *simulator_args))
         gcs = running.enter_context(
             gcs_stand_in(tmp, signing, [INPUT, OUTPUT], notify=urls["ingest"], notify_bucket=INPUT)
         )
@@ -159,6 +165,8 @@ def stack(
             "PROMPTFORGE_OPENAI_BASE_URL": sim.url,
             "PROMPTFORGE_ANTHROPIC_API_KEY": PROVIDER_KEY,
             "PROMPTFORGE_ANTHROPIC_BASE_URL": sim.url,
+            "PROMPTFORGE_GEMINI_API_KEY": PROVIDER_KEY,
+            "PROMPTFORGE_GEMINI_BASE_URL": sim.url,
             "PROMPTFORGE_CONTROL_PERIOD": str(CONTROL_PERIOD),
             "PROMPTFORGE_INGEST_SLICE_LINES": str(SLICE_LINES),
             "PROMPTFORGE_QUEUE_RETIRE_AFTER": str(RETIRE_AFTER),
