@@ -21,9 +21,11 @@ from promptforge.core.content import ImagePart, TextPart
 from promptforge.core.jsonl import LineError, LineSplitter, RawLine, ValidPrompt, validate_line
 from promptforge.core.messages import ChatMessage, parse_messages
 from promptforge.core.models import GenerationParams, PromptTask
+from promptforge.core.validate import Validator
 from promptforge.errors import UnsupportedContent
 from promptforge.providers.anthropic import AnthropicAdapter
 from promptforge.providers.base import PromptCall
+from promptforge.providers.catalogue import Catalogue
 from promptforge.providers.gemini import GeminiAdapter
 from promptforge.providers.mistral import MistralAdapter
 from promptforge.providers.openai import OpenAIAdapter
@@ -226,3 +228,21 @@ def test_an_inline_image_type_the_provider_does_not_take_is_unsupported_content(
         _call(provider, prompt)
     assert caught.value.code == "unsupported_image_type"
     assert media_type in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "codes"),
+    [
+        ("anthropic", "claude-haiku-4-5-20251001", ["unsupported_image_type"]),
+        ("gemini", "gemini-2.5-flash", []),
+    ],
+)
+def test_validate_reports_an_image_the_provider_cannot_take(
+    provider: str, model: str, codes: list[str]
+) -> None:
+    validator = Validator(Catalogue.load(None), provider, model)
+    rows = [image_line("ok", PNG), image_line("heic", data_uri(b"\x00", "image/heic"))]
+    validator.feed(b"".join(json.dumps(row).encode() + b"\n" for row in rows))
+    report = validator.close()
+    assert [issue.code for issue in report.errors] == codes
+    assert report.prompt_count == 2 - len(codes)

@@ -13,7 +13,7 @@ bytes in base64 (``data:image/<type>;base64,<data>``); ``detail`` (``auto``, ``l
 messages only (OpenAI refuses them elsewhere); ``system`` and ``assistant`` content is
 text. The line limit (``core/jsonl.MAX_LINE_BYTES``) counts a data URI like any text:
 a bigger image is given by URL. Which image types each provider takes is the adapter's
-business (``providers/_images.py``): a part it cannot send is that prompt's error.
+business (``providers/images.py``): a part it cannot send is that prompt's error.
 """
 
 from __future__ import annotations

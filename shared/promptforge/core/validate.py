@@ -2,8 +2,9 @@
 
 ``Validator`` is sans-I/O: feed it the bytes of a JSONL file, close it, read the
 report. Each line is judged by ``core/jsonl.py`` (the rule ingest applies, in one
-place), duplicates of a ``prompt_id`` as ingest records them (``duplicate_error``),
-and the provider and model as init checks them (``service.check_model``).
+place), an image its provider cannot take as the worker would (``providers.images``),
+duplicates of a ``prompt_id`` as ingest records them (``duplicate_error``), and the
+provider and model as init checks them (``service.check_model``).
 
 Memory is bounded: one line at a time, the first ``MAX_REPORTED_ERRORS`` errors (the
 rest are counted), and the ``prompt_id`` values seen so far, which move from a dict to
@@ -32,8 +33,9 @@ from promptforge.core.jsonl import (
     validate_line,
 )
 from promptforge.core.service import check_model
-from promptforge.errors import ApiError
+from promptforge.errors import ApiError, UnsupportedContent
 from promptforge.providers.catalogue import Catalogue
+from promptforge.providers.images import check_prompt
 
 MAX_REPORTED_ERRORS = 1000
 """Errors listed in a report; ``error_count`` counts every one."""
@@ -81,6 +83,7 @@ class Validator:
         validate: Callable[[RawLine, int], Verdict | None] = validate_line,
     ) -> None:
         self._validate = validate
+        self._provider = provider
         self._splitter = LineSplitter(max_line_bytes)
         self._max_line_bytes = max_line_bytes
         self._seen = _SeenIds(spill_after)
@@ -120,12 +123,24 @@ class Validator:
         if isinstance(verdict, ValidPrompt):
             first = self._seen.first_line(verdict.prompt_id, verdict.line)
             if first is None:
-                self._prompts += 1
-                return
-            verdict = duplicate_error(verdict, first)
+                verdict = self._content_error(verdict)
+                if verdict is None:
+                    self._prompts += 1
+                    return
+            else:
+                verdict = duplicate_error(verdict, first)
         if isinstance(verdict, LineError):
             issue = ValidationIssue(line=verdict.line, code=verdict.code, message=verdict.message)
             self._add(issue)
+
+    def _content_error(self, verdict: ValidPrompt) -> LineError | None:
+        """The error a job would record for an image its provider cannot take, or None."""
+        provider = verdict.route.provider if verdict.route is not None else self._provider
+        try:
+            check_prompt(provider, verdict.prompt)
+        except UnsupportedContent as exc:
+            return LineError(verdict.line, exc.code, exc.message, verdict.prompt_id)
+        return None
 
     def _add(self, issue: ValidationIssue) -> None:
         self._error_count += 1

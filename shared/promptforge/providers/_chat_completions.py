@@ -23,7 +23,6 @@ from typing import Any
 
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.models import GenerationParams
-from promptforge.providers._images import chat_content
 from promptforge.providers._parsing import (
     SNIPPET_CHARS,
     answered,
@@ -40,6 +39,7 @@ from promptforge.providers.durations import (
     parse_retry_after_ms,
     retry_delay_in_message,
 )
+from promptforge.providers.images import chat_content
 from promptforge.providers.openai_compat import ChatEndpoint
 from promptforge.providers.tools import openai_tool_calls, openai_tools
 
@@ -91,7 +91,7 @@ class ChatCompletionsAdapter:
         """The chat-completions request for one prompt; unset options are left out.
 
         A chat line's messages go as they are, after the job's ``system`` option; image
-        parts in the provider's form (``_images.chat_content``).
+        parts in the provider's form (``providers.images.chat_content``).
         """
         params = call.params
         endpoint = self._endpoint(call.base_url)

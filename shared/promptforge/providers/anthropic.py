@@ -20,7 +20,6 @@ from typing import Any
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.messages import Conversation
 from promptforge.core.models import GenerationParams
-from promptforge.providers._images import anthropic_content
 from promptforge.providers._parsing import (
     answered,
     decode_json,
@@ -32,6 +31,7 @@ from promptforge.providers._parsing import (
 )
 from promptforge.providers.base import CallOutcome, CallResult, HttpRequest, PromptCall, RateSignals
 from promptforge.providers.durations import parse_http_date, parse_retry_after
+from promptforge.providers.images import anthropic_content
 from promptforge.providers.tools import (
     anthropic_output_config,
     anthropic_tool_calls,
@@ -70,7 +70,7 @@ class AnthropicAdapter:
 
         System text (the job's option, then a chat line's system messages) goes in
         ``system``; the turns in ``messages``, images as ``image`` blocks
-        (``_images.anthropic_content``).
+        (``providers.images.anthropic_content``).
         """
         params = call.params
         conversation = Conversation.of(call.prompt, params.system)

@@ -22,7 +22,6 @@ from urllib.parse import quote
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.messages import Conversation
 from promptforge.core.models import GenerationParams
-from promptforge.providers._images import gemini_parts
 from promptforge.providers._parsing import (
     answered,
     decode_json,
@@ -38,6 +37,7 @@ from promptforge.providers.durations import (
     parse_retry_after,
     retry_delay_in_message,
 )
+from promptforge.providers.images import gemini_parts
 from promptforge.providers.tools import gemini_tool_calls, gemini_tools
 
 # Finish reasons that mean the candidate was withheld, not finished.
@@ -76,7 +76,7 @@ class GeminiAdapter:
 
         Turns go in ``contents`` (Gemini calls the assistant ``model``), system text (the
         job's option, then a chat line's system messages) in ``systemInstruction``; images
-        as ``inline_data`` or ``file_data`` parts (``_images.gemini_parts``).
+        as ``inline_data`` or ``file_data`` parts (``providers.images.gemini_parts``).
         """
         params = call.params
         conversation = Conversation.of(call.prompt, params.system)

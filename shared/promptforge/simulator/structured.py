@@ -8,9 +8,10 @@ Deterministic in (seed, prompt), like the text answers.
 
 ``off_schema_rate`` (a ``SimulatorConfig`` field) makes that share of prompts answer
 off-schema on the first try: prose around the JSON (not parseable) or, where the schema
-names its top-level type, for half of them a value of another type. Which prompts is a pure function of (seed, prompt):
-``answers_off_schema``, so a test can tell exactly which ones. A follow-up (the
-conversation already holds an assistant answer: a re-ask) is always answered on-schema.
+names its top-level type, for half of them a value of another type. Which prompts is a
+pure function of (seed, prompt), ``answers_off_schema``, so a test can tell exactly which
+ones. A follow-up (the conversation already holds an assistant answer: a re-ask) is
+always answered on-schema.
 """
 
 from __future__ import annotations

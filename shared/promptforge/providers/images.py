@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptforge.core.content import Content, ImagePart, TextPart
+from promptforge.core.content import Content, ImagePart, TextPart, images_of
+from promptforge.core.messages import Prompt
 from promptforge.errors import UnsupportedContent
 
 _COMMON = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -44,6 +45,16 @@ def check_image(provider: str, image: ImagePart) -> None:
             f"{provider} does not take {image.media_type} images; send one of "
             f"{', '.join(sorted(allowed))}",
         )
+
+
+def check_prompt(provider: str, prompt: Prompt) -> None:
+    """Raise ``UnsupportedContent`` for the first image of ``prompt`` ``provider`` cannot take
+    (what validate reports before a job is paid for; the adapters check the same)."""
+    if isinstance(prompt, str):
+        return
+    for message in prompt:
+        for image in images_of(message.content):
+            check_image(provider, image)
 
 
 def chat_content(provider: str, content: Content) -> str | list[dict[str, Any]]:
