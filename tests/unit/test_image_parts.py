@@ -23,6 +23,7 @@ from promptforge.core.messages import ChatMessage, parse_messages
 from promptforge.core.models import GenerationParams, PromptTask
 from promptforge.core.validate import Validator
 from promptforge.errors import UnsupportedContent
+from promptforge.formats.anthropic_batch import openai_parts
 from promptforge.providers.anthropic import AnthropicAdapter
 from promptforge.providers.base import PromptCall
 from promptforge.providers.catalogue import Catalogue
@@ -246,3 +247,22 @@ def test_validate_reports_an_image_the_provider_cannot_take(
     report = validator.close()
     assert [issue.code for issue in report.errors] == codes
     assert report.prompt_count == 2 - len(codes)
+
+
+def test_an_anthropic_batch_lines_image_blocks_become_image_parts() -> None:
+    blocks = [
+        {"type": "text", "text": "Which?"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}},
+        {"type": "image", "source": {"type": "url", "url": URL}},
+    ]
+    parsed = parse_messages([{"role": "user", "content": openai_parts(blocks)}])
+    assert isinstance(parsed, tuple)
+    assert parsed[0].content == (
+        TextPart("Which?"),
+        ImagePart("data:image/png;base64,AAAA"),
+        ImagePart(URL),
+    )
+    # Round trip: the Anthropic adapter sends them as the blocks they came as.
+    assert _call("anthropic", parsed)["messages"][0]["content"] == blocks
+    odd = parse_messages([{"role": "user", "content": openai_parts([{"type": "image"}])}])
+    assert not isinstance(odd, tuple) and odd.code == "unsupported_content_part"

@@ -73,6 +73,28 @@ async def _create(call: Call) -> Response:
     return render(AnthropicBatch, await _batch(call, job))
 
 
+def openai_parts(content: object) -> object:
+    """Messages' ``image`` blocks (base64 or url source) as the ``image_url`` parts a chat
+    line holds (``core.content``); anything else as it is, for the chat rule to judge."""
+    if not isinstance(content, list):
+        return content
+    return [_image_url(block) for block in content]
+
+
+def _image_url(block: object) -> object:
+    if not isinstance(block, dict) or block.get("type") != "image":
+        return block
+    source = block.get("source")
+    kind = source.get("type") if isinstance(source, dict) else None
+    if kind == "base64" and isinstance(source, dict):
+        url = f"data:{source.get('media_type')};base64,{source.get('data')}"
+    elif kind == "url" and isinstance(source, dict):
+        url = str(source.get("url"))
+    else:
+        return block  # refused by the chat rule as an unsupported part
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
 def _line(call: Call, index: int, item: dict[str, Any], seen: set[str]) -> common.BatchLine:
     """One request translated, or a 400 naming it."""
     where = f"requests[{index}]"
@@ -94,7 +116,11 @@ def _line(call: Call, index: int, item: dict[str, Any], seen: set[str]) -> commo
     if system is not None:
         items.append({"role": "system", "content": system})
     for message in given if isinstance(given, list) else []:
-        content = common.text_of(message.get("content")) if isinstance(message, dict) else None
+        content = (
+            common.text_of(openai_parts(message.get("content")))
+            if isinstance(message, dict)
+            else None
+        )
         items.append({"role": message.get("role"), "content": content} if content else message)
     if not isinstance(given, list):
         items.append({"role": "user", "content": None})
