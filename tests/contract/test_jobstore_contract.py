@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -338,6 +339,18 @@ async def test_counters_add_to_the_created_job_counters(store: ListingJobStore) 
     job = await store.get_job("job-1")
     assert job is not None
     assert (job.completed_count, job.failed_count, job.input_tokens) == (3, 2, 6)
+
+
+async def test_schema_re_asks_are_counted_and_the_option_kept(store: ListingJobStore) -> None:
+    await store.create_job(make_job(max_schema_retries=3, schema_retries=1))
+    reasked = dataclasses.replace(result("p:a", 1, 4, 2), schema_retries=2)
+    once = dataclasses.replace(error("p:b", 2), schema_retries=1)
+    batch = [reasked, once, result("p:c", 3)]
+    assert await store.record_outcomes("job-1", batch) == 3
+    assert await store.record_outcomes("job-1", batch) == 0  # a replay counts nothing
+    job = await store.get_job("job-1")
+    assert job is not None
+    assert (job.max_schema_retries, job.schema_retries) == (3, 4)
 
 
 async def test_a_thousand_outcomes_recorded_concurrently(store: ListingJobStore) -> None:
