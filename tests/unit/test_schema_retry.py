@@ -134,3 +134,14 @@ def test_the_off_schema_share_is_the_rate_and_a_pure_function_of_the_prompt() ->
     assert 0.085 < sum(hits) / len(hits) < 0.115
     assert hits == [answers_off_schema(3, f"p{i}", 0.1) for i in range(4000)]
     assert not any(answers_off_schema(3, f"p{i}", 0.0) for i in range(100))
+
+
+def test_a_schema_that_cannot_be_checked_keeps_the_answer() -> None:
+    for schema in (
+        {"type": "bogus"},
+        {"$ref": "https://example.com/schemas/review.json"},
+    ):
+        params = GenerationParams(
+            response_format={"type": "json_schema", "json_schema": {"name": "r", "schema": schema}}
+        )
+        assert judge(params, TASK, "[1]", (1, 1), limit=1) is None

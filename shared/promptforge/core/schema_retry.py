@@ -18,7 +18,9 @@ checks each successful answer here with the ``jsonschema`` library (the schema's
 
 The job counts re-asks in ``schema_retries`` (status). Only the last answer and its
 error are appended (not every earlier one), so a re-ask's task stays the size of the
-line plus one answer.
+line plus one answer. An invalid schema (init refuses one, a batch line's route may
+carry one) checks nothing; one with a ``$ref`` to another document (never fetched)
+checks only that the answer is JSON.
 """
 
 from __future__ import annotations
@@ -26,13 +28,17 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import SchemaError, ValidationError, relevance
+from referencing.exceptions import Unresolvable
 
 from promptforge.core.messages import ChatMessage, Prompt
 from promptforge.core.models import GenerationParams, PromptTask, Reask
+
+log = logging.getLogger(__name__)
 
 MISMATCH = "schema_mismatch"
 """The error code of a prompt whose last answer did not match the schema."""
@@ -78,9 +84,13 @@ def answer_problem(schema: dict[str, Any], text: str) -> str | None:
         value = json.loads(text)
     except ValueError as exc:
         return _clip(f"the answer is not JSON ({exc}); answer with only the JSON value")
-    errors: list[ValidationError] = sorted(
-        _validator(_key(schema)).iter_errors(value), key=relevance
-    )
+    try:
+        errors: list[ValidationError] = sorted(
+            _validator(_key(schema)).iter_errors(value), key=relevance
+        )
+    except (Unresolvable, RecursionError) as exc:  # a $ref it cannot follow: keep the answer
+        log.warning("cannot check an answer against its schema: %s", exc)
+        return None
     if not errors:
         return None
     said = "; ".join(f"{e.message} (at {e.json_path})" for e in errors[:_ERRORS_SAID])
@@ -94,8 +104,8 @@ def judge(
     """After a successful call: None if the answer may be recorded, the task that asks again,
     or the ``Mismatch`` to record. ``usage`` is the call's (input, output) tokens."""
     schema = answer_schema(params)
-    if schema is None or text is None:
-        return None
+    if schema is None or text is None or schema_error(schema) is not None:
+        return None  # no schema, no text, or a schema nothing can be checked against
     problem = answer_problem(schema, text)
     if problem is None:
         return None
