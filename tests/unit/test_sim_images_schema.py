@@ -4,6 +4,7 @@ JSON that validates (or, at ``off_schema_rate``, on purpose not, on the first tr
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,6 +24,7 @@ from promptforge.providers.mistral import MistralAdapter
 from promptforge.providers.openai import OpenAIAdapter
 from promptforge.simulator.config import LimitSpec, SimulatorConfig
 from promptforge.simulator.images import SimImage, image_tokens
+from promptforge.simulator.options import add_simulator_options, config_from_args, describe
 from promptforge.simulator.server import create_app
 from promptforge.simulator.text import prompt_tokens
 from tests.images import data_uri, png
@@ -196,3 +198,13 @@ async def test_a_schema_request_gets_json_that_validates_and_a_miss_only_on_the_
     assert answer_problem(SCHEMA, missed.text or "") is not None
     assert answer_problem(SCHEMA, again.text or "") is None
     assert stats["off_schema"] == 1
+
+
+def test_the_off_schema_rate_is_a_simulator_option_within_0_and_1() -> None:
+    parser = argparse.ArgumentParser()
+    add_simulator_options(parser)
+    config = config_from_args(parser.parse_args(["--off-schema-rate", "0.1"]))
+    assert config.off_schema_rate == 0.1
+    assert "off-schema 0.1" in describe(config)[-1]
+    with pytest.raises(ValueError, match="off_schema_rate"):
+        SimulatorConfig(off_schema_rate=1.5)

@@ -242,7 +242,8 @@ def describe(config: SimulatorConfig) -> list[str]:
     lines.append(
         f"latency median {config.latency_median:g}s sigma {config.latency_sigma:g}; faults: "
         f"5xx {config.error_rate:g}, 529 {config.overloaded_rate:g}, "
-        f"timeout {config.timeout_rate:g}, drop {config.drop_rate:g}"
+        f"timeout {config.timeout_rate:g}, drop {config.drop_rate:g}, "
+        f"off-schema {config.off_schema_rate:g}"
     )
     return lines
 
