@@ -251,6 +251,8 @@ def _print_status(status: dict[str, Any]) -> int:
     ):  # fmt: skip
         if status.get(field) is not None:
             print(f"{field}: {status[field]}")
+    if status.get("schema_retries"):  # re-asks for answers off the schema (billed calls)
+        print(f"schema_retries: {status['schema_retries']}")
     for key, value in (status.get("metadata") or {}).items():
         print(f"metadata.{key}: {value}")
     if status.get("error"):
