@@ -160,3 +160,26 @@ def test_with_no_re_ask_left_a_miss_is_schema_mismatch_carrying_the_answer(
         assert error["error"]["answer"]  # the last answer, to inspect or salvage
         assert "max_schema_retries=0" in error["error"]["message"]
     assert finished.status["schema_retries"] == 0
+
+
+def test_init_refuses_a_schema_that_is_not_one_and_too_many_re_asks(
+    stack: tuple[Process, Process, str],
+) -> None:
+    _, proc, key = stack
+    bad_schema = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": 5}}}
+    with httpx.Client(timeout=30) as client:
+        refused = client.post(
+            f"{proc.url}/v1/jobs/init",
+            headers={"X-API-Key": key},
+            json={"provider": "openai", "model": "gpt-4o-mini", "response_format": bad_schema},
+        )
+        too_many = client.post(
+            f"{proc.url}/v1/jobs/init",
+            headers={"X-API-Key": key},
+            json={"provider": "openai", "model": "gpt-4o-mini", "max_schema_retries": 6},
+        )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["code"] == "invalid_response_format"
+    assert "not a valid JSON schema" in refused.json()["error"]["message"]
+    assert too_many.status_code == 400, too_many.text
+    assert too_many.json()["error"]["details"] == {"field": "max_schema_retries"}
