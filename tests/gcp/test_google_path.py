@@ -122,12 +122,6 @@ class GoogleStack:
 
 
 @pytest.fixture(scope="module")
-def simulator_args() -> tuple[str, ...]:
-    """The provider simulator's options; a module reusing ``stack`` may override this."""
-    return ("--rpm", "6000", "--latency", "0.02", "--limit", "anthropic:rpm=90")
-
-
-@pytest.fixture(scope="module")
 def stack(
     tmp_path_factory: pytest.TempPathFactory,
     firestore_emulator: FirestoreEmulator,
