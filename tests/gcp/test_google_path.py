@@ -351,8 +351,8 @@ async def test_429s_are_retried_while_the_controller_ticks_and_it_stops_after(
             status = await _status(http, stack, job["job_id"])
             while status["status"] not in ("COMPLETED", "FAILED"):
                 assert time.monotonic() < deadline, f"{status}\n{stack.logs()}"
-                state = await store.load_rate_state(key.id) or {}
-                ticks_seen.add(float((state.get("decision") or {}).get("at") or 0.0))
+                saved = await store.load_rate_state(key.id)
+                ticks_seen.add(saved.decision.at if saved and saved.decision else 0.0)
                 await asyncio.sleep(0.25)
                 status = await _status(http, stack, job["job_id"])
             files = await _download(http, stack, job["job_id"])
@@ -373,13 +373,13 @@ async def test_429s_are_retried_while_the_controller_ticks_and_it_stops_after(
         while True:
             pending = await _pending_ticks(queue)
             state = await store.load_rate_state(key.id)
-            retired = state is not None and "queue" not in state
+            retired = state is not None and state.queue is None
             if (retired and not pending) or time.monotonic() > stop_by:
                 break
             await asyncio.sleep(0.5)
         assert pending == [], "the controller kept ticking after the key ran out of work"
-        assert state is not None and "queue" not in state, state
-        assert [t["base"] for t in state["retired"]] == [queue_for(key)]
+        assert state is not None and state.queue is None, state
+        assert [t.base for t in state.retired] == [queue_for(key)]
         listed = await queue._client.list_queues(parent=queue.queue_path("x").rsplit("/", 2)[0])
         names = [q.name.rsplit("/", 1)[-1] async for q in listed]
         assert "pf-control" in names and queue_for(key) not in names
@@ -395,8 +395,8 @@ async def _key_queue(stack: GoogleStack, key: RateKey) -> str:
         state = await FirestoreJobStore(client).load_rate_state(key.id)
     finally:
         await close_client(client)
-    assert state is not None and "queue" in state, state
-    return str(state["queue"])
+    assert state is not None and state.queue is not None, state
+    return state.queue
 
 
 async def _pending_ticks(queue: CloudTasksQueue) -> list[str]:
