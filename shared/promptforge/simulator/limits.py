@@ -1,4 +1,5 @@
-"""Rate limits as the providers enforce them: continuously refilled token buckets.
+"""Rate limits as the providers enforce them: continuously refilled token buckets, or
+fixed windows of requests (``LimitSpec.window_seconds``).
 
 Pure logic. ``ProviderLimiter`` takes the time as an argument; ``SimulatorLimiter`` reads an
 injectable monotonic clock, applies the limit-change schedule and scales simulated time.
@@ -119,6 +120,47 @@ class TokenBucket:
         self._level = max(0.0, capacity - used)
 
 
+class FixedWindow(TokenBucket):
+    """``capacity`` per window of ``capacity / rate`` seconds; windows start at multiples
+    of their length from the limiter's start, and each starts with all of it back."""
+
+    def __init__(self, capacity: float, rate: float, now: float) -> None:
+        super().__init__(capacity, rate, now)
+        self._start = 0.0
+        self._roll(now)
+
+    @property
+    def length(self) -> float:
+        """Seconds per window."""
+        return self.capacity / self.rate
+
+    def _roll(self, now: float) -> None:
+        if now >= self._start + self.length:
+            self._start += math.floor((now - self._start) / self.length) * self.length
+            self._level = self.capacity
+
+    def level(self, now: float) -> float:
+        """What is left of this window's capacity at ``now``."""
+        self._roll(now)
+        return self._level
+
+    def wait(self, amount: float, now: float) -> float:
+        """Seconds until ``amount`` can be taken: 0, or until the next window starts."""
+        missing = amount - self.level(now)
+        return 0.0 if missing <= _EPSILON else self._start + self.length - now
+
+    def seconds_to_full(self, now: float) -> float:
+        """Seconds until the next window (0 while this one is untouched)."""
+        full = self.level(now) >= self.capacity - _EPSILON
+        return 0.0 if full else self._start + self.length - now
+
+    def reconfigure(self, capacity: float, rate: float, now: float) -> None:
+        """New capacity and length from the current window on; what was used stays used."""
+        used = self.capacity - self.level(now)
+        self.capacity, self.rate = capacity, rate
+        self._level = max(0.0, capacity - used)
+
+
 class _DailyWindow:
     """A fixed one-day window of ``limit`` requests."""
 
@@ -195,8 +237,9 @@ class ProviderLimiter:
     def apply(self, spec: LimitSpec, now: float) -> None:
         """Switch to ``spec`` at ``now``: usage carries over, capacities and rates change."""
         self.spec = spec
+        seconds = spec.window_seconds or spec.burst_seconds
         wanted: dict[LimitKind, tuple[float, int]] = {
-            LimitKind.REQUESTS: (max(1.0, spec.rpm / 60.0 * spec.burst_seconds), spec.rpm)
+            LimitKind.REQUESTS: (max(1.0, spec.rpm / 60.0 * seconds), spec.rpm)
         }
         if not spec.split_tokens:
             wanted[LimitKind.TOKENS] = (float(spec.tpm), spec.tpm)
@@ -207,11 +250,15 @@ class ProviderLimiter:
         buckets: dict[LimitKind, tuple[TokenBucket, int]] = {}
         for kind, (capacity, per_minute) in wanted.items():
             rate = per_minute / 60.0
-            if kind in self._buckets:
+            windowed = kind is LimitKind.REQUESTS and spec.window_seconds is not None
+            if (
+                kind in self._buckets
+                and isinstance(self._buckets[kind][0], FixedWindow) == windowed
+            ):
                 bucket = self._buckets[kind][0]
                 bucket.reconfigure(capacity, rate, now)
             else:
-                bucket = TokenBucket(capacity, rate, now)
+                bucket = (FixedWindow if windowed else TokenBucket)(capacity, rate, now)
             buckets[kind] = (bucket, per_minute)
         self._buckets = buckets
         if spec.rpd is None:
