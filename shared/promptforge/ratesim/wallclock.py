@@ -203,7 +203,7 @@ def _markdown(case: Case, real: list[WallclockResult], twin: list[WallclockResul
     )
     change = "".join(f", {spec.rpm:,} RPM from {at:g} s" for at, spec in case.changes)
     window = case.limits.window_seconds
-    enforced = f"fixed {window:g} s windows" if window else "bucket"
+    enforced = "fixed windows" if window else "bucket"
     seconds = window or case.limits.burst_seconds
     return (
         f"## {case.name}: {case.title}\n\n"
