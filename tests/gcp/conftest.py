@@ -11,6 +11,8 @@ __all__ = ["firestore_emulator"]
 
 @pytest.fixture(scope="module")
 def simulator_args() -> tuple[str, ...]:
-    """The provider simulator options of ``test_google_path.stack``; a module that reuses
-    the stack may define its own ``simulator_args`` (faults, a seed) to override them."""
-    return ("--rpm", "6000", "--latency", "0.02", "--limit", "anthropic:rpm=90")
+    """The provider simulator options of ``test_google_path.stack`` (its ``SIMULATOR_ARGS``);
+    a module that reuses the stack may define its own ``simulator_args`` to override them."""
+    from tests.gcp.test_google_path import SIMULATOR_ARGS  # defined beside the tests using it
+
+    return SIMULATOR_ARGS
