@@ -22,6 +22,7 @@ from promptforge.core.models import (
     OutcomeKind,
     WebhookDelivery,
 )
+from promptforge.core.spend import SpendStore
 from promptforge.prompts.store import PromptStore
 from promptforge.ratecontrol.base import Observation
 
@@ -57,7 +58,7 @@ class PendingPrompt:
     generation: int
 
 
-class JobStore(PromptStore, Protocol):
+class JobStore(PromptStore, SpendStore, Protocol):
     """Durable job state."""
 
     # API keys

@@ -1,0 +1,118 @@
+"""The Firestore job store's cost-cap ledger (``core.spend``): one document per capped job.
+
+``{prefix}_jobs/{job_id}/spend/ledger`` holds ``spent`` and ``reserved`` (nano-USD),
+``stopped_at``, and ``holds``: the reservation of each call in flight, keyed by the hash
+of its prompt key (entries leave on settle, so it holds at most the calls in flight).
+Reserve and settle are one transaction on that one document: a capped job pays two
+document writes per call, an uncapped job none (it never touches the ledger). The
+document takes about one sustained write per second comfortably and bursts beyond that
+under contention (transactions retried), so a capped job's call rate on Google is bounded
+by it; see docs/api.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from google.cloud.firestore import (
+    AsyncCollectionReference,
+    AsyncDocumentReference,
+    AsyncTransaction,
+)
+
+from promptforge.core.models import Outcome
+from promptforge.core.spend import Hold, Ledger, decide_reserve, decide_settle
+from promptforge.gcp._firestore_codec import from_timestamp, hashed_id
+from promptforge.gcp._firestore_layout import Layout
+from promptforge.gcp._firestore_tx import read_documents, run_transaction
+
+SPEND = "spend"
+LEDGER = "ledger"
+
+
+def _ref(layout: Layout, job_id: str) -> AsyncDocumentReference:
+    spend = cast(AsyncCollectionReference, layout.job(job_id).collection(SPEND))
+    return spend.document(LEDGER)
+
+
+def _ledger(data: dict[str, Any] | None) -> Ledger:
+    if data is None:
+        return Ledger()
+    stopped = data.get("stopped_at")
+    return Ledger(
+        int(data["spent"]),
+        int(data["reserved"]),
+        None if stopped is None else from_timestamp(stopped),
+    )
+
+
+def _hold(data: dict[str, Any] | None, slot: str) -> Hold | None:
+    held = (data or {}).get("holds", {}).get(slot)
+    return None if held is None else Hold(int(held["generation"]), int(held["amount"]))
+
+
+def _document(
+    layout: Layout, data: dict[str, Any] | None, ledger: Ledger, slot: str, hold: Hold | None
+) -> dict[str, Any]:
+    holds = dict((data or {}).get("holds", {}))
+    if hold is None:
+        holds.pop(slot, None)
+    else:
+        holds[slot] = {"generation": hold.generation, "amount": hold.amount}
+    return {
+        "spent": ledger.spent,
+        "reserved": ledger.reserved,
+        "stopped_at": ledger.stopped_at,
+        "holds": holds,
+        **layout.expiry(),
+    }
+
+
+class FirestoreSpend:
+    """The ``SpendStore`` methods of ``FirestoreJobStore`` (which sets ``_layout``)."""
+
+    _layout: Layout
+
+    async def reserve_spend(  # noqa: PLR0917 - the port's signature
+        self, job_id: str, prompt_id: str, generation: int, amount: int, cap: int, now: datetime
+    ) -> bool:
+        """Reserve ``amount`` nano-USD for the prompt's call under ``cap`` (``core.spend``)."""
+        layout = self._layout
+        ref = _ref(layout, job_id)
+        slot = hashed_id(Outcome.prompt_key(prompt_id))
+
+        async def body(transaction: AsyncTransaction) -> bool:
+            data = (await read_documents(layout.client, [ref], transaction))[ref.path].to_dict()
+            ledger, hold = _ledger(data), _hold(data, slot)
+            verdict = decide_reserve(
+                ledger, hold, generation=generation, amount=amount, cap=cap, now=now
+            )
+            if verdict.ledger != ledger or verdict.hold != hold:
+                transaction.set(ref, _document(layout, data, verdict.ledger, slot, verdict.hold))
+            return verdict.granted
+
+        return await run_transaction(layout.client, body)
+
+    async def settle_spend(
+        self, job_id: str, prompt_id: str, generation: int, cost: int | None
+    ) -> None:
+        """Release the prompt's reservation and charge ``cost`` (None: all of it)."""
+        layout = self._layout
+        ref = _ref(layout, job_id)
+        slot = hashed_id(Outcome.prompt_key(prompt_id))
+
+        async def body(transaction: AsyncTransaction) -> None:
+            data = (await read_documents(layout.client, [ref], transaction))[ref.path].to_dict()
+            after = decide_settle(
+                _ledger(data), _hold(data, slot), generation=generation, cost=cost
+            )
+            if after is not None:
+                transaction.set(ref, _document(layout, data, after, slot, None))
+
+        await run_transaction(layout.client, body)
+
+    async def get_ledger(self, job_id: str) -> Ledger | None:
+        """The job's ledger, None if it never reserved."""
+        data = (await _ref(self._layout, job_id).get()).to_dict()
+        return None if data is None else _ledger(data)
