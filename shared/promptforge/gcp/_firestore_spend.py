@@ -12,9 +12,13 @@ by it; see docs/api.md.
 
 from __future__ import annotations
 
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
+from google.api_core.exceptions import Aborted
 from google.cloud.firestore import (
     AsyncCollectionReference,
     AsyncDocumentReference,
@@ -29,6 +33,23 @@ from promptforge.gcp._firestore_tx import read_documents, run_transaction
 
 SPEND = "spend"
 LEDGER = "ledger"
+CONTENDED_ROUNDS = 8
+"""Rounds of ``run_transaction`` tried on the one ledger document before giving up: every
+call of a capped job writes it, so its transactions abort each other more than others do."""
+
+_T = TypeVar("_T")
+
+
+async def _contended(layout: Layout, body: Callable[[AsyncTransaction], Awaitable[_T]]) -> _T:
+    """``run_transaction``, tried again after a jittered pause while it keeps aborting."""
+    for round_ in range(CONTENDED_ROUNDS - 1):
+        try:
+            return await run_transaction(layout.client, body)
+        except (Aborted, ValueError) as exc:
+            if not isinstance(exc, Aborted) and not isinstance(exc.__cause__, Aborted):
+                raise
+        await asyncio.sleep(min(2.0, 0.1 * 2**round_) * (0.5 + random.random()))
+    return await run_transaction(layout.client, body)
 
 
 def _ref(layout: Layout, job_id: str) -> AsyncDocumentReference:
@@ -92,7 +113,7 @@ class FirestoreSpend:
                 transaction.set(ref, _document(layout, data, verdict.ledger, slot, verdict.hold))
             return verdict.granted
 
-        return await run_transaction(layout.client, body)
+        return await _contended(layout, body)
 
     async def settle_spend(
         self, job_id: str, prompt_id: str, generation: int, cost: int | None
@@ -110,7 +131,7 @@ class FirestoreSpend:
             if after is not None:
                 transaction.set(ref, _document(layout, data, after, slot, None))
 
-        await run_transaction(layout.client, body)
+        await _contended(layout, body)
 
     async def get_ledger(self, job_id: str) -> Ledger | None:
         """The job's ledger, None if it never reserved."""
