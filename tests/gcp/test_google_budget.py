@@ -22,7 +22,7 @@ from tests.gcp.test_google_path import (
     stack,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.slow]
 __all__ = ["stack"]  # the Google stack fixture, one per module
 
 MAX_TOKENS = 32

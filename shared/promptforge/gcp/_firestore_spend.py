@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -40,7 +41,26 @@ call of a capped job writes it, so its transactions abort each other more than o
 _T = TypeVar("_T")
 
 
-async def _contended(layout: Layout, body: Callable[[AsyncTransaction], Awaitable[_T]]) -> _T:
+_LOCKS: weakref.WeakValueDictionary[tuple[int, str], asyncio.Lock] = weakref.WeakValueDictionary()
+"""One lock per (event loop, ledger) while some call holds it: calls of one process take
+turns on the ledger instead of aborting each other's transactions (Firestore's locks are
+pessimistic: concurrent read-then-write transactions on one document deadlock and wait
+for the abort). Processes still contend, and their transactions retry."""
+
+
+async def _contended(
+    layout: Layout, ref: AsyncDocumentReference, body: Callable[[AsyncTransaction], Awaitable[_T]]
+) -> _T:
+    """``run_transaction`` one at a time per process, tried again while it keeps aborting."""
+    key = (id(asyncio.get_running_loop()), ref.path)
+    lock = _LOCKS.get(key)
+    if lock is None:
+        lock = _LOCKS[key] = asyncio.Lock()
+    async with lock:
+        return await _retried(layout, body)
+
+
+async def _retried(layout: Layout, body: Callable[[AsyncTransaction], Awaitable[_T]]) -> _T:
     """``run_transaction``, tried again after a jittered pause while it keeps aborting."""
     for round_ in range(CONTENDED_ROUNDS - 1):
         try:
@@ -113,7 +133,7 @@ class FirestoreSpend:
                 transaction.set(ref, _document(layout, data, verdict.ledger, slot, verdict.hold))
             return verdict.granted
 
-        return await _contended(layout, body)
+        return await _contended(layout, ref, body)
 
     async def settle_spend(
         self, job_id: str, prompt_id: str, generation: int, cost: int | None
@@ -131,7 +151,7 @@ class FirestoreSpend:
             if after is not None:
                 transaction.set(ref, _document(layout, data, after, slot, None))
 
-        await _contended(layout, body)
+        await _contended(layout, ref, body)
 
     async def get_ledger(self, job_id: str) -> Ledger | None:
         """The job's ledger, None if it never reserved."""
