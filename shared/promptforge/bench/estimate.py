@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ class EstimateFigures:
     cap_usd: float
     capped: dict[str, Any]
     capped_results: int
-    capped_refused: int
+    capped_errors: dict[str, int]
     load_before: float | None
 
     @property
@@ -98,13 +99,7 @@ async def run_estimate_bench(
                     cap = round(estimate["usd_high"] / 2, 6)
                     params = {"max_tokens": max_tokens, "max_cost_usd": cap}
                     capped, files = await _run(client, source, root / "capped", params)
-    refused = sum(
-        1
-        for path in files
-        if path.name == "errors.jsonl"
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if json.loads(line)["error"]["code"] == "budget_exceeded"
-    )
+        errors = _error_codes(files)
     actual = Catalogue.estimate_cost(info, served["input_tokens"], served["output_tokens"])
     return EstimateFigures(
         prompts=len(lines),
@@ -116,7 +111,7 @@ async def run_estimate_bench(
         cap_usd=cap,
         capped=capped,
         capped_results=int(capped["completed_count"]),
-        capped_refused=refused,
+        capped_errors=errors,
         load_before=load,
     )
 
@@ -130,6 +125,17 @@ async def _run(
     await client.upload(str(created["upload_url"]), source)
     status = await wait_for_job(client, job_id, poll_interval=_POLL, max_poll_interval=_POLL)
     return status, await fetch_results(client, job_id, out)
+
+
+def _error_codes(files: list[Path]) -> dict[str, int]:
+    """How many lines of each error code a job's downloaded errors.jsonl holds."""
+    codes: Counter[str] = Counter(
+        json.loads(line)["error"]["code"]
+        for path in files
+        if path.name == "errors.jsonl"
+        for line in path.read_text(encoding="utf-8").splitlines()
+    )
+    return dict(codes)
 
 
 def report_section(figures: EstimateFigures) -> str:
@@ -150,9 +156,14 @@ def report_section(figures: EstimateFigures) -> str:
             f"{capped['spent_usd']:.6f} / {capped['reserved_usd']:.6f}",
         ),
         (
-            "capped run: results + budget_exceeded",
-            f"{figures.capped_results:,} + "
-            f"{figures.capped_refused:,} = {figures.capped_results + figures.capped_refused:,}",
+            "capped run: results + errors = prompts",
+            f"{figures.capped_results:,} + {sum(figures.capped_errors.values()):,} = "
+            f"{figures.capped_results + sum(figures.capped_errors.values()):,}",
+        ),
+        (
+            "capped run: errors by code",
+            ", ".join(f"{code} {n:,}" for code, n in sorted(figures.capped_errors.items()))
+            or "none",
         ),
         ("capped run: stopped_reason", str(capped["stopped_reason"])),
     ]
