@@ -55,6 +55,7 @@ class EstimateFigures:
     actual_usd: float
     cap_usd: float
     capped: dict[str, Any]
+    uncapped_results: int
     capped_results: int
     capped_errors: dict[str, int]
     load_before: float | None
@@ -94,7 +95,9 @@ async def run_estimate_bench(
                     report = await client.validate(source, PROVIDER, MODEL, max_tokens=max_tokens)
                     estimate = report["estimate"]
                     await http.post(f"{sim.url}/_sim/reset")
-                    await _run(client, source, root / "uncapped", {"max_tokens": max_tokens})
+                    uncapped, _ = await _run(
+                        client, source, root / "uncapped", {"max_tokens": max_tokens}
+                    )
                     served = (await http.get(f"{sim.url}/_sim/stats")).json()[PROVIDER]
                     cap = round(estimate["usd_high"] / 2, 6)
                     params = {"max_tokens": max_tokens, "max_cost_usd": cap}
@@ -110,6 +113,7 @@ async def run_estimate_bench(
         actual_usd=actual,
         cap_usd=cap,
         capped=capped,
+        uncapped_results=int(uncapped["completed_count"]),
         capped_results=int(capped["completed_count"]),
         capped_errors=errors,
         load_before=load,
@@ -120,7 +124,7 @@ async def _run(
     client: PromptForgeClient, source: Path, out: Path, params: dict[str, Any]
 ) -> tuple[dict[str, Any], list[Path]]:
     """One job of ``source``, followed to its end; its final status and downloaded files."""
-    created = await client.init_job(PROVIDER, MODEL, max_retries=0, params=params)
+    created = await client.init_job(PROVIDER, MODEL, params=params)
     job_id = str(created["job_id"])
     await client.upload(str(created["upload_url"]), source)
     status = await wait_for_job(client, job_id, poll_interval=_POLL, max_poll_interval=_POLL)
@@ -148,6 +152,7 @@ def report_section(figures: EstimateFigures) -> str:
         ("estimate: output tokens at most", f"{e['output_tokens_max']:,}"),
         ("simulator: output tokens served", f"{figures.actual_output_tokens:,}"),
         ("estimate: usd_low … usd_high", f"{e['usd_low']:.6f} … {e['usd_high']:.6f}"),
+        ("uncapped run: results", f"{figures.uncapped_results:,}"),
         ("actual cost (uncapped run)", f"{figures.actual_usd:.6f}"),
         ("bracket holds", "yes" if figures.bracketed else "NO"),
         ("capped run: max_cost_usd (half of usd_high)", f"{figures.cap_usd:.6f}"),
