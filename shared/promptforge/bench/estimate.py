@@ -175,7 +175,12 @@ def report_section(figures: EstimateFigures) -> str:
     body = (
         "Validate's price before running against what the simulator served for the same "
         f"file ({PROVIDER}/{MODEL} list prices), then the same file capped at half the "
-        "worst case.\n\n" + markdown_table(("measure", "value"), rows)
+        "worst case.\n\n"
+        + markdown_table(("measure", "value"), rows)
+        + "\n\nThe capped run spends less than its cap: when the first reservation was "
+        "refused, the calls in flight (up to 1,000 at once here) held their worst cases, "
+        "answers at max_tokens, and used about half; the stop is for good, so the rest is "
+        "left unspent (docs/api.md, the cost cap)."
     )
     command = (
         f"promptforge bench estimate --prompts {figures.prompts} --max-tokens {figures.max_tokens}"
