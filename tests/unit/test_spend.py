@@ -59,6 +59,10 @@ def test_worst_case_uses_max_tokens_or_the_models_cap() -> None:
     capped = make_job(params=GenerationParams(max_tokens=100))
     assert worst_case(INFO, capped, task) == call_cost(INFO, 10, 100)
     assert worst_case(INFO, make_job(), task) == call_cost(INFO, 10, 500)
+    schema = {"type": "json_object"}
+    formatted = make_job(params=GenerationParams(max_tokens=100, response_format=schema))
+    schema_bytes = len('{"type": "json_object"}')
+    assert worst_case(INFO, formatted, task) == call_cost(INFO, 10 + schema_bytes, 100)
 
 
 def test_token_bounds_bracket_the_approximation() -> None:

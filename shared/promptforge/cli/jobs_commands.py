@@ -268,6 +268,7 @@ def _print_status(status: dict[str, Any]) -> int:
     for field in (
         "job_id", "status", "name", "prompt_count", "completed_count", "failed_count",
         "created_at", "completed_at", "cancel_requested_at", "estimated_cost_usd",
+        "max_cost_usd", "spent_usd", "reserved_usd", "stopped_reason",
     ):  # fmt: skip
         if status.get(field) is not None:
             print(f"{field}: {status[field]}")

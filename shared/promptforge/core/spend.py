@@ -25,6 +25,7 @@ Jobs without a cap keep no ledger: no reads or writes beyond the job's own.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -154,10 +155,17 @@ def call_cost(info: ModelInfo, input_tokens: int, output_tokens: int) -> int:
 
 
 def worst_case(info: ModelInfo, job: Job, task: PromptTask) -> int:
-    """The most one call of ``task`` can cost (nano-USD): every byte a token, full output."""
+    """The most one call of ``task`` can cost (nano-USD): every byte a token (the prompt's,
+    and the JSON of a response schema and tools, which providers bill as input too), and
+    the whole output."""
     params = job.route_of(task.route)[1]
     output = params.max_tokens if params.max_tokens is not None else info.max_output_tokens
-    return call_cost(info, max_tokens_of(task.prompt, params.system), output)
+    extras = sum(
+        len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+        for value in (params.response_format, params.tools)
+        if value is not None
+    )
+    return call_cost(info, max_tokens_of(task.prompt, params.system) + extras, output)
 
 
 def status_fields(job: Job, ledger: Ledger | None) -> dict[str, Any]:
