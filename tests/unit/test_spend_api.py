@@ -69,3 +69,16 @@ async def test_status_shows_the_cap_and_an_empty_ledger(
     for bad in (0, -1, "5"):
         refused = await _init(client, key, provider="openai", model="gpt-4o-mini", max_cost_usd=bad)
         assert refused.status_code == 400, refused.text
+
+
+def test_the_cli_prints_the_estimate(capsys: pytest.CaptureFixture[str]) -> None:
+    from promptforge.cli.jobs_commands import _print_estimate
+
+    _print_estimate(
+        {"input_tokens": 187303, "output_tokens_max": 768000, "usd_low": 0.0166, "usd_high": 0.56}
+    )
+    _print_estimate(None)  # a model without a price: nothing printed
+    out = " ".join(capsys.readouterr().err.split())  # the CLI's console writes to stderr
+    assert "0.0166 to 0.5600 USD" in out
+    assert "187,303 input tokens, approximate" in out
+    assert out.count("estimate:") == 1
