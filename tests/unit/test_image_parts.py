@@ -266,3 +266,16 @@ def test_an_anthropic_batch_lines_image_blocks_become_image_parts() -> None:
     assert _call("anthropic", parsed)["messages"][0]["content"] == blocks
     odd = parse_messages([{"role": "user", "content": openai_parts([{"type": "image"}])}])
     assert not isinstance(odd, tuple) and odd.code == "unsupported_content_part"
+
+
+def test_token_counts_bound_an_image_by_its_rule_not_its_bytes() -> None:
+    from promptforge.core.tokens import (
+        IMAGE_MAX_TOKENS,
+        approx_tokens,
+        max_tokens_of,
+        min_tokens_of,
+    )
+
+    text_only = _chat(TextPart("Compare"))
+    assert max_tokens_of(PROMPT) - max_tokens_of(text_only) == 2 * IMAGE_MAX_TOKENS
+    assert min_tokens_of(PROMPT) < approx_tokens(PROMPT) < max_tokens_of(PROMPT)

@@ -169,6 +169,8 @@ class Job:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     cancel_requested_at: datetime | None = None
+    # The cost cap (core.spend): set at init, never changed; its ledger lives apart.
+    max_cost_usd: float | None = None
     # Answers that match the schema (core.schema_retry): how often a prompt whose answer
     # did not match is asked again, and the re-asks made (a counter, like the tokens).
     max_schema_retries: int = 1
