@@ -7,24 +7,22 @@ were checked (``api.app``), and only then reads its body or looks a job up.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TypeVar
 
 from pydantic import BaseModel
-from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from promptforge.api import blob_routes
 from promptforge.api import prompt_routes as prompts
+from promptforge.api.bodies import limited_stream, path_job_id, read_body, require_json
 from promptforge.api.operations import Call, Failure, Operation, parse_query, render
 from promptforge.api.schemas import (
-    BlobStored,
     InitResponse,
     JobList,
     JobResults,
     JobStatusBody,
     ListQuery,
     ResultsQuery,
-    SignedUrlQuery,
     ValidateQuery,
 )
 from promptforge.core.idempotency import check_idempotency_key
@@ -38,70 +36,11 @@ from promptforge.core.service import (
     job_status,
 )
 from promptforge.core.validate import ValidationReport, Validator, validate_stream
-from promptforge.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from promptforge.formats import anthropic_batch, openai_batch
 from promptforge.prompts.jobs import LineValidator, version_reader
 
 _Q = TypeVar("_Q", bound=BaseModel)
-NDJSON = "application/x-ndjson"
-MAX_JOB_ID_CHARS = 45
-"""The longest UUID spelling ``uuid.UUID`` accepts: ``urn:uuid:`` and 36 characters."""
-
-
-def path_job_id(request: Request) -> str:
-    """The ``{job_id}`` of the path, refusing what no UUID spelling can be.
-
-    ``uuid.UUID`` reads any Unicode digit (32 Arabic-Indic ones make a UUID to it): only ASCII
-    of UUID length goes on to the core, so a job has exactly the spellings its hex allows.
-    """
-    job_id: str = request.path_params["job_id"]
-    if not job_id.isascii() or len(job_id) > MAX_JOB_ID_CHARS:
-        raise BadRequest("invalid_job_id", "job_id must be the UUID that /v1/jobs/init returned")
-    return job_id
-
-
-async def read_body(request: Request, limit: int, hint: str) -> bytes:
-    """The request body, refusing more than ``limit`` bytes without reading it all."""
-    chunks = bytearray()
-    async for chunk in limited_stream(request, limit, hint):
-        chunks += chunk
-    return bytes(chunks)
-
-
-async def limited_stream(request: Request, limit: int, hint: str) -> AsyncIterator[bytes]:
-    """The body's chunks as they arrive, with a 413 once more than ``limit`` bytes came."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit, hint)
-    seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit:
-            raise _too_large(limit, hint)
-        yield chunk
-
-
-def _too_large(limit: int, hint: str) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        "body_too_large",
-        f"request body is larger than {limit:,} bytes; {hint}",
-        details={"max_body_bytes": limit},
-    )
-
-
-def require_json(request: Request) -> None:
-    """Refuse a body labelled as anything but JSON (415); a body with no label is read as JSON."""
-    label = request.headers.get("content-type")
-    if label is None:
-        return
-    media_type = label.split(";", 1)[0].strip().lower()
-    if media_type == "application/json" or media_type.endswith("+json"):
-        return
-    raise UnsupportedMediaType(
-        "unsupported_media_type",
-        f"the body is labelled {label!r}; send the job's settings as JSON with "
-        "'Content-Type: application/json'",
-    )
+NDJSON = blob_routes.NDJSON
 
 
 async def _init(call: Call) -> Response:
@@ -185,17 +124,6 @@ _LINKS = {
         "description": "Cancel the job.",
     },
 }
-_SIGNED_URL_CODES = (
-    "missing_signature",
-    "malformed_signature",
-    "signature_mismatch",
-    "method_not_allowed",
-    "url_expired",
-    "content_type_mismatch",
-)
-_BLOB_NAME_CODES = ("invalid_bucket_name", "invalid_object_name", "invalid_content_length")
-_BLOB_PATH = "/blobs/{bucket}/{name}"
-
 API_OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "POST",
@@ -338,55 +266,7 @@ API_OPERATIONS: tuple[Operation, ...] = (
             Failure(409, "The job has already ended.", ("job_ended",)),
         ),
     ),
-    Operation(
-        "PUT",
-        _BLOB_PATH,
-        "uploadBlob",
-        "Upload the job's JSONL file to its signed upload_url (embedded runtime)",
-        None,
-        BlobStored,
-        description="Use the upload_url from /v1/jobs/init exactly as given; no API key. On "
-        "the Google runtime the upload_url is a Cloud Storage V4 signed URL instead.",
-        raw_body="application/octet-stream",
-        query=SignedUrlQuery,
-        authenticated=False,
-        failures=(
-            Failure(400, "Bad bucket or object name, or Content-Length.", _BLOB_NAME_CODES),
-            Failure(403, "The signed URL was refused.", _SIGNED_URL_CODES),
-            Failure(
-                404,
-                "Not a blob URL (an object name with a line break matches no route).",
-                ("not_found",),
-            ),
-            Failure(405, "Blob URLs accept GET, HEAD and PUT only.", ("method_not_allowed",)),
-            Failure(
-                409,
-                "The file was already uploaded (an upload URL works once), or the object "
-                "name is taken by a folder.",
-                ("upload_exists", "object_name_conflict"),
-            ),
-            Failure(413, "Larger than the upload limit.", ("upload_too_large",)),
-        ),
-    ),
-    Operation(
-        "GET",
-        _BLOB_PATH,
-        "downloadBlob",
-        "Download a result file from its signed URL (embedded runtime)",
-        None,
-        None,
-        query=SignedUrlQuery,
-        streams=NDJSON,
-        authenticated=False,
-        failures=(
-            Failure(400, "Bad bucket or object name.", _BLOB_NAME_CODES),
-            Failure(403, "The signed URL was refused.", _SIGNED_URL_CODES),
-            Failure(
-                404, "No such object, or not a blob URL at all.", ("object_not_found", "not_found")
-            ),
-            Failure(405, "Blob URLs accept GET, HEAD and PUT only.", ("method_not_allowed",)),
-        ),
-    ),
+    *blob_routes.OPERATIONS,  # signed blob URLs (embedded runtime): api/blob_routes.py
     prompts.CREATE_PROMPT,
     prompts.LIST_PROMPTS,
     prompts.LIST_VERSIONS,
