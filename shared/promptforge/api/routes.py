@@ -23,12 +23,19 @@ from promptforge.api.schemas import (
     JobStatusBody,
     ListQuery,
     ResultsQuery,
+    RetryCreated,
     ValidateQuery,
 )
 from promptforge.core.idempotency import check_idempotency_key
 from promptforge.core.jsonl import validate_line
 from promptforge.core.manage import cancel_job, list_jobs, stream_outcomes
-from promptforge.core.requests import MAX_INIT_BODY_BYTES, InitRequest, parse_init_request
+from promptforge.core.requests import (
+    MAX_INIT_BODY_BYTES,
+    InitRequest,
+    parse_init_request,
+    parse_small_body,
+)
+from promptforge.core.retry import MAX_RETRY_BODY_BYTES, RetryRequest, retry_job
 from promptforge.core.service import (
     get_owned_job,
     init_job,
@@ -76,6 +83,15 @@ async def _results(call: Call) -> Response:
 async def _cancel(call: Call) -> Response:
     cancelled = await cancel_job(call.deps, call.tenant, path_job_id(call.request))
     return render(JobStatusBody, cancelled, 202)
+
+
+async def _retry(call: Call) -> Response:
+    require_json(call.request)
+    hint = "send only {codes, max_retries}"
+    body = await read_body(call.request, MAX_RETRY_BODY_BYTES, hint)
+    request = parse_small_body(RetryRequest, body)
+    created = await retry_job(call.deps, call.tenant, path_job_id(call.request), request)
+    return render(RetryCreated, created, 202)
 
 
 async def _validate(call: Call) -> Response:
@@ -265,6 +281,45 @@ API_OPERATIONS: tuple[Operation, ...] = (
             *_JOB_PATH_FAILURES,
             Failure(409, "The job has already ended.", ("job_ended",)),
         ),
+    ),
+    Operation(
+        "POST",
+        "/v1/jobs/{job_id}/retry",
+        "retryJob",
+        "Re-run an ended job's failures as a new job, from its stored lines (no re-upload)",
+        _retry,
+        RetryCreated,
+        status=202,
+        body=RetryRequest,
+        body_optional=True,
+        description="The new job runs exactly the prompts whose error has one of the codes "
+        "(default: every error a retry could fix), with the parent's settings and "
+        "parent_job_id; input errors (invalid_json, duplicate_prompt_id, ...) are never "
+        "re-run. Nothing to re-run is a 409 (the job's state is what stands in the way).",
+        failures=(
+            *_JOB_PATH_FAILURES,
+            Failure(
+                400,
+                "Malformed body, an unknown field, a code naming an input error, or a code "
+                "neither known nor on any of the job's errors.",
+                (
+                    "malformed_json",
+                    "unknown_field",
+                    "invalid_field",
+                    "code_not_retryable",
+                    "unknown_error_code",
+                ),
+            ),
+            Failure(
+                409,
+                "The job has not ended, none of its prompts failed with the codes, or its "
+                "input file is no longer stored.",
+                ("job_not_finished", "nothing_to_retry", "input_gone"),
+            ),
+            Failure(413, "Body larger than 8 KiB.", ("body_too_large",)),
+            Failure(415, "A body labelled as anything but JSON.", ("unsupported_media_type",)),
+        ),
+        links={"status": _LINKS["status"]},
     ),
     *blob_routes.OPERATIONS,  # signed blob URLs (embedded runtime): api/blob_routes.py
     prompts.CREATE_PROMPT,

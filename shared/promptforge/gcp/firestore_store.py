@@ -40,6 +40,7 @@ from promptforge.core.models import (
     WebhookDelivery,
     can_transition,
 )
+from promptforge.gcp import _firestore_dedupe as dedupe
 from promptforge.gcp import _firestore_items as items
 from promptforge.gcp import _firestore_rate as rate
 from promptforge.gcp import _firestore_webhooks as webhooks
@@ -367,6 +368,14 @@ class FirestoreJobStore(FirestorePrompts):
         for chunk in _chunks(list(distinct.values())):
             recorded += await items.record(self._layout, job_id, chunk, self._shards)
         return recorded
+
+    async def claim_request(self, job_id: str, request_key: str, prompt_id: str) -> str:
+        """The prompt holding ``request_key`` in the job, ``prompt_id`` if it claims it first."""
+        return await dedupe.claim_request(self._layout, job_id, request_key, prompt_id)
+
+    async def get_outcome(self, job_id: str, key: str) -> Outcome | None:
+        """The outcome recorded under ``key``, or None."""
+        return await dedupe.get_outcome(self._layout, job_id, key)
 
     async def iter_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
         """Outcomes of one kind ordered by (line, key), read ``page_size`` at a time."""

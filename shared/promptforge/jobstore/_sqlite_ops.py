@@ -154,11 +154,13 @@ def record_outcomes(conn: sqlite3.Connection, job_id: str, outcomes: Sequence[Ou
         results = sum(1 for outcome in fresh if outcome.kind == OutcomeKind.RESULT)
         tokens_in = sum(outcome.input_tokens for outcome in fresh)
         tokens_out = sum(outcome.output_tokens for outcome in fresh)
+        copies = sum(1 for outcome in fresh if outcome.deduplicated)
         conn.execute(
             "UPDATE jobs SET completed_count = completed_count + ?, "
             "failed_count = failed_count + ?, input_tokens = input_tokens + ?, "
-            "output_tokens = output_tokens + ? WHERE job_id = ?",
-            (results, len(fresh) - results, tokens_in, tokens_out, job_id),
+            "output_tokens = output_tokens + ?, deduplicated_count = deduplicated_count + ? "
+            "WHERE job_id = ?",
+            (results, len(fresh) - results, tokens_in, tokens_out, copies, job_id),
         )
         conn.executemany(
             "UPDATE prompts SET done = 1, lease_holder = NULL, lease_until = NULL "
@@ -193,6 +195,30 @@ def outcome_page(
         Outcome(key, kind, line, json.loads(record), tokens_in, tokens_out)
         for key, line, record, tokens_in, tokens_out in rows
     ]
+
+
+def claim_request(conn: sqlite3.Connection, job_id: str, request_key: str, prompt_id: str) -> str:
+    """Insert ``(job, request_key) -> prompt_id`` unless present; the prompt stored."""
+    with transaction(conn):
+        conn.execute(
+            "INSERT OR IGNORE INTO request_keys (job_id, request_key, prompt_id) VALUES (?, ?, ?)",
+            (job_id, request_key, prompt_id),
+        )
+        sql = "SELECT prompt_id FROM request_keys WHERE job_id = ? AND request_key = ?"
+        return str(conn.execute(sql, (job_id, request_key)).fetchone()[0])
+
+
+def get_outcome(conn: sqlite3.Connection, job_id: str, key: str) -> Outcome | None:
+    """The outcome stored under ``key``, or None."""
+    sql = (
+        "SELECT kind, line, record, input_tokens, output_tokens FROM outcomes "
+        "WHERE job_id = ? AND key = ?"
+    )
+    row = conn.execute(sql, (job_id, key)).fetchone()
+    if row is None:
+        return None
+    kind, line, record, tokens_in, tokens_out = row
+    return Outcome(key, OutcomeKind(kind), line, json.loads(record), tokens_in, tokens_out)
 
 
 def drain_observations(conn: sqlite3.Connection, rate_key: str) -> list[str]:

@@ -298,6 +298,14 @@ class SqliteJobStore(SqlitePrompts, AsyncResource):
             return 0
         return await self._call(ops.record_outcomes, job_id, list(outcomes))
 
+    async def claim_request(self, job_id: str, request_key: str, prompt_id: str) -> str:
+        """The prompt holding ``request_key`` in the job, ``prompt_id`` if it claims it first."""
+        return await self._call(ops.claim_request, job_id, request_key, prompt_id)
+
+    async def get_outcome(self, job_id: str, key: str) -> Outcome | None:
+        """The outcome recorded under ``key``, or None."""
+        return await self._call(ops.get_outcome, job_id, key)
+
     async def iter_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
         """Outcomes of one kind ordered by (line, key), read ``page_size`` rows at a time."""
         kind = OutcomeKind(kind)
