@@ -9,28 +9,28 @@ from __future__ import annotations
 
 import json
 
-from google.cloud.firestore import AsyncTransaction
+from google.api_core.exceptions import AlreadyExists
 
 from promptforge.core.models import Outcome, OutcomeKind
 from promptforge.gcp._firestore_layout import Layout
-from promptforge.gcp._firestore_tx import read_documents, run_transaction
 
 REQUEST_PREFIX = "r:"
 
 
 async def claim_request(layout: Layout, job_id: str, request_key: str, prompt_id: str) -> str:
-    """Create the key's item holding ``prompt_id`` unless it exists; the holder stored."""
+    """Create the key's item holding ``prompt_id`` unless it exists; the holder stored.
+
+    A create, not a transaction: it fails if the document exists, so any number of copies
+    claiming at once agree without contending for a lock.
+    """
     key = REQUEST_PREFIX + request_key
     ref = layout.item(job_id, key)
-
-    async def body(transaction: AsyncTransaction) -> str:
-        data = (await read_documents(layout.client, [ref], transaction))[ref.path].to_dict()
-        if data is not None:
-            return str(data["holder"])
-        transaction.create(ref, {"key": key, "holder": prompt_id} | layout.expiry())
-        return prompt_id
-
-    return await run_transaction(layout.client, body)
+    try:
+        await ref.create({"key": key, "holder": prompt_id} | layout.expiry())
+    except AlreadyExists:
+        data = (await ref.get()).to_dict() or {}
+        return str(data["holder"])
+    return prompt_id
 
 
 async def get_outcome(layout: Layout, job_id: str, key: str) -> Outcome | None:
