@@ -129,13 +129,13 @@ def test_dedupe_calls_each_distinct_request_once_and_writes_every_line(stack: St
     questions = [f"Name a capital city, variant {i % 300}." for i in range(1000)]
     rng.shuffle(questions)
     rows = [{"prompt_id": f"d{i:04d}", "prompt": q} for i, q in enumerate(questions)]
-    model = {"provider": "anthropic", "model": "claude-haiku-4-5-20251001"}
+    model = {"provider": "gemini", "model": "gemini-2.5-flash"}
     with httpx.Client(timeout=30) as client:
         assert client.post(f"{stack.clean.url}/_sim/reset").status_code == 200
         finished = run_job(
             client, stack.server.url, stack.key, jsonl(rows), dedupe=True, max_tokens=64, **model
         )
-        served = client.get(f"{stack.clean.url}/_sim/stats").json()["anthropic"]
+        served = client.get(f"{stack.clean.url}/_sim/stats").json()["gemini"]
     assert finished.status["status"] == "COMPLETED", finished.status
     assert served["successes"] == 300 and served["requests"] - served["rate_limited"] == 300
     results = finished.results
@@ -159,11 +159,11 @@ def test_dedupe_calls_each_distinct_request_once_and_writes_every_line(stack: St
 
 def test_dedupe_is_off_by_default(stack: Stack) -> None:
     rows = [{"prompt_id": f"s{i}", "prompt": "Pick a number."} for i in range(5)]
-    model = {"provider": "anthropic", "model": "claude-haiku-4-5-20251001"}
+    model = {"provider": "gemini", "model": "gemini-2.5-flash"}
     with httpx.Client(timeout=30) as client:
-        before = client.get(f"{stack.clean.url}/_sim/stats").json()["anthropic"]["successes"]
+        before = client.get(f"{stack.clean.url}/_sim/stats").json()["gemini"]["successes"]
         job_id = init_and_upload(client, stack.server.url, stack.key, jsonl(rows), **model)
         status = wait_final(client, stack.server.url, stack.key, job_id)
-        after = client.get(f"{stack.clean.url}/_sim/stats").json()["anthropic"]["successes"]
+        after = client.get(f"{stack.clean.url}/_sim/stats").json()["gemini"]["successes"]
     assert status["dedupe"] is False and status["deduplicated_count"] == 0
     assert after - before == 5
