@@ -40,6 +40,20 @@ async def test_a_request_key_is_neither_a_prompt_nor_an_outcome(store: ListingJo
         assert [o async for o in store.iter_outcomes("job-1", kind)] == []
 
 
+async def test_waiters_of_a_request_key_are_noted_once_each(store: ListingJobStore) -> None:
+    await store.create_job(make_job("job-1"))
+    await store.create_job(make_job("job-2"))
+    assert await store.request_waiters("job-1", "k") == []
+    await store.await_request("job-1", "k", "p2", 2)
+    await store.await_request("job-1", "k", "p3", 3)
+    await store.await_request("job-1", "k", "p2", 2)  # a replay
+    await store.await_request("job-1", "other", "p4", 4)
+    await store.await_request("job-2", "k", "p5", 5)
+    assert sorted(await store.request_waiters("job-1", "k")) == [("p2", 2), ("p3", 3)]
+    pending, _ = await store.pending_prompts("job-1", None, 10)
+    assert pending == [], "a waiter's note is not a prompt"
+
+
 async def test_get_outcome_reads_one_recorded_outcome(store: ListingJobStore) -> None:
     await store.create_job(make_job())
     await store.register_prompts("job-1", [("p1", 1), ("p2", 2)])

@@ -18,7 +18,14 @@ import pytest
 from promptforge.core.dedupe import request_key
 from promptforge.core.ingest import ingest_file
 from promptforge.core.messages import ChatMessage
-from promptforge.core.models import GenerationParams, Job, JobStatus, LineRoute, OutcomeKind
+from promptforge.core.models import (
+    GenerationParams,
+    Job,
+    JobStatus,
+    LineRoute,
+    Outcome,
+    OutcomeKind,
+)
 from promptforge.core.models import PromptTask as Task
 from promptforge.core.queues import key_queues
 from promptforge.core.requests import InitRequest
@@ -160,6 +167,8 @@ async def test_a_copy_waits_for_a_call_whose_worker_died_and_copies_its_redelive
     for copy in ("b", "d"):
         assert await runtime.deps.tasks.pending(queues.for_prompt(copy, 1)) >= 1, "it comes back"
     await _deliver(runtime, job, provider, "a")  # the dead worker's task, delivered again
+    written = await _outcomes(runtime, job)
+    assert written["b"]["deduplicated_from"] == "a", "the canonical worker wrote its waiters'"
     await _deliver(runtime, job, provider, "b", generation=1)
     await _deliver(runtime, job, provider, "d", generation=1)
     await _deliver(runtime, job, provider, "d", generation=1)  # at least once: a replay
@@ -167,6 +176,26 @@ async def test_a_copy_waits_for_a_call_whose_worker_died_and_copies_its_redelive
     assert provider.calls == ["same question"]
     assert outcomes["b"]["deduplicated_from"] == outcomes["d"]["deduplicated_from"] == "a"
     assert (await _reload(runtime, job)).deduplicated_count == 2
+
+
+async def test_copies_a_canonical_worker_died_before_writing_are_written_by_their_tasks(
+    runtime: EmbeddedRuntime,
+) -> None:
+    job = await _job(runtime, dedupe=True)
+    provider = _Provider()
+    key = request_key(job, _task("same question"))
+    assert await runtime.deps.store.claim_request(job.job_id, key, "a") == "a"
+    await _deliver(runtime, job, provider, "b")  # waits: noted as a waiter of the key
+    assert await runtime.deps.store.request_waiters(job.job_id, key) == [("b", 2)]
+    answer = {"prompt_id": "a", "result": "re: same question", "tokens_used": 7}
+    canonical = Outcome(Outcome.prompt_key("a"), OutcomeKind.RESULT, 1, answer, 3, 4)
+    await runtime.deps.store.record_outcomes(job.job_id, [canonical])  # then a's worker died
+    assert "b" not in await _outcomes(runtime, job)
+    await _deliver(runtime, job, provider, "b", generation=1)
+    await _deliver(runtime, job, provider, "d")
+    outcomes = await _outcomes(runtime, job)
+    assert outcomes["b"]["deduplicated_from"] == outcomes["d"]["deduplicated_from"] == "a"
+    assert outcomes["b"]["result"] == "re: same question" and provider.calls == []
 
 
 async def test_a_failed_call_fails_its_copies_with_the_same_error(

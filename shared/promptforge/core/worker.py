@@ -30,7 +30,7 @@ import uuid
 from datetime import timedelta
 
 from promptforge.core.answers import with_store_retries
-from promptforge.core.dedupe import copy_or_wait
+from promptforge.core.dedupe import answer_waiters, copy_or_wait
 from promptforge.core.deps import Deps
 from promptforge.core.error_codes import (
     ANSWER_TOO_LARGE,
@@ -225,6 +225,8 @@ async def _requeue(deps: Deps, queue: str, task: PromptTask, delay: float, *, at
 async def _record(deps: Deps, job: Job, task: PromptTask, outcome: Outcome) -> None:
     # Whether the job is ready to finalize is the controller's tick's to see (core.control).
     await deps.store.record_outcomes(job.job_id, [outcome])
+    if job.dedupe:
+        await answer_waiters(deps, job, task, outcome)
 
 
 async def _rate_limit_delay(deps: Deps, key: str, result: CallResult) -> float:

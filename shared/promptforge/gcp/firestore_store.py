@@ -373,6 +373,14 @@ class FirestoreJobStore(FirestorePrompts):
         """The prompt holding ``request_key`` in the job, ``prompt_id`` if it claims it first."""
         return await dedupe.claim_request(self._layout, job_id, request_key, prompt_id)
 
+    async def await_request(self, job_id: str, request_key: str, prompt_id: str, line: int) -> None:
+        """Note ``prompt_id`` as waiting for ``request_key``'s answer."""
+        await dedupe.await_request(self._layout, job_id, request_key, prompt_id, line)
+
+    async def request_waiters(self, job_id: str, request_key: str) -> list[tuple[str, int]]:
+        """The prompts waiting for ``request_key``'s answer."""
+        return await dedupe.request_waiters(self._layout, job_id, request_key)
+
     async def get_outcome(self, job_id: str, key: str) -> Outcome | None:
         """The outcome recorded under ``key``, or None."""
         return await dedupe.get_outcome(self._layout, job_id, key)

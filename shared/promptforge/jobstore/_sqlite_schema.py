@@ -94,6 +94,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         """CREATE TABLE request_keys (
             job_id TEXT NOT NULL, request_key TEXT NOT NULL, prompt_id TEXT NOT NULL,
             PRIMARY KEY (job_id, request_key)) WITHOUT ROWID""",
+        """CREATE TABLE request_waiters (
+            job_id TEXT NOT NULL, request_key TEXT NOT NULL, prompt_id TEXT NOT NULL,
+            line INTEGER NOT NULL, PRIMARY KEY (job_id, request_key, prompt_id)) WITHOUT ROWID""",
     ),
 }
 

@@ -160,6 +160,15 @@ class JobStore(PromptStore, Protocol):
         to claim it (insert-if-absent), else the one that claimed it before."""
         ...
 
+    async def await_request(self, job_id: str, request_key: str, prompt_id: str, line: int) -> None:
+        """Note that prompt ``prompt_id`` (at input ``line``) waits for ``request_key``'s
+        answer (idempotent)."""
+        ...
+
+    async def request_waiters(self, job_id: str, request_key: str) -> list[tuple[str, int]]:
+        """The ``(prompt_id, line)`` of every prompt noted as waiting for ``request_key``."""
+        ...
+
     async def get_outcome(self, job_id: str, key: str) -> Outcome | None:
         """The outcome recorded under ``key`` (``Outcome.prompt_key``/``line_key``), or None."""
         ...

@@ -302,6 +302,20 @@ class SqliteJobStore(SqlitePrompts, AsyncResource):
         """The prompt holding ``request_key`` in the job, ``prompt_id`` if it claims it first."""
         return await self._call(ops.claim_request, job_id, request_key, prompt_id)
 
+    async def await_request(self, job_id: str, request_key: str, prompt_id: str, line: int) -> None:
+        """Note ``prompt_id`` as waiting for ``request_key``'s answer."""
+        sql = (
+            "INSERT OR IGNORE INTO request_waiters (job_id, request_key, prompt_id, line) "
+            "VALUES (?, ?, ?, ?)"
+        )
+        await self._call(ops.changes, sql, (job_id, request_key, prompt_id, line))
+
+    async def request_waiters(self, job_id: str, request_key: str) -> list[tuple[str, int]]:
+        """The prompts waiting for ``request_key``'s answer."""
+        sql = "SELECT prompt_id, line FROM request_waiters WHERE job_id = ? AND request_key = ?"
+        rows = await self._call(ops.fetch_all, sql, (job_id, request_key))
+        return [(str(prompt_id), int(line)) for prompt_id, line in rows]
+
     async def get_outcome(self, job_id: str, key: str) -> Outcome | None:
         """The outcome recorded under ``key``, or None."""
         return await self._call(ops.get_outcome, job_id, key)
