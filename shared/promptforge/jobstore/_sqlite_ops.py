@@ -197,30 +197,6 @@ def outcome_page(
     ]
 
 
-def claim_request(conn: sqlite3.Connection, job_id: str, request_key: str, prompt_id: str) -> str:
-    """Insert ``(job, request_key) -> prompt_id`` unless present; the prompt stored."""
-    with transaction(conn):
-        conn.execute(
-            "INSERT OR IGNORE INTO request_keys (job_id, request_key, prompt_id) VALUES (?, ?, ?)",
-            (job_id, request_key, prompt_id),
-        )
-        sql = "SELECT prompt_id FROM request_keys WHERE job_id = ? AND request_key = ?"
-        return str(conn.execute(sql, (job_id, request_key)).fetchone()[0])
-
-
-def get_outcome(conn: sqlite3.Connection, job_id: str, key: str) -> Outcome | None:
-    """The outcome stored under ``key``, or None."""
-    sql = (
-        "SELECT kind, line, record, input_tokens, output_tokens FROM outcomes "
-        "WHERE job_id = ? AND key = ?"
-    )
-    row = conn.execute(sql, (job_id, key)).fetchone()
-    if row is None:
-        return None
-    kind, line, record, tokens_in, tokens_out = row
-    return Outcome(key, OutcomeKind(kind), line, json.loads(record), tokens_in, tokens_out)
-
-
 def drain_observations(conn: sqlite3.Connection, rate_key: str) -> list[str]:
     """Take and delete the queued observations of ``rate_key`` (JSON), oldest first."""
     with transaction(conn):

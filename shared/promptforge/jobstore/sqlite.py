@@ -37,6 +37,7 @@ from promptforge.core.ratestate import RateKeyState
 from promptforge.jobstore import _sqlite_ops as ops
 from promptforge.jobstore import _sqlite_webhooks as webhooks
 from promptforge.jobstore._sqlite_batch import BatchRunner
+from promptforge.jobstore._sqlite_dedupe import SqliteRequestKeys
 from promptforge.jobstore._sqlite_prompts import SqlitePrompts
 from promptforge.jobstore._sqlite_schema import (
     API_KEY_COLUMNS,
@@ -65,7 +66,7 @@ _SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"  # noqa: S608 (fixed 
 _SELECT_KEY = f"SELECT {', '.join(API_KEY_COLUMNS)} FROM api_keys WHERE key_hash = ?"  # noqa: S608
 
 
-class SqliteJobStore(SqlitePrompts, AsyncResource):
+class SqliteJobStore(SqlitePrompts, SqliteRequestKeys, AsyncResource):
     """The ``JobStore`` port on one SQLite file; use as ``async with SqliteJobStore(path)``.
 
     ``page_size`` is how many outcomes ``iter_outcomes`` reads per database call.
@@ -298,28 +299,6 @@ class SqliteJobStore(SqlitePrompts, AsyncResource):
         if not outcomes:
             return 0
         return await self._call(ops.record_outcomes, job_id, list(outcomes))
-
-    async def claim_request(self, job_id: str, request_key: str, prompt_id: str) -> str:
-        """The prompt holding ``request_key`` in the job, ``prompt_id`` if it claims it first."""
-        return await self._call(ops.claim_request, job_id, request_key, prompt_id)
-
-    async def await_request(self, job_id: str, request_key: str, prompt_id: str, line: int) -> None:
-        """Note ``prompt_id`` as waiting for ``request_key``'s answer."""
-        sql = (
-            "INSERT OR IGNORE INTO request_waiters (job_id, request_key, prompt_id, line) "
-            "VALUES (?, ?, ?, ?)"
-        )
-        await self._call(ops.changes, sql, (job_id, request_key, prompt_id, line))
-
-    async def request_waiters(self, job_id: str, request_key: str) -> list[tuple[str, int]]:
-        """The prompts waiting for ``request_key``'s answer."""
-        sql = "SELECT prompt_id, line FROM request_waiters WHERE job_id = ? AND request_key = ?"
-        rows = await self._call(ops.fetch_all, sql, (job_id, request_key))
-        return [(str(prompt_id), int(line)) for prompt_id, line in rows]
-
-    async def get_outcome(self, job_id: str, key: str) -> Outcome | None:
-        """The outcome recorded under ``key``, or None."""
-        return await self._call(ops.get_outcome, job_id, key)
 
     async def iter_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
         """Outcomes of one kind ordered by (line, key), read ``page_size`` rows at a time."""
