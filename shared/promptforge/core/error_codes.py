@@ -17,6 +17,7 @@ Where each line of ``errors.jsonl`` comes from:
 from __future__ import annotations
 
 from promptforge.core.models import Outcome, OutcomeKind
+from promptforge.core.spend import BUDGET_EXCEEDED  # the cost cap kept the prompt from running
 
 TIMEOUT = "timeout"
 """The provider did not answer in time, on every attempt allowed (``core.worker``)."""
@@ -28,8 +29,6 @@ MISSING_CREDENTIAL = "missing_credential"
 """No credential was configured for the provider (the operator may have added it since)."""
 ANSWER_TOO_LARGE = "answer_too_large"
 """The answer was too large to store: the same request gives the same answer again."""
-BUDGET_EXCEEDED = "budget_exceeded"
-"""The job's ``max_cost_usd`` stopped it before the prompt ran."""
 SCHEMA_MISMATCH = "schema_mismatch"
 """The answer did not match the ``response_format`` schema after its schema retries."""
 

@@ -169,6 +169,8 @@ class Job:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     cancel_requested_at: datetime | None = None
+    # The cost cap (core.spend): set at init, never changed; its ledger lives apart.
+    max_cost_usd: float | None = None
     # Rerun the failures and pay once for duplicates (core/retry.py, core/dedupe.py):
     # the job whose failures this one re-runs; whether prompts with an identical request
     # are called once; and how many prompts got a copy of such an answer (a counter).

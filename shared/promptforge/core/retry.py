@@ -5,8 +5,8 @@ the prompts whose error code is asked for (by default ``core.error_codes.RETRYAB
 what a new attempt could end otherwise). Their original lines are copied, server-side,
 from the job's stored input into the new job's input (nothing is uploaded again), and
 that input is ingested like an upload. The new job has the parent's settings (provider,
-model, options, rate limits, webhook and its secret, ``dedupe``), ``parent_job_id``, and
-optionally its own ``max_retries``.
+model, options, rate limits, webhook and its secret, ``dedupe``, ``max_cost_usd``: a
+fresh cap of the same size), ``parent_job_id``, and optionally its own ``max_retries``.
 
 Refusals: a job that has not ended is a 409 ``job_not_finished``; a selection with no
 prompt is a 409 ``nothing_to_retry`` (the job's state, not the request, is what is in
@@ -186,6 +186,7 @@ def _child_job(deps: Deps, parent: Job, max_retries: int | None) -> Job:
         webhook_secret=parent.webhook_secret,
         parent_job_id=parent.job_id,
         dedupe=parent.dedupe,
+        max_cost_usd=parent.max_cost_usd,  # a fresh cap of the same size: a new job's ledger
     )
 
 
