@@ -25,7 +25,6 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -257,12 +256,3 @@ def create_app(config: SimulatorConfig, only: str | None = None) -> Starlette:
     app.state.simulator = simulator
     return app
 
-
-async def run_simulator(
-    config: SimulatorConfig, host: str = "127.0.0.1", port: int = 8090, only: str | None = None
-) -> None:
-    """Serve the simulator until cancelled or interrupted."""
-    server_config = uvicorn.Config(
-        create_app(config, only), host=host, port=port, lifespan="off", log_level="info"
-    )
-    await uvicorn.Server(server_config).serve()
