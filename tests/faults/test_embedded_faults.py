@@ -114,6 +114,6 @@ def _check(
     if fault.rate_limited:
         # Enough 429s that, with max_retries=0, any one counted as a failure would show
         # (the storm lasts until the provider has refused that many: ``end_storm``).
-        assert counters["rate_limited"] >= STORM_REFUSALS, "no storm of 429s"
+        assert counters["rate_limited"] >= STORM_REFUSALS[fault.name], "no storm of 429s"
     if fault.killed:
         assert summary.repeated > 0, "the kill cut no call off: it was not mid-call"
