@@ -40,7 +40,7 @@ from promptforge.providers.base import CallOutcome, CallResult, PromptCall
 from promptforge.providers.http import send
 from promptforge.providers.registry import get_adapter
 from promptforge.ratecontrol.base import Observation
-from promptforge.ratecontrol.controller import ControllerState, retry_delay
+from promptforge.ratecontrol.controller import retry_delay
 from promptforge.ratecontrol.gate import admission
 from promptforge.tasks.base import Delivery, HandlerResult
 
@@ -98,10 +98,10 @@ async def _admission(deps: Deps, job: Job, task: PromptTask) -> float | None:
     config = deps.config.rate_control
     if not config.gated:
         return None
-    saved = await deps.store.load_rate_state(job.route_of(task.route)[0].id) or {}
-    if "state" not in saved:
+    saved = await deps.store.load_rate_state(job.route_of(task.route)[0].id)
+    if saved is None or saved.state is None:
         return None
-    state = ControllerState.from_dict(saved["state"])
+    state = saved.state
     salt = f"{task.job_id}|{task.prompt_id}|{task.generation}"
     return admission(state, deps.clock.now().timestamp(), salt=salt, config=config)
 
@@ -209,11 +209,10 @@ async def _record(deps: Deps, job: Job, task: PromptTask, outcome: Outcome) -> N
 
 
 async def _rate_limit_delay(deps: Deps, key: str, result: CallResult) -> float:
-    saved = await deps.store.load_rate_state(key) or {}
-    if "state" not in saved:
+    saved = await deps.store.load_rate_state(key)
+    if saved is None or saved.state is None:
         return result.signals.retry_after or 1.0
-    state = ControllerState.from_dict(saved["state"])
-    return retry_delay(state, deps.clock.now().timestamp(), result.signals.retry_after)
+    return retry_delay(saved.state, deps.clock.now().timestamp(), result.signals.retry_after)
 
 
 def _result_outcome(job: Job, task: PromptTask, result: CallResult) -> Outcome:

@@ -40,6 +40,7 @@ from promptforge.core.models import (
     WebhookDelivery,
     can_transition,
 )
+from promptforge.core.ratestate import RateKeyState
 from promptforge.gcp import _firestore_items as items
 from promptforge.gcp import _firestore_rate as rate
 from promptforge.gcp import _firestore_webhooks as webhooks
@@ -389,12 +390,12 @@ class FirestoreJobStore(FirestorePrompts):
         """Take and remove every queued observation of ``rate_key``, oldest first."""
         return await rate.drain(self._layout, rate_key)
 
-    async def load_rate_state(self, rate_key: str) -> dict[str, Any] | None:
-        """The controller state last saved for ``rate_key``."""
+    async def load_rate_state(self, rate_key: str) -> RateKeyState | None:
+        """What was last saved for ``rate_key`` (its queues, jobs and controller state)."""
         return await rate.load_state(self._layout, rate_key)
 
-    async def save_rate_state(self, rate_key: str, state: dict[str, Any]) -> None:
-        """Save the controller state of ``rate_key``."""
+    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> None:
+        """Replace what is saved for ``rate_key``."""
         await rate.save_state(self._layout, rate_key, state)
 
     # Webhook deliveries
