@@ -145,9 +145,11 @@ async def _validate(call: Call) -> Response:
     hint = "split it into several jobs"
     provider, model = query.provider, query.model
     validate: LineValidator = validate_line
+    max_tokens, system = query.max_tokens, None
     if query.prompt_version_id is not None:
         target, validate = await version_reader(call.deps, call.tenant, query.prompt_version_id)
         provider, model = target.provider, target.model
+        max_tokens, system = max_tokens or target.params.max_tokens, target.params.system
     assert provider is not None and model is not None
     chunks = limited_stream(call.request, config.max_upload_bytes, hint)
     validator = Validator(
@@ -156,6 +158,8 @@ async def _validate(call: Call) -> Response:
         model,
         max_line_bytes=config.max_line_bytes,
         validate=validate,
+        max_tokens=max_tokens,
+        system=system,
     )
     return render(ValidationReport, await validate_stream(chunks, validator))
 

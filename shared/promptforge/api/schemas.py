@@ -97,6 +97,17 @@ class JobStatusBody(_Body):
     cancel_requested_at: DateTime | None = Field(
         json_schema_extra=_TIME, description="When a cancel was asked, if one was."
     )
+    # The cost cap (core.spend): all null for a job without max_cost_usd.
+    max_cost_usd: float | None = Field(None, description="The cap given at init.")
+    spent_usd: float | None = Field(
+        None, description="What the answers so far cost at list prices (capped jobs)."
+    )
+    reserved_usd: float | None = Field(
+        None, description="The worst case of the calls in flight, held against the cap."
+    )
+    stopped_reason: Literal["budget"] | None = Field(
+        None, description='"budget" once the cap stopped the job from sending more prompts.'
+    )
 
 
 class JobList(_Body):
@@ -188,6 +199,13 @@ class ValidateQuery(BaseModel):
         max_length=200,
         description="Instead of provider and model: the prompt version the rows are for "
         "(rows {prompt_id, variables}; a row missing a variable is reported).",
+    )
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="The max_tokens the job would run with, for the estimate's worst case "
+        "(default: the model's output cap; a prompt version's own if it sets one).",
     )
 
     @model_validator(mode="after")

@@ -126,6 +126,12 @@ def add_jobs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     validate.add_argument("file", type=Path, help="the JSONL file (one prompt per line)")
     validate.add_argument("--provider", required=True, help="openai, anthropic, gemini, ...")
     validate.add_argument("--model", required=True, help="a model of that provider")
+    validate.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="the job's max_tokens, for the estimate's worst case (default: the model's cap)",
+    )
     results = command("results", "download an ended job's files, or stream its lines")
     results.add_argument("job_id", help="the job whose results to fetch")
     results.add_argument(
@@ -187,7 +193,9 @@ async def cmd_jobs_validate(args: argparse.Namespace) -> int:
     """Validate a file; exit 1 when it has problems."""
 
     async def run(client: PromptForgeClient) -> int:
-        report = await client.validate(args.file, args.provider, args.model)
+        report = await client.validate(
+            args.file, args.provider, args.model, max_tokens=args.max_tokens
+        )
         if args.json:
             _print_json(report)
         else:
@@ -197,9 +205,21 @@ async def cmd_jobs_validate(args: argparse.Namespace) -> int:
             count = report.get("error_count", len(report["errors"]))
             verdict = "valid" if report["valid"] else f"{count} problem(s)"
             console.print(f"{report['prompt_count']} valid prompt(s); {verdict}")
+            _print_estimate(report.get("estimate"))
         return 0 if report["valid"] else 1
 
     return await with_client(args, run)
+
+
+def _print_estimate(estimate: dict[str, Any] | None) -> None:
+    """One line: the file's price bracket and its token counts (approximate)."""
+    if not estimate:
+        return
+    console.print(
+        f"estimate: {estimate['usd_low']:.4f} to {estimate['usd_high']:.4f} USD "
+        f"({estimate['input_tokens']:,} input tokens, approximate; at most "
+        f"{estimate['output_tokens_max']:,} output tokens)"
+    )
 
 
 async def cmd_jobs_results(args: argparse.Namespace) -> int:
@@ -248,6 +268,7 @@ def _print_status(status: dict[str, Any]) -> int:
     for field in (
         "job_id", "status", "name", "prompt_count", "completed_count", "failed_count",
         "created_at", "completed_at", "cancel_requested_at", "estimated_cost_usd",
+        "max_cost_usd", "spent_usd", "reserved_usd", "stopped_reason",
     ):  # fmt: skip
         if status.get(field) is not None:
             print(f"{field}: {status[field]}")

@@ -153,16 +153,22 @@ class PromptForgeClient:
         await raise_for_status(response, context={**JOB_HINTS, **CANCEL_HINTS})
         return json_object(response, url, required=("job_id", "status"))
 
-    async def validate(self, path: Path, provider: str, model: str) -> dict[str, Any]:
-        """``POST /v1/jobs/validate``: ``{valid, prompt_count, errors}`` for the file at
-        ``path`` (streamed), creating nothing."""
+    async def validate(
+        self, path: Path, provider: str, model: str, *, max_tokens: int | None = None
+    ) -> dict[str, Any]:
+        """``POST /v1/jobs/validate``: ``{valid, prompt_count, errors, estimate}`` for the file
+        at ``path`` (streamed), creating nothing; ``max_tokens`` as the job would set it."""
         size = (await anyio.Path(path).stat()).st_size
         headers = {**self._auth(), "Content-Type": "application/x-ndjson"}
         url = f"{self.base_url}/v1/jobs/validate"
         response = await self._send(
             "POST",
             url,
-            params={"provider": provider, "model": model},
+            params={
+                "provider": provider,
+                "model": model,
+                **({"max_tokens": str(max_tokens)} if max_tokens is not None else {}),
+            },
             content=_read_chunks(path, size),
             headers={**headers, "Content-Length": str(size)},
         )

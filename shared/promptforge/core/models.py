@@ -169,6 +169,8 @@ class Job:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     cancel_requested_at: datetime | None = None
+    # The cost cap (core.spend): set at init, never changed; its ledger lives apart.
+    max_cost_usd: float | None = None
 
     @property
     def rate_key(self) -> RateKey:

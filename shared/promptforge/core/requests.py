@@ -110,6 +110,15 @@ class InitRequest(BaseModel):
         description="Where to POST a signed Standard Webhooks event when the job ends; the "
         "answer then carries the webhook_secret (shown once) to verify it with.",
     )
+    # The cost cap (core.spend).
+    max_cost_usd: float | None = Field(
+        None,
+        gt=0,
+        le=1_000_000,
+        description="Stop the job before it can spend more than this many USD at the model "
+        "catalogue's list prices: each call's worst case is reserved before it is sent, and "
+        "prompts the cap keeps from running end in errors.jsonl as budget_exceeded.",
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> InitRequest:
@@ -172,7 +181,7 @@ def parse_init_request(body: bytes) -> InitRequest:
             f"request body nests objects or arrays more than {MAX_INIT_DEPTH} levels deep; "
             "flatten it",
         )
-    for name in ("temperature", "top_p"):
+    for name in ("temperature", "top_p", "max_cost_usd"):
         value = data.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) < _INT64:
             data[name] = float(value)  # JSON has one number type; 1 means 1.0 here

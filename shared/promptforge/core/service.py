@@ -16,6 +16,7 @@ from promptforge.core.idempotency import job_for_key
 from promptforge.core.jobtasks import expire_task
 from promptforge.core.models import GenerationParams, Job, JobStatus
 from promptforge.core.requests import InitRequest
+from promptforge.core.spend import check_priced, status_fields
 from promptforge.core.webhooks import check_webhook_url, new_webhook_secret
 from promptforge.errors import BadRequest, Conflict, NotFound, Unprocessable
 from promptforge.prompts.jobs import job_target
@@ -48,6 +49,7 @@ async def init_job(
     """
     target = await job_target(deps, tenant_id, request)
     check_supported(deps, target.provider, target.model, target.params)
+    check_priced(deps.catalogue, target.provider, target.model, request.max_cost_usd)
     if request.webhook_url is not None:
         await check_webhook_url(
             request.webhook_url, allow_private=deps.config.webhook_allow_private
@@ -75,6 +77,7 @@ async def init_job(
         metadata=dict(request.metadata or {}),
         webhook_url=request.webhook_url,
         webhook_secret=new_webhook_secret() if request.webhook_url is not None else None,
+        max_cost_usd=request.max_cost_usd,
     )
     try:
         await deps.store.create_job(job)
@@ -192,6 +195,8 @@ async def job_status(deps: Deps, job: Job) -> dict[str, Any]:
         "webhook_url": job.webhook_url,
         "cancel_requested_at": isoformat(job.cancel_requested_at),
     }
+    ledger = await deps.store.get_ledger(job.job_id) if job.max_cost_usd is not None else None
+    body.update(status_fields(job, ledger))  # the cost cap (core.spend)
     return body
 
 

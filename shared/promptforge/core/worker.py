@@ -34,6 +34,8 @@ from promptforge.core.deps import Deps
 from promptforge.core.ingest import prompt_task
 from promptforge.core.models import ClaimResult, Job, Outcome, OutcomeKind, PromptTask
 from promptforge.core.retry_policy import attempt_timeout, transient_delay
+from promptforge.core.spend import BUDGET_EXCEEDED
+from promptforge.core.spend_calls import reserve_call, settle_call
 from promptforge.core.tasknames import queue_for
 from promptforge.errors import MissingCredential
 from promptforge.providers.base import CallOutcome, CallResult, PromptCall
@@ -77,6 +79,13 @@ async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
     deferred = await _admission(deps, job, task)
     if deferred is not None:
         await _requeue(deps, queue, task, deferred, attempt=task.attempt)
+        return HandlerResult(200)
+    refused = await reserve_call(deps, job, task)  # the cost cap (core.spend)
+    if refused is not None:
+        error: dict[str, object] = {"code": BUDGET_EXCEEDED, "message": refused}
+        await _record(
+            deps, job, task, prompt_error(task.prompt_id, task.line, error, attempts=task.attempt)
+        )
         return HandlerResult(200)
     timeout = attempt_timeout(
         deps.config.provider_timeout, task.timeouts, deps.config.lease_seconds
@@ -155,6 +164,10 @@ async def _after_answer(
         await deps.store.append_observations(job.route_of(task.route)[0].id, [observation])
     except Exception:  # the controller misses one reading; the answer must not be lost
         log.exception("could not store a rate observation for %s", task.prompt_id)
+    await with_store_retries(
+        f"settling the spend of prompt {task.prompt_id!r}",
+        lambda: settle_call(deps, job, task, result),
+    )
     if result.error_code == TIMEOUT:
         waited = task.waited + answer.timeout
         task = dataclasses.replace(task, timeouts=task.timeouts + 1, waited=waited)

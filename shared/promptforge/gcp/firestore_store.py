@@ -52,6 +52,7 @@ from promptforge.gcp._firestore_codec import (
 )
 from promptforge.gcp._firestore_layout import DEFAULT_RETENTION, Layout, firestore_indexes
 from promptforge.gcp._firestore_prompts import FirestorePrompts
+from promptforge.gcp._firestore_spend import FirestoreSpend
 from promptforge.gcp._firestore_tx import WRITE_CHUNK, read_documents, run_transaction
 from promptforge.jobstore.base import ApiKeyRecord, IdempotencyRecord, JobStore, PendingPrompt
 from promptforge.jobstore.fields import COUNTER_FIELDS, to_utc
@@ -67,7 +68,7 @@ Firestore takes 10 MiB per request, but the emulator refuses gRPC messages over 
 ``WRITE_CHUNK`` does."""
 
 
-class FirestoreJobStore(FirestorePrompts):
+class FirestoreJobStore(FirestorePrompts, FirestoreSpend):
     """The ``JobStore`` port on Firestore, in collections named ``{prefix}_…``.
 
     ``counter_shards`` is how many documents share each job's counters: each takes about

@@ -21,7 +21,7 @@ from typing import Any
 from promptforge.core.models import GenerationParams, Job, JobError, JobStatus
 from promptforge.jobstore.fields import DATETIME_FIELDS, JOB_FIELDS, dumps, plain_field, to_utc
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     0: (
@@ -86,6 +86,15 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             tenant_id TEXT NOT NULL, prompt_id TEXT NOT NULL, name TEXT NOT NULL,
             version_id TEXT NOT NULL, description TEXT,
             PRIMARY KEY (tenant_id, prompt_id, name)) WITHOUT ROWID""",
+    ),
+    4: (  # the cost cap (core.spend): the job's cap, its ledger, each prompt's reservation
+        "ALTER TABLE jobs ADD COLUMN max_cost_usd REAL",
+        """CREATE TABLE spend_ledgers (
+            job_id TEXT PRIMARY KEY, spent INTEGER NOT NULL, reserved INTEGER NOT NULL,
+            stopped_at INTEGER)""",
+        """CREATE TABLE spend_holds (
+            job_id TEXT NOT NULL, prompt_id TEXT NOT NULL, generation INTEGER NOT NULL,
+            amount INTEGER NOT NULL, PRIMARY KEY (job_id, prompt_id)) WITHOUT ROWID""",
     ),
 }
 

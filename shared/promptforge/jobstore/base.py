@@ -23,6 +23,7 @@ from promptforge.core.models import (
     WebhookDelivery,
 )
 from promptforge.core.ratestate import RateKeyState
+from promptforge.core.spend import SpendStore
 from promptforge.prompts.store import PromptStore
 from promptforge.ratecontrol.base import Observation
 
@@ -58,7 +59,7 @@ class PendingPrompt:
     generation: int
 
 
-class JobStore(PromptStore, Protocol):
+class JobStore(PromptStore, SpendStore, Protocol):
     """Durable job state."""
 
     # API keys
