@@ -117,6 +117,24 @@ class JobStatusBody(_Body):
         description="Re-asks made so far for answers that did not match the schema; each "
         "is a billed provider call."
     )
+    # Rerun the failures, pay once for duplicates (core/retry.py, core/dedupe.py).
+    parent_job_id: str | None = Field(
+        None, description="The job whose failures this job re-runs (POST /v1/jobs/{id}/retry)."
+    )
+    dedupe: bool = Field(False, description="Identical requests are called once (init dedupe).")
+    deduplicated_count: int = Field(
+        0, description="Prompts answered with a copy of an identical request's answer."
+    )
+
+
+class RetryCreated(_Body):
+    """The job created to re-run an ended job's failures (``POST /v1/jobs/{job_id}/retry``)."""
+
+    job_id: str = Field(json_schema_extra=_UUID, description="The new job: poll its status.")
+    parent_job_id: str = Field(json_schema_extra=_UUID, description="The job retried.")
+    status: JobStatus
+    retried_count: int = Field(description="Prompts the new job runs again.")
+    codes: dict[str, int] = Field(description="How many of them failed with each code.")
 
 
 class JobList(_Body):

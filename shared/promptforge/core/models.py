@@ -175,6 +175,12 @@ class Job:
     # did not match is asked again, and the re-asks made (a counter, like the tokens).
     max_schema_retries: int = 1
     schema_retries: int = 0
+    # Rerun the failures and pay once for duplicates (core/retry.py, core/dedupe.py):
+    # the job whose failures this one re-runs; whether prompts with an identical request
+    # are called once; and how many prompts got a copy of such an answer (a counter).
+    parent_job_id: str | None = None
+    dedupe: bool = False
+    deduplicated_count: int = 0
 
     @property
     def rate_key(self) -> RateKey:
@@ -232,6 +238,11 @@ class Outcome:
     output_tokens: int = 0
     schema_retries: int = 0
     """Re-asks for an answer that did not match the schema (added to the job's counter)."""
+
+    @property
+    def deduplicated(self) -> bool:
+        """Whether this is a copy of another prompt's answer (``core.dedupe``): counted apart."""
+        return "deduplicated_from" in self.record
 
     @staticmethod
     def prompt_key(prompt_id: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from promptforge.clock import isoformat
@@ -80,6 +80,7 @@ async def init_job(
         webhook_secret=new_webhook_secret() if request.webhook_url is not None else None,
         max_schema_retries=request.max_schema_retries,
         max_cost_usd=request.max_cost_usd,
+        dedupe=request.dedupe,
     )
     try:
         await deps.store.create_job(job)
@@ -88,9 +89,14 @@ async def init_job(
         if raced is None:
             raise
         return await init_answer(deps, raced)  # a retry with the same key created it first
-    grace = timedelta(seconds=min(EXPIRY_GRACE_SECONDS, deps.config.upload_url_ttl))
-    await deps.tasks.enqueue([expire_task(job_id, expires_at + grace)])
+    await deps.tasks.enqueue([expire_task(job_id, expire_check_at(deps, job))])
     return await init_answer(deps, job)
+
+
+def expire_check_at(deps: Deps, job: Job) -> datetime:
+    """When the upload-expiry check of a waiting job runs: a grace after its upload deadline."""
+    grace = timedelta(seconds=min(EXPIRY_GRACE_SECONDS, deps.config.upload_url_ttl))
+    return job.upload_expires_at + grace
 
 
 async def init_answer(deps: Deps, job: Job) -> dict[str, Any]:
@@ -206,6 +212,10 @@ async def job_status(deps: Deps, job: Job) -> dict[str, Any]:
         # Answers that match the schema (core.schema_retry).
         "max_schema_retries": job.max_schema_retries,
         "schema_retries": job.schema_retries,
+        # Rerun the failures, pay once for duplicates (core/retry.py, core/dedupe.py).
+        "parent_job_id": job.parent_job_id,
+        "dedupe": job.dedupe,
+        "deduplicated_count": job.deduplicated_count,
     }
     ledger = await deps.store.get_ledger(job.job_id) if job.max_cost_usd is not None else None
     body.update(status_fields(job, ledger))  # the cost cap (core.spend)

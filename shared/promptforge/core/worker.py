@@ -35,7 +35,14 @@ import uuid
 from datetime import timedelta
 
 from promptforge.core.answers import with_store_retries
+from promptforge.core.dedupe import answer_waiters, copy_or_wait
 from promptforge.core.deps import Deps
+from promptforge.core.error_codes import (
+    ANSWER_TOO_LARGE,
+    MISSING_CREDENTIAL,
+    RETRIES_EXHAUSTED,
+    TIMEOUT,
+)
 from promptforge.core.ingest import prompt_task
 from promptforge.core.models import ClaimResult, Job, Outcome, OutcomeKind, PromptTask
 from promptforge.core.retry_policy import attempt_timeout, transient_delay
@@ -54,7 +61,6 @@ from promptforge.tasks.base import Delivery, HandlerResult
 
 log = logging.getLogger(__name__)
 
-TIMEOUT = "timeout"
 MAX_OUTCOME_BYTES = 900_000
 """The largest result record kept: under Firestore's 1 MiB per document, with room for the
 item's other fields."""
@@ -82,6 +88,8 @@ async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
     if claim is not ClaimResult.CLAIMED:
         return HandlerResult(200)
     queue = _own_queue(job, task, delivery.queue)
+    if job.dedupe and await _answered_as_copy(deps, job, task, queue):
+        return HandlerResult(200)
     deferred = await _admission(deps, job, task)
     if deferred is not None:
         await _requeue(deps, queue, task, deferred, attempt=task.attempt)
@@ -100,6 +108,19 @@ async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
     answer = _Answer(result, latency, timeout)
     await deps.answers.keep(_after_answer(deps, job, task, answer, queue))
     return HandlerResult(200)
+
+
+async def _answered_as_copy(deps: Deps, job: Job, task: PromptTask, queue: str) -> bool:
+    """Whether the prompt needs no call of its own: it copied its request's answer, or waits
+    for it (``core.dedupe``). Before the admission gate: a copy never takes a call's slot."""
+    copy = await copy_or_wait(deps, job, task)
+    if copy is None:
+        return False
+    if isinstance(copy, Outcome):
+        await _record(deps, job, task, copy)
+    else:
+        await _requeue(deps, queue, task, copy, attempt=task.attempt)
+    return True
 
 
 def _own_queue(job: Job, task: PromptTask, delivered_from: str) -> str:
@@ -134,7 +155,7 @@ async def _call_provider(
         endpoint = deps.credentials.resolve(key.provider, job.credential)
     except MissingCredential as exc:
         failure = CallResult(
-            CallOutcome.PERMANENT, error_code="missing_credential", error_message=str(exc)
+            CallOutcome.PERMANENT, error_code=MISSING_CREDENTIAL, error_message=str(exc)
         )
         return failure, 0.0
     try:
@@ -231,9 +252,7 @@ def _final_error(job: Job, task: PromptTask, result: CallResult) -> tuple[str, s
             f"{task.waited:g} s of waiting in all (each retry waits twice as long); a "
             "timed-out call may still have been served and billed by the provider"
         )
-    return "retries_exhausted", (
-        f"gave up after {tries}; last error: {result.error_message or code}"
-    )
+    return RETRIES_EXHAUSTED, (f"gave up after {tries}; last error: {result.error_message or code}")
 
 
 async def _requeue(deps: Deps, queue: str, task: PromptTask, delay: float, *, attempt: int) -> None:
@@ -247,6 +266,8 @@ async def _requeue(deps: Deps, queue: str, task: PromptTask, delay: float, *, at
 async def _record(deps: Deps, job: Job, task: PromptTask, outcome: Outcome) -> None:
     # Whether the job is ready to finalize is the controller's tick's to see (core.control).
     await deps.store.record_outcomes(job.job_id, [outcome])
+    if job.dedupe:
+        await answer_waiters(deps, job, task, outcome)
 
 
 async def _rate_limit_delay(deps: Deps, key: str, result: CallResult) -> float:
@@ -295,7 +316,7 @@ def _storable(task: PromptTask, outcome: Outcome, result: CallResult) -> Outcome
         f"the answer is {size:,} bytes, over the {MAX_OUTCOME_BYTES:,} a result line may hold; "
         "lower max_tokens or split the prompt"
     )
-    return _error_outcome(task, "answer_too_large", message, result)
+    return _error_outcome(task, ANSWER_TOO_LARGE, message, result)
 
 
 def _error_outcome(task: PromptTask, code: str, message: str, result: CallResult) -> Outcome:

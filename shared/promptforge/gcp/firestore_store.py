@@ -41,6 +41,7 @@ from promptforge.core.models import (
     can_transition,
 )
 from promptforge.core.ratestate import RateKeyState
+from promptforge.gcp import _firestore_dedupe as dedupe
 from promptforge.gcp import _firestore_items as items
 from promptforge.gcp import _firestore_rate as rate
 from promptforge.gcp import _firestore_webhooks as webhooks
@@ -369,6 +370,22 @@ class FirestoreJobStore(FirestorePrompts, FirestoreSpend):
         for chunk in _chunks(list(distinct.values())):
             recorded += await items.record(self._layout, job_id, chunk, self._shards)
         return recorded
+
+    async def claim_request(self, job_id: str, request_key: str, prompt_id: str) -> str:
+        """The prompt holding ``request_key`` in the job, ``prompt_id`` if it claims it first."""
+        return await dedupe.claim_request(self._layout, job_id, request_key, prompt_id)
+
+    async def await_request(self, job_id: str, request_key: str, prompt_id: str, line: int) -> None:
+        """Note ``prompt_id`` as waiting for ``request_key``'s answer."""
+        await dedupe.await_request(self._layout, job_id, request_key, prompt_id, line)
+
+    async def request_waiters(self, job_id: str, request_key: str) -> list[tuple[str, int]]:
+        """The prompts waiting for ``request_key``'s answer."""
+        return await dedupe.request_waiters(self._layout, job_id, request_key)
+
+    async def get_outcome(self, job_id: str, key: str) -> Outcome | None:
+        """The outcome recorded under ``key``, or None."""
+        return await dedupe.get_outcome(self._layout, job_id, key)
 
     async def iter_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
         """Outcomes of one kind ordered by (line, key), read ``page_size`` at a time."""

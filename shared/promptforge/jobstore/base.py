@@ -156,6 +156,25 @@ class JobStore(PromptStore, SpendStore, Protocol):
         """Outcomes of one kind, ordered by input line, streamed."""
         ...
 
+    # Duplicate requests (core.dedupe)
+    async def claim_request(self, job_id: str, request_key: str, prompt_id: str) -> str:
+        """The prompt that holds ``request_key`` in the job: ``prompt_id`` if it is the first
+        to claim it (insert-if-absent), else the one that claimed it before."""
+        ...
+
+    async def await_request(self, job_id: str, request_key: str, prompt_id: str, line: int) -> None:
+        """Note that prompt ``prompt_id`` (at input ``line``) waits for ``request_key``'s
+        answer (idempotent)."""
+        ...
+
+    async def request_waiters(self, job_id: str, request_key: str) -> list[tuple[str, int]]:
+        """The ``(prompt_id, line)`` of every prompt noted as waiting for ``request_key``."""
+        ...
+
+    async def get_outcome(self, job_id: str, key: str) -> Outcome | None:
+        """The outcome recorded under ``key`` (``Outcome.prompt_key``/``line_key``), or None."""
+        ...
+
     # Rate control
     async def append_observations(self, rate_key: str, observations: Sequence[Observation]) -> None:
         """Queue observations for the controller of ``rate_key``."""

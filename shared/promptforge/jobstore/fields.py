@@ -32,6 +32,7 @@ COUNTER_FIELDS = (
     "input_tokens",
     "output_tokens",
     "schema_retries",  # re-asks for answers that did not match the schema (core.schema_retry)
+    "deduplicated_count",
 )
 """The job's counters, written by ``record_outcomes`` only."""
 
@@ -92,7 +93,7 @@ def plain_field(name: str, value: Any) -> Any:
         return None if value is None else value.to_dict()
     if name == "status":
         return JobStatus(value).value
-    if name == "ingest_done":
+    if name in {"ingest_done", "dedupe"}:
         return bool(value)
     if name == "metadata":
         return {str(key): str(item) for key, item in value.items()}
