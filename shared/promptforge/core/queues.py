@@ -123,6 +123,14 @@ def prompt_queue_config(rate: float, max_concurrent: int) -> QueueConfig:
     )
 
 
+def dispatch_config(deps: Deps, shard_rate: float, shards: int) -> QueueConfig:
+    """A rate-key queue's settings for ``shard_rate`` prompts/s: it dispatches tasks of
+    ``chunk_prompts`` prompts each (``core.chunks``), so ``shard_rate / chunk_prompts``
+    tasks/s."""
+    tasks_rate = shard_rate / max(1, deps.config.chunk_prompts)
+    return prompt_queue_config(tasks_rate, shard_concurrency(deps, shards))
+
+
 async def ensure_control_queue(deps: Deps) -> None:
     """Create the control queue if it does not exist."""
     await deps.tasks.ensure_queue(CONTROL_QUEUE, CONTROL_QUEUE_CONFIG)
@@ -190,9 +198,8 @@ async def ensure_rate_queue(deps: Deps, job: Job, rate_key: RateKey | None = Non
     await deps.store.save_rate_state(key, saved)
     decided: dict[str, Any] = saved.get("decision") or {}
     rate = float(decided.get("applied_rate") or decided.get("rate") or _start_rate(saved, ceilings))
-    concurrency = shard_concurrency(deps, queues.shards)
     for name, shard_rate in zip(queues.names, shard_rates(rate, queues.shards), strict=True):
-        await deps.tasks.ensure_queue(name, prompt_queue_config(shard_rate, concurrency))
+        await deps.tasks.ensure_queue(name, dispatch_config(deps, shard_rate, queues.shards))
     return queues
 
 
