@@ -8,11 +8,14 @@ every per-prompt rule stays where it was: the prompt's claim (exactly one call p
 generation), the admission gate (per call), the settle (result, error, or the next
 generation enqueued as a one-prompt task).
 
-**Rate.** The key's queues dispatch chunks at ``rate / K`` (``core.queues.dispatch_config``)
-and a chunk spaces its calls ``1 / rate`` apart (the key's decided rate, re-read every
-control period), so the key still calls the provider at the decided rate, evenly. A chunk
-stops starting calls after ``CHUNK_BUDGET_SECONDS`` (a slow key) and enqueues the prompts
-it did not reach as the next chunk.
+**Rate.** The key's queues dispatch chunks at ``queue rate / K``
+(``core.queues.dispatch_config``) and a chunk spaces its calls ``1 / rate`` apart (the
+key's decided rate, re-read every control period): ``queue rate / rate`` chunks overlap,
+so the key's calls go out at the queue rate, evenly, as one-prompt tasks did, and the
+admission gate thins them to the decided rate the same way; a call it defers waits in
+the chunk (``Checkpoints.wait``) instead of becoming a task of its own. A chunk stops
+starting calls after ``CHUNK_BUDGET_SECONDS`` (a slow key) and enqueues the prompts it
+did not reach as the next chunk.
 
 **Checkpoints.** Outcomes and observations are written every ``CHECKPOINT_ANSWERS``
 answers and when the chunk ends (``Checkpoints``): one commit, one counter-shard write and
@@ -70,6 +73,15 @@ class Checkpoints(Settler):
         self._outcomes: list[Outcome] = []
         self._observations: dict[str, list[Observation]] = defaultdict(list)
         self._lock = asyncio.Lock()
+        self.started = time.monotonic()
+
+    async def wait(self, seconds: float) -> bool:
+        """Wait out a deferral in the chunk while its budget allows: a requeued prompt would
+        cost a task, a request and a claim of its own."""
+        if time.monotonic() + seconds - self.started > CHUNK_BUDGET_SECONDS:
+            return False
+        await anyio.sleep(seconds)
+        return True
 
     async def observe(self, key: str, observation: Observation) -> None:
         """Keep the observation for the next checkpoint."""
@@ -126,8 +138,8 @@ async def _run(  # noqa: PLR0917 (one chunk's delivery, spelled out)
 ) -> list[PromptTask]:
     """Start each prompt's unit at its slot; the prompts left when the budget ran out."""
     key = job.route_of(prompts[0].route)[0].id
-    started = time.monotonic()
-    due = started
+    started = settler.started
+    due = time.monotonic()
 
     async def one(task: PromptTask) -> None:
         claims.append(await process_prompt(deps, job, task, queue, settler))

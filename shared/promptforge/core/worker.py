@@ -91,6 +91,12 @@ class Settler:
         self._states[key] = (now, saved)
         return saved
 
+    async def wait(self, seconds: float) -> bool:
+        """Whether a call the admission gate deferred waits here (True, after waiting) or
+        goes back to the queue as the prompt's next generation (False: a one-prompt task
+        has nothing else to do; waiting would only hold a queue slot)."""
+        return False
+
     async def observe(self, key: str, observation: Observation) -> None:
         """Queue a call's observation for the key's controller."""
         await self.deps.store.append_observations(key, [observation])
@@ -124,7 +130,7 @@ async def process_prompt(
         return claim
     queue = _own_queue(job, task, delivered_from)
     deferred = await _admission(deps, job, task, settler)
-    if deferred is not None:
+    if deferred is not None and not await settler.wait(deferred):
         await _requeue(deps, queue, task, deferred, attempt=task.attempt)
         return claim
     timeout = attempt_timeout(
