@@ -154,12 +154,18 @@ class FirestoreJobStore(FirestorePrompts):
         return decode_job(data, await self._counters(job_id, snapshot.read_time))
 
     async def _counters(self, job_id: str, read_time: datetime) -> dict[str, int]:
-        """The job's counter shards summed, as they were at ``read_time``."""
+        """The job's counter shards summed, as they were at ``read_time``: one aggregation
+        query, billed one read (per 1,000 shards), where reading the shards cost one each
+        (a job read by every controller tick, status call and worker cache refresh)."""
+        shards = self._layout.counters(job_id)
+        first, *others = COUNTER_FIELDS
+        query = shards.sum(first, alias=first)
+        for name in others:
+            query = query.sum(name, alias=name)
         totals = dict.fromkeys(COUNTER_FIELDS, 0)
-        for shard in await self._layout.counters(job_id).get(read_time=read_time):
-            data = shard.to_dict() or {}
-            for name in COUNTER_FIELDS:
-                totals[name] += int(data.get(name, 0))
+        for row in await query.get(read_time=read_time):
+            for result in row:
+                totals[str(result.alias)] = int(result.value or 0)
         return totals
 
     async def transition(
