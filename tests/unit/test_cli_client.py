@@ -604,14 +604,42 @@ async def test_wait_for_job_polls_less_often_as_the_job_runs(
     server.polls_to_finish = 8
     prompts = tmp_path / "p.jsonl"
     write_prompts(prompts, 3)
-    waits: list[float] = []
-
-    async def record(delay: float) -> None:
-        waits.append(delay)
-
-    monkeypatch.setattr("promptforge.cli.submit.anyio.sleep", record)
+    waits = fake_sleep(monkeypatch)
     job = await client.init_job("openai", "gpt-4o-mini")
     await client.upload(job["upload_url"], prompts)
     await wait_for_job(client, job["job_id"], poll_interval=1.0, max_poll_interval=3.0)
     assert waits[:4] == [1.0, 1.5, 2.25, 3.0]  # each wait half as long again, up to the cap
     assert set(waits[4:]) == {3.0} and len(waits) == 7  # 8 polls, the last one final
+
+
+def fake_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Make ``wait_for_job``'s sleeps instant and its clock advance by them; returns the waits."""
+    waits: list[float] = []
+    clock = [1000.0]
+
+    async def record(delay: float) -> None:
+        waits.append(delay)
+        clock[0] += delay
+
+    monkeypatch.setattr("promptforge.cli.submit.anyio.sleep", record)
+    monkeypatch.setattr("promptforge.cli.submit.time.monotonic", lambda: clock[0])
+    return waits
+
+
+async def test_wait_for_job_polls_when_the_pace_says_the_job_ends(
+    fake: tuple[FakePromptForge, str],
+    client: PromptForgeClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, _ = fake
+    server.polls_to_finish = 20  # 5 of 101 prompts finish between two polls
+    prompts = tmp_path / "p.jsonl"
+    write_prompts(prompts, 101)
+    waits = fake_sleep(monkeypatch)
+    job = await client.init_job("openai", "gpt-4o-mini")
+    await client.upload(job["upload_url"], prompts)
+    await wait_for_job(client, job["job_id"], poll_interval=1.0, max_poll_interval=10.0)
+    assert len(waits) == 19 and min(waits) >= 1.0  # never faster than the first interval
+    assert 10.0 in waits  # a long way from the end: the usual cap
+    assert waits[-1] < 10.0  # near the end: the next poll is due when the pace says it ends

@@ -8,6 +8,7 @@ to pick it up again (``promptforge status JOB_ID``, ``promptforge results JOB_ID
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from collections.abc import Callable
@@ -203,6 +204,7 @@ async def wait_for_job(
     failing_since: float | None = None
     backoff = poll_interval
     interval = poll_interval
+    progress = _Progress()
     while True:
         try:
             status = await client.status(job_id)
@@ -222,8 +224,33 @@ async def wait_for_job(
             on_status(status)
         if status.get("status") in _FINAL:
             return status
-        await anyio.sleep(interval)
+        await anyio.sleep(min(interval, max(poll_interval, progress.eta(status))))
         interval = min(interval * _POLL_GROWTH, max(max_poll_interval, poll_interval))
+
+
+class _Progress:
+    """The job's finishing pace from successive status bodies, to poll near its end.
+
+    A long job is polled every ``max_poll_interval``; once the prompts still to finish
+    would take less than that at the pace seen since the first poll, the next poll is
+    due when they should be done, so a job is not noticed up to ten seconds late.
+    """
+
+    def __init__(self) -> None:
+        self._first: tuple[float, int] | None = None
+
+    def eta(self, status: dict[str, Any]) -> float:
+        """Seconds until every prompt seen so far should be finished (inf while unknown)."""
+        done = _int(status.get("completed_count")) + _int(status.get("failed_count"))
+        now = time.monotonic()
+        if self._first is None:
+            self._first = (now, done)
+            return math.inf
+        started, done_then = self._first
+        if done <= done_then or now <= started:
+            return math.inf
+        pace = (done - done_then) / (now - started)
+        return max(0, _int(status.get("prompt_count")) - done) / pace
 
 
 async def fetch_results(client: PromptForgeClient, job_id: str, out_dir: Path) -> list[Path]:
