@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
@@ -19,6 +20,7 @@ from promptforge.core import chunks
 from promptforge.core.chunk_tasks import chunk_task, chunk_tasks
 from promptforge.core.chunks import CHECKPOINT_ANSWERS, handle_chunk
 from promptforge.core.ingest import ingest_file
+from promptforge.core.jobcache import JobCache
 from promptforge.core.models import ClaimResult, Job, JobStatus, Outcome, OutcomeKind, PromptTask
 from promptforge.core.queues import key_queues
 from promptforge.core.requests import InitRequest
@@ -40,10 +42,13 @@ class _Provider:
 
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
+        self.fifth = anyio.Event()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         text = json.loads(request.content)["messages"][-1]["content"]
         self.calls[text] = self.calls.get(text, 0) + 1
+        if len(self.calls) == 5:
+            self.fifth.set()
         return httpx.Response(
             200,
             json={
@@ -183,3 +188,19 @@ def test_chunks_keep_each_queues_prompts_in_order_and_under_the_size() -> None:
     ]
     assert len({t.name for t in tasks}) == len(tasks)
     assert chunk_tasks(routed, 2)[0].name == tasks[0].name, "a replayed ingest names them alike"
+
+
+async def test_a_job_cancelled_mid_chunk_starts_no_more_calls(runtime: EmbeddedRuntime) -> None:
+    job = await _job(runtime)
+    runtime.deps.jobs = JobCache(ttl=0.0)  # see the cancel at the next prompt
+    provider = _Provider()
+
+    async def cancel_after_five() -> None:
+        await provider.fifth.wait()
+        assert await runtime.deps.store.request_cancel(job.job_id, runtime.deps.clock.now())
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(cancel_after_five)
+        assert await _deliver(runtime, job, provider) == 200
+    assert 5 <= len(provider.calls) <= 7, "calls went on after the cancel"
+    assert len(await _results(runtime, job)) == len(provider.calls)

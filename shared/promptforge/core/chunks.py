@@ -148,6 +148,9 @@ async def _run(  # noqa: PLR0917 (one chunk's delivery, spelled out)
         for index, task in enumerate(prompts):
             if time.monotonic() - started > CHUNK_BUDGET_SECONDS:
                 return prompts[index:]
+            current = await deps.jobs.get(job.job_id, deps.store.get_job)  # cached a few s
+            if current is None or current.status.final or current.cancelling:
+                return []  # the cancel sweep settles the prompts not started
             await anyio.sleep(max(0.0, due - time.monotonic()))
             group.start_soon(one, task)
             due += 1.0 / _rate(deps, await settler.rate_state(key))
