@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from promptforge.core.models import ClaimResult, GenerationParams, JobError, JobStatus, Outcome
+from promptforge.core.ratestate import AppliedDecision, RateKeyState, Tombstone
 from promptforge.jobstore.base import ApiKeyRecord, JobStore
 from promptforge.providers.base import CallOutcome, RateSignals
 from promptforge.ratecontrol.base import Observation
+from promptforge.ratecontrol.state import Ceilings, ControllerState
 from tests.contract._jobstore_data import ERROR, RESULT, T0, error, make_job, result
 from tests.contract.conftest import ListingJobStore
 
@@ -414,12 +416,22 @@ async def test_many_observations_drain_once(store: ListingJobStore) -> None:
 async def test_rate_state(store: ListingJobStore) -> None:
     key = "openai~gpt-4o-mini~default"
     assert await store.load_rate_state(key) is None
-    state = {"phase": "slow_start", "rate": 1.5, "history": [[1, 2], [3]], "big": 2**70}
+    controller = ControllerState(rate=1.5, updated_at=2.0, history=((1.0, 2.0), (3.0, 1.5)))
+    state = RateKeyState(
+        queue="pf-q",
+        shards=2,
+        epoch=3,
+        jobs={"job-1": Ceilings(rpm=60.0), "job-2": Ceilings()},
+        state=controller,
+        decision=AppliedDecision(1.5, 2.0, 2.0, None, "slow_start", None, None, None, 9.0),
+        idle_since=4.0,
+        retired=(Tombstone("pf-old", 1, 5.0),),
+    )
     await store.save_rate_state(key, state)
     assert await store.load_rate_state(key) == state
-    await store.save_rate_state(key, {"phase": "avoidance", "rate": 9.0})
-    await store.save_rate_state("other", {"rate": 1})
-    assert await store.load_rate_state(key) == {"phase": "avoidance", "rate": 9.0}
+    await store.save_rate_state(key, RateKeyState(queue="pf-q", epoch=1))
+    await store.save_rate_state("other", RateKeyState())
+    assert await store.load_rate_state(key) == RateKeyState(queue="pf-q", epoch=1)
 
 
 async def test_listings(store: ListingJobStore) -> None:

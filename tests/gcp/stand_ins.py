@@ -106,8 +106,9 @@ class TasksStandIn(StandIn):
 
 
 @contextmanager
-def tasks_stand_in(tmp: Path) -> Iterator[TasksStandIn]:
-    """Run the Cloud Tasks emulator from its own virtualenv."""
+def tasks_stand_in(tmp: Path, *, enforce_rates: bool = False) -> Iterator[TasksStandIn]:
+    """Run the Cloud Tasks emulator from its own virtualenv (``enforce_rates``: queues
+    dispatch at their configured rates, see ``devstack.tasks_emulator``)."""
     python = TASKS_VENV / "bin" / "python"
     if not python.exists():
         pytest.fail(
@@ -117,6 +118,8 @@ def tasks_stand_in(tmp: Path) -> Iterator[TasksStandIn]:
             pytrace=False,
         )
     argv = [str(python), "-m", "promptforge.devstack.tasks_emulator"]
+    if enforce_rates:
+        argv.append("--enforce-rates")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PYTHONWARNINGS"] = "ignore::FutureWarning"
     log = tmp / "tasks-emulator.log"

@@ -2,7 +2,8 @@
 
 The emulator delivers HTTP tasks and honours ``schedule_time``; it ignores rate limits,
 ``UpdateQueue``, OIDC and name dedupe, so those are checked on the messages the adapter
-builds and with a recording client.
+builds and with a recording client. Its launcher's ``--enforce-rates`` adds queue rates
+and ``UpdateQueue`` (checked here, used by the Google path's rate-control test).
 """
 
 from __future__ import annotations
@@ -154,6 +155,38 @@ async def test_update_queue_is_well_formed_for_the_real_api(
         assert "pf-rk-update" not in [q.name.rsplit("/", 1)[-1] async for q in listed]
     finally:
         await queue.aclose()
+
+
+@pytest.fixture(scope="module")
+def rated_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TasksStandIn]:
+    with tasks_stand_in(tmp_path_factory.mktemp("rated"), enforce_rates=True) as stand_in:
+        yield stand_in
+
+
+async def test_the_rate_enforcing_stand_in_dispatches_at_the_queues_rate(
+    rated_emulator: TasksStandIn, receiver: tuple[Receiver, str]
+) -> None:
+    """With ``--enforce-rates`` the emulator dispatches at the configured rate, and an
+    ``UpdateQueue`` changes it (what the Google path's rate-control test relies on)."""
+    recv, base = receiver
+    queue = _queue(rated_emulator.client(), base)
+    tasks = [Task("pf-rk-rated", "worker", {"n": n}) for n in range(10)]
+    try:
+        await queue.ensure_queue("pf-rk-rated", QueueConfig(max_dispatches_per_second=4.0))
+        await queue.enqueue(tasks)
+        await recv.wait_for(10, within=60.0)
+        slow = [call["at"] for call in recv.calls]
+        await queue.update_queue("pf-rk-rated", QueueConfig(max_dispatches_per_second=100.0))
+        await queue.enqueue(tasks)
+        await recv.wait_for(20, within=60.0)
+        fast = [call["at"] for call in recv.calls[10:]]
+    finally:
+        await queue.aclose()
+    # 4/s with a burst of one second's rate: at least 10 - 4 intervals of 0.25 s apart.
+    assert (slow[-1] - slow[0]).total_seconds() >= 6 * 0.25 - 0.05
+    # At 100/s the same ten go out faster than at 4/s could (one task at a time: the
+    # receiver's own time bounds it, not the rate).
+    assert (fast[-1] - fast[0]).total_seconds() < (slow[-1] - slow[0]).total_seconds()
 
 
 class _RecordingClient:

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -136,15 +135,17 @@ async def test_the_chain_runs_while_a_job_processes_and_stops_after(world: World
 
     world.clock.advance(PERIOD)
     assert (await handle_control(world.deps, _tick(start), period=PERIOD)).ok
-    state: dict[str, Any] = await world.store.load_rate_state(key) or {}
-    stepped_at = state["decision"]["at"]
+    state = await world.store.load_rate_state(key)
+    assert state is not None and state.decision is not None
+    stepped_at = state.decision.at
     assert stepped_at == world.clock.now().timestamp()
     assert len(world.queue.ticks()) == 2  # the next tick is queued
 
     # The same tick delivered again right away: no second step, no second next tick.
     assert (await handle_control(world.deps, _tick(start), period=PERIOD)).ok
-    again: dict[str, Any] = await world.store.load_rate_state(key) or {}
-    assert again["decision"]["at"] == stepped_at
+    again = await world.store.load_rate_state(key)
+    assert again is not None and again.decision is not None
+    assert again.decision.at == stepped_at
     assert len(world.queue.ticks()) == 2
 
     await world.store.transition(job.job_id, JobStatus.PROCESSING, JobStatus.COMPLETED)
@@ -185,9 +186,9 @@ async def test_an_idle_keys_queues_retire_and_its_next_job_gets_new_names(world:
     world.clock.advance(RETIRE_AFTER)
     await tick(check)
     assert deleted == [[first]]
-    state: dict[str, Any] = await world.store.load_rate_state(key.id) or {}
-    assert "queue" not in state and state["epoch"] == 1
-    assert [t["base"] for t in state["retired"]] == [first]
+    state = await world.store.load_rate_state(key.id)
+    assert state is not None and state.queue is None and state.epoch == 1
+    assert [t.base for t in state.retired] == [first]
     await tick(check)  # delivered twice: nothing more to delete
     assert deleted == [[first]]
 
@@ -216,5 +217,6 @@ async def test_work_arriving_while_idle_keeps_the_queues(world: World) -> None:
         world.deps, _tick(check), period=PERIOD, retire_after=RETIRE_AFTER, delete_queues=delete
     )
     assert deleted == []
-    state: dict[str, Any] = await world.store.load_rate_state(job.rate_key.id) or {}
-    assert state["queue"] == queue_for(job.rate_key) and "idle_since" not in state
+    state = await world.store.load_rate_state(job.rate_key.id)
+    assert state is not None
+    assert state.queue == queue_for(job.rate_key) and state.idle_since is None

@@ -20,6 +20,7 @@ from google.api_core.exceptions import Aborted
 from google.cloud.firestore import AsyncClient, AsyncTransaction
 
 from promptforge.core.models import ClaimResult, JobStatus, Outcome
+from promptforge.core.ratestate import RateKeyState
 from promptforge.gcp import _firestore_items, _firestore_rate, _firestore_tx
 from promptforge.gcp._firestore_codec import hashed_id, safe_id
 from promptforge.gcp._firestore_tx import run_transaction
@@ -90,9 +91,9 @@ async def test_odd_ids_round_trip(store: FirestoreJobStore) -> None:
     assert await store.claim("job-1", "a/b", 0, "w", until, T0) is ClaimResult.DONE
 
     key = "gemini~models/gemini-1.5-flash~team/key"
-    await store.save_rate_state(key, {"rate": 2.5})
+    await store.save_rate_state(key, RateKeyState(queue="pf-q", shards=2))
     await store.append_observations(key, [Observation(1.0, CallOutcome.SUCCESS)])
-    assert await store.load_rate_state(key) == {"rate": 2.5}
+    assert await store.load_rate_state(key) == RateKeyState(queue="pf-q", shards=2)
     assert await store.load_rate_state("gemini~models") is None
     assert await store.drain_observations(key) == [Observation(1.0, CallOutcome.SUCCESS)]
 
@@ -211,7 +212,7 @@ async def test_iter_outcomes_with_a_page_boundary_at_the_end(client: AsyncClient
 async def test_prefixes_keep_stores_apart(client: AsyncClient) -> None:
     green, blue = FirestoreJobStore(client), FirestoreJobStore(client, prefix="blue")
     await green.create_job(make_job())
-    await green.save_rate_state("k", {"rate": 1})
+    await green.save_rate_state("k", RateKeyState(queue="pf-q"))
     assert await blue.get_job("job-1") is None
     assert await blue.load_rate_state("k") is None
     await blue.create_job(make_job(tenant_id="tenant-blue"))
@@ -291,7 +292,7 @@ async def test_every_document_but_api_keys_expires_with_the_results(client: Asyn
     await store.register_prompts("job-1", [("p1", 1), ("p2", 2)])
     await store.record_outcomes("job-1", [result("p:p1", 1, 4, 5), error("l:9", 9)])
     await store.append_observations("k", [Observation(at=1.0, outcome=CallOutcome.SUCCESS)])
-    await store.save_rate_state("k", {"queue": "pf-q"})
+    await store.save_rate_state("k", RateKeyState(queue="pf-q"))
     job = client.collection("pf_jobs").document("job-1")
     written = [
         *(await job.collection("items").get()),

@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import signal
+import statistics
 import time
 import uuid
 from collections.abc import Iterator
@@ -50,7 +51,7 @@ from promptforge.devstack.gcs import NOTIFY_ATTEMPTS
 from promptforge.gcp.cloud_tasks import CloudTasksQueue
 from promptforge.gcp.firestore_store import FirestoreJobStore
 from tests.e2e.jobs import Finished, assert_exactly_once, jsonl, make_prompts
-from tests.e2e.processes import simulator
+from tests.e2e.processes import anthropic_and_gemini_at, simulator
 from tests.e2e.receiver import receiver
 from tests.e2e.test_chat_jobs import chat_rows
 from tests.faults.checks import sim_key
@@ -81,6 +82,14 @@ SLICE_LINES = 7
 CONTROL_PERIOD = 1.0
 RETIRE_AFTER = 4.0
 LEASE_SECONDS = 12.0
+# Gemini hides its limit (no headers, 429s with RetryInfo only): 60 RPM in buckets of
+# five seconds, 120 RPM from HIDDEN_RISE seconds after a reset of the simulator.
+HIDDEN_RISE = 40.0
+SIMULATOR_ARGS = (
+    *("--rpm", "6000", "--latency", "0.02", "--limit", "anthropic:rpm=90"),
+    *("--limit", "gemini:rpm=60,burst_seconds=5", "--no-quota-failure"),
+    *("--limit-change", f"{HIDDEN_RISE:g}:gemini:rpm=120,burst_seconds=5"),
+)
 SEED_PROMPTS = [
     {
         "prompt_id": "p001",
@@ -138,13 +147,13 @@ def stack(
     with ExitStack() as running:
         for name in PRIVATE:  # tasks go to the front end, which passes them on
             urls[name] = running.enter_context(front_end(tmp, name, urls[name])).url
-        sim = running.enter_context(
-            simulator(tmp, "--rpm", "6000", "--latency", "0.02", "--limit", "anthropic:rpm=90")
-        )
+        sim = running.enter_context(simulator(tmp, *SIMULATOR_ARGS))
         gcs = running.enter_context(
             gcs_stand_in(tmp, signing, [INPUT, OUTPUT], notify=urls["ingest"], notify_bucket=INPUT)
         )
-        tasks = running.enter_context(tasks_stand_in(tmp))
+        # Queues dispatch at their configured rates, as Cloud Tasks does (the emulator alone
+        # ignores them): the controller's queue rate is what reaches the provider.
+        tasks = running.enter_context(tasks_stand_in(tmp, enforce_rates=True))
         create_fixed_queues(tasks, project)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PROMPTFORGE_")},
@@ -162,8 +171,7 @@ def stack(
             "PROMPTFORGE_PROVIDER_KEYS_FROM": "environment",
             "PROMPTFORGE_OPENAI_API_KEY": PROVIDER_KEY,
             "PROMPTFORGE_OPENAI_BASE_URL": sim.url,
-            "PROMPTFORGE_ANTHROPIC_API_KEY": PROVIDER_KEY,
-            "PROMPTFORGE_ANTHROPIC_BASE_URL": sim.url,
+            **anthropic_and_gemini_at(sim.url),
             "PROMPTFORGE_CONTROL_PERIOD": str(CONTROL_PERIOD),
             "PROMPTFORGE_INGEST_SLICE_LINES": str(SLICE_LINES),
             "PROMPTFORGE_QUEUE_RETIRE_AFTER": str(RETIRE_AFTER),
@@ -400,8 +408,8 @@ async def test_429s_are_retried_while_the_controller_ticks_and_it_stops_after(
             status = await _status(http, stack, job["job_id"])
             while status["status"] not in ("COMPLETED", "FAILED"):
                 assert time.monotonic() < deadline, f"{status}\n{stack.logs()}"
-                state = await store.load_rate_state(key.id) or {}
-                ticks_seen.add(float((state.get("decision") or {}).get("at") or 0.0))
+                saved = await store.load_rate_state(key.id)
+                ticks_seen.add(saved.decision.at if saved and saved.decision else 0.0)
                 await asyncio.sleep(0.25)
                 status = await _status(http, stack, job["job_id"])
             files = await _download(http, stack, job["job_id"])
@@ -422,13 +430,13 @@ async def test_429s_are_retried_while_the_controller_ticks_and_it_stops_after(
         while True:
             pending = await _pending_ticks(queue)
             state = await store.load_rate_state(key.id)
-            retired = state is not None and "queue" not in state
+            retired = state is not None and state.queue is None
             if (retired and not pending) or time.monotonic() > stop_by:
                 break
             await asyncio.sleep(0.5)
         assert pending == [], "the controller kept ticking after the key ran out of work"
-        assert state is not None and "queue" not in state, state
-        assert [t["base"] for t in state["retired"]] == [queue_for(key)]
+        assert state is not None and state.queue is None, state
+        assert [t.base for t in state.retired] == [queue_for(key)]
         listed = await queue._client.list_queues(parent=queue.queue_path("x").rsplit("/", 2)[0])
         names = [q.name.rsplit("/", 1)[-1] async for q in listed]
         assert "pf-control" in names and queue_for(key) not in names
@@ -444,8 +452,54 @@ async def _key_queue(stack: GoogleStack, key: RateKey) -> str:
         state = await FirestoreJobStore(client).load_rate_state(key.id)
     finally:
         await close_client(client)
-    assert state is not None and "queue" in state, state
-    return str(state["queue"])
+    assert state is not None and state.queue is not None, state
+    return state.queue
+
+
+async def test_a_headerless_keys_queue_rate_follows_its_hidden_limit(stack: GoogleStack) -> None:
+    """The Google runtime's controller (the shared core, gated, stepping as a task chain,
+    its queue dispatching at the rate it configures) finds a limit no response states:
+    the rate it decides settles near 60 RPM, then follows the limit up to 120 RPM."""
+    prompts = make_prompts(160, prefix="g")
+    key = RateKey("gemini", "gemini-2.5-flash")
+    client = stack.firestore.client(stack.project)
+    store = FirestoreJobStore(client)
+    seen: list[tuple[float, float, float]] = []  # (s since the limits started, rate, queue's)
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            (await http.post(f"{stack.simulator_url}/_sim/reset")).raise_for_status()
+            started = time.monotonic()
+            job = await _init(http, stack, provider="gemini", model=key.model)
+            await _put(http, job["upload_url"], jsonl(prompts))
+            deadline = started + 300.0
+            status = await _status(http, stack, job["job_id"])
+            while status["status"] not in ("COMPLETED", "FAILED"):
+                assert time.monotonic() < deadline, f"{status}\n{seen}\n{stack.logs()}"
+                saved = await store.load_rate_state(key.id)
+                if saved is not None and saved.decision is not None:
+                    decided = saved.decision
+                    seen.append((time.monotonic() - started, decided.rate, decided.applied_rate))
+                await asyncio.sleep(0.5)
+                status = await _status(http, stack, job["job_id"])
+            files = await _download(http, stack, job["job_id"])
+            stats = (await http.get(f"{stack.simulator_url}/_sim/stats")).json()["gemini"]
+        assert status["status"] == "COMPLETED", f"{status}\n{stack.logs()}"
+        assert_exactly_once(Finished(status, files), [p["prompt_id"] for p in prompts])
+        assert stats["successes"] == len(prompts)
+        assert stats["rate_limited"] <= 0.1 * stats["requests"], (stats, seen)
+        # Before the rise: near the hidden 1 call/s (once slow start has met it).
+        settled = [rate for at, rate, _ in seen if HIDDEN_RISE - 15.0 <= at <= HIDDEN_RISE]
+        assert settled, seen
+        assert 0.6 <= statistics.median(settled) <= 1.5, seen
+        # After it: up to the hidden 2 calls/s while the job still has work.
+        risen = [rate for at, rate, _ in seen if at > HIDDEN_RISE]
+        assert risen, seen
+        assert max(risen) >= 0.8 * 2.0, seen
+        # The queue is configured at the decided rate, or above it while the rate ramps
+        # (the workers' gate thins dispatches down to the decided one).
+        assert all(queued >= 0.99 * rate for _, rate, queued in seen), seen
+    finally:
+        await close_client(client)
 
 
 async def _pending_ticks(queue: CloudTasksQueue) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -12,8 +13,10 @@ from promptforge.clock import FakeClock
 from promptforge.core.control import control_key
 from promptforge.core.deps import CoreConfig, Deps
 from promptforge.core.queues import rate_moved
+from promptforge.core.ratestate import RateKeyState
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.ratecontrol.base import Observation
+from promptforge.ratecontrol.state import Ceilings
 from promptforge.tasks.base import QueueConfig
 
 KEY = "openai|gpt-4o-mini|default"
@@ -24,9 +27,9 @@ class _RacingStore(SqliteJobStore):
 
     async def drain_observations(self, rate_key: str) -> list[Observation]:
         drained = await super().drain_observations(rate_key)
-        saved = await self.load_rate_state(rate_key) or {}
-        saved["jobs"] = {**saved.get("jobs", {}), "job-new": {"rpm": 120, "tpm": None}}
-        await self.save_rate_state(rate_key, saved)
+        saved = await self.load_rate_state(rate_key) or RateKeyState()
+        jobs = {**saved.jobs, "job-new": Ceilings(rpm=120)}
+        await self.save_rate_state(rate_key, replace(saved, jobs=jobs))
         return drained
 
 
@@ -41,9 +44,7 @@ class _Queues:
 @pytest.mark.anyio
 async def test_a_job_registered_during_a_step_is_kept(tmp_path: Path) -> None:
     async with _RacingStore(tmp_path / "jobs.db") as store:
-        await store.save_rate_state(
-            KEY, {"queue": "pf-q", "jobs": {"job-gone": {"rpm": None, "tpm": None}}}
-        )
+        await store.save_rate_state(KEY, RateKeyState(queue="pf-q", jobs={"job-gone": Ceilings()}))
         queues = _Queues()
         deps: Any = SimpleNamespace(
             store=store,
@@ -56,7 +57,7 @@ async def test_a_job_registered_during_a_step_is_kept(tmp_path: Path) -> None:
         saved = await store.load_rate_state(KEY)
         assert saved is not None
         # job-gone is not PROCESSING (no such job): dropped; job-new arrived mid-step: kept.
-        assert set(saved["jobs"]) == {"job-new"}
+        assert set(saved.jobs) == {"job-new"}
         assert [queue for queue, _ in queues.updates] == ["pf-q"]
 
 
@@ -66,7 +67,7 @@ async def test_a_gated_ramp_configures_the_queue_ahead_of_the_decided_rate(
     tmp_path: Path, apply_delay: float
 ) -> None:
     async with SqliteJobStore(tmp_path / "jobs.db") as store:
-        await store.save_rate_state(KEY, {"queue": "pf-q", "jobs": {}})
+        await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
         queues = _Queues()
         deps: Any = SimpleNamespace(
             store=store,
@@ -77,14 +78,14 @@ async def test_a_gated_ramp_configures_the_queue_ahead_of_the_decided_rate(
         rate = await control_key(cast(Deps, deps), KEY)
         saved = await store.load_rate_state(KEY)
         assert saved is not None
-        decision = saved["decision"]
-        assert decision["rate"] == 1.0
+        decision = saved.decision
+        assert decision is not None and decision.rate == 1.0
         # Gated (a late queue), before any call has answered the queue runs ahead by the
         # first-answer headroom (that answer may state the limits); else at the rate.
         expected = CoreConfig().rate_control.first_answer_headroom if apply_delay else 1.0
-        assert decision["queue_rate"] == decision["applied_rate"] == rate == expected
+        assert decision.queue_rate == decision.applied_rate == rate == expected
         assert [config.max_dispatches_per_second for _, config in queues.updates] == [expected]
-        assert saved["state"]["configured"][-1][1] == expected
+        assert saved.state is not None and saved.state.configured[-1][1] == expected
 
 
 @pytest.mark.anyio
@@ -93,7 +94,7 @@ async def test_a_queue_is_updated_only_when_its_rate_moves_a_meaningful_step(
 ) -> None:
     """Another controller instance knows the rate the queue has: it is stored, not cached."""
     async with SqliteJobStore(tmp_path / "jobs.db") as store:
-        await store.save_rate_state(KEY, {"queue": "pf-q", "jobs": {}})
+        await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
         clock = FakeClock()
         queues = _Queues()
         deps: Any = SimpleNamespace(
@@ -107,21 +108,27 @@ async def test_a_queue_is_updated_only_when_its_rate_moves_a_meaningful_step(
             clock.advance(2.0)
         assert len(queues.updates) == 1, "only the first step configures the queue"
         saved = await store.load_rate_state(KEY)
-        assert saved is not None and saved["decision"]["sent_rate"] == 1.0
+        assert saved is not None and saved.decision is not None
+        assert saved.decision.sent_rate == 1.0
         # The queue was last sent 5% off (under the step): still no update.
-        saved["decision"]["sent_rate"] = 1.05
-        await store.save_rate_state(KEY, saved)
+        await store.save_rate_state(KEY, _sent(saved, 1.05))
         await control_key(cast(Deps, deps), KEY)
         assert len(queues.updates) == 1
         # 20% off: the queue is brought to the rate, and the stored rate follows.
         saved = await store.load_rate_state(KEY)
         assert saved is not None
-        saved["decision"]["sent_rate"] = 1.25
-        await store.save_rate_state(KEY, saved)
+        await store.save_rate_state(KEY, _sent(saved, 1.25))
         await control_key(cast(Deps, deps), KEY)
         assert [config.max_dispatches_per_second for _, config in queues.updates] == [1.0, 1.0]
         saved = await store.load_rate_state(KEY)
-        assert saved is not None and saved["decision"]["sent_rate"] == 1.0
+        assert saved is not None and saved.decision is not None
+        assert saved.decision.sent_rate == 1.0
+
+
+def _sent(saved: RateKeyState, rate: float) -> RateKeyState:
+    """``saved`` as if its queue had last been configured at ``rate``."""
+    assert saved.decision is not None
+    return replace(saved, decision=replace(saved.decision, sent_rate=rate))
 
 
 def test_rate_moved_by_a_step() -> None:

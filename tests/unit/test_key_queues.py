@@ -25,6 +25,7 @@ from promptforge.core.queues import (
     key_queues,
     key_shards,
 )
+from promptforge.core.ratestate import RateKeyState
 from promptforge.core.requests import InitRequest
 from promptforge.core.service import init_job
 from promptforge.core.worker import handle_prompt
@@ -186,9 +187,8 @@ async def _gated(
 ) -> None:
     """Save ``state`` as the key's controller state, its queues applying rates late."""
     runtime.deps.config = replace(runtime.deps.config, queue_apply_delay=apply_delay)
-    saved = await runtime.deps.store.load_rate_state(key) or {}
-    saved["state"] = state.to_dict()
-    await runtime.deps.store.save_rate_state(key, saved)
+    saved = await runtime.deps.store.load_rate_state(key) or RateKeyState()
+    await runtime.deps.store.save_rate_state(key, replace(saved, state=state))
 
 
 async def test_the_gate_defers_dispatches_above_the_decided_rate_without_calling(

@@ -55,6 +55,22 @@ def test_refill_is_continuous_not_a_minute_window() -> None:
     assert _admitted(limiter, 20, now=11.0) == 10
 
 
+def test_a_fixed_window_refuses_until_the_next_window_then_admits_all_of_it() -> None:
+    """``window_seconds``: 1,200 RPM counted per 5 s window (100 each), not refilled."""
+    limiter = ProviderLimiter(LimitSpec(rpm=1_200, tpm=10**8, window_seconds=5.0), now=0.0)
+    assert _admitted(limiter, 120, now=1.0) == 100
+    refused = limiter.decide(Cost(), now=3.5)  # a bucket would have refilled 50 by now
+    assert not refused.admitted
+    assert refused.retry_after == pytest.approx(1.5)  # the window's end, not a refill
+    assert refused.views[LimitKind.REQUESTS].reset == pytest.approx(1.5)
+    assert _admitted(limiter, 120, now=5.0) == 100  # the next window: all of it back
+    assert _admitted(limiter, 1, now=9.99) == 0
+    # A window left untouched is full; a raise applies from the current window on.
+    limiter.apply(LimitSpec(rpm=2_400, tpm=10**8, window_seconds=5.0), now=12.0)
+    assert _admitted(limiter, 250, now=12.0) == 200
+    assert limiter.decide(Cost(), now=12.0).retry_after == pytest.approx(3.0)
+
+
 def test_refused_requests_are_not_charged() -> None:
     limiter = ProviderLimiter(LimitSpec(rpm=60, tpm=100), now=0.0)
     assert limiter.decide(Cost(tokens=80), now=0.0).admitted

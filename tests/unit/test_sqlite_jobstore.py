@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptforge.core.models import Outcome
+from promptforge.core.ratestate import RateKeyState
 from promptforge.jobstore import _sqlite_ops
 from promptforge.jobstore.sqlite import SCHEMA_VERSION, SqliteJobStore
 from promptforge.providers.base import CallOutcome
@@ -105,7 +106,7 @@ async def test_state_survives_close_and_reopen(tmp_path: Path) -> None:
         await first.create_job(make_job())
         await first.register_prompts("job-1", [("p1", 1), ("p2", 2)])
         await first.record_outcomes("job-1", [result("p:p1", 1, 3, 4)])
-        await first.save_rate_state("k", {"rate": 2.0})
+        await first.save_rate_state("k", RateKeyState(queue="pf-q"))
         await first.append_observations("k", [Observation(1.0, CallOutcome.SUCCESS)])
 
     async with SqliteJobStore(path) as second:
@@ -113,7 +114,7 @@ async def test_state_survives_close_and_reopen(tmp_path: Path) -> None:
         assert job is not None and (job.completed_count, job.input_tokens) == (1, 3)
         assert await second.register_prompts("job-1", [("p2", 2), ("p1", 7)]) == [None, 1]
         assert await second.record_outcomes("job-1", [result("p:p1", 1, 3, 4)]) == 0
-        assert await second.load_rate_state("k") == {"rate": 2.0}
+        assert await second.load_rate_state("k") == RateKeyState(queue="pf-q")
         assert await second.drain_observations("k") == [Observation(1.0, CallOutcome.SUCCESS)]
 
     with sqlite3.connect(path) as conn:

@@ -273,12 +273,10 @@ async def _dispatch_rate(runtime: EmbeddedRuntime, job_id: str) -> tuple[float |
     """The rate last applied to the job's key over all its queues (None: never), and how many."""
     job = await runtime.store.get_job(job_id)
     saved = await runtime.store.load_rate_state(job.rate_key.id) if job else None
-    saved = saved or {}
-    queues = int(saved.get("shards") or 1)
-    decided = (saved.get("decision") or {}).get("applied_rate")
-    if decided is None:
+    queues = saved.queue_count if saved else 1
+    if saved is None or saved.decision is None:
         return None, queues
-    return sum(shard_rates(float(decided), queues)), queues
+    return sum(shard_rates(saved.decision.applied_rate, queues)), queues
 
 
 async def _follow(

@@ -34,7 +34,6 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from typing import Any
 
 import anyio
 
@@ -42,9 +41,9 @@ from promptforge.core.answers import with_store_retries
 from promptforge.core.chunk_tasks import chunk_task
 from promptforge.core.deps import Deps
 from promptforge.core.models import ClaimResult, Job, Outcome, PromptTask
+from promptforge.core.ratestate import RateKeyState
 from promptforge.core.worker import Settler, process_prompt
 from promptforge.ratecontrol.base import Observation
-from promptforge.ratecontrol.controller import ControllerState
 from promptforge.tasks.base import Delivery, HandlerResult
 
 __all__ = [
@@ -157,8 +156,8 @@ async def _run(  # noqa: PLR0917 (one chunk's delivery, spelled out)
     return []
 
 
-def _rate(deps: Deps, saved: dict[str, Any]) -> float:
+def _rate(deps: Deps, saved: RateKeyState | None) -> float:
     """The key's decided calls per second (the initial rate before its first step)."""
-    if "state" not in saved:
+    if saved is None or saved.state is None:
         return deps.config.initial_rate
-    return max(ControllerState.from_dict(saved["state"]).rate, 1e-3)
+    return max(saved.state.rate, 1e-3)

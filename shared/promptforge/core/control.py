@@ -13,8 +13,8 @@ before the decision is saved: a failed update is sent again by the next step.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import Any
 
 from promptforge.core.deps import Deps
 from promptforge.core.finalize import finalize_if_ready
@@ -29,9 +29,10 @@ from promptforge.core.queues import (
     shard_queue,
     shard_rates,
 )
+from promptforge.core.ratestate import AppliedDecision
 from promptforge.ratecontrol.controller import (
+    Ceilings,
     ControllerConfig,
-    ControllerState,
     initial_state,
     step,
 )
@@ -51,50 +52,49 @@ async def control_key(
     ``ratecontrol.gate.admission``) and how often this runs (``control_period``).
     """
     config = config or deps.config.rate_control
-    saved: dict[str, Any] | None = await deps.store.load_rate_state(key)
-    if not saved or "queue" not in saved:
+    saved = await deps.store.load_rate_state(key)
+    if saved is None or saved.queue is None:
         return None
-    known: dict[str, Any] = saved.get("jobs") or {}
+    known = saved.jobs
     jobs = await _active_jobs(deps, known)
     ceilings = ceilings_of(jobs)
     now = deps.clock.now().timestamp()
-    state = (
-        ControllerState.from_dict(saved["state"])
-        if "state" in saved
-        else initial_state(now, ceilings, initial_rate=deps.config.initial_rate, config=config)
+    state = saved.state or initial_state(
+        now, ceilings, initial_rate=deps.config.initial_rate, config=config
     )
     observations = await deps.store.drain_observations(key)
-    shards = int(saved.get("shards") or 1)
+    shards = saved.queue_count
     state, decision = step(
         state, observations, now, ceilings, config=config, queue_cap=queue_cap(shards)
     )
     rate = applied_rate(decision, now)
-    sent = (saved.get("decision") or {}).get("sent_rate")
+    sent = saved.decision.sent_rate if saved.decision else None
     if rate_moved(sent, rate, deps.config.queue_rate_step):
         for shard, shard_rate in enumerate(shard_rates(rate, shards)):
             await deps.tasks.update_queue(
-                shard_queue(str(saved["queue"]), shard),
+                shard_queue(saved.queue, shard),
                 dispatch_config(deps, shard_rate, shards),
             )
         sent = rate
     latest = await deps.store.load_rate_state(key) or saved
-    latest.update(
-        state=state.to_dict(),
-        decision={
-            "rate": decision.rate,
-            "queue_rate": decision.queue_rate,
-            "applied_rate": rate,
-            "sent_rate": sent,  # what the queue(s) were last configured at
-            "phase": decision.phase,
-            "paused_until": decision.paused_until,
-            "rpm_estimate": decision.rpm_estimate,
-            "tpm_estimate": decision.tpm_estimate,
-            "at": now,
-        },
+    latest = dataclasses.replace(
+        latest,
+        state=state,
+        decision=AppliedDecision(
+            rate=decision.rate,
+            queue_rate=decision.queue_rate,
+            applied_rate=rate,
+            sent_rate=sent,  # what the queue(s) were last configured at
+            phase=decision.phase,
+            paused_until=decision.paused_until,
+            rpm_estimate=decision.rpm_estimate,
+            tpm_estimate=decision.tpm_estimate,
+            at=now,
+        ),
         jobs={
             # Keep the active jobs, and any job registered since ``saved`` was read.
             job_id: spec
-            for job_id, spec in (latest.get("jobs") or {}).items()
+            for job_id, spec in latest.jobs.items()
             if job_id in jobs or job_id not in known
         },
     )
@@ -110,8 +110,8 @@ async def control_key(
     return rate
 
 
-async def _active_jobs(deps: Deps, jobs: dict[str, Any]) -> dict[str, Any]:
-    active: dict[str, Any] = {}
+async def _active_jobs(deps: Deps, jobs: dict[str, Ceilings]) -> dict[str, Ceilings]:
+    active: dict[str, Ceilings] = {}
     for job_id, spec in jobs.items():
         job = await deps.store.get_job(job_id)
         if job is not None and job.status is JobStatus.PROCESSING:

@@ -30,16 +30,17 @@ close it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from promptforge.core.control import control_key
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.models import JobStatus
 from promptforge.core.queues import KeyQueues
+from promptforge.core.ratestate import RateKeyState, Tombstone
 from promptforge.core.tasknames import TaskTarget, control_task_name
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 
@@ -64,15 +65,15 @@ def control_task(rate_key: str, period: float, after: datetime) -> Task:
     )
 
 
-def step_due(saved: dict[str, Any], now: float, period: float) -> bool:
+def step_due(saved: RateKeyState, now: float, period: float) -> bool:
     """Whether the key's last step (its decision's ``at``) is at least half a period old."""
-    last = float((saved.get("decision") or {}).get("at") or 0.0)
+    last = saved.decision.at if saved.decision else 0.0
     return now - last >= period / 2
 
 
 async def step_if_due(deps: Deps, key: str, period: float) -> float | None:
     """Step the key unless it was stepped less than half a period ago; the applied rate."""
-    saved: dict[str, Any] = await deps.store.load_rate_state(key) or {}
+    saved = await deps.store.load_rate_state(key) or RateKeyState()
     now = deps.clock.now().timestamp()
     if not step_due(saved, now, period):
         log.debug("rate key %s: stepped moments ago; not stepping twice", key)
@@ -82,9 +83,9 @@ async def step_if_due(deps: Deps, key: str, period: float) -> float | None:
 
 async def key_has_work(deps: Deps, key: str) -> bool:
     """Whether any job registered on the rate key is still processing."""
-    saved: dict[str, Any] = await deps.store.load_rate_state(key) or {}
-    for job_id in saved.get("jobs") or {}:
-        job = await deps.store.get_job(str(job_id))
+    saved = await deps.store.load_rate_state(key) or RateKeyState()
+    for job_id in saved.jobs:
+        job = await deps.store.get_job(job_id)
         if job is not None and job.status is JobStatus.PROCESSING:
             return True
     return False
@@ -121,14 +122,15 @@ async def _idle(
     delete_queues: QueueDeleter,
 ) -> None:
     """Mark the key idle, check again once it has been idle ``retire_after``, then retire."""
-    saved: dict[str, Any] = await deps.store.load_rate_state(key) or {}
-    if "queue" not in saved:
+    saved = await deps.store.load_rate_state(key) or RateKeyState()
+    if saved.queue is None:
         return  # retired already
-    idle_since = saved.get("idle_since")
+    idle_since = saved.idle_since
     if idle_since is None:
-        saved["idle_since"] = idle_since = now.timestamp()
+        idle_since = now.timestamp()
+        saved = dataclasses.replace(saved, idle_since=idle_since)
         await deps.store.save_rate_state(key, saved)
-    due = float(idle_since) + retire_after
+    due = idle_since + retire_after
     if now.timestamp() < due:
         later = datetime.fromtimestamp(due, UTC) - timedelta(seconds=period)
         await deps.tasks.enqueue([control_task(key, period, max(later, now))])
@@ -139,13 +141,18 @@ async def _idle(
     log.info("rate key %s: idle for %.0f s; deleted its queues %s", key, retire_after, names)
 
 
-async def retire(deps: Deps, key: str, saved: dict[str, Any], now: float) -> list[str]:
+async def retire(deps: Deps, key: str, saved: RateKeyState, now: float) -> list[str]:
     """Record the key's queues as deleted (tombstone, next epoch); returns their names."""
-    queues = KeyQueues(str(saved["queue"]), int(saved.get("shards") or 1))
-    tombstones = [t for t in saved.get("retired") or [] if now - float(t["at"]) < TOMBSTONE_SECONDS]
-    tombstones.append({"base": queues.base, "shards": queues.shards, "at": now})
-    saved.update(retired=tombstones, epoch=int(saved.get("epoch") or 0) + 1)
-    for field in ("queue", "shards", "idle_since"):
-        saved.pop(field, None)
+    queues = KeyQueues(str(saved.queue), saved.queue_count)
+    tombstones = [t for t in saved.retired if now - t.at < TOMBSTONE_SECONDS]
+    tombstones.append(Tombstone(queues.base, queues.shards, now))
+    saved = dataclasses.replace(
+        saved,
+        retired=tuple(tombstones),
+        epoch=saved.epoch + 1,
+        queue=None,
+        shards=None,
+        idle_since=None,
+    )
     await deps.store.save_rate_state(key, saved)
     return queues.names

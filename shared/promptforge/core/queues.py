@@ -13,13 +13,14 @@ rate-control simulation in ``promptforge.ratesim``):
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.models import Job, RateKey
+from promptforge.core.ratestate import RateKeyState
 from promptforge.core.tasknames import queue_for
 from promptforge.ratecontrol.controller import Ceilings, ControllerState, Decision, initial_state
 from promptforge.ratecontrol.headroom import queue_history
@@ -160,13 +161,13 @@ def shard_concurrency(deps: Deps, shards: int) -> int:
 
 async def key_queues(deps: Deps, key: RateKey) -> KeyQueues:
     """The queues ``ensure_rate_queue`` set up for ``key`` (one, if it never ran)."""
-    saved = await deps.store.load_rate_state(key.id) or {}
-    return KeyQueues(_base(key, saved), int(saved.get("shards") or 1))
+    saved = await deps.store.load_rate_state(key.id) or RateKeyState()
+    return KeyQueues(_base(key, saved), saved.queue_count)
 
 
-def _base(key: RateKey, saved: dict[str, Any]) -> str:
+def _base(key: RateKey, saved: RateKeyState) -> str:
     """The key's first queue: the one stored, else the name of its current epoch."""
-    return str(saved.get("queue") or queue_for(key, int(saved.get("epoch") or 0)))
+    return saved.queue or queue_for(key, saved.epoch)
 
 
 async def ensure_rate_queue(deps: Deps, job: Job, rate_key: RateKey | None = None) -> KeyQueues:
@@ -179,40 +180,54 @@ async def ensure_rate_queue(deps: Deps, job: Job, rate_key: RateKey | None = Non
     """
     own_key = rate_key or job.rate_key
     key = own_key.id
-    saved: dict[str, Any] = await deps.store.load_rate_state(key) or {}
-    jobs: dict[str, Any] = dict(saved.get("jobs") or {})
-    fresh = not (set(jobs) - {job.job_id}) or "shards" not in saved
-    jobs[job.job_id] = {"rpm": job.rpm, "tpm": job.tpm}
+    saved = await deps.store.load_rate_state(key) or RateKeyState()
+    jobs = dict(saved.jobs)
+    fresh = not (set(jobs) - {job.job_id}) or saved.shards is None
+    jobs[job.job_id] = Ceilings(rpm=job.rpm or None, tpm=job.tpm or None)
     ceilings = ceilings_of(jobs)
     config = deps.config.rate_control
-    if "state" not in saved:
-        now = deps.clock.now().timestamp()
-        state = initial_state(now, ceilings, initial_rate=deps.config.initial_rate, config=config)
-        saved["state"] = state.to_dict()
-    if fresh:
-        saved["shards"] = key_shards(ceilings, deps.config.key_peak_rate, config.max_rate)
-    queues = KeyQueues(_base(own_key, saved), int(saved["shards"]))
-    saved["jobs"] = jobs
-    saved["queue"] = queues.base
-    saved.pop("idle_since", None)  # work again: the key's queues stay (core.control_chain)
+    state = saved.state or initial_state(
+        deps.clock.now().timestamp(),
+        ceilings,
+        initial_rate=deps.config.initial_rate,
+        config=config,
+    )
+    shards = (
+        key_shards(ceilings, deps.config.key_peak_rate, config.max_rate)
+        if fresh or saved.shards is None
+        else saved.shards
+    )
+    queues = KeyQueues(_base(own_key, saved), shards)
+    saved = dataclasses.replace(
+        saved,
+        jobs=jobs,
+        state=state,
+        shards=shards,
+        queue=queues.base,
+        idle_since=None,  # work again: the key's queues stay (core.control_chain)
+    )
     await deps.store.save_rate_state(key, saved)
-    decided: dict[str, Any] = saved.get("decision") or {}
-    rate = float(decided.get("applied_rate") or decided.get("rate") or _start_rate(saved, ceilings))
+    decided = saved.decision
+    rate = (
+        decided.applied_rate
+        if decided is not None and decided.applied_rate
+        else _start_rate(state, ceilings)
+    )
     for name, shard_rate in zip(queues.names, shard_rates(rate, queues.shards), strict=True):
         await deps.tasks.ensure_queue(name, dispatch_config(deps, shard_rate, queues.shards))
     return queues
 
 
-def ceilings_of(jobs: dict[str, Any]) -> Ceilings:
+def ceilings_of(jobs: dict[str, Ceilings]) -> Ceilings:
     """The tightest user-given rpm/tpm among a key's active jobs."""
-    rpms = [float(j["rpm"]) for j in jobs.values() if j.get("rpm")]
-    tpms = [float(j["tpm"]) for j in jobs.values() if j.get("tpm")]
+    rpms = [j.rpm for j in jobs.values() if j.rpm]
+    tpms = [j.tpm for j in jobs.values() if j.tpm]
     return Ceilings(rpm=min(rpms) if rpms else None, tpm=min(tpms) if tpms else None)
 
 
-def _start_rate(saved: dict[str, Any], ceilings: Ceilings) -> float:
+def _start_rate(state: ControllerState, ceilings: Ceilings) -> float:
     """What a key no step has decided for yet is configured at: its initial state's queue
     rate (the initial rate or the user's ceiling, with headroom until a call answers),
     never above the ceiling of a job registered since."""
-    rate = queue_history(ControllerState.from_dict(saved["state"]))[-1][1]
+    rate = queue_history(state)[-1][1]
     return rate if ceilings.rpm is None else min(rate, ceilings.rpm / 60.0)

@@ -162,8 +162,8 @@ async def job_status(deps: Deps, job: Job) -> dict[str, Any]:
         else None
     )
     rate_state = await deps.store.load_rate_state(job.rate_key.id)
-    decision = (rate_state or {}).get("decision") or {}
-    rate = decision.get("rate")
+    decision = rate_state.decision if rate_state else None
+    rate = decision.rate if decision else None
     body: dict[str, Any] = {
         "job_id": job.job_id,
         "status": job.status.value,
@@ -180,7 +180,7 @@ async def job_status(deps: Deps, job: Job) -> dict[str, Any]:
         "input_tokens": job.input_tokens,
         "output_tokens": job.output_tokens,
         "estimated_cost_usd": round(cost, 6) if cost is not None else None,
-        "dispatch_rate_rpm": round(float(rate) * 60, 1)
+        "dispatch_rate_rpm": round(rate * 60, 1)
         if rate is not None and job.status is JobStatus.PROCESSING
         else None,
         "upload_expires_at": isoformat(job.upload_expires_at)

@@ -32,12 +32,12 @@ import logging
 import time
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from promptforge.core.answers import with_store_retries
 from promptforge.core.deps import Deps
 from promptforge.core.ingest import prompt_task
 from promptforge.core.models import ClaimResult, Job, Outcome, OutcomeKind, PromptTask
+from promptforge.core.ratestate import RateKeyState
 from promptforge.core.retry_policy import attempt_timeout, transient_delay
 from promptforge.core.tasknames import queue_for
 from promptforge.errors import MissingCredential
@@ -45,7 +45,7 @@ from promptforge.providers.base import CallOutcome, CallResult, PromptCall
 from promptforge.providers.http import send
 from promptforge.providers.registry import get_adapter
 from promptforge.ratecontrol.base import Observation
-from promptforge.ratecontrol.controller import ControllerState, retry_delay
+from promptforge.ratecontrol.controller import retry_delay
 from promptforge.ratecontrol.gate import admission
 from promptforge.tasks.base import Delivery, HandlerResult
 
@@ -79,15 +79,15 @@ class Settler:
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self._states: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._states: dict[str, tuple[float, RateKeyState | None]] = {}
 
-    async def rate_state(self, key: str) -> dict[str, Any]:
-        """The saved rate state of ``key`` (``{}`` if none), at most one control period old."""
+    async def rate_state(self, key: str) -> RateKeyState | None:
+        """The saved rate state of ``key`` (None if none), at most one control period old."""
         now = time.monotonic()
         cached = self._states.get(key)
         if cached is not None and now - cached[0] < self.deps.config.rate_control.control_period:
             return cached[1]
-        saved = await self.deps.store.load_rate_state(key) or {}
+        saved = await self.deps.store.load_rate_state(key)
         self._states[key] = (now, saved)
         return saved
 
@@ -154,9 +154,9 @@ async def _admission(deps: Deps, job: Job, task: PromptTask, settler: Settler) -
     if not config.gated:
         return None
     saved = await settler.rate_state(job.route_of(task.route)[0].id)
-    if "state" not in saved:
+    if saved is None or saved.state is None:
         return None
-    state = ControllerState.from_dict(saved["state"])
+    state = saved.state
     salt = f"{task.job_id}|{task.prompt_id}|{task.generation}"
     return admission(state, deps.clock.now().timestamp(), salt=salt, config=config)
 
@@ -262,11 +262,10 @@ async def _requeue(deps: Deps, queue: str, task: PromptTask, delay: float, *, at
     await deps.store.advance(task.job_id, task.prompt_id, task.generation)
 
 
-def _rate_limit_delay(deps: Deps, saved: dict[str, Any], result: CallResult) -> float:
-    if "state" not in saved:
+def _rate_limit_delay(deps: Deps, saved: RateKeyState | None, result: CallResult) -> float:
+    if saved is None or saved.state is None:
         return result.signals.retry_after or 1.0
-    state = ControllerState.from_dict(saved["state"])
-    return retry_delay(state, deps.clock.now().timestamp(), result.signals.retry_after)
+    return retry_delay(saved.state, deps.clock.now().timestamp(), result.signals.retry_after)
 
 
 def _result_outcome(job: Job, task: PromptTask, result: CallResult) -> Outcome:

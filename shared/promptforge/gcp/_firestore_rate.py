@@ -27,6 +27,7 @@ from google.cloud.firestore import (
     AsyncTransaction,
 )
 
+from promptforge.core.ratestate import RateKeyState
 from promptforge.gcp._firestore_layout import Layout
 from promptforge.gcp._firestore_tx import WRITE_CHUNK, Snapshot, run_transaction
 from promptforge.jobstore.fields import dumps
@@ -87,16 +88,16 @@ async def _take(layout: Layout, query: AsyncQuery) -> list[Snapshot]:
     return await run_transaction(layout.client, body)
 
 
-async def load_state(layout: Layout, rate_key: str) -> dict[str, Any] | None:
-    """The controller state last saved for ``rate_key``."""
+async def load_state(layout: Layout, rate_key: str) -> RateKeyState | None:
+    """What was last saved for ``rate_key``."""
     snapshot = await layout.rate_key(rate_key).get()
     data = snapshot.to_dict()
-    return None if data is None else dict(json.loads(data["state"]))
+    return None if data is None else RateKeyState.from_dict(json.loads(data["state"]))
 
 
-async def save_state(layout: Layout, rate_key: str, state: dict[str, Any]) -> None:
-    """Replace the controller state of ``rate_key``."""
-    document = {"rate_key": rate_key, "state": dumps(state), **layout.expiry()}
+async def save_state(layout: Layout, rate_key: str, state: RateKeyState) -> None:
+    """Replace what is saved for ``rate_key``."""
+    document = {"rate_key": rate_key, "state": dumps(state.to_dict()), **layout.expiry()}
     await layout.rate_key(rate_key).set(document)
 
 

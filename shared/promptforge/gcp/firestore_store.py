@@ -11,8 +11,9 @@ document, 500 writes and 10 MiB per commit):
   none is, in the same commit that adds it to one counter shard picked at random:
   counters always equal the recorded outcomes, and no document is hot;
 - ``get_job`` reads the job document, then sums its counter shards (one aggregation
-  query, billed one read) *at the read time of that document*: one consistent snapshot, as SQLite's single-row read is (a status
-  endpoint never shows COMPLETED beside counts from before the last outcome);
+  query, billed one read) *at the read time of that document*: one consistent
+  snapshot, as SQLite's single-row read is (a status endpoint never shows COMPLETED
+  beside counts from before the last outcome);
 - batches (``register_prompts``, ``record_outcomes``, observations) are split into
   commits of at most ``WRITE_CHUNK`` documents and about 3 MiB, each atomic;
 - ``iter_outcomes`` pages through a (kind, line, key) ordered query.
@@ -39,6 +40,7 @@ from promptforge.core.models import (
     WebhookDelivery,
     can_transition,
 )
+from promptforge.core.ratestate import RateKeyState
 from promptforge.gcp import _firestore_rate as rate
 from promptforge.gcp import _firestore_webhooks as webhooks
 from promptforge.gcp._firestore_codec import (
@@ -302,12 +304,12 @@ class FirestoreJobStore(FirestorePrompts, FirestoreItems):
         """Take and remove every queued observation of ``rate_key``, oldest first."""
         return await rate.drain(self._layout, rate_key)
 
-    async def load_rate_state(self, rate_key: str) -> dict[str, Any] | None:
-        """The controller state last saved for ``rate_key``."""
+    async def load_rate_state(self, rate_key: str) -> RateKeyState | None:
+        """What was last saved for ``rate_key`` (its queues, jobs and controller state)."""
         return await rate.load_state(self._layout, rate_key)
 
-    async def save_rate_state(self, rate_key: str, state: dict[str, Any]) -> None:
-        """Save the controller state of ``rate_key``."""
+    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> None:
+        """Replace what is saved for ``rate_key``."""
         await rate.save_state(self._layout, rate_key, state)
 
     # Webhook deliveries

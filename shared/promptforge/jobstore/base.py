@@ -22,6 +22,7 @@ from promptforge.core.models import (
     OutcomeKind,
     WebhookDelivery,
 )
+from promptforge.core.ratestate import RateKeyState
 from promptforge.prompts.store import PromptStore
 from promptforge.ratecontrol.base import Observation
 
@@ -163,12 +164,12 @@ class JobStore(PromptStore, Protocol):
         """Take and remove every queued observation of ``rate_key``."""
         ...
 
-    async def load_rate_state(self, rate_key: str) -> dict[str, Any] | None:
-        """The controller state last saved for ``rate_key``."""
+    async def load_rate_state(self, rate_key: str) -> RateKeyState | None:
+        """What was last saved for ``rate_key`` (its queues, jobs and controller state)."""
         ...
 
-    async def save_rate_state(self, rate_key: str, state: dict[str, Any]) -> None:
-        """Save the controller state of ``rate_key``."""
+    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> None:
+        """Replace what is saved for ``rate_key``."""
         ...
 
     # Webhook deliveries

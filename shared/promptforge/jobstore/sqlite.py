@@ -33,6 +33,7 @@ from promptforge.core.models import (
     WebhookDelivery,
     can_transition,
 )
+from promptforge.core.ratestate import RateKeyState
 from promptforge.jobstore import _sqlite_ops as ops
 from promptforge.jobstore import _sqlite_webhooks as webhooks
 from promptforge.jobstore._sqlite_batch import BatchRunner
@@ -323,19 +324,19 @@ class SqliteJobStore(SqlitePrompts, AsyncResource):
         rows = await self._call(ops.drain_observations, rate_key)
         return [Observation.from_dict(json.loads(data)) for data in rows]
 
-    async def load_rate_state(self, rate_key: str) -> dict[str, Any] | None:
-        """The controller state last saved for ``rate_key``."""
+    async def load_rate_state(self, rate_key: str) -> RateKeyState | None:
+        """What was last saved for ``rate_key`` (its queues, jobs and controller state)."""
         sql = "SELECT state FROM rate_state WHERE rate_key = ?"
         row = await self._call(ops.fetch_one, sql, (rate_key,))
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else RateKeyState.from_dict(json.loads(row[0]))
 
-    async def save_rate_state(self, rate_key: str, state: dict[str, Any]) -> None:
-        """Save the controller state of ``rate_key``."""
+    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> None:
+        """Replace what is saved for ``rate_key``."""
         sql = (
             "INSERT INTO rate_state (rate_key, state) VALUES (?, ?) "
             "ON CONFLICT (rate_key) DO UPDATE SET state = excluded.state"
         )
-        await self._call(ops.changes, sql, (rate_key, dumps(state)))
+        await self._call(ops.changes, sql, (rate_key, dumps(state.to_dict())))
 
     # Webhook deliveries
     async def add_webhook_delivery(self, delivery: WebhookDelivery) -> WebhookDelivery:

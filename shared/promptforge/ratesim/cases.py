@@ -4,7 +4,9 @@
 issue 21 (a minute or two each, 0.5 s latency) put every style behind one limiter the
 controller is not told about: a bucket of five seconds of the limit (100 calls at 1,200
 RPM, as the stand-in's "100 calls per 5 s"), refilled continuously; Gemini's 429s carry
-``RetryInfo`` only. ``case_scenario`` turns a case into a bench scenario (for its plot).
+``RetryInfo`` only. ``gemini-window`` counts the same 100 calls in fixed five-second
+windows instead, its ``RetryInfo`` the time until the next one ("this window is spent").
+``case_scenario`` turns a case into a bench scenario (for its plot).
 """
 
 from __future__ import annotations
@@ -73,11 +75,22 @@ _DOUBLING = Case(
     changes=((60.0, _five_seconds(1_200)),),
     quota_failure=False,
 )
+_WINDOW = Case(
+    "gemini-window",
+    Style.GEMINI,
+    _GEMINI,
+    LimitSpec(rpm=1_200, tpm=_BIG_TPM, window_seconds=5.0),
+    _SHORT_LATENCY,
+    1_200,
+    "Gemini, 1,200 RPM in fixed 5 s windows, cold",
+    quota_failure=False,
+)
 SHORT_CASES = {
     case.name: case
     for case in (
         _short(Style.GEMINI, _GEMINI, 1_200, 1_200, "Gemini, 1,200 RPM, cold"),
         _DOUBLING,
+        _WINDOW,
         _short(Style.GEMINI, _GEMINI, 60, 60, "Gemini, a 60 RPM key"),
         _short(Style.OPENAI, "gpt-4o-mini", 1_200, 1_200, "OpenAI, 1,200 RPM"),
         _short(Style.ANTHROPIC, "claude-haiku-4-5-20251001", 1_200, 1_200, "Anthropic, 1,200 RPM"),

@@ -202,10 +202,13 @@ def _markdown(case: Case, real: list[WallclockResult], twin: list[WallclockResul
         for r in (*real, *twin)
     )
     change = "".join(f", {spec.rpm:,} RPM from {at:g} s" for at, spec in case.changes)
+    window = case.limits.window_seconds
+    enforced = "fixed windows" if window else "bucket"
+    seconds = window or case.limits.burst_seconds
     return (
         f"## {case.name}: {case.title}\n\n"
-        f"{case.limits.rpm:,} RPM{change}, {case.limits.tpm:,} TPM, bucket of "
-        f"{case.limits.burst_seconds:g} s of the limit, latency median "
+        f"{case.limits.rpm:,} RPM{change}, {case.limits.tpm:,} TPM, {enforced} of "
+        f"{seconds:g} s of the limit, latency median "
         f"{case.latency_median:g} s, {case.prompts:,} example prompts. "
         f"T* = {twin[0].ideal:,.1f} s.\n\n"
         "| run | makespan (s) | ÷ T* | 429s |\n|---|---:|---:|---:|\n"

@@ -31,6 +31,10 @@ class LimitSpec:
     second. Token buckets always hold one minute of tokens. ``rpd`` is a fixed daily
     window. ``acceleration_floor_rpm`` turns on the acceleration limit: from idle only
     this rate is admitted, and the admitted rate may then grow with sustained traffic.
+    ``window_seconds`` counts requests in fixed windows of that length instead (aligned to
+    the limiter's start, ``rpm / 60 * window_seconds`` each, all back at once when the
+    next window starts; a refusal's retry delay is that start): a provider whose
+    ``RetryInfo`` says "this window is spent", not "wait this long per request".
     """
 
     rpm: int
@@ -40,14 +44,17 @@ class LimitSpec:
     rpd: int | None = None
     burst_seconds: float = 60.0
     acceleration_floor_rpm: int | None = None
+    window_seconds: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("rpm", "tpm", "input_tpm", "output_tpm", "rpd", "acceleration_floor_rpm"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"LimitSpec.{name} must be positive, got {value}")
-        if not math.isfinite(self.burst_seconds) or self.burst_seconds <= 0:
-            raise ValueError(f"LimitSpec.burst_seconds must be positive, got {self.burst_seconds}")
+        for name in ("burst_seconds", "window_seconds"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"LimitSpec.{name} must be positive, got {value}")
 
     @property
     def split_tokens(self) -> bool:

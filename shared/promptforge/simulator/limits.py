@@ -1,4 +1,5 @@
-"""Rate limits as the providers enforce them: continuously refilled token buckets.
+"""Rate limits as the providers enforce them: continuously refilled token buckets, or
+fixed windows of requests (``LimitSpec.window_seconds``).
 
 Pure logic. ``ProviderLimiter`` takes the time as an argument; ``SimulatorLimiter`` reads an
 injectable monotonic clock, applies the limit-change schedule and scales simulated time.
@@ -15,10 +16,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from promptforge.simulator.buckets import EPSILON as _EPSILON
+from promptforge.simulator.buckets import FixedWindow, TokenBucket
 from promptforge.simulator.config import LimitChange, LimitSpec
 
 _DAY = 86_400.0
-_EPSILON = 1e-9
 # Acceleration limit: the short-term request rate (EWMA over _FAST seconds) may not
 # exceed max(floor, _GROWTH x the long-term rate (EWMA over _SLOW seconds)).
 _FAST = 1.0
@@ -77,46 +79,6 @@ class LimitCheck:
     retry_after: float
     refusal: Refusal | None
     views: dict[LimitKind, BucketView]
-
-
-class TokenBucket:
-    """A bucket of ``capacity`` refilled at ``rate`` per second, continuously."""
-
-    def __init__(self, capacity: float, rate: float, now: float) -> None:
-        self.capacity = capacity
-        self.rate = rate
-        self._level = capacity
-        self._at = now
-
-    def level(self, now: float) -> float:
-        """The level at ``now`` (refills first)."""
-        if now > self._at:
-            self._level = min(self.capacity, self._level + (now - self._at) * self.rate)
-            self._at = now
-        return self._level
-
-    def wait(self, amount: float, now: float) -> float:
-        """Seconds until ``amount`` can be taken (0 if it can now)."""
-        missing = amount - self.level(now)
-        return 0.0 if missing <= _EPSILON else missing / self.rate
-
-    def take(self, amount: float, now: float) -> None:
-        """Remove ``amount`` (the caller checked :meth:`wait`)."""
-        self._level = self.level(now) - amount
-
-    def give(self, amount: float, now: float) -> None:
-        """Put ``amount`` back, never above capacity."""
-        self._level = min(self.capacity, self.level(now) + amount)
-
-    def seconds_to_full(self, now: float) -> float:
-        """Seconds until the bucket is full again."""
-        return max(0.0, self.capacity - self.level(now)) / self.rate
-
-    def reconfigure(self, capacity: float, rate: float, now: float) -> None:
-        """New capacity and rate; what was used stays used."""
-        used = self.capacity - self.level(now)
-        self.capacity, self.rate = capacity, rate
-        self._level = max(0.0, capacity - used)
 
 
 class _DailyWindow:
@@ -195,8 +157,9 @@ class ProviderLimiter:
     def apply(self, spec: LimitSpec, now: float) -> None:
         """Switch to ``spec`` at ``now``: usage carries over, capacities and rates change."""
         self.spec = spec
+        seconds = spec.window_seconds or spec.burst_seconds
         wanted: dict[LimitKind, tuple[float, int]] = {
-            LimitKind.REQUESTS: (max(1.0, spec.rpm / 60.0 * spec.burst_seconds), spec.rpm)
+            LimitKind.REQUESTS: (max(1.0, spec.rpm / 60.0 * seconds), spec.rpm)
         }
         if not spec.split_tokens:
             wanted[LimitKind.TOKENS] = (float(spec.tpm), spec.tpm)
@@ -207,11 +170,15 @@ class ProviderLimiter:
         buckets: dict[LimitKind, tuple[TokenBucket, int]] = {}
         for kind, (capacity, per_minute) in wanted.items():
             rate = per_minute / 60.0
-            if kind in self._buckets:
+            windowed = kind is LimitKind.REQUESTS and spec.window_seconds is not None
+            if (
+                kind in self._buckets
+                and isinstance(self._buckets[kind][0], FixedWindow) == windowed
+            ):
                 bucket = self._buckets[kind][0]
                 bucket.reconfigure(capacity, rate, now)
             else:
-                bucket = TokenBucket(capacity, rate, now)
+                bucket = (FixedWindow if windowed else TokenBucket)(capacity, rate, now)
             buckets[kind] = (bucket, per_minute)
         self._buckets = buckets
         if spec.rpd is None:

@@ -28,7 +28,7 @@ from promptforge.simulator.config import PROVIDERS, LimitChange, LimitSpec, Simu
 
 _T = TypeVar("_T")
 _INT_FIELDS = frozenset({"rpm", "tpm", "input_tpm", "output_tpm", "rpd", "acceleration_floor_rpm"})
-_FLOAT_FIELDS = frozenset({"burst_seconds"})
+_FLOAT_FIELDS = frozenset({"burst_seconds", "window_seconds"})
 # Scalar SimulatorConfig fields an option may set (None means "not given").
 SCALAR_FIELDS = (
     "seed",
@@ -117,7 +117,7 @@ def add_simulator_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PROVIDER:NAME=VALUE,...",
         help="one provider's limits (rpm, tpm, input_tpm, output_tpm, rpd, burst_seconds, "
-        "acceleration_floor_rpm); repeatable",
+        "window_seconds, acceleration_floor_rpm); repeatable",
     )
     add(
         "--limit-change",
