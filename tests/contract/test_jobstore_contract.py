@@ -58,6 +58,9 @@ async def test_job_round_trip_of_every_field(store: ListingJobStore) -> None:
         webhook_url="https://hooks.example.com/pf",
         webhook_secret="whsec_abc",
         cancel_requested_at=T0 + timedelta(hours=1),
+        parent_job_id="job-0",
+        dedupe=True,
+        deduplicated_count=3,
     )
     await store.create_job(job)
     await store.create_job(make_job("job-2"))

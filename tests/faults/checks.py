@@ -126,7 +126,11 @@ def check_run(
         kill = 1 if key in allow.repeatable else 0
         assert billed[key] <= timed_out[key] + kill, (row, billed[key])
 
-    _check_attempts(keys, billed, attempts, counters, allow)
+    # A prompt whose every call timed out may never have been read by the provider: on a
+    # loaded machine the simulator (holding hundreds of hung calls) can take longer than
+    # the 2 s timeout to read a request. Every other prompt must have reached it.
+    unread = {keys[r["prompt_id"]] for r in finished.errors if r["timeouts"] == r["attempts"]}
+    _check_attempts(keys, billed, attempts, counters, allow, unread)
     return Summary(
         prompts=len(prompts),
         completed=status["completed_count"],
@@ -155,6 +159,7 @@ def _check_attempts(
     attempts: Counter[str],
     counters: dict[str, int],
     allow: Allowance,
+    unread: set[str],
 ) -> None:
     """Attempts per prompt against ``1 + max_retries`` (+ a kill repeat) + its 429s."""
     if not allow.rate_limited:
@@ -163,7 +168,7 @@ def _check_attempts(
         assert counters["errors"] == 0, "transient faults the run did not plan for"
     excess = 0
     for key in keys.values():
-        assert attempts[key] >= 1, "a prompt never reached the provider"
+        assert attempts[key] >= 1 or key in unread, "a prompt never reached the provider"
         allowed = 1 + allow.max_retries + (1 if key in allow.repeatable else 0)
         if not allow.rate_limited:
             assert attempts[key] <= allowed, f"prompt {key}: {attempts[key]} calls"

@@ -9,6 +9,8 @@ job's status as a client sees it:
   ``replay_events`` also replays the upload URL while the first ingest runs (refused:
   uploads are create-only);
 - ``restart_in_ingest``: SIGTERM while the file is still being ingested, start again;
+- ``end_storm``: the 429 storm, on since the simulator's reset, is lifted once the
+  provider has refused the fault's ``STORM_REFUSALS`` and ``STORM_SECONDS`` have passed;
 - ``kill_mid_call``: once 40% of the prompts are done and calls are in flight at the
   simulator, SIGKILL the process group (no clean shutdown), start again. Calls in flight
   may then be made twice: the prompts the simulator had seen by then are recorded;
@@ -39,6 +41,7 @@ from tests.faults.scenarios import Fault
 from tests.faults.watch import (
     JobWatch,
     done,
+    end_storm,
     in_flight,
     sim_stats,
     wait_answered,
@@ -52,9 +55,14 @@ JOB_RPM = 120_000  # the job's ceiling: the controller starts there (it caps at 
 MAX_CONCURRENT = 250  # on runs with a kill: at most this many calls can be cut off
 FINISH_WITHIN = 600.0  # generous: the suite must pass on a loaded machine
 STOP_WITHIN = 120.0  # a SIGTERMed server waits for its calls in flight (each under its timeout)
-# 100/s admitted of the ~700/s sent; the storm starts with the simulator's clock (before
-# the ingest): 8 s leave a loaded machine's dispatch time to meet it.
+# 100/s admitted of the ~700/s sent, from the simulator's reset (before the ingest) until
+# the provider has refused the fault's STORM_REFUSALS calls, and at least STORM_SECONDS.
+# The storm run: enough 429s that, with max_retries=0, any one counted as a failure would
+# show (an idle machine draws them in about 3 s, a loaded one later: the storm waits).
+# All together: Anthropic's headers state the storm's limit, so the controller soon stops
+# drawing 429s, and the job must still be running for the kill at 40% that follows.
 STORM_RPM, STORM_SECONDS = 6000, 8.0
+STORM_REFUSALS = {"429-storm": 300, "all-together": 50}
 
 
 @dataclass
@@ -71,6 +79,9 @@ class _Running:
     upload_url: str = ""
     repeatable: frozenset[str] = frozenset()
     events: list[str] = field(default_factory=list)
+    lift: str = ""  # the limit that ends the 429 storm
+    refusals: int = 0  # the 429s the storm must draw before it is lifted
+    storm_from: float = 0.0  # monotonic time the storm began (the simulator's reset)
 
     def restart(self) -> None:
         """SIGTERM the server (it stops cleanly), then start a new one on the same data."""
@@ -96,9 +107,7 @@ def run_embedded(tmp: Path, fault: Fault, prompts: list[dict[str, str]]) -> Faul
     api_key = create_key(data, "faults")
     provider, model = fault.provider
     with (
-        simulator(
-            tmp, *fault.simulator_args(STORM_RPM, STORM_SECONDS, max(1.0, fault.latency))
-        ) as sim,
+        simulator(tmp, *fault.simulator_args(STORM_RPM, max(1.0, fault.latency))) as sim,
         httpx.Client(timeout=60) as client,
     ):
         env = _server_env(fault, sim.url)
@@ -110,12 +119,14 @@ def run_embedded(tmp: Path, fault: Fault, prompts: list[dict[str, str]]) -> Faul
             sim.url,
             jsonl(list(prompts)),
             len(prompts),
+            lift=fault.storm_lifted,
+            refusals=STORM_REFUSALS.get(fault.name, 0),
         )
         run.proc.start("/healthz")
         run.watch.api_url = run.proc.url
         try:
             client.post(f"{sim.url}/_sim/reset").raise_for_status()
-            started = time.monotonic()
+            started = run.storm_from = time.monotonic()
             job = init_job(
                 client,
                 run.proc.url,
@@ -192,6 +203,18 @@ def _restart_mid_dispatch(run: _Running) -> None:
     run.events.append(f"SIGTERM + restart at {done(status)}/{run.total} done")
 
 
+def _end_storm(run: _Running) -> None:
+    refused, lasted = end_storm(
+        run.watch.client,
+        run.sim_url,
+        run.lift,
+        refusals=run.refusals,
+        lasting=STORM_SECONDS,
+        since=run.storm_from,
+    )
+    run.events.append(f"429 storm lifted after {lasted:.1f} s and {refused} refusals")
+
+
 def _kill_mid_call(run: _Running) -> None:
     status = run.watch.wait_for("kill mid-call", lambda s: done(s) >= KILL_AT * run.total)
     calls = wait_in_flight(run.watch.client, run.sim_url)
@@ -226,6 +249,7 @@ _EVENTS: dict[str, Callable[[_Running], None]] = {
     "duplicate_all": _duplicate_all,
     "replay_events": _replay_events,
     "restart_in_ingest": _restart_in_ingest,
+    "end_storm": _end_storm,
     "restart_mid_dispatch": _restart_mid_dispatch,
     "kill_mid_call": _kill_mid_call,
     "sigterm_mid_call": _sigterm_mid_call,

@@ -1,6 +1,6 @@
 """One fault run on the Google path (see ``google_stack``): the same faults, Google's levers.
 
-The simulator restarts with the fault's options (its clock starts the storm schedule),
+The simulator restarts with the fault's options (a storm starts with it),
 the proxies are set, the job is created and its file PUT to the V4 signed URL; the
 finalize CloudEvent starts everything else. Events, triggered by the job's status:
 
@@ -18,6 +18,9 @@ finalize CloudEvent starts everything else. Events, triggered by the job's statu
   upload URL replayed once the ingest has read the file (see ``_replay_events``);
 - ``restart_in_ingest`` / ``restart_mid_dispatch``: all four functions stopped (SIGTERM)
   and started again, while the file is being fanned out / once 60% are done;
+- ``end_storm``: the 429 storm, on since the simulator started, lifted once the provider
+  has refused ``STORM_REFUSALS`` calls and ``STORM_SECONDS`` have passed (after a restart
+  during ingest, the calls meet it however long the restart took);
 - ``kill_mid_call``: once 40% are done and a call is in flight at the simulator, the
   worker function SIGKILLed and started again; Cloud Tasks retries its task, which is
   BUSY until the dead instance's lease ends;
@@ -45,18 +48,24 @@ from tests.e2e.jobs import Finished, download, init_job, jsonl, wait_final
 from tests.faults.checks import FaultRun, Summary, check_fault_run
 from tests.faults.google_stack import INPUT, PROXIED, GoogleStack
 from tests.faults.scenarios import GOOGLE_SIGTERM_LATENCY, Fault
-from tests.faults.watch import JobWatch, done, in_flight, sim_stats, wait_in_flight
+from tests.faults.watch import (
+    JobWatch,
+    done,
+    end_storm,
+    in_flight,
+    sim_stats,
+    wait_answered,
+    wait_in_flight,
+)
 
 KILL_AT = 0.4
 RESTART_AT = 0.6
 JOB_RPM = 120_000
 FINISH_WITHIN = 600.0  # generous: the suite must pass on a loaded machine
 CONTROL_TARGETS: list[str] = [TaskTarget.INGEST, TaskTarget.SLICE, TaskTarget.FINALIZE]
-STORM_RPM, STORM_SECONDS = 60, 8.0  # the emulator sends up to ~50/s, unthrottled
-# The storm runs on the simulator's clock from its start; restarting all four functions
-# during ingest takes longer than 8 s on a busy machine, so the first calls came after
-# the storm. A run that restarts keeps the storm up long enough to meet its calls.
-STORM_SECONDS_WITH_RESTART = 40.0
+# 1/s admitted; the emulator sends up to ~50/s, unthrottled. Lifted once the provider has
+# refused STORM_REFUSALS calls (a sixth of a 60-prompt job) and STORM_SECONDS have passed.
+STORM_RPM, STORM_SECONDS, STORM_REFUSALS = 60, 8.0, 10
 MAX_LATENCY = 0.05  # one call at a time per queue: keep the serial queues fast
 # The job's rpm gives its key several queues, each dispatched one task at a time by the
 # emulator: that many calls can be in flight, so a kill can cut off that many.
@@ -76,19 +85,21 @@ class _Running:
     upload_url: str = ""
     repeatable: frozenset[str] = frozenset()
     events: list[str] = field(default_factory=list)
+    lift: str = ""  # the limit that ends the 429 storm
+    storm_from: float = 0.0  # monotonic time the storm began (the simulator's start)
 
 
 def run_google(stack: GoogleStack, fault: Fault, prompts: list[dict[str, str]]) -> FaultRun:
     """Run ``prompts`` as one job on the Google path under ``fault``."""
     provider, model = fault.provider
-    restarts = any(event.startswith("restart_") for event in fault.events)
-    storm_seconds = STORM_SECONDS_WITH_RESTART if restarts else STORM_SECONDS
     latency = GOOGLE_SIGTERM_LATENCY if "sigterm_mid_call" in fault.events else MAX_LATENCY
-    stack.start_simulator(*fault.simulator_args(STORM_RPM, storm_seconds, latency))
+    stack.start_simulator(*fault.simulator_args(STORM_RPM, latency))
+    storm_from = time.monotonic()
     stack.no_faults()
     with httpx.Client(timeout=60) as client:
         watch = JobWatch(client, stack.api, stack.api_key, "")
         run = _Running(stack, watch, jsonl(list(prompts)), len(prompts))
+        run.lift, run.storm_from = fault.storm_lifted, storm_from
         _set_proxies(run, fault.events)
         started = time.monotonic()
         job = init_job(
@@ -199,14 +210,26 @@ def _restart_mid_dispatch(run: _Running) -> None:
     run.events.append(f"all functions SIGTERM + restart at {done(status)}/{run.total} done")
 
 
+def _end_storm(run: _Running) -> None:
+    refused, lasted = end_storm(
+        run.watch.client,
+        run.stack.sim_url,
+        run.lift,
+        refusals=STORM_REFUSALS,
+        lasting=STORM_SECONDS,
+        since=run.storm_from,
+    )
+    run.events.append(f"429 storm lifted after {lasted:.1f} s and {refused} refusals")
+
+
 def _kill_mid_call(run: _Running) -> None:
     status = run.watch.wait_for("kill mid-call", lambda s: done(s) >= KILL_AT * run.total)
     client, sim_url = run.watch.client, run.stack.sim_url
     calls = wait_in_flight(client, sim_url)
     run.stack.kill_function("worker")
     assert calls > 0, "no call was in flight: the kill would not be mid-call"
-    time.sleep(1.0)  # the simulator finishes (and bills) the call the kill cut off
-    run.repeatable = frozenset(sim_stats(client, sim_url)["attempts_per_prompt"])
+    # The simulator finishes (and bills) the call the kill cut off.
+    run.repeatable = frozenset(wait_answered(client, sim_url)["attempts_per_prompt"])
     run.stack.start_function("worker")
     run.events.append(
         f"worker SIGKILL at {done(status)}/{run.total} done, {calls} in flight, restarted"
@@ -230,6 +253,7 @@ def _sigterm_mid_call(run: _Running) -> None:
 _EVENTS: dict[str, Callable[[_Running], None]] = {
     "replay_events": _replay_events,
     "restart_in_ingest": _restart_in_ingest,
+    "end_storm": _end_storm,
     "restart_mid_dispatch": _restart_mid_dispatch,
     "kill_mid_call": _kill_mid_call,
     "sigterm_mid_call": _sigterm_mid_call,

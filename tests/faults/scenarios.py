@@ -6,11 +6,13 @@ uses, its ``max_retries``, and which kinds of calls the checks must allow
 event) is the runtime's part: ``embedded_run`` and ``google_run``.
 
 The simulator always runs with limits far above any rate a run reaches, zero latency
-unless the fault needs calls in flight, and a fixed seed. The 429 storm is a window at
-the start of the simulator's clock (which starts with the job): for its length the
-provider admits ``storm_rpm`` requests a minute, far fewer than the runtime sends. The
-embedded runtime sends ~700/s, the Cloud Tasks emulator ~50/s, one at a time: each
-runtime gives its own rate and length.
+unless the fault needs calls in flight, and a fixed seed. The 429 storm starts with the
+simulator's clock (which starts with the job): the provider admits ``storm_rpm`` requests
+a minute, far fewer than the runtime sends, until the run's ``end_storm`` event lifts it
+once the provider has refused enough calls and the storm has lasted long enough (an
+event, not a time: a loaded machine dispatches late and slowly). The embedded runtime
+sends ~700/s, the Cloud Tasks emulator ~50/s, one at a time: each runtime gives its own
+rate and numbers.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ OPENAI = ("openai", "gpt-4o-mini")
 ANTHROPIC = ("anthropic", "claude-3-5-haiku-20241022")  # the one provider that answers 529
 
 _HUGE = "1000000000"
+_UNLIMITED_RPM = 1_000_000
 BASE_SIMULATOR: tuple[str, ...] = (
     "--seed",
     "6",
     "--rpm",
-    "1000000",
+    str(_UNLIMITED_RPM),
     "--tpm",
     _HUGE,
     "--limit",
@@ -63,7 +66,6 @@ class Fault:
     provider: tuple[str, str] = OPENAI
     simulator: tuple[str, ...] = ()  # fault options added to BASE_SIMULATOR
     latency: float = 0.0  # median provider latency (s): calls in flight for a kill
-    storm: bool = False  # a 429 storm from the start of the job
     max_retries: int = 3
     transient: bool = False  # prompts may end as retries_exhausted
     rate_limited: bool = False  # 429s expected
@@ -75,21 +77,23 @@ class Fault:
     provider_timeout: float = 30.0
     events: tuple[str, ...] = field(default=())  # what the runtime does to its processes
 
-    def simulator_args(
-        self, storm_rpm: int, storm_seconds: float, max_latency: float = 1.0
-    ) -> tuple[str, ...]:
-        """Every simulator option of the run: the storm, the latency (capped)."""
+    @property
+    def storm(self) -> bool:
+        """A 429 storm from the start of the job, until the ``end_storm`` event."""
+        return "end_storm" in self.events
+
+    @property
+    def storm_lifted(self) -> str:
+        """The limit that ends the storm (``POST /_sim/limits``): the base simulator's."""
+        return f"{self.provider[0]}:rpm={_UNLIMITED_RPM}"
+
+    def simulator_args(self, storm_rpm: int, max_latency: float = 1.0) -> tuple[str, ...]:
+        """Every simulator option of the run: the storm's start, the latency (capped)."""
         args = BASE_SIMULATOR + self.simulator
         latency = min(self.latency, max_latency)
         args += ("--latency", f"{latency:g}", "--latency-sigma", "0.2")
         if self.storm:
-            provider = self.provider[0]
-            args += (
-                "--limit-change",
-                f"0:{provider}:rpm={storm_rpm}",
-                "--limit-change",
-                f"{storm_seconds:g}:{provider}:rpm=1000000",
-            )
+            args += ("--limit-change", f"0:{self.provider[0]}:rpm={storm_rpm}")
         return args
 
 
@@ -122,11 +126,11 @@ TRANSIENT = Fault(
 RATE_LIMIT_STORM = Fault(
     "429-storm",
     "a 429 storm: from the start of the job the provider admits a fraction of what is sent "
-    "(embedded: 100/s for 8 s; Google: 1/s for 8 s); max_retries=0, so a 429 counted as "
-    "a failure would fail the prompt",
-    storm=True,
+    "(embedded: 100/s until it has refused 300 calls and 8 s have passed; Google: 1/s, "
+    "10 calls, 8 s); max_retries=0, so a 429 counted as a failure would fail the prompt",
     max_retries=0,
     rate_limited=True,
+    events=("end_storm",),
 )
 RESTARTED = Fault(
     "restarted",
@@ -148,12 +152,11 @@ ALL_TOGETHER = Fault(
     provider=ANTHROPIC,
     simulator=transient_faults(),
     latency=0.05,
-    storm=True,
     transient=True,
     rate_limited=True,
     killed=True,
     provider_timeout=3.0,
-    events=("duplicate_all", "replay_events", "restart_in_ingest", "kill_mid_call"),
+    events=("duplicate_all", "replay_events", "restart_in_ingest", "end_storm", "kill_mid_call"),
 )
 
 SIGTERM_MID_CALL = Fault(

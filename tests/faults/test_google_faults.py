@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.faults.checks import fault_prompts
-from tests.faults.google_run import KEY_QUEUES, check_google, run_google
+from tests.faults.google_run import KEY_QUEUES, STORM_REFUSALS, check_google, run_google
 from tests.faults.google_stack import GoogleStack, google_stack
 from tests.faults.report import record
 from tests.faults.scenarios import ALL_TOGETHER, HANGING, SIGTERM_MID_CALL, SINGLE_FAULTS, Fault
@@ -47,7 +47,7 @@ def test_nothing_lost_nothing_twice(stack: GoogleStack, fault: Fault) -> None:
     if fault.transient:
         assert run.stats[fault.provider[0]]["errors"] > 0, "no transient fault was injected"
     if fault.rate_limited:
-        assert run.stats[fault.provider[0]]["rate_limited"] > 0, "no 429 was answered"
+        assert run.stats[fault.provider[0]]["rate_limited"] >= STORM_REFUSALS, "no 429 storm"
     if fault.killed:
         assert summary.repeated <= KEY_QUEUES
     if fault is SIGTERM_MID_CALL:

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 POLL = 0.2  # seconds between status calls (the API allows 600 a minute per key)
+IN_FLIGHT_POLL = 0.02  # seconds between looks for calls in flight (each lasts >= 0.2 s)
 
 Status = dict[str, Any]
 
@@ -76,6 +77,9 @@ def wait_in_flight(
         calls = in_flight(sim_stats(client, sim_url))
         if calls >= at_least:
             return calls
+        # A short pause: the stats carry every prompt's counts (~1 MB at 10,000 prompts),
+        # and polling them back to back takes the CPU the run under test needs.
+        time.sleep(IN_FLIGHT_POLL)
     return 0
 
 
@@ -87,3 +91,32 @@ def wait_answered(client: httpx.Client, sim_url: str, within: float = 60.0) -> d
         time.sleep(POLL)
         stats = sim_stats(client, sim_url)
     return stats
+
+
+def end_storm(
+    client: httpx.Client,
+    sim_url: str,
+    lift: str,
+    *,
+    refusals: int,
+    lasting: float,
+    since: float,
+    within: float = 300.0,
+) -> tuple[int, float]:
+    """Lift a 429 storm (``POST /_sim/limits`` with ``lift``) once the provider has refused
+    ``refusals`` calls and ``lasting`` seconds have passed ``since`` (monotonic) it began.
+
+    Returns the refusals and the seconds the storm lasted; fails if the provider has not
+    refused that many within ``within`` seconds (the storm never met the runtime's calls).
+    """
+    provider = lift.partition(":")[0]
+    deadline = since + within
+    refused = int(sim_stats(client, sim_url)[provider]["rate_limited"])
+    while refused < refusals or time.monotonic() - since < lasting:
+        assert time.monotonic() < deadline, (
+            f"the provider refused {refused} calls in {within:g} s of storm, not {refusals}"
+        )
+        time.sleep(POLL)
+        refused = int(sim_stats(client, sim_url)[provider]["rate_limited"])
+    client.post(f"{sim_url}/_sim/limits", json={"limit": lift}).raise_for_status()
+    return refused, time.monotonic() - since

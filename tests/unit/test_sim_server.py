@@ -472,3 +472,28 @@ async def test_stats_count_calls_per_prompt_and_reset_clears_them() -> None:
     assert after["openai"]["requests"] == 0
     assert after["calls_per_prompt"] == {}
     assert again.status_code == 200  # buckets are full again
+
+
+async def test_a_limit_changed_now_holds_until_changed_back() -> None:
+    """``POST /_sim/limits``: a storm that lasts until the caller has seen enough of it."""
+    config = quiet(limits={"openai": LimitSpec(rpm=1_000, tpm=10_000_000, burst_seconds=1)})
+    async with serve(config) as client:
+        storm = await client.post("/_sim/limits", json={"limit": "openai:rpm=60"})
+        during = [
+            (await client.post(OPENAI, headers=OPENAI_AUTH, json=chat(f"s{i}"))).status_code
+            for i in range(3)
+        ]
+        lifted = await client.post("/_sim/limits", json={"limit": "openai:rpm=600000"})
+        after = await client.post(OPENAI, headers=OPENAI_AUTH, json=chat("after"))
+        wrong = [
+            await client.post("/_sim/limits", json=body)
+            for body in ({"limit": "nobody:rpm=1"}, {"limit": "openai:rpm=x"}, {"rpm": 1}, [])
+        ]
+    assert storm.status_code == 200
+    assert storm.json()["openai"]["spec"]["rpm"] == 60
+    assert storm.json()["openai"]["spec"]["tpm"] == 10_000_000  # other fields kept
+    assert during == [200, 429, 429]  # a one-second burst of 60 RPM is one request
+    assert lifted.json()["openai"]["spec"]["rpm"] == 600_000
+    assert after.status_code == 200
+    assert [w.status_code for w in wrong] == [400] * 4
+    assert {w.json()["error"]["code"] for w in wrong} == {"invalid_limit"}

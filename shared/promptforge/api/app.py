@@ -22,10 +22,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from promptforge.api.bodies import path_job_id, read_body
 from promptforge.api.openapi import openapi_document
 from promptforge.api.operations import Call, Operation
 from promptforge.api.ratelimit import DEFAULT_LIMITS, RateLimiter
-from promptforge.api.routes import API_OPERATIONS, path_job_id, read_body
+from promptforge.api.routes import API_OPERATIONS
 from promptforge.core.auth import authenticate_key
 from promptforge.core.deps import Deps
 from promptforge.errors import ApiError, TooManyRequests, insufficient_storage, storage_full

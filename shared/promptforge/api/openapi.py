@@ -16,9 +16,10 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from promptforge.api.bodies import MAX_JOB_ID_CHARS
 from promptforge.api.operations import Failure, Operation
 from promptforge.api.ratelimit import DEFAULT_LIMITS
-from promptforge.api.routes import API_OPERATIONS, MAX_JOB_ID_CHARS
+from promptforge.api.routes import API_OPERATIONS
 from promptforge.api.schemas import ErrorBody, Health
 from promptforge.core.idempotency import MAX_IDEMPOTENCY_KEY_CHARS
 

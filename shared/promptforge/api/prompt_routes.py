@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from promptforge.api.bodies import read_body
 from promptforge.api.operations import Call, Failure, Operation, parse_query
 from promptforge.errors import BadRequest
 from promptforge.prompts import registry
@@ -84,8 +85,6 @@ def _param(request: Request, name: str) -> str:
 
 
 async def _body(call: Call) -> bytes:
-    from promptforge.api.routes import read_body
-
     return await read_body(call.request, MAX_BODY_BYTES, "shorten the template or schema")
 
 

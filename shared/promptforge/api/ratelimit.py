@@ -118,6 +118,7 @@ RESULTS = "GET /v1/jobs/{job_id}/results"
 LIST = "GET /v1/jobs"
 CANCEL = "POST /v1/jobs/{job_id}/cancel"
 VALIDATE = "POST /v1/jobs/validate"
+RETRY = "POST /v1/jobs/{job_id}/retry"
 
 DEFAULT_LIMITS: Mapping[str, Limit] = {
     INIT: Limit(per_minute=60, burst=30),
@@ -126,6 +127,7 @@ DEFAULT_LIMITS: Mapping[str, Limit] = {
     LIST: Limit(per_minute=600, burst=100),
     CANCEL: Limit(per_minute=60, burst=30),
     VALIDATE: Limit(per_minute=60, burst=10),
+    RETRY: Limit(per_minute=60, burst=10),  # creates a job and reads its parent's input
     # The prompt registry: writes like init, reads like listing.
     "POST /v1/prompts": Limit(per_minute=60, burst=30),
     "POST /v1/prompt_versions/{version_id}/tags": Limit(per_minute=60, burst=30),

@@ -7,30 +7,35 @@ were checked (``api.app``), and only then reads its body or looks a job up.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TypeVar
 
 from pydantic import BaseModel
-from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from promptforge.api import blob_routes
 from promptforge.api import prompt_routes as prompts
+from promptforge.api.bodies import limited_stream, path_job_id, read_body, require_json
 from promptforge.api.operations import Call, Failure, Operation, parse_query, render
 from promptforge.api.schemas import (
-    BlobStored,
     InitResponse,
     JobList,
     JobResults,
     JobStatusBody,
     ListQuery,
     ResultsQuery,
-    SignedUrlQuery,
+    RetryCreated,
     ValidateQuery,
 )
 from promptforge.core.idempotency import check_idempotency_key
 from promptforge.core.jsonl import validate_line
 from promptforge.core.manage import cancel_job, list_jobs, stream_outcomes
-from promptforge.core.requests import MAX_INIT_BODY_BYTES, InitRequest, parse_init_request
+from promptforge.core.requests import (
+    MAX_INIT_BODY_BYTES,
+    InitRequest,
+    parse_init_request,
+    parse_small_body,
+)
+from promptforge.core.retry import MAX_RETRY_BODY_BYTES, RetryRequest, retry_job
 from promptforge.core.service import (
     get_owned_job,
     init_job,
@@ -38,70 +43,11 @@ from promptforge.core.service import (
     job_status,
 )
 from promptforge.core.validate import ValidationReport, Validator, validate_stream
-from promptforge.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from promptforge.formats import anthropic_batch, openai_batch
 from promptforge.prompts.jobs import LineValidator, version_reader
 
 _Q = TypeVar("_Q", bound=BaseModel)
-NDJSON = "application/x-ndjson"
-MAX_JOB_ID_CHARS = 45
-"""The longest UUID spelling ``uuid.UUID`` accepts: ``urn:uuid:`` and 36 characters."""
-
-
-def path_job_id(request: Request) -> str:
-    """The ``{job_id}`` of the path, refusing what no UUID spelling can be.
-
-    ``uuid.UUID`` reads any Unicode digit (32 Arabic-Indic ones make a UUID to it): only ASCII
-    of UUID length goes on to the core, so a job has exactly the spellings its hex allows.
-    """
-    job_id: str = request.path_params["job_id"]
-    if not job_id.isascii() or len(job_id) > MAX_JOB_ID_CHARS:
-        raise BadRequest("invalid_job_id", "job_id must be the UUID that /v1/jobs/init returned")
-    return job_id
-
-
-async def read_body(request: Request, limit: int, hint: str) -> bytes:
-    """The request body, refusing more than ``limit`` bytes without reading it all."""
-    chunks = bytearray()
-    async for chunk in limited_stream(request, limit, hint):
-        chunks += chunk
-    return bytes(chunks)
-
-
-async def limited_stream(request: Request, limit: int, hint: str) -> AsyncIterator[bytes]:
-    """The body's chunks as they arrive, with a 413 once more than ``limit`` bytes came."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit, hint)
-    seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit:
-            raise _too_large(limit, hint)
-        yield chunk
-
-
-def _too_large(limit: int, hint: str) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        "body_too_large",
-        f"request body is larger than {limit:,} bytes; {hint}",
-        details={"max_body_bytes": limit},
-    )
-
-
-def require_json(request: Request) -> None:
-    """Refuse a body labelled as anything but JSON (415); a body with no label is read as JSON."""
-    label = request.headers.get("content-type")
-    if label is None:
-        return
-    media_type = label.split(";", 1)[0].strip().lower()
-    if media_type == "application/json" or media_type.endswith("+json"):
-        return
-    raise UnsupportedMediaType(
-        "unsupported_media_type",
-        f"the body is labelled {label!r}; send the job's settings as JSON with "
-        "'Content-Type: application/json'",
-    )
+NDJSON = blob_routes.NDJSON
 
 
 async def _init(call: Call) -> Response:
@@ -139,15 +85,26 @@ async def _cancel(call: Call) -> Response:
     return render(JobStatusBody, cancelled, 202)
 
 
+async def _retry(call: Call) -> Response:
+    require_json(call.request)
+    hint = "send only {codes, max_retries}"
+    body = await read_body(call.request, MAX_RETRY_BODY_BYTES, hint)
+    request = parse_small_body(RetryRequest, body)
+    created = await retry_job(call.deps, call.tenant, path_job_id(call.request), request)
+    return render(RetryCreated, created, 202)
+
+
 async def _validate(call: Call) -> Response:
     query = parse_query(ValidateQuery, call.request)
     config = call.deps.config
     hint = "split it into several jobs"
     provider, model = query.provider, query.model
     validate: LineValidator = validate_line
+    max_tokens, system = query.max_tokens, None
     if query.prompt_version_id is not None:
         target, validate = await version_reader(call.deps, call.tenant, query.prompt_version_id)
         provider, model = target.provider, target.model
+        max_tokens, system = max_tokens or target.params.max_tokens, target.params.system
     assert provider is not None and model is not None
     chunks = limited_stream(call.request, config.max_upload_bytes, hint)
     validator = Validator(
@@ -156,6 +113,8 @@ async def _validate(call: Call) -> Response:
         model,
         max_line_bytes=config.max_line_bytes,
         validate=validate,
+        max_tokens=max_tokens,
+        system=system,
     )
     return render(ValidationReport, await validate_stream(chunks, validator))
 
@@ -185,17 +144,6 @@ _LINKS = {
         "description": "Cancel the job.",
     },
 }
-_SIGNED_URL_CODES = (
-    "missing_signature",
-    "malformed_signature",
-    "signature_mismatch",
-    "method_not_allowed",
-    "url_expired",
-    "content_type_mismatch",
-)
-_BLOB_NAME_CODES = ("invalid_bucket_name", "invalid_object_name", "invalid_content_length")
-_BLOB_PATH = "/blobs/{bucket}/{name}"
-
 API_OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "POST",
@@ -339,54 +287,45 @@ API_OPERATIONS: tuple[Operation, ...] = (
         ),
     ),
     Operation(
-        "PUT",
-        _BLOB_PATH,
-        "uploadBlob",
-        "Upload the job's JSONL file to its signed upload_url (embedded runtime)",
-        None,
-        BlobStored,
-        description="Use the upload_url from /v1/jobs/init exactly as given; no API key. On "
-        "the Google runtime the upload_url is a Cloud Storage V4 signed URL instead.",
-        raw_body="application/octet-stream",
-        query=SignedUrlQuery,
-        authenticated=False,
+        "POST",
+        "/v1/jobs/{job_id}/retry",
+        "retryJob",
+        "Re-run an ended job's failures as a new job, from its stored lines (no re-upload)",
+        _retry,
+        RetryCreated,
+        status=202,
+        body=RetryRequest,
+        body_optional=True,
+        description="The new job runs exactly the prompts whose error has one of the codes "
+        "(default: every error a retry could fix), with the parent's settings and "
+        "parent_job_id; input errors (invalid_json, duplicate_prompt_id, ...) are never "
+        "re-run. Nothing to re-run is a 409 (the job's state is what stands in the way).",
         failures=(
-            Failure(400, "Bad bucket or object name, or Content-Length.", _BLOB_NAME_CODES),
-            Failure(403, "The signed URL was refused.", _SIGNED_URL_CODES),
+            *_JOB_PATH_FAILURES,
             Failure(
-                404,
-                "Not a blob URL (an object name with a line break matches no route).",
-                ("not_found",),
+                400,
+                "Malformed body, an unknown field, a code naming an input error, or a code "
+                "neither known nor on any of the job's errors.",
+                (
+                    "malformed_json",
+                    "unknown_field",
+                    "invalid_field",
+                    "code_not_retryable",
+                    "unknown_error_code",
+                ),
             ),
-            Failure(405, "Blob URLs accept GET, HEAD and PUT only.", ("method_not_allowed",)),
             Failure(
                 409,
-                "The file was already uploaded (an upload URL works once), or the object "
-                "name is taken by a folder.",
-                ("upload_exists", "object_name_conflict"),
+                "The job has not ended, none of its prompts failed with the codes, or its "
+                "input file is no longer stored.",
+                ("job_not_finished", "nothing_to_retry", "input_gone"),
             ),
-            Failure(413, "Larger than the upload limit.", ("upload_too_large",)),
+            Failure(413, "Body larger than 8 KiB.", ("body_too_large",)),
+            Failure(415, "A body labelled as anything but JSON.", ("unsupported_media_type",)),
         ),
+        links={"status": _LINKS["status"]},
     ),
-    Operation(
-        "GET",
-        _BLOB_PATH,
-        "downloadBlob",
-        "Download a result file from its signed URL (embedded runtime)",
-        None,
-        None,
-        query=SignedUrlQuery,
-        streams=NDJSON,
-        authenticated=False,
-        failures=(
-            Failure(400, "Bad bucket or object name.", _BLOB_NAME_CODES),
-            Failure(403, "The signed URL was refused.", _SIGNED_URL_CODES),
-            Failure(
-                404, "No such object, or not a blob URL at all.", ("object_not_found", "not_found")
-            ),
-            Failure(405, "Blob URLs accept GET, HEAD and PUT only.", ("method_not_allowed",)),
-        ),
-    ),
+    *blob_routes.OPERATIONS,  # signed blob URLs (embedded runtime): api/blob_routes.py
     prompts.CREATE_PROMPT,
     prompts.LIST_PROMPTS,
     prompts.LIST_VERSIONS,

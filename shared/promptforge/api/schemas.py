@@ -97,6 +97,35 @@ class JobStatusBody(_Body):
     cancel_requested_at: DateTime | None = Field(
         json_schema_extra=_TIME, description="When a cancel was asked, if one was."
     )
+    # The cost cap (core.spend): all null for a job without max_cost_usd.
+    max_cost_usd: float | None = Field(None, description="The cap given at init.")
+    spent_usd: float | None = Field(
+        None, description="What the answers so far cost at list prices (capped jobs)."
+    )
+    reserved_usd: float | None = Field(
+        None, description="The worst case of the calls in flight, held against the cap."
+    )
+    stopped_reason: Literal["budget"] | None = Field(
+        None, description='"budget" once the cap stopped the job from sending more prompts.'
+    )
+    # Rerun the failures, pay once for duplicates (core/retry.py, core/dedupe.py).
+    parent_job_id: str | None = Field(
+        None, description="The job whose failures this job re-runs (POST /v1/jobs/{id}/retry)."
+    )
+    dedupe: bool = Field(False, description="Identical requests are called once (init dedupe).")
+    deduplicated_count: int = Field(
+        0, description="Prompts answered with a copy of an identical request's answer."
+    )
+
+
+class RetryCreated(_Body):
+    """The job created to re-run an ended job's failures (``POST /v1/jobs/{job_id}/retry``)."""
+
+    job_id: str = Field(json_schema_extra=_UUID, description="The new job: poll its status.")
+    parent_job_id: str = Field(json_schema_extra=_UUID, description="The job retried.")
+    status: JobStatus
+    retried_count: int = Field(description="Prompts the new job runs again.")
+    codes: dict[str, int] = Field(description="How many of them failed with each code.")
 
 
 class JobList(_Body):
@@ -188,6 +217,13 @@ class ValidateQuery(BaseModel):
         max_length=200,
         description="Instead of provider and model: the prompt version the rows are for "
         "(rows {prompt_id, variables}; a row missing a variable is reported).",
+    )
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="The max_tokens the job would run with, for the estimate's worst case "
+        "(default: the model's output cap; a prompt version's own if it sets one).",
     )
 
     @model_validator(mode="after")

@@ -34,6 +34,13 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     _report_options(pipeline)
 
+    estimate = benchmarks.add_parser(
+        "estimate", help="validate's price bracket vs. the simulator's actual cost; the cap"
+    )
+    estimate.add_argument("--prompts", type=int, default=3000, help="example prompts (≤ 3,000)")
+    estimate.add_argument("--max-tokens", type=int, default=256, help="the jobs' max_tokens")
+    _report_options(estimate)
+
     ingest = benchmarks.add_parser(
         "ingest", help="ingest speed and peak memory for a large JSONL upload"
     )
@@ -128,6 +135,23 @@ async def cmd_bench_pipeline(args: argparse.Namespace) -> int:
     met = figures.prompts_per_second >= THROUGHPUT_AIM
     _print(f"aim ≥ {THROUGHPUT_AIM:,} prompts/s: {'met' if met else 'not met'} on this machine")
     return 0 if figures.exactly_once else 1
+
+
+async def cmd_bench_estimate(args: argparse.Namespace) -> int:
+    """Run the estimate bench, print it, update the report."""
+    from promptforge.bench.estimate import report_section, run_estimate_bench
+    from promptforge.logs import configure_logging
+
+    if not 1 <= args.prompts <= 3000 or args.max_tokens < 1:
+        _print("[red]--prompts must be 1 to 3,000 and --max-tokens at least 1[/red]")
+        return 2
+    configure_logging("WARNING")
+    figures = await run_estimate_bench(args.prompts, args.max_tokens)
+    section = report_section(figures)
+    _print(section)
+    if not args.no_report:
+        _write(args.report, "estimate", section)
+    return 0 if figures.bracketed else 1
 
 
 async def cmd_bench_ingest(args: argparse.Namespace) -> int:

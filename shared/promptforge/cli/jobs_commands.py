@@ -1,4 +1,4 @@
-"""``promptforge jobs list|status|cancel|validate|results``: manage jobs from a terminal.
+"""``promptforge jobs list|status|cancel|retry|validate|results``: manage jobs from a terminal.
 
 Every command prints a human summary, or the API's JSON with ``--json`` (for scripts:
 ``promptforge jobs list --json | jq -r '.data[].job_id'``). Exit codes: 0 done, 1 the API
@@ -37,6 +37,10 @@ _EXAMPLES = {
     "cancel": """examples:
   promptforge jobs cancel 3f0c...            stop dispatching; calls in flight finish
   promptforge jobs cancel 3f0c... --json     the job's status after the request""",
+    "retry": """examples:
+  promptforge jobs retry 3f0c...                     re-run every failure a retry could fix
+  promptforge jobs retry 3f0c... --code timeout      only the prompts that timed out
+  promptforge jobs retry 3f0c... --max-retries 5     the new job retries more""",
     "validate": """examples:
   promptforge jobs validate prompts.jsonl --provider openai --model gpt-4o-mini
   promptforge jobs validate prompts.jsonl --provider anthropic \\
@@ -96,7 +100,7 @@ def add_jobs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``jobs`` group and its commands to the top-level subcommands."""
     jobs = sub.add_parser(
         "jobs",
-        help="list, inspect, cancel, validate jobs and read their results",
+        help="list, inspect, cancel, retry, validate jobs and read their results",
         description="Manage jobs. Every command takes --json for the API's own JSON.",
     )
     commands = jobs.add_subparsers(dest="jobs_command", required=True)
@@ -122,10 +126,26 @@ def add_jobs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     command("cancel", "stop a job: nothing more is sent, calls in flight finish").add_argument(
         "job_id", help="the job to cancel"
     )
+    retry = command("retry", "re-run an ended job's failed prompts as a new job (no re-upload)")
+    retry.add_argument("job_id", help="the ended job whose failures to re-run")
+    retry.add_argument(
+        "--code",
+        dest="codes",
+        action="append",
+        help="re-run the prompts that failed with this code (repeatable; default: every "
+        "error a retry could fix)",
+    )
+    retry.add_argument("--max-retries", type=int, help="the new job's max_retries")
     validate = command("validate", "check a JSONL file for a provider and model; runs nothing")
     validate.add_argument("file", type=Path, help="the JSONL file (one prompt per line)")
     validate.add_argument("--provider", required=True, help="openai, anthropic, gemini, ...")
     validate.add_argument("--model", required=True, help="a model of that provider")
+    validate.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="the job's max_tokens, for the estimate's worst case (default: the model's cap)",
+    )
     results = command("results", "download an ended job's files, or stream its lines")
     results.add_argument("job_id", help="the job whose results to fetch")
     results.add_argument(
@@ -183,11 +203,31 @@ async def cmd_jobs_cancel(args: argparse.Namespace) -> int:
     return await with_client(args, run)
 
 
+async def cmd_jobs_retry(args: argparse.Namespace) -> int:
+    """Create the job that re-runs an ended job's failures."""
+
+    async def run(client: PromptForgeClient) -> int:
+        created = await client.retry(args.job_id, args.codes, args.max_retries)
+        if args.json:
+            return _print_json(created)
+        codes = ", ".join(f"{code} ({count})" for code, count in created["codes"].items())
+        console.print(
+            f"job {created['job_id']} re-runs {created['retried_count']} prompt(s) of "
+            f"{created['parent_job_id']}: {codes}"
+        )
+        print(created["job_id"])
+        return 0
+
+    return await with_client(args, run)
+
+
 async def cmd_jobs_validate(args: argparse.Namespace) -> int:
     """Validate a file; exit 1 when it has problems."""
 
     async def run(client: PromptForgeClient) -> int:
-        report = await client.validate(args.file, args.provider, args.model)
+        report = await client.validate(
+            args.file, args.provider, args.model, max_tokens=args.max_tokens
+        )
         if args.json:
             _print_json(report)
         else:
@@ -197,9 +237,21 @@ async def cmd_jobs_validate(args: argparse.Namespace) -> int:
             count = report.get("error_count", len(report["errors"]))
             verdict = "valid" if report["valid"] else f"{count} problem(s)"
             console.print(f"{report['prompt_count']} valid prompt(s); {verdict}")
+            _print_estimate(report.get("estimate"))
         return 0 if report["valid"] else 1
 
     return await with_client(args, run)
+
+
+def _print_estimate(estimate: dict[str, Any] | None) -> None:
+    """One line: the file's price bracket and its token counts (approximate)."""
+    if not estimate:
+        return
+    console.print(
+        f"estimate: {estimate['usd_low']:.4f} to {estimate['usd_high']:.4f} USD "
+        f"({estimate['input_tokens']:,} input tokens, approximate; at most "
+        f"{estimate['output_tokens_max']:,} output tokens)"
+    )
 
 
 async def cmd_jobs_results(args: argparse.Namespace) -> int:
@@ -248,6 +300,8 @@ def _print_status(status: dict[str, Any]) -> int:
     for field in (
         "job_id", "status", "name", "prompt_count", "completed_count", "failed_count",
         "created_at", "completed_at", "cancel_requested_at", "estimated_cost_usd",
+        "max_cost_usd", "spent_usd", "reserved_usd", "stopped_reason",
+        "parent_job_id", "deduplicated_count",
     ):  # fmt: skip
         if status.get(field) is not None:
             print(f"{field}: {status[field]}")

@@ -7,7 +7,7 @@ saying what to fix. Polling and backoff belong to the caller (the CLI's ``submit
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,6 +24,7 @@ from promptforge.client._errors import (
     PROMPT_HINTS,
     RESULTS_HINTS,
     RETRY,
+    RETRY_HINTS,
     UPLOAD_HINTS,
     ClientError,
     job_segment,
@@ -153,16 +154,38 @@ class PromptForgeClient:
         await raise_for_status(response, context={**JOB_HINTS, **CANCEL_HINTS})
         return json_object(response, url, required=("job_id", "status"))
 
-    async def validate(self, path: Path, provider: str, model: str) -> dict[str, Any]:
-        """``POST /v1/jobs/validate``: ``{valid, prompt_count, errors}`` for the file at
-        ``path`` (streamed), creating nothing."""
+    async def retry(
+        self, job_id: str, codes: Sequence[str] | None = None, max_retries: int | None = None
+    ) -> dict[str, Any]:
+        """``POST /v1/jobs/{job_id}/retry``: a new job over the ended job's failed prompts
+        (``codes``, default every error a retry could fix); ``{job_id, parent_job_id,
+        retried_count, codes}``."""
+        body: dict[str, Any] = {}
+        if codes is not None:
+            body["codes"] = list(codes)
+        if max_retries is not None:
+            body["max_retries"] = max_retries
+        url = f"{self.base_url}/v1/jobs/{job_segment(job_id)}/retry"
+        response = await self._send("POST", url, json=body, headers=self._auth())
+        await raise_for_status(response, context={**JOB_HINTS, **RETRY_HINTS})
+        return json_object(response, url, required=("job_id", "parent_job_id", "retried_count"))
+
+    async def validate(
+        self, path: Path, provider: str, model: str, *, max_tokens: int | None = None
+    ) -> dict[str, Any]:
+        """``POST /v1/jobs/validate``: ``{valid, prompt_count, errors, estimate}`` for the file
+        at ``path`` (streamed), creating nothing; ``max_tokens`` as the job would set it."""
         size = (await anyio.Path(path).stat()).st_size
         headers = {**self._auth(), "Content-Type": "application/x-ndjson"}
         url = f"{self.base_url}/v1/jobs/validate"
         response = await self._send(
             "POST",
             url,
-            params={"provider": provider, "model": model},
+            params={
+                "provider": provider,
+                "model": model,
+                **({"max_tokens": str(max_tokens)} if max_tokens is not None else {}),
+            },
             content=_read_chunks(path, size),
             headers={**headers, "Content-Length": str(size)},
         )

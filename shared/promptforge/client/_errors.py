@@ -23,6 +23,7 @@ __all__ = [
     "LIST_HINTS",
     "RESULTS_HINTS",
     "RETRY",
+    "RETRY_HINTS",
     "UPLOAD_HINTS",
     "ClientError",
     "job_segment",
@@ -182,6 +183,12 @@ RESULTS_HINTS: dict[int, str] = {
 }
 CANCEL_HINTS: dict[int, str] = {
     409: "The job has already ended: nothing to cancel",
+}
+RETRY_HINTS: dict[int, str] = {
+    400: "Name error codes of this job's prompt errors (see its errors.jsonl), or none for "
+    "every error a retry could fix",
+    409: "Wait for the job to end (`promptforge jobs status JOB_ID`); if it has, none of its "
+    "prompts failed with those codes",
 }
 LIST_HINTS: dict[int, str] = {
     400: "Pass --after the job_id of the last job of the previous page, and --limit 1-100",

@@ -20,6 +20,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from promptforge.core.deps import CONTROL_QUEUE, Deps
+from promptforge.core.error_codes import CANCELLED
 from promptforge.core.finalize import enqueue_finalize_if_ready
 from promptforge.core.models import ClaimResult, JobStatus, Outcome
 from promptforge.core.queues import KeyQueues, key_queues
@@ -124,5 +125,5 @@ async def _drop_tasks(
 
 
 def _cancelled(prompt: PendingPrompt) -> Outcome:
-    error: dict[str, object] = {"code": "cancelled", "message": CANCELLED_MESSAGE}
+    error: dict[str, object] = {"code": CANCELLED, "message": CANCELLED_MESSAGE}
     return prompt_error(prompt.prompt_id, prompt.line, error, attempts=0)

@@ -169,6 +169,14 @@ class Job:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     cancel_requested_at: datetime | None = None
+    # The cost cap (core.spend): set at init, never changed; its ledger lives apart.
+    max_cost_usd: float | None = None
+    # Rerun the failures and pay once for duplicates (core/retry.py, core/dedupe.py):
+    # the job whose failures this one re-runs; whether prompts with an identical request
+    # are called once; and how many prompts got a copy of such an answer (a counter).
+    parent_job_id: str | None = None
+    dedupe: bool = False
+    deduplicated_count: int = 0
 
     @property
     def rate_key(self) -> RateKey:
@@ -224,6 +232,11 @@ class Outcome:
     record: dict[str, Any]
     input_tokens: int = 0
     output_tokens: int = 0
+
+    @property
+    def deduplicated(self) -> bool:
+        """Whether this is a copy of another prompt's answer (``core.dedupe``): counted apart."""
+        return "deduplicated_from" in self.record
 
     @staticmethod
     def prompt_key(prompt_id: str) -> str:

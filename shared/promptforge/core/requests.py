@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,7 @@ MAX_INIT_DEPTH = 64
 """The deepest nesting of objects and arrays accepted in an init body (JSON schemas included)."""
 
 _INT64 = 2**63
+_Model = TypeVar("_Model", bound=BaseModel)
 
 MAX_METADATA_PAIRS = 16
 MAX_METADATA_KEY_CHARS = 64
@@ -110,6 +111,22 @@ class InitRequest(BaseModel):
         description="Where to POST a signed Standard Webhooks event when the job ends; the "
         "answer then carries the webhook_secret (shown once) to verify it with.",
     )
+    # The cost cap (core.spend).
+    max_cost_usd: float | None = Field(
+        None,
+        gt=0,
+        le=1_000_000,
+        description="Stop the job before it can spend more than this many USD at the model "
+        "catalogue's list prices: each call's worst case is reserved before it is sent, and "
+        "prompts the cap keeps from running end in errors.jsonl as budget_exceeded.",
+    )
+    # Pay once for duplicates (core/dedupe.py).
+    dedupe: bool = Field(
+        False,
+        description="Call identical requests (same model, messages, parameters) once and "
+        "write the answer for every prompt_id (deduplicated_from on the copies). Off by "
+        "default: a job sampling with temperature wants each call.",
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> InitRequest:
@@ -172,7 +189,7 @@ def parse_init_request(body: bytes) -> InitRequest:
             f"request body nests objects or arrays more than {MAX_INIT_DEPTH} levels deep; "
             "flatten it",
         )
-    for name in ("temperature", "top_p"):
+    for name in ("temperature", "top_p", "max_cost_usd"):
         value = data.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) < _INT64:
             data[name] = float(value)  # JSON has one number type; 1 means 1.0 here
@@ -187,6 +204,18 @@ def parse_init_request(body: bytes) -> InitRequest:
             )
     try:
         return InitRequest.model_validate(data)
+    except ValidationError as exc:
+        raise _bad_request(exc) from exc
+
+
+def parse_small_body(model: type[_Model], body: bytes) -> _Model:
+    """A call's small JSON object body (an empty one: every default) as ``model``; a 400
+    naming the first problem, worded as init's are."""
+    data = _load_json(body) if body.strip() else {}
+    if not isinstance(data, dict):
+        raise BadRequest("malformed_json", "request body must be a JSON object")
+    try:
+        return model.model_validate(data)
     except ValidationError as exc:
         raise _bad_request(exc) from exc
 

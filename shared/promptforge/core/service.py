@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from promptforge.clock import isoformat
@@ -16,6 +16,7 @@ from promptforge.core.idempotency import job_for_key
 from promptforge.core.jobtasks import expire_task
 from promptforge.core.models import GenerationParams, Job, JobStatus
 from promptforge.core.requests import InitRequest
+from promptforge.core.spend import check_priced, status_fields
 from promptforge.core.webhooks import check_webhook_url, new_webhook_secret
 from promptforge.errors import BadRequest, Conflict, NotFound, Unprocessable
 from promptforge.prompts.jobs import job_target
@@ -48,6 +49,7 @@ async def init_job(
     """
     target = await job_target(deps, tenant_id, request)
     check_supported(deps, target.provider, target.model, target.params)
+    check_priced(deps.catalogue, target.provider, target.model, request.max_cost_usd)
     if request.webhook_url is not None:
         await check_webhook_url(
             request.webhook_url, allow_private=deps.config.webhook_allow_private
@@ -75,6 +77,8 @@ async def init_job(
         metadata=dict(request.metadata or {}),
         webhook_url=request.webhook_url,
         webhook_secret=new_webhook_secret() if request.webhook_url is not None else None,
+        max_cost_usd=request.max_cost_usd,
+        dedupe=request.dedupe,
     )
     try:
         await deps.store.create_job(job)
@@ -83,9 +87,14 @@ async def init_job(
         if raced is None:
             raise
         return await init_answer(deps, raced)  # a retry with the same key created it first
-    grace = timedelta(seconds=min(EXPIRY_GRACE_SECONDS, deps.config.upload_url_ttl))
-    await deps.tasks.enqueue([expire_task(job_id, expires_at + grace)])
+    await deps.tasks.enqueue([expire_task(job_id, expire_check_at(deps, job))])
     return await init_answer(deps, job)
+
+
+def expire_check_at(deps: Deps, job: Job) -> datetime:
+    """When the upload-expiry check of a waiting job runs: a grace after its upload deadline."""
+    grace = timedelta(seconds=min(EXPIRY_GRACE_SECONDS, deps.config.upload_url_ttl))
+    return job.upload_expires_at + grace
 
 
 async def init_answer(deps: Deps, job: Job) -> dict[str, Any]:
@@ -191,7 +200,13 @@ async def job_status(deps: Deps, job: Job) -> dict[str, Any]:
         "metadata": dict(job.metadata),
         "webhook_url": job.webhook_url,
         "cancel_requested_at": isoformat(job.cancel_requested_at),
+        # Rerun the failures, pay once for duplicates (core/retry.py, core/dedupe.py).
+        "parent_job_id": job.parent_job_id,
+        "dedupe": job.dedupe,
+        "deduplicated_count": job.deduplicated_count,
     }
+    ledger = await deps.store.get_ledger(job.job_id) if job.max_cost_usd is not None else None
+    body.update(status_fields(job, ledger))  # the cost cap (core.spend)
     return body
 
 

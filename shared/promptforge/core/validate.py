@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 import anyio
 from pydantic import BaseModel, Field
 
+from promptforge.core.estimate import CostEstimate, Estimator
 from promptforge.core.jsonl import (
     EMPTY_FILE,
     MAX_LINE_BYTES,
@@ -65,6 +66,10 @@ class ValidationReport(BaseModel):
     errors: list[ValidationIssue] = Field(
         description="The problems, in file order (the request's own first), at most 1,000."
     )
+    estimate: CostEstimate | None = Field(
+        None,
+        description="What the valid prompts would cost (null when the model has no price).",
+    )
 
 
 class Validator:
@@ -79,6 +84,8 @@ class Validator:
         max_line_bytes: int = MAX_LINE_BYTES,
         spill_after: int = SPILL_AFTER,
         validate: Callable[[RawLine, int], Verdict | None] = validate_line,
+        max_tokens: int | None = None,
+        system: str | None = None,
     ) -> None:
         self._validate = validate
         self._splitter = LineSplitter(max_line_bytes)
@@ -88,6 +95,10 @@ class Validator:
         self._error_count = 0
         self._prompts = 0
         self._lines = 0  # non-blank lines: what a job would count
+        info = catalogue.find(provider, model)
+        self._estimator = (
+            None if info is None else Estimator(info, max_tokens=max_tokens, system=system)
+        )
         try:
             check_model(catalogue, provider, model)
         except ApiError as exc:
@@ -111,6 +122,7 @@ class Validator:
             prompt_count=self._prompts,
             error_count=self._error_count,
             errors=self._errors,
+            estimate=None if self._estimator is None else self._estimator.result(),
         )
 
     def _judge(self, raw: RawLine) -> None:
@@ -121,6 +133,8 @@ class Validator:
             first = self._seen.first_line(verdict.prompt_id, verdict.line)
             if first is None:
                 self._prompts += 1
+                if self._estimator is not None:
+                    self._estimator.add(verdict.prompt)
                 return
             verdict = duplicate_error(verdict, first)
         if isinstance(verdict, LineError):

@@ -34,11 +34,20 @@ import uuid
 from datetime import timedelta
 
 from promptforge.core.answers import with_store_retries
+from promptforge.core.dedupe import answer_waiters, copy_or_wait
 from promptforge.core.deps import Deps
+from promptforge.core.error_codes import (
+    ANSWER_TOO_LARGE,
+    MISSING_CREDENTIAL,
+    RETRIES_EXHAUSTED,
+    TIMEOUT,
+)
 from promptforge.core.ingest import prompt_task
 from promptforge.core.models import ClaimResult, Job, Outcome, OutcomeKind, PromptTask
 from promptforge.core.ratestate import RateKeyState
 from promptforge.core.retry_policy import attempt_timeout, transient_delay
+from promptforge.core.spend import BUDGET_EXCEEDED
+from promptforge.core.spend_calls import reserve_call, settle_call
 from promptforge.core.tasknames import queue_for
 from promptforge.errors import MissingCredential
 from promptforge.providers.base import CallOutcome, CallResult, PromptCall
@@ -51,7 +60,6 @@ from promptforge.tasks.base import Delivery, HandlerResult
 
 log = logging.getLogger(__name__)
 
-TIMEOUT = "timeout"
 MAX_OUTCOME_BYTES = 900_000
 """The largest result record kept: under Firestore's 1 MiB per document, with room for the
 item's other fields."""
@@ -129,9 +137,17 @@ async def process_prompt(
     if claim is not ClaimResult.CLAIMED:
         return claim
     queue = _own_queue(job, task, delivered_from)
+    if job.dedupe and await _answered_as_copy(deps, job, task, queue, settler):
+        return claim
     deferred = await _admission(deps, job, task, settler)
     if deferred is not None and not await settler.wait(deferred):
         await _requeue(deps, queue, task, deferred, attempt=task.attempt)
+        return claim
+    refused = await reserve_call(deps, job, task)  # the cost cap (core.spend)
+    if refused is not None:
+        error: dict[str, object] = {"code": BUDGET_EXCEEDED, "message": refused}
+        failed = prompt_error(task.prompt_id, task.line, error, attempts=task.attempt)
+        await _record(deps, job, task, failed, settler)
         return claim
     timeout = attempt_timeout(
         deps.config.provider_timeout, task.timeouts, deps.config.lease_seconds
@@ -140,6 +156,21 @@ async def process_prompt(
     answer = _Answer(result, latency, timeout)
     await deps.answers.keep(_after_answer(deps, job, task, answer, queue, settler))
     return claim
+
+
+async def _answered_as_copy(
+    deps: Deps, job: Job, task: PromptTask, queue: str, settler: Settler
+) -> bool:
+    """Whether the prompt needs no call of its own: it copied its request's answer, or waits
+    for it (``core.dedupe``). Before the admission gate: a copy never takes a call's slot."""
+    copy = await copy_or_wait(deps, job, task)
+    if copy is None:
+        return False
+    if isinstance(copy, Outcome):
+        await _record(deps, job, task, copy, settler)
+    else:
+        await _requeue(deps, queue, task, copy, attempt=task.attempt)
+    return True
 
 
 def _own_queue(job: Job, task: PromptTask, delivered_from: str) -> str:
@@ -174,7 +205,7 @@ async def _call_provider(
         endpoint = deps.credentials.resolve(key.provider, job.credential)
     except MissingCredential as exc:
         failure = CallResult(
-            CallOutcome.PERMANENT, error_code="missing_credential", error_message=str(exc)
+            CallOutcome.PERMANENT, error_code=MISSING_CREDENTIAL, error_message=str(exc)
         )
         return failure, 0.0
     request = adapter.build_request(
@@ -210,6 +241,10 @@ async def _after_answer(  # noqa: PLR0917 (the answer and everything it settles 
         await settler.observe(job.route_of(task.route)[0].id, observation)
     except Exception:  # the controller misses one reading; the answer must not be lost
         log.exception("could not store a rate observation for %s", task.prompt_id)
+    await with_store_retries(
+        f"settling the spend of prompt {task.prompt_id!r}",
+        lambda: settle_call(deps, job, task, result),
+    )
     if result.error_code == TIMEOUT:
         waited = task.waited + answer.timeout
         task = dataclasses.replace(task, timeouts=task.timeouts + 1, waited=waited)
@@ -224,7 +259,7 @@ async def _settle(  # noqa: PLR0917
 ) -> None:
     if result.outcome is CallOutcome.SUCCESS:
         outcome = _storable(task, _result_outcome(job, task, result), result)
-        await settler.record(job.job_id, outcome)
+        await _record(deps, job, task, outcome, settler)
     elif result.outcome is CallOutcome.RATE_LIMITED:
         saved = await settler.rate_state(job.route_of(task.route)[0].id)
         delay = _rate_limit_delay(deps, saved, result)
@@ -234,7 +269,7 @@ async def _settle(  # noqa: PLR0917
         await _requeue(deps, queue, task, delay, attempt=task.attempt + 1)
     else:
         code, message = _final_error(job, task, result)
-        await settler.record(job.job_id, _error_outcome(task, code, message, result))
+        await _record(deps, job, task, _error_outcome(task, code, message, result), settler)
 
 
 def _final_error(job: Job, task: PromptTask, result: CallResult) -> tuple[str, str]:
@@ -249,9 +284,7 @@ def _final_error(job: Job, task: PromptTask, result: CallResult) -> tuple[str, s
             f"{task.waited:g} s of waiting in all (each retry waits twice as long); a "
             "timed-out call may still have been served and billed by the provider"
         )
-    return "retries_exhausted", (
-        f"gave up after {tries}; last error: {result.error_message or code}"
-    )
+    return RETRIES_EXHAUSTED, (f"gave up after {tries}; last error: {result.error_message or code}")
 
 
 async def _requeue(deps: Deps, queue: str, task: PromptTask, delay: float, *, attempt: int) -> None:
@@ -260,6 +293,15 @@ async def _requeue(deps: Deps, queue: str, task: PromptTask, delay: float, *, at
     when = deps.clock.now() + timedelta(seconds=delay)
     await deps.tasks.enqueue([prompt_task(queue, following, schedule_time=when)])
     await deps.store.advance(task.job_id, task.prompt_id, task.generation)
+
+
+async def _record(
+    deps: Deps, job: Job, task: PromptTask, outcome: Outcome, settler: Settler
+) -> None:
+    # Whether the job is ready to finalize is the controller's tick's to see (core.control).
+    await settler.record(job.job_id, outcome)
+    if job.dedupe:
+        await answer_waiters(deps, job, task, outcome)
 
 
 def _rate_limit_delay(deps: Deps, saved: RateKeyState | None, result: CallResult) -> float:
@@ -303,7 +345,7 @@ def _storable(task: PromptTask, outcome: Outcome, result: CallResult) -> Outcome
         f"the answer is {size:,} bytes, over the {MAX_OUTCOME_BYTES:,} a result line may hold; "
         "lower max_tokens or split the prompt"
     )
-    return _error_outcome(task, "answer_too_large", message, result)
+    return _error_outcome(task, ANSWER_TOO_LARGE, message, result)
 
 
 def _error_outcome(task: PromptTask, code: str, message: str, result: CallResult) -> Outcome:

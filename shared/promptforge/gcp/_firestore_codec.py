@@ -100,6 +100,7 @@ def decode_job(data: dict[str, Any], counters: dict[str, int]) -> Job:
     values["params"] = GenerationParams.from_dict(json.loads(values["params"]))
     values["result_files"] = tuple(values["result_files"] or ())
     values["ingest_done"] = bool(values["ingest_done"])
+    values["dedupe"] = bool(values["dedupe"])
     values["metadata"] = dict(values["metadata"] or {})
     if values["error"] is not None:
         values["error"] = JobError(**values["error"])

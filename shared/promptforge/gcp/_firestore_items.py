@@ -221,4 +221,5 @@ def _increments(fresh: Sequence[Outcome]) -> dict[str, Any]:
         "failed_count": Increment(len(fresh) - results),
         "input_tokens": Increment(sum(outcome.input_tokens for outcome in fresh)),
         "output_tokens": Increment(sum(outcome.output_tokens for outcome in fresh)),
+        "deduplicated_count": Increment(sum(1 for outcome in fresh if outcome.deduplicated)),
     }

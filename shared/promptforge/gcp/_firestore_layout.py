@@ -5,7 +5,8 @@
     {prefix}_jobs/{job_id}                      the job (status, settings, counter bases)
         items/{sha256(key)}                     one per outcome key: a prompt's registration,
                                                 generation and lease, and its outcome once
-                                                recorded; an invalid line's outcome alone
+                                                recorded; an invalid line's outcome alone;
+                                                a dedupe request key's holder (r:<key>)
         counters/{0..N-1}                       sharded job counters, summed on read
         webhooks/{webhook_id}                   one per webhook event: its delivery attempts
     {prefix}_keys/{key_hash}                    an API key record (hash only)

@@ -36,11 +36,13 @@ from google.cloud.firestore import AsyncClient, AsyncTransaction, FieldFilter
 from promptforge.core.models import (
     Job,
     JobStatus,
+    Outcome,
     RateKey,
     WebhookDelivery,
     can_transition,
 )
 from promptforge.core.ratestate import RateKeyState
+from promptforge.gcp import _firestore_dedupe as dedupe
 from promptforge.gcp import _firestore_rate as rate
 from promptforge.gcp import _firestore_webhooks as webhooks
 from promptforge.gcp._firestore_codec import (
@@ -52,6 +54,7 @@ from promptforge.gcp._firestore_codec import (
 from promptforge.gcp._firestore_job_items import FirestoreItems
 from promptforge.gcp._firestore_layout import DEFAULT_RETENTION, Layout, firestore_indexes
 from promptforge.gcp._firestore_prompts import FirestorePrompts
+from promptforge.gcp._firestore_spend import FirestoreSpend
 from promptforge.gcp._firestore_tx import read_documents, run_transaction
 from promptforge.jobstore.base import ApiKeyRecord, IdempotencyRecord, JobStore
 from promptforge.jobstore.fields import COUNTER_FIELDS, to_utc
@@ -60,7 +63,7 @@ from promptforge.ratecontrol.base import Observation
 __all__ = ["FirestoreJobStore", "firestore_indexes"]
 
 
-class FirestoreJobStore(FirestorePrompts, FirestoreItems):
+class FirestoreJobStore(FirestorePrompts, FirestoreItems, FirestoreSpend):
     """The ``JobStore`` port on Firestore, in collections named ``{prefix}_…``.
 
     ``counter_shards`` is how many documents share each job's counters: each takes about
@@ -294,6 +297,23 @@ class FirestoreJobStore(FirestorePrompts, FirestoreItems):
             .select(["job_id"])
         )
         return [str(snapshot.get("job_id")) async for snapshot in query.stream()]
+
+    # Dedupe
+    async def claim_request(self, job_id: str, request_key: str, prompt_id: str) -> str:
+        """The prompt holding ``request_key`` in the job, ``prompt_id`` if it claims it first."""
+        return await dedupe.claim_request(self._layout, job_id, request_key, prompt_id)
+
+    async def await_request(self, job_id: str, request_key: str, prompt_id: str, line: int) -> None:
+        """Note ``prompt_id`` as waiting for ``request_key``'s answer."""
+        await dedupe.await_request(self._layout, job_id, request_key, prompt_id, line)
+
+    async def request_waiters(self, job_id: str, request_key: str) -> list[tuple[str, int]]:
+        """The prompts waiting for ``request_key``'s answer."""
+        return await dedupe.request_waiters(self._layout, job_id, request_key)
+
+    async def get_outcome(self, job_id: str, key: str) -> Outcome | None:
+        """The outcome recorded under ``key``, or None."""
+        return await dedupe.get_outcome(self._layout, job_id, key)
 
     # Rate control
     async def append_observations(self, rate_key: str, observations: Sequence[Observation]) -> None:

@@ -154,11 +154,13 @@ def record_outcomes(conn: sqlite3.Connection, job_id: str, outcomes: Sequence[Ou
         results = sum(1 for outcome in fresh if outcome.kind == OutcomeKind.RESULT)
         tokens_in = sum(outcome.input_tokens for outcome in fresh)
         tokens_out = sum(outcome.output_tokens for outcome in fresh)
+        copies = sum(1 for outcome in fresh if outcome.deduplicated)
         conn.execute(
             "UPDATE jobs SET completed_count = completed_count + ?, "
             "failed_count = failed_count + ?, input_tokens = input_tokens + ?, "
-            "output_tokens = output_tokens + ? WHERE job_id = ?",
-            (results, len(fresh) - results, tokens_in, tokens_out, job_id),
+            "output_tokens = output_tokens + ?, deduplicated_count = deduplicated_count + ? "
+            "WHERE job_id = ?",
+            (results, len(fresh) - results, tokens_in, tokens_out, copies, job_id),
         )
         conn.executemany(
             "UPDATE prompts SET done = 1, lease_holder = NULL, lease_until = NULL "

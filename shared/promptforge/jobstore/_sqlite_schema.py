@@ -21,7 +21,7 @@ from typing import Any
 from promptforge.core.models import GenerationParams, Job, JobError, JobStatus
 from promptforge.jobstore.fields import DATETIME_FIELDS, JOB_FIELDS, dumps, plain_field, to_utc
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     0: (
@@ -86,6 +86,26 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             tenant_id TEXT NOT NULL, prompt_id TEXT NOT NULL, name TEXT NOT NULL,
             version_id TEXT NOT NULL, description TEXT,
             PRIMARY KEY (tenant_id, prompt_id, name)) WITHOUT ROWID""",
+    ),
+    4: (  # the cost cap (core.spend): the job's cap, its ledger, each prompt's reservation
+        "ALTER TABLE jobs ADD COLUMN max_cost_usd REAL",
+        """CREATE TABLE spend_ledgers (
+            job_id TEXT PRIMARY KEY, spent INTEGER NOT NULL, reserved INTEGER NOT NULL,
+            stopped_at INTEGER)""",
+        """CREATE TABLE spend_holds (
+            job_id TEXT NOT NULL, prompt_id TEXT NOT NULL, generation INTEGER NOT NULL,
+            amount INTEGER NOT NULL, PRIMARY KEY (job_id, prompt_id)) WITHOUT ROWID""",
+    ),
+    5: (  # retry a job's failures (parent_job_id); dedupe: one call per identical request
+        "ALTER TABLE jobs ADD COLUMN parent_job_id TEXT",
+        "ALTER TABLE jobs ADD COLUMN dedupe INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN deduplicated_count INTEGER NOT NULL DEFAULT 0",
+        """CREATE TABLE request_keys (
+            job_id TEXT NOT NULL, request_key TEXT NOT NULL, prompt_id TEXT NOT NULL,
+            PRIMARY KEY (job_id, request_key)) WITHOUT ROWID""",
+        """CREATE TABLE request_waiters (
+            job_id TEXT NOT NULL, request_key TEXT NOT NULL, prompt_id TEXT NOT NULL,
+            line INTEGER NOT NULL, PRIMARY KEY (job_id, request_key, prompt_id)) WITHOUT ROWID""",
     ),
 }
 
@@ -184,7 +204,7 @@ def encode_field(name: str, value: Any) -> Any:
         return to_micros(checked)
     if name in {"params", "result_files", "error", "metadata"}:
         return dumps(checked)
-    if name == "ingest_done":
+    if name in {"ingest_done", "dedupe"}:
         return int(checked)
     return checked
 
@@ -199,6 +219,7 @@ def decode_job(row: tuple[Any, ...]) -> Job:
     values["params"] = GenerationParams.from_dict(json.loads(values["params"]))
     values["result_files"] = tuple(json.loads(values["result_files"]))
     values["ingest_done"] = bool(values["ingest_done"])
+    values["dedupe"] = bool(values["dedupe"])
     values["metadata"] = dict(json.loads(values["metadata"]))
     if values["error"] is not None:
         values["error"] = JobError(**json.loads(values["error"]))

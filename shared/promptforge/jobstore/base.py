@@ -23,6 +23,7 @@ from promptforge.core.models import (
     WebhookDelivery,
 )
 from promptforge.core.ratestate import RateKeyState
+from promptforge.core.spend import SpendStore
 from promptforge.prompts.store import PromptStore
 from promptforge.ratecontrol.base import Observation
 
@@ -58,7 +59,7 @@ class PendingPrompt:
     generation: int
 
 
-class JobStore(PromptStore, Protocol):
+class JobStore(PromptStore, SpendStore, Protocol):
     """Durable job state."""
 
     # API keys
@@ -153,6 +154,25 @@ class JobStore(PromptStore, Protocol):
 
     def iter_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
         """Outcomes of one kind, ordered by input line, streamed."""
+        ...
+
+    # Duplicate requests (core.dedupe)
+    async def claim_request(self, job_id: str, request_key: str, prompt_id: str) -> str:
+        """The prompt that holds ``request_key`` in the job: ``prompt_id`` if it is the first
+        to claim it (insert-if-absent), else the one that claimed it before."""
+        ...
+
+    async def await_request(self, job_id: str, request_key: str, prompt_id: str, line: int) -> None:
+        """Note that prompt ``prompt_id`` (at input ``line``) waits for ``request_key``'s
+        answer (idempotent)."""
+        ...
+
+    async def request_waiters(self, job_id: str, request_key: str) -> list[tuple[str, int]]:
+        """The ``(prompt_id, line)`` of every prompt noted as waiting for ``request_key``."""
+        ...
+
+    async def get_outcome(self, job_id: str, key: str) -> Outcome | None:
+        """The outcome recorded under ``key`` (``Outcome.prompt_key``/``line_key``), or None."""
         ...
 
     # Rate control

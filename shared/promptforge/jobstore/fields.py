@@ -26,7 +26,13 @@ __all__ = [
 
 JOB_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Job))
 
-COUNTER_FIELDS = ("completed_count", "failed_count", "input_tokens", "output_tokens")
+COUNTER_FIELDS = (
+    "completed_count",
+    "failed_count",
+    "input_tokens",
+    "output_tokens",
+    "deduplicated_count",
+)
 """The job's counters, written by ``record_outcomes`` only."""
 
 # Counters belong to record_outcomes / update_ingest_progress: transition never sets them.
@@ -86,7 +92,7 @@ def plain_field(name: str, value: Any) -> Any:
         return None if value is None else value.to_dict()
     if name == "status":
         return JobStatus(value).value
-    if name == "ingest_done":
+    if name in {"ingest_done", "dedupe"}:
         return bool(value)
     if name == "metadata":
         return {str(key): str(item) for key, item in value.items()}

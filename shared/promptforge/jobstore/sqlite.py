@@ -37,6 +37,7 @@ from promptforge.core.ratestate import RateKeyState
 from promptforge.jobstore import _sqlite_ops as ops
 from promptforge.jobstore import _sqlite_webhooks as webhooks
 from promptforge.jobstore._sqlite_batch import BatchRunner
+from promptforge.jobstore._sqlite_dedupe import SqliteRequestKeys
 from promptforge.jobstore._sqlite_prompts import SqlitePrompts
 from promptforge.jobstore._sqlite_schema import (
     API_KEY_COLUMNS,
@@ -49,6 +50,7 @@ from promptforge.jobstore._sqlite_schema import (
     plain,
     to_micros,
 )
+from promptforge.jobstore._sqlite_spend import SqliteSpend
 from promptforge.jobstore.base import ApiKeyRecord, IdempotencyRecord, PendingPrompt
 from promptforge.jobstore.fields import TRANSITION_FIELDS, dumps
 from promptforge.lifecycle import AsyncResource
@@ -65,7 +67,7 @@ _SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"  # noqa: S608 (fixed 
 _SELECT_KEY = f"SELECT {', '.join(API_KEY_COLUMNS)} FROM api_keys WHERE key_hash = ?"  # noqa: S608
 
 
-class SqliteJobStore(SqlitePrompts, AsyncResource):
+class SqliteJobStore(SqlitePrompts, SqliteSpend, SqliteRequestKeys, AsyncResource):
     """The ``JobStore`` port on one SQLite file; use as ``async with SqliteJobStore(path)``.
 
     ``page_size`` is how many outcomes ``iter_outcomes`` reads per database call.

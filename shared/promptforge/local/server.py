@@ -12,6 +12,17 @@ import uvicorn
 
 from promptforge.lifecycle import AsyncResource
 
+SERVER_KEEPALIVE_SECONDS = 75
+"""Seconds a PromptForge server (the API, the simulator) keeps an idle connection open.
+
+Well past what its clients keep one for reuse (the provider client's ``KEEPALIVE_SECONDS``;
+httpx and the provider SDKs keep 5 s). A server that closes an idle connection first
+races the client picking it up again: the request goes out as the connection closes and
+fails with a ``ReadError`` (or "server disconnected") although the server never read it.
+With equal timeouts the server's clock, started when it sent the response, always runs
+out first. 75 s (nginx's default) leaves 45 s past the provider client's 30 s.
+"""
+
 
 class _QuietServer(uvicorn.Server):
     """A uvicorn server that leaves signal handling to the program that embeds it."""
@@ -53,7 +64,11 @@ class BackgroundServer(AsyncResource):
         if self._app is None:
             raise RuntimeError("BackgroundServer.open() needs an app; call set_app() first")
         config = uvicorn.Config(
-            self._app, log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30
+            self._app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_keep_alive=SERVER_KEEPALIVE_SECONDS,
         )
         self._server = _QuietServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]))

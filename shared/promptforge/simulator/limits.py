@@ -326,6 +326,11 @@ class SimulatorLimiter:
             raise ValueError(f"no limits configured for provider {provider!r}")
         return self._providers[provider], now
 
+    def change(self, provider: str, spec: LimitSpec) -> None:
+        """From now on ``provider`` has the limits ``spec`` (usage carries over)."""
+        limiter, now = self._limiter(provider)
+        limiter.apply(spec, now)
+
     def admit(self, provider: str, cost: Cost) -> LimitCheck:
         """Admit and charge one request of ``provider``, or refuse it."""
         limiter, now = self._limiter(provider)

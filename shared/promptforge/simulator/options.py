@@ -208,7 +208,7 @@ def apply_options(
             for name, spec in base.items()
         }
     for override in limits:
-        base[override.provider] = _override(base[override.provider], override)
+        base[override.provider] = overridden(base[override.provider], override)
     schedule = list(config.schedule) + _schedule(base, config.schedule, changes)
     values: dict[str, Any] = {k: v for k, v in scalars.items() if v is not None}
     if api_keys:
@@ -253,11 +253,12 @@ def _schedule(
         for earlier in sorted([*timeline, *out], key=lambda c: c.at):
             if earlier.provider == provider and earlier.at <= change.at:
                 before = earlier.limits
-        out.append(LimitChange(change.at, provider, _override(before, change.override)))
+        out.append(LimitChange(change.at, provider, overridden(before, change.override)))
     return out
 
 
-def _override(spec: LimitSpec, override: LimitOverride) -> LimitSpec:
+def overridden(spec: LimitSpec, override: LimitOverride) -> LimitSpec:
+    """``spec`` with the override's fields; ``ValueError`` naming the provider if invalid."""
     try:
         return LimitSpec.from_dict({**dataclasses.asdict(spec), **override.values})
     except ValueError as exc:

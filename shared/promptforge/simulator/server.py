@@ -5,7 +5,9 @@ Routes (all providers at once): ``POST /v1/chat/completions`` (OpenAI),
 ``POST /v1beta/models/{model}:generateContent`` (Gemini; also under ``/v1``). With
 ``only="mistral"`` (or any provider) the app serves that provider alone at its real
 path, so the simulator's root URL works as that SDK's base URL. Always:
-``GET /_sim/stats``, ``GET /_sim/limits``, ``POST /_sim/reset``, and ``GET /_sim/requests``
+``GET /_sim/stats``, ``GET /_sim/limits``, ``POST /_sim/limits`` (``{"limit":
+"PROVIDER:name=value,..."}``, the ``--limit`` syntax: change a limit now, as
+``--limit-change`` does at a time), ``POST /_sim/reset``, and ``GET /_sim/requests``
 (the bodies of the last ``REQUEST_LOG`` accepted calls, to check what an adapter sent).
 
 A call: authenticate, parse, generate the answer, charge the limits (429 if refused),
@@ -25,7 +27,6 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -39,6 +40,7 @@ from promptforge.simulator.latency import draw_latency
 from promptforge.simulator.limits import SimulatorLimiter
 from promptforge.simulator.mistral import MistralWire
 from promptforge.simulator.openai import OpenAIWire
+from promptforge.simulator.options import overridden, parse_limit
 from promptforge.simulator.stats import SimStats
 from promptforge.simulator.text import complete, prompt_key
 from promptforge.simulator.wire import CallContext, Caller, ProviderWire, Reply, WireError
@@ -185,6 +187,14 @@ class Simulator:
         self.stats.calls_per_prompt[key] += 1
         return _response(wire.success(call, completion, decision, ctx))
 
+    def change_limits(self, text: str) -> None:
+        """Apply ``PROVIDER:name=value,...`` now; ``ValueError`` saying what is wrong."""
+        override = parse_limit(text)
+        if override.provider not in self.wires:
+            raise ValueError(f"limit {text!r}: {override.provider} is not served here")
+        spec = overridden(self.limiter.spec(override.provider), override)
+        self.limiter.change(override.provider, spec)
+
     def limits(self) -> dict[str, Any]:
         """Every provider's limits and their current state, as JSON."""
         return {
@@ -239,6 +249,17 @@ def create_app(config: SimulatorConfig, only: str | None = None) -> Starlette:
     async def limits(request: Request) -> Response:
         return JSONResponse(simulator.limits())
 
+    async def change_limits(request: Request) -> Response:
+        try:
+            body = await request.json()
+            text = body.get("limit") if isinstance(body, dict) else None
+            if not isinstance(text, str):
+                raise ValueError('expected a JSON body {"limit": "PROVIDER:name=value,..."}')
+            simulator.change_limits(text)
+        except ValueError as exc:
+            return JSONResponse({"error": {"code": "invalid_limit", "message": str(exc)}}, 400)
+        return JSONResponse(simulator.limits())
+
     async def requests(request: Request) -> Response:
         return JSONResponse(list(simulator.requests))
 
@@ -250,19 +271,10 @@ def create_app(config: SimulatorConfig, only: str | None = None) -> Starlette:
     routes += [
         Route("/_sim/stats", stats, methods=["GET"]),
         Route("/_sim/limits", limits, methods=["GET"]),
+        Route("/_sim/limits", change_limits, methods=["POST"]),
         Route("/_sim/reset", reset, methods=["POST"]),
         Route("/_sim/requests", requests, methods=["GET"]),
     ]
     app = _SimulatorApp(routes=routes)
     app.state.simulator = simulator
     return app
-
-
-async def run_simulator(
-    config: SimulatorConfig, host: str = "127.0.0.1", port: int = 8090, only: str | None = None
-) -> None:
-    """Serve the simulator until cancelled or interrupted."""
-    server_config = uvicorn.Config(
-        create_app(config, only), host=host, port=port, lifespan="off", log_level="info"
-    )
-    await uvicorn.Server(server_config).serve()
