@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         "its queues (450/s a queue, under Cloud Tasks' 500/s). Raise it for provider quotas "
         "above 27,000 RPM; a job's rpm sizes them itself.",
     )
+    chunk_prompts: int = Field(
+        1,
+        ge=1,
+        le=500,
+        description="Prompts per worker task (core/chunks.py; the embedded runtime: 1, one "
+        "task per prompt; Google: 100, docs/scale.md).",
+    )
     queue_apply_delay: float = Field(
         0.0,
         ge=0,

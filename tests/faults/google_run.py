@@ -38,6 +38,7 @@ from urllib.parse import quote
 
 import httpx
 
+from promptforge.core.chunks import CHECKPOINT_ANSWERS
 from promptforge.core.queues import SHARD_RATE, key_shards
 from promptforge.core.tasknames import TaskTarget
 from promptforge.devstack.cloudevents import finalize_event
@@ -70,6 +71,9 @@ MAX_LATENCY = 0.05  # one call at a time per queue: keep the serial queues fast
 # emulator: that many calls can be in flight, so a kill can cut off that many.
 KEY_QUEUES = key_shards(Ceilings(rpm=JOB_RPM), SHARD_RATE, DEFAULT_CONFIG.max_rate)
 WORKER_RACE_EVERY = 25
+# A chunk keeps up to CHECKPOINT_ANSWERS answers, writes one checkpoint of as many while it
+# goes on, and has a few calls in flight (MAX_LATENCY at the chunk's pace): docs/reliability.md.
+KILL_WINDOW = 2 * CHECKPOINT_ANSWERS + 5
 
 
 @dataclass
@@ -132,8 +136,9 @@ def run_google(stack: GoogleStack, fault: Fault, prompts: list[dict[str, str]]) 
 
 
 def check_google(run: FaultRun, fault: Fault, prompts: list[dict[str, str]]) -> Summary:
-    """``checks.check_fault_run``; a kill cuts off at most one call per queue of the key."""
-    return check_fault_run(run, fault, prompts, max_repeats=KEY_QUEUES)
+    """``checks.check_fault_run``; a kill cuts off, per queue of the key (one chunk in
+    flight each), the answers of its chunk not yet checkpointed and its calls in flight."""
+    return check_fault_run(run, fault, prompts, max_repeats=KEY_QUEUES * KILL_WINDOW)
 
 
 def _put(client: httpx.Client, url: str, body: bytes) -> httpx.Response:

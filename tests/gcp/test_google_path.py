@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import statistics
 import time
 import uuid
@@ -40,6 +41,8 @@ from standardwebhooks import Webhook
 
 from promptforge.clock import SystemClock
 from promptforge.core.auth import create_api_key
+from promptforge.core.chunk_tasks import chunk_task
+from promptforge.core.chunks import CHECKPOINT_ANSWERS
 from promptforge.core.ingest import prompt_task
 from promptforge.core.models import PromptTask, RateKey
 from promptforge.core.tasknames import queue_for
@@ -51,6 +54,7 @@ from tests.e2e.jobs import Finished, assert_exactly_once, jsonl, make_prompts
 from tests.e2e.processes import anthropic_and_gemini_at, simulator
 from tests.e2e.receiver import receiver
 from tests.e2e.test_chat_jobs import chat_rows
+from tests.faults.checks import sim_key
 from tests.gcp.emulators import FirestoreEmulator, close_client
 from tests.gcp.stand_ins import (
     GcsStandIn,
@@ -77,6 +81,7 @@ PROVIDER_KEY = "sk-test-provider-key-0123456789"
 SLICE_LINES = 7
 CONTROL_PERIOD = 1.0
 RETIRE_AFTER = 4.0
+LEASE_SECONDS = 12.0
 # Gemini hides its limit (no headers, 429s with RetryInfo only): 60 RPM in buckets of
 # five seconds, 120 RPM from HIDDEN_RISE seconds after a reset of the simulator.
 HIDDEN_RISE = 40.0
@@ -173,6 +178,9 @@ def stack(
             "PROMPTFORGE_INGEST_SLICE_LINES": str(SLICE_LINES),
             "PROMPTFORGE_QUEUE_RETIRE_AFTER": str(RETIRE_AFTER),
             "PROMPTFORGE_WEBHOOK_ALLOW_PRIVATE": "true",  # test only: a receiver on 127.0.0.1
+            # A killed worker's prompts are BUSY until their lease ends: keep it short.
+            "PROMPTFORGE_LEASE_SECONDS": str(LEASE_SECONDS),
+            "PROMPTFORGE_PROVIDER_TIMEOUT": str(LEASE_SECONDS / 2),
         }
         functions = running.enter_context(serving_functions(FUNCTIONS, ports, env, tmp))
         api_key = asyncio.run(_create_key(firestore_emulator, project))
@@ -321,6 +329,9 @@ async def test_replayed_events_and_duplicated_tasks_leave_one_result_per_prompt(
         finally:
             await queue.aclose()
         await asyncio.gather(*(_deliver(http, stack, task.payload) for task in tasks[:6] * 2))
+        # And whole chunks of them, twice at once: each prompt is claimed once per generation.
+        chunk = chunk_task(rate_queue, [PromptTask.from_dict(t.payload) for t in tasks[6:18]])
+        await asyncio.gather(*(_deliver(http, stack, chunk.payload, "chunk") for _ in range(2)))
         status = await _wait_final(http, stack, job_id)
         files = await _download(http, stack, job_id)
         assert status["status"] == "COMPLETED", f"{status}\n{stack.logs()}"
@@ -340,6 +351,44 @@ async def test_replayed_events_and_duplicated_tasks_leave_one_result_per_prompt(
         again = await _download(http, stack, job_id)
     assert after == status
     assert again == files
+
+
+async def test_a_worker_killed_mid_chunk_loses_nothing_and_repeats_only_its_window(
+    stack: GoogleStack,
+) -> None:
+    """SIGKILL the worker function while it runs a chunk, start it again: Cloud Tasks
+    redelivers the chunk; prompts already recorded are not called again, the ones whose
+    answers the kill cut off (the checkpoint window plus the calls in flight) are called
+    once more after their lease, and every prompt ends in one result line."""
+    tag = uuid.uuid4().hex[:8]
+    prompts = [{"prompt_id": f"k{i:03d}", "prompt": f"Kill {tag}: item {i}."} for i in range(60)]
+    worker = stack.functions["worker"]
+    async with httpx.AsyncClient(timeout=30) as http:
+        job = await _init(http, stack)
+        await _put(http, job["upload_url"], jsonl(prompts))
+        deadline = time.monotonic() + 120.0
+        while (await _status(http, stack, job["job_id"]))["completed_count"] < 15:
+            assert time.monotonic() < deadline, f"no chunk made progress\n{stack.logs()}"
+            await asyncio.sleep(0.05)
+        os.killpg(worker.process.pid, signal.SIGKILL)
+        worker.process.wait(10)
+        killed_at = (await _status(http, stack, job["job_id"]))["completed_count"]
+        log = stack.tmp / "worker-function.log"
+        stack.functions["worker"] = spawn_function("worker", worker.port, stack.env, log)
+        wait_until_serving([stack.functions["worker"]])
+        status = await _wait_final(http, stack, job["job_id"], within=240.0)
+        files = await _download(http, stack, job["job_id"])
+        stats = (await http.get(f"{stack.simulator_url}/_sim/stats")).json()
+    assert status["status"] == "COMPLETED", status
+    assert killed_at < len(prompts), "the chunk had ended before the kill"
+    assert_exactly_once(Finished(status, files), [p["prompt_id"] for p in prompts])
+    billed = [stats["calls_per_prompt"].get(sim_key(p["prompt"]), 0) for p in prompts]
+    assert min(billed) == 1, "a result the provider never produced"
+    # What a kill may repeat: the answers since the last checkpoint, one checkpoint being
+    # written, and the calls in flight (the chunk paces calls; the simulator answers in
+    # 20 ms, so a few at most): docs/reliability.md.
+    repeated = sum(1 for n in billed if n > 1)
+    assert max(billed) <= 2 and repeated <= 2 * CHECKPOINT_ANSWERS + 5, billed
 
 
 async def test_429s_are_retried_while_the_controller_ticks_and_it_stops_after(
@@ -472,11 +521,13 @@ async def _wait_registered(
     raise AssertionError(f"job {job_id} was never ingested\n{stack.logs()}")
 
 
-async def _deliver(http: httpx.AsyncClient, stack: GoogleStack, payload: dict[str, Any]) -> int:
-    """POST a worker task the way Cloud Tasks does (a duplicate delivery)."""
+async def _deliver(
+    http: httpx.AsyncClient, stack: GoogleStack, payload: dict[str, Any], target: str = "worker"
+) -> int:
+    """POST a worker (or chunk) task the way Cloud Tasks does (a duplicate delivery)."""
     got = await http.post(
         stack.urls["worker"],
-        json={"target": "worker", "payload": payload},
+        json={"target": target, "payload": payload},
         headers={"X-CloudTasks-TaskName": "duplicate", "X-CloudTasks-TaskRetryCount": "0"},
     )
     assert got.status_code in (200, 409), got.text

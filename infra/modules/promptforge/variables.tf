@@ -92,12 +92,14 @@ variable "function_config" {
       min_instances   = optional(number, 0)
       max_instances   = optional(number, 10)
     }), {})
-    # One prompt per task, mostly waiting on the provider: high concurrency, generous timeout.
+    # A chunk of prompts per task (core/chunks.py), mostly waiting on the provider: high
+    # concurrency; the timeout covers a chunk's 240 s of starting calls plus the last call's
+    # provider timeout (300 s), within Cloud Tasks' default 600 s dispatch deadline.
     worker = optional(object({
       memory          = optional(string, "1Gi")
       cpu             = optional(string, "1")
       concurrency     = optional(number, 80)
-      timeout_seconds = optional(number, 360)
+      timeout_seconds = optional(number, 600)
       min_instances   = optional(number, 0)
       max_instances   = optional(number, 100)
     }), {})

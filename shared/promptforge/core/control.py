@@ -23,10 +23,9 @@ from promptforge.core.queues import (
     PAUSED_RATE,
     applied_rate,
     ceilings_of,
-    prompt_queue_config,
+    dispatch_config,
     queue_cap,
     rate_moved,
-    shard_concurrency,
     shard_queue,
     shard_rates,
 )
@@ -74,7 +73,7 @@ async def control_key(
         for shard, shard_rate in enumerate(shard_rates(rate, shards)):
             await deps.tasks.update_queue(
                 shard_queue(saved.queue, shard),
-                prompt_queue_config(shard_rate, shard_concurrency(deps, shards)),
+                dispatch_config(deps, shard_rate, shards),
             )
         sent = rate
     latest = await deps.store.load_rate_state(key) or saved

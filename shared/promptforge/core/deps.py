@@ -37,6 +37,7 @@ class CoreConfig:
     queue_apply_delay: float = 0.0
     queue_rate_step: float = 0.0
     key_peak_rate: float = 450.0
+    chunk_prompts: int = 1
     max_upload_bytes: int = 5 * 1024**3
     webhook_allow_private: bool = False
 
@@ -55,6 +56,7 @@ class CoreConfig:
             queue_apply_delay=settings.queue_apply_delay,
             queue_rate_step=settings.queue_rate_step,
             key_peak_rate=settings.key_peak_rate,
+            chunk_prompts=settings.chunk_prompts,
             max_upload_bytes=settings.max_upload_bytes,
             webhook_allow_private=settings.webhook_allow_private,
         )

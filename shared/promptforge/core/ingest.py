@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from promptforge.core.chunk_tasks import chunk_tasks
 from promptforge.core.control_chain import control_task
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
@@ -202,7 +203,7 @@ async def store_verdicts(deps: Deps, job: Job, queues: KeyQueues, batch: Sequenc
     earlier = await deps.store.register_prompts(
         job.job_id, [(v.prompt_id, v.line) for v in routable]
     )
-    tasks: list[Task] = []
+    prompts: list[tuple[str, PromptTask]] = []
     routed: dict[RateKey, KeyQueues] = {job.rate_key: queues}
     for prompt, first_line in zip(routable, earlier, strict=True):
         if first_line is not None:
@@ -216,11 +217,11 @@ async def store_verdicts(deps: Deps, job: Job, queues: KeyQueues, batch: Sequenc
         task = PromptTask(
             job.job_id, prompt.prompt_id, prompt.line, prompt.prompt, route=prompt.route
         )
-        tasks.append(prompt_task(routed[key].for_prompt(prompt.prompt_id), task))
+        prompts.append((routed[key].for_prompt(prompt.prompt_id), task))
     if errors:
         await deps.store.record_outcomes(job.job_id, [_error_outcome(e) for e in errors])
-    if tasks:
-        await deps.tasks.enqueue(tasks)
+    if prompts:
+        await deps.tasks.enqueue(_prompt_tasks(prompts, deps.config.chunk_prompts))
     return len(batch)
 
 
@@ -235,6 +236,13 @@ def _route_problem(deps: Deps, prompt: ValidPrompt) -> str | None:
         return f"model {route.model!r} is not in the catalogue for {route.provider}"
     unsupported = get_adapter(route.provider).unsupported(GenerationParams.from_dict(route.params))
     return f"{route.provider} cannot honour: {', '.join(unsupported)}" if unsupported else None
+
+
+def _prompt_tasks(prompts: Sequence[tuple[str, PromptTask]], chunk_prompts: int) -> list[Task]:
+    """One task per prompt, or chunks of ``chunk_prompts`` (``core.chunks``) per queue."""
+    if chunk_prompts <= 1:
+        return [prompt_task(queue, task) for queue, task in prompts]
+    return chunk_tasks(prompts, chunk_prompts)
 
 
 def prompt_task(queue: str, task: PromptTask, **schedule: Any) -> Task:

@@ -124,6 +124,14 @@ def prompt_queue_config(rate: float, max_concurrent: int) -> QueueConfig:
     )
 
 
+def dispatch_config(deps: Deps, shard_rate: float, shards: int) -> QueueConfig:
+    """A rate-key queue's settings for ``shard_rate`` prompts/s: it dispatches tasks of
+    ``chunk_prompts`` prompts each (``core.chunks``), so ``shard_rate / chunk_prompts``
+    tasks/s."""
+    tasks_rate = shard_rate / max(1, deps.config.chunk_prompts)
+    return prompt_queue_config(tasks_rate, shard_concurrency(deps, shards))
+
+
 async def ensure_control_queue(deps: Deps) -> None:
     """Create the control queue if it does not exist."""
     await deps.tasks.ensure_queue(CONTROL_QUEUE, CONTROL_QUEUE_CONFIG)
@@ -205,9 +213,8 @@ async def ensure_rate_queue(deps: Deps, job: Job, rate_key: RateKey | None = Non
         if decided is not None and decided.applied_rate
         else _start_rate(state, ceilings)
     )
-    concurrency = shard_concurrency(deps, queues.shards)
     for name, shard_rate in zip(queues.names, shard_rates(rate, queues.shards), strict=True):
-        await deps.tasks.ensure_queue(name, prompt_queue_config(shard_rate, concurrency))
+        await deps.tasks.ensure_queue(name, dispatch_config(deps, shard_rate, queues.shards))
     return queues
 
 

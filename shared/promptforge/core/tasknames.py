@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Sequence
 
 from promptforge.core.models import RateKey
 
@@ -23,6 +24,8 @@ class TaskTarget(enum.StrEnum):
     """One byte range of an upload (Google: ingest fans a large file out into slices)."""
     WORKER = "worker"
     """Call the provider for one prompt and settle its outcome."""
+    CHUNK = "chunk"
+    """Run ``WORKER``'s unit for each prompt of a chunk (``core.chunks``)."""
     FINALIZE = "finalize"
     """Write a finished job's result files and mark it ``COMPLETED``."""
     EXPIRE = "expire"
@@ -43,6 +46,12 @@ def _digest(*parts: str) -> str:
 def prompt_task_name(job_id: str, prompt_id: str, generation: int) -> str:
     """One name per (job, prompt, generation): a replayed enqueue creates nothing."""
     return f"p-{_digest('prompt', job_id, prompt_id, str(generation))}"
+
+
+def chunk_task_name(job_id: str, prompts: Sequence[tuple[str, int]]) -> str:
+    """One name per (job, its prompts and their generations): a replayed enqueue creates nothing."""
+    pairs = (f"{prompt_id}\x01{generation}" for prompt_id, generation in prompts)
+    return f"k-{_digest('chunk', job_id, *pairs)}"
 
 
 def ingest_task_name(bucket: str, name: str, generation: int) -> str:

@@ -1,4 +1,8 @@
-"""Worker: one prompt per task — claim it, call the provider, record the outcome exactly once.
+"""Worker: one prompt — claim it, call the provider, record the outcome exactly once.
+
+``process_prompt`` is the unit: a one-prompt task (``handle_prompt``) runs it once, a
+chunk task (``core.chunks``) runs it for each of its prompts, with a ``Settler`` that
+says where observations and outcomes go (at once, or a checkpoint at a time).
 
 The queue delivers at least once. A delivery first claims the prompt for its
 generation; a stale, finished or busy prompt is answered without calling the
@@ -45,6 +49,7 @@ from promptforge.core.error_codes import (
 )
 from promptforge.core.ingest import prompt_task
 from promptforge.core.models import ClaimResult, Job, Outcome, OutcomeKind, PromptTask
+from promptforge.core.ratestate import RateKeyState
 from promptforge.core.retry_policy import attempt_timeout, transient_delay
 from promptforge.core.schema_retry import Mismatch, billed, judge, reask_prompt
 from promptforge.core.spend import BUDGET_EXCEEDED
@@ -72,6 +77,59 @@ async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
     job = await deps.jobs.get(task.job_id, deps.store.get_job)
     if job is None or job.status.final or job.cancelling:
         return HandlerResult(200)  # a cancelled job's prompts are settled by its cancel sweep
+    claim = await process_prompt(deps, job, task, delivery.queue, Settler(deps))
+    # BUSY: another delivery is calling the provider for this prompt; come back after it.
+    return HandlerResult(409 if claim is ClaimResult.BUSY else 200)
+
+
+class Settler:
+    """What the prompts of one delivery share: the rate state they read and where their
+    observations and outcomes go.
+
+    This one writes each observation and outcome at once (a one-prompt task);
+    ``core.chunks.Checkpoints`` keeps a chunk's and writes them a few at a time. The rate
+    state is read once and reused for one control period.
+    """
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self._states: dict[str, tuple[float, RateKeyState | None]] = {}
+
+    async def rate_state(self, key: str) -> RateKeyState | None:
+        """The saved rate state of ``key`` (None if none), at most one control period old."""
+        now = time.monotonic()
+        cached = self._states.get(key)
+        if cached is not None and now - cached[0] < self.deps.config.rate_control.control_period:
+            return cached[1]
+        saved = await self.deps.store.load_rate_state(key)
+        self._states[key] = (now, saved)
+        return saved
+
+    async def wait(self, seconds: float) -> bool:
+        """Whether a call the admission gate deferred waits here (True, after waiting) or
+        goes back to the queue as the prompt's next generation (False: a one-prompt task
+        has nothing else to do; waiting would only hold a queue slot)."""
+        return False
+
+    async def observe(self, key: str, observation: Observation) -> None:
+        """Queue a call's observation for the key's controller."""
+        await self.deps.store.append_observations(key, [observation])
+
+    async def record(self, job_id: str, outcome: Outcome) -> None:
+        """Record a prompt's outcome (exactly once per prompt: the store's rule).
+
+        Whether the job is ready to finalize is the controller's tick's to see.
+        """
+        await self.deps.store.record_outcomes(job_id, [outcome])
+
+
+async def process_prompt(
+    deps: Deps, job: Job, task: PromptTask, delivered_from: str, settler: Settler
+) -> ClaimResult:
+    """Claim one prompt, call the provider for it and settle the answer; the claim's result.
+
+    The unit of work of both a one-prompt task and a chunk (``core.chunks``).
+    """
     now = deps.clock.now()
     holder = uuid.uuid4().hex
     claim = await deps.store.claim(
@@ -82,42 +140,40 @@ async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
         now + timedelta(seconds=deps.config.lease_seconds),
         now,
     )
-    if claim is ClaimResult.BUSY:
-        # Another delivery is calling the provider for this prompt; come back after it.
-        return HandlerResult(409)
     if claim is not ClaimResult.CLAIMED:
-        return HandlerResult(200)
-    queue = _own_queue(job, task, delivery.queue)
-    if job.dedupe and await _answered_as_copy(deps, job, task, queue):
-        return HandlerResult(200)
-    deferred = await _admission(deps, job, task)
-    if deferred is not None:
+        return claim
+    queue = _own_queue(job, task, delivered_from)
+    if job.dedupe and await _answered_as_copy(deps, job, task, queue, settler):
+        return claim
+    deferred = await _admission(deps, job, task, settler)
+    if deferred is not None and not await settler.wait(deferred):
         await _requeue(deps, queue, task, deferred, attempt=task.attempt)
-        return HandlerResult(200)
+        return claim
     refused = await reserve_call(deps, job, task)  # the cost cap (core.spend)
     if refused is not None:
         error: dict[str, object] = {"code": BUDGET_EXCEEDED, "message": refused}
-        await _record(
-            deps, job, task, prompt_error(task.prompt_id, task.line, error, attempts=task.attempt)
-        )
-        return HandlerResult(200)
+        failed = prompt_error(task.prompt_id, task.line, error, attempts=task.attempt)
+        await _record(deps, job, task, failed, settler)
+        return claim
     timeout = attempt_timeout(
         deps.config.provider_timeout, task.timeouts, deps.config.lease_seconds
     )
     result, latency = await _call_provider(deps, job, task, timeout)
     answer = _Answer(result, latency, timeout)
-    await deps.answers.keep(_after_answer(deps, job, task, answer, queue))
-    return HandlerResult(200)
+    await deps.answers.keep(_after_answer(deps, job, task, answer, queue, settler))
+    return claim
 
 
-async def _answered_as_copy(deps: Deps, job: Job, task: PromptTask, queue: str) -> bool:
+async def _answered_as_copy(
+    deps: Deps, job: Job, task: PromptTask, queue: str, settler: Settler
+) -> bool:
     """Whether the prompt needs no call of its own: it copied its request's answer, or waits
     for it (``core.dedupe``). Before the admission gate: a copy never takes a call's slot."""
     copy = await copy_or_wait(deps, job, task)
     if copy is None:
         return False
     if isinstance(copy, Outcome):
-        await _record(deps, job, task, copy)
+        await _record(deps, job, task, copy, settler)
     else:
         await _requeue(deps, queue, task, copy, attempt=task.attempt)
     return True
@@ -129,12 +185,12 @@ def _own_queue(job: Job, task: PromptTask, delivered_from: str) -> str:
     return delivered_from if delivered_from.startswith(base) else base
 
 
-async def _admission(deps: Deps, job: Job, task: PromptTask) -> float | None:
+async def _admission(deps: Deps, job: Job, task: PromptTask, settler: Settler) -> float | None:
     """Seconds to defer this dispatch, or None to call the provider (see ``ratecontrol.gate``)."""
     config = deps.config.rate_control
     if not config.gated:
         return None
-    saved = await deps.store.load_rate_state(job.route_of(task.route)[0].id)
+    saved = await settler.rate_state(job.route_of(task.route)[0].id)
     if saved is None or saved.state is None:
         return None
     state = saved.state
@@ -186,14 +242,14 @@ class _Answer:
     timeout: float
 
 
-async def _after_answer(
-    deps: Deps, job: Job, task: PromptTask, answer: _Answer, queue: str
+async def _after_answer(  # noqa: PLR0917 (the answer and everything it settles into)
+    deps: Deps, job: Job, task: PromptTask, answer: _Answer, queue: str, settler: Settler
 ) -> None:
     """Everything after the call: run shielded by ``deps.answers``, settled despite store errors."""
     result = answer.result
     observation = Observation.from_call(deps.clock.now().timestamp(), result, answer.latency)
     try:
-        await deps.store.append_observations(job.route_of(task.route)[0].id, [observation])
+        await settler.observe(job.route_of(task.route)[0].id, observation)
     except Exception:  # the controller misses one reading; the answer must not be lost
         log.exception("could not store a rate observation for %s", task.prompt_id)
     await with_store_retries(
@@ -205,26 +261,29 @@ async def _after_answer(
         task = dataclasses.replace(task, timeouts=task.timeouts + 1, waited=waited)
     await with_store_retries(
         f"recording prompt {task.prompt_id!r}",
-        lambda: _settle(deps, job, task, result, queue),
+        lambda: _settle(deps, job, task, result, queue, settler),
     )
 
 
-async def _settle(deps: Deps, job: Job, task: PromptTask, result: CallResult, queue: str) -> None:
+async def _settle(  # noqa: PLR0917
+    deps: Deps, job: Job, task: PromptTask, result: CallResult, queue: str, settler: Settler
+) -> None:
     if result.outcome is CallOutcome.SUCCESS:
-        await _settle_answer(deps, job, task, result, queue)
+        await _settle_answer(deps, job, task, result, queue, settler)
     elif result.outcome is CallOutcome.RATE_LIMITED:
-        delay = await _rate_limit_delay(deps, job.route_of(task.route)[0].id, result)
+        saved = await settler.rate_state(job.route_of(task.route)[0].id)
+        delay = _rate_limit_delay(deps, saved, result)
         await _requeue(deps, queue, task, delay, attempt=task.attempt)
     elif result.outcome is CallOutcome.TRANSIENT and task.attempt < job.max_retries:
         delay = transient_delay(task.attempt, result.signals.retry_after)
         await _requeue(deps, queue, task, delay, attempt=task.attempt + 1)
     else:
         code, message = _final_error(job, task, result)
-        await _record(deps, job, task, _error_outcome(task, code, message, result))
+        await _record(deps, job, task, _error_outcome(task, code, message, result), settler)
 
 
-async def _settle_answer(
-    deps: Deps, job: Job, task: PromptTask, result: CallResult, queue: str
+async def _settle_answer(  # noqa: PLR0917
+    deps: Deps, job: Job, task: PromptTask, result: CallResult, queue: str, settler: Settler
 ) -> None:
     """Record an answer, or ask again when it does not match the schema (core.schema_retry)."""
     text = None if result.tool_calls else result.text
@@ -235,9 +294,10 @@ async def _settle_answer(
     elif isinstance(verdict, Mismatch):
         outcome = _error_outcome(task, verdict.code, verdict.message, result)
         outcome.record["error"]["answer"] = verdict.answer
-        await _record(deps, job, task, _storable(task, outcome, result))
+        await _record(deps, job, task, _storable(task, outcome, result), settler)
     else:
-        await _record(deps, job, task, _storable(task, _result_outcome(job, task, result), result))
+        outcome = _storable(task, _result_outcome(job, task, result), result)
+        await _record(deps, job, task, outcome, settler)
 
 
 def _final_error(job: Job, task: PromptTask, result: CallResult) -> tuple[str, str]:
@@ -263,15 +323,16 @@ async def _requeue(deps: Deps, queue: str, task: PromptTask, delay: float, *, at
     await deps.store.advance(task.job_id, task.prompt_id, task.generation)
 
 
-async def _record(deps: Deps, job: Job, task: PromptTask, outcome: Outcome) -> None:
+async def _record(
+    deps: Deps, job: Job, task: PromptTask, outcome: Outcome, settler: Settler
+) -> None:
     # Whether the job is ready to finalize is the controller's tick's to see (core.control).
-    await deps.store.record_outcomes(job.job_id, [outcome])
+    await settler.record(job.job_id, outcome)
     if job.dedupe:
         await answer_waiters(deps, job, task, outcome)
 
 
-async def _rate_limit_delay(deps: Deps, key: str, result: CallResult) -> float:
-    saved = await deps.store.load_rate_state(key)
+def _rate_limit_delay(deps: Deps, saved: RateKeyState | None, result: CallResult) -> float:
     if saved is None or saved.state is None:
         return result.signals.retry_after or 1.0
     return retry_delay(saved.state, deps.clock.now().timestamp(), result.signals.retry_after)

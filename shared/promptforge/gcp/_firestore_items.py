@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from google.api_core.exceptions import AlreadyExists
 from google.cloud.firestore import AsyncTransaction, FieldFilter, Increment
 
 from promptforge.core.claims import PromptLease, decide_claim
@@ -36,8 +37,24 @@ _NO_LEASE = {"lease_holder": None, "lease_until": None}
 
 
 async def register(layout: Layout, job_id: str, firsts: Mapping[str, int]) -> dict[str, int]:
-    """Register each new ``prompt_id → line``; returns the stored line of those known before."""
+    """Register each new ``prompt_id → line``; returns the stored line of those known before.
+
+    First as one commit of creates, which reads nothing (a write per prompt, no read): it
+    fails whole if any of the documents exists (a replayed slice, a duplicate
+    ``prompt_id``, an outcome recorded first), and then the transaction below reads them
+    and sorts each case out.
+    """
     refs = {prompt_id: layout.item(job_id, Outcome.prompt_key(prompt_id)) for prompt_id in firsts}
+    batch = layout.client.batch()
+    for prompt_id, line in firsts.items():
+        fields = {"key": Outcome.prompt_key(prompt_id), "prompt_line": line, "generation": 0}
+        batch.create(refs[prompt_id], fields | {"done": False} | _NO_LEASE | layout.expiry())
+    try:
+        await batch.commit()
+    except AlreadyExists:
+        pass  # some are known: the transaction tells replays from duplicates
+    else:
+        return {}
 
     async def body(transaction: AsyncTransaction) -> dict[str, int]:
         snapshots = await read_documents(layout.client, list(refs.values()), transaction)

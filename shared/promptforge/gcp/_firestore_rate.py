@@ -1,7 +1,8 @@
 """Rate-control records in Firestore: append-only observations and the controller's state.
 
-Workers append one observation per provider call, each a new document with a random id
-under ``{prefix}_rate_keys/{key}/observations``: nothing is ever rewritten, so appends
+Workers append the observations of one call of ``append`` (a prompt's provider call, or
+a chunk's checkpoint) as a new document with a random id under
+``{prefix}_rate_keys/{key}/observations``: nothing is ever rewritten, so appends
 scale with the number of writers, not with one document's write rate. The controller
 drains them in transactions of at most ``DRAIN_CHUNK`` documents (read, then delete what
 was read), so two drains never both return one observation. Documents are visited by id
@@ -33,18 +34,23 @@ from promptforge.jobstore.fields import dumps
 from promptforge.ratecontrol.base import Observation
 
 DRAIN_CHUNK = 400
-"""Observations read and deleted per drain transaction."""
+"""Observation documents read and deleted per drain transaction."""
+PER_DOCUMENT = 500
+"""Observations per document (about 200 bytes each: far under Firestore's 1 MiB)."""
 
 
 async def append(layout: Layout, rate_key: str, observations: Sequence[Observation]) -> None:
-    """Queue observations as new documents, at most ``WRITE_CHUNK`` per commit."""
+    """Queue observations: one new document per ``PER_DOCUMENT`` of them (a chunk's
+    checkpoint is one write, one read and one delete, not one per call)."""
     collection = layout.observations(rate_key)
     call = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"  # orders one process's calls
-    for start in range(0, len(observations), WRITE_CHUNK):
+    documents = range(0, len(observations), PER_DOCUMENT)
+    for start in range(0, len(documents), WRITE_CHUNK):
         batch = layout.client.batch()
-        for n, observation in enumerate(observations[start : start + WRITE_CHUNK], start):
+        for n in documents[start : start + WRITE_CHUNK]:
+            group = [o.to_dict() for o in observations[n : n + PER_DOCUMENT]]
             fields = {
-                "data": dumps(observation.to_dict()),
+                "data": dumps(group),
                 "appended_at": SERVER_TIMESTAMP,
                 "call": call,
                 "n": n,
@@ -67,7 +73,7 @@ async def drain(layout: Layout, rate_key: str) -> list[Observation]:
             break
         after = chunk[-1]
     taken.sort(key=_order)
-    return [Observation.from_dict(json.loads(data["data"])) for data in taken]
+    return [Observation.from_dict(item) for data in taken for item in _items(data["data"])]
 
 
 async def _take(layout: Layout, query: AsyncQuery) -> list[Snapshot]:
@@ -93,6 +99,12 @@ async def save_state(layout: Layout, rate_key: str, state: RateKeyState) -> None
     """Replace what is saved for ``rate_key``."""
     document = {"rate_key": rate_key, "state": dumps(state.to_dict()), **layout.expiry()}
     await layout.rate_key(rate_key).set(document)
+
+
+def _items(data: str) -> list[dict[str, Any]]:
+    """The observations of one document: a list (or, written before chunks, one)."""
+    decoded = json.loads(data)
+    return decoded if isinstance(decoded, list) else [decoded]
 
 
 def _order(data: dict[str, Any]) -> tuple[datetime, str, int]:

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 MAX_DISPATCHES_PER_SECOND = 500.0
 MAX_CONCURRENT_DISPATCHES = 5000
+WORKER_TARGETS = frozenset({TaskTarget.WORKER, TaskTarget.CHUNK})
+"""What the worker function serves; every other target goes to the controller."""
 LONG_TARGETS = frozenset({TaskTarget.INGEST, TaskTarget.SLICE, TaskTarget.FINALIZE})
 """Targets that stream whole files: they get the longest dispatch deadline Cloud Tasks allows."""
 LONG_DEADLINE = timedelta(minutes=30)
@@ -92,7 +94,7 @@ class CloudTasksQueue:
 
     def url_for(self, target: str) -> str:
         """The function a target's tasks are sent to."""
-        return self._worker_url if target == TaskTarget.WORKER else self._controller_url
+        return self._worker_url if target in WORKER_TARGETS else self._controller_url
 
     async def ensure_queue(self, queue: str, config: QueueConfig) -> None:
         """Create the queue unless it exists (an existing queue keeps its settings)."""

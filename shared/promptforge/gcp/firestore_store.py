@@ -10,12 +10,15 @@ document, 500 writes and 10 MiB per commit):
   ``record_outcomes`` are transactions on items, and an outcome is written only where
   none is, in the same commit that adds it to one counter shard picked at random:
   counters always equal the recorded outcomes, and no document is hot;
-- ``get_job`` reads the job document, then its counter shards *at the read time of
-  that document*: one consistent snapshot, as SQLite's single-row read is (a status
-  endpoint never shows COMPLETED beside counts from before the last outcome);
+- ``get_job`` reads the job document, then sums its counter shards (one aggregation
+  query, billed one read) *at the read time of that document*: one consistent
+  snapshot, as SQLite's single-row read is (a status endpoint never shows COMPLETED
+  beside counts from before the last outcome);
 - batches (``register_prompts``, ``record_outcomes``, observations) are split into
   commits of at most ``WRITE_CHUNK`` documents and about 3 MiB, each atomic;
 - ``iter_outcomes`` pages through a (kind, line, key) ordered query.
+
+The prompt and outcome methods are in ``_firestore_job_items`` (a mixin).
 
 The client is the caller's (built once per process); the store holds no other state.
 """
@@ -23,7 +26,7 @@ The client is the caller's (built once per process); the store holds no other st
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,18 +34,15 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud.firestore import AsyncClient, AsyncTransaction, FieldFilter
 
 from promptforge.core.models import (
-    ClaimResult,
     Job,
     JobStatus,
     Outcome,
-    OutcomeKind,
     RateKey,
     WebhookDelivery,
     can_transition,
 )
 from promptforge.core.ratestate import RateKeyState
 from promptforge.gcp import _firestore_dedupe as dedupe
-from promptforge.gcp import _firestore_items as items
 from promptforge.gcp import _firestore_rate as rate
 from promptforge.gcp import _firestore_webhooks as webhooks
 from promptforge.gcp._firestore_codec import (
@@ -51,30 +51,24 @@ from promptforge.gcp._firestore_codec import (
     encode_transition,
     from_timestamp,
 )
+from promptforge.gcp._firestore_job_items import FirestoreItems
 from promptforge.gcp._firestore_layout import DEFAULT_RETENTION, Layout, firestore_indexes
 from promptforge.gcp._firestore_prompts import FirestorePrompts
 from promptforge.gcp._firestore_spend import FirestoreSpend
-from promptforge.gcp._firestore_tx import WRITE_CHUNK, read_documents, run_transaction
-from promptforge.jobstore.base import ApiKeyRecord, IdempotencyRecord, JobStore, PendingPrompt
+from promptforge.gcp._firestore_tx import read_documents, run_transaction
+from promptforge.jobstore.base import ApiKeyRecord, IdempotencyRecord, JobStore
 from promptforge.jobstore.fields import COUNTER_FIELDS, to_utc
 from promptforge.ratecontrol.base import Observation
 
 __all__ = ["FirestoreJobStore", "firestore_indexes"]
 
-COMMIT_BYTES = 3 * 1024 * 1024
-"""About how many bytes of outcomes go in one commit.
 
-Firestore takes 10 MiB per request, but the emulator refuses gRPC messages over 4 MiB;
-3 MiB suits both, and only outcomes of several KiB each ever reach it before
-``WRITE_CHUNK`` does."""
-
-
-class FirestoreJobStore(FirestorePrompts, FirestoreSpend):
+class FirestoreJobStore(FirestorePrompts, FirestoreItems, FirestoreSpend):
     """The ``JobStore`` port on Firestore, in collections named ``{prefix}_…``.
 
     ``counter_shards`` is how many documents share each job's counters: each takes about
     one write per second sustained, so it bounds the outcomes per second a job records
-    comfortably, and ``get_job`` reads at most that many small documents besides the job.
+    comfortably; ``get_job`` sums them in one aggregation query besides the job.
     ``page_size`` is how many outcomes ``iter_outcomes`` reads per query.
     """
 
@@ -157,12 +151,18 @@ class FirestoreJobStore(FirestorePrompts, FirestoreSpend):
         return decode_job(data, await self._counters(job_id, snapshot.read_time))
 
     async def _counters(self, job_id: str, read_time: datetime) -> dict[str, int]:
-        """The job's counter shards summed, as they were at ``read_time``."""
+        """The job's counter shards summed, as they were at ``read_time``: one aggregation
+        query, billed one read (per 1,000 shards), where reading the shards cost one each
+        (a job read by every controller tick, status call and worker cache refresh)."""
+        shards = self._layout.counters(job_id)
+        first, *others = COUNTER_FIELDS
+        query = shards.sum(first, alias=first)
+        for name in others:
+            query = query.sum(name, alias=name)
         totals = dict.fromkeys(COUNTER_FIELDS, 0)
-        for shard in await self._layout.counters(job_id).get(read_time=read_time):
-            data = shard.to_dict() or {}
-            for name in COUNTER_FIELDS:
-                totals[name] += int(data.get(name, 0))
+        for row in await query.get(read_time=read_time):
+            for result in row:
+                totals[str(result.alias)] = int(result.value or 0)
         return totals
 
     async def transition(
@@ -298,79 +298,7 @@ class FirestoreJobStore(FirestorePrompts, FirestoreSpend):
         )
         return [str(snapshot.get("job_id")) async for snapshot in query.stream()]
 
-    # Prompts
-    async def register_prompts(
-        self, job_id: str, prompts: Sequence[tuple[str, int]]
-    ) -> list[int | None]:
-        """Register ``(prompt_id, line)`` pairs, ``WRITE_CHUNK`` prompts per transaction.
-
-        Per pair: None when the prompt is new or was registered with the same line (a
-        replay), else the line stored first (a duplicate ``prompt_id``), including a
-        duplicate of an earlier pair in the same call.
-        """
-        firsts: dict[str, int] = {}  # each prompt_id's first line in this call
-        for prompt_id, line in prompts:
-            firsts.setdefault(prompt_id, line)
-        stored: dict[str, int] = {}  # lines registered before this call
-        ids = list(firsts)
-        for start in range(0, len(ids), WRITE_CHUNK):
-            chunk = {prompt_id: firsts[prompt_id] for prompt_id in ids[start : start + WRITE_CHUNK]}
-            stored.update(await items.register(self._layout, job_id, chunk))
-        answers: list[int | None] = []
-        for prompt_id, line in prompts:
-            first = stored.get(prompt_id, firsts[prompt_id])
-            answers.append(None if first == line else first)
-        return answers
-
-    async def claim(  # noqa: PLR0917 (the port's signature)
-        self,
-        job_id: str,
-        prompt_id: str,
-        generation: int,
-        holder: str,
-        lease_until: datetime,
-        now: datetime,
-    ) -> ClaimResult:
-        """Take the prompt's lease for this generation before calling the provider.
-
-        MISSING, DONE, STALE (a newer generation is stored), BUSY (another holder's
-        lease is live) or CLAIMED. The same holder claiming again is CLAIMED; an older
-        stored generation is moved up to ``generation`` and claimed.
-        """
-        until, at = to_utc(lease_until), to_utc(now)
-        return await items.claim(self._layout, job_id, prompt_id, generation, holder, until, at)
-
-    async def advance(self, job_id: str, prompt_id: str, generation: int) -> bool:
-        """Move the prompt to ``generation + 1``, drop the lease; False if not at ``generation``."""
-        return await items.advance(self._layout, job_id, prompt_id, generation)
-
-    async def pending_prompts(
-        self, job_id: str, after: str | None, limit: int
-    ) -> tuple[list[PendingPrompt], str | None]:
-        """The prompts without an outcome among the next ``limit`` items of the job (in
-        document order, after the cursor: the last document id read); the page and the
-        next cursor. Item fields carry no index to filter by, so a page may hold fewer."""
-        return await items.pending(self._layout, job_id, after, limit)
-
-    # Outcomes
-    async def record_outcomes(self, job_id: str, outcomes: Sequence[Outcome]) -> int:
-        """Write the outcomes not yet recorded and count them; returns how many were new.
-
-        Each commit (at most ``WRITE_CHUNK`` outcomes) is atomic, and a replay of any part
-        counts nothing twice. ValueError if the job does not exist.
-        """
-        if not outcomes:
-            return 0
-        if not (await self._layout.job(job_id).get()).exists:  # jobs are never deleted
-            raise ValueError(f"no job {job_id!r}")
-        distinct: dict[str, Outcome] = {}
-        for outcome in outcomes:
-            distinct.setdefault(outcome.key, outcome)  # the first record of a key wins
-        recorded = 0
-        for chunk in _chunks(list(distinct.values())):
-            recorded += await items.record(self._layout, job_id, chunk, self._shards)
-        return recorded
-
+    # Dedupe
     async def claim_request(self, job_id: str, request_key: str, prompt_id: str) -> str:
         """The prompt holding ``request_key`` in the job, ``prompt_id`` if it claims it first."""
         return await dedupe.claim_request(self._layout, job_id, request_key, prompt_id)
@@ -386,18 +314,6 @@ class FirestoreJobStore(FirestorePrompts, FirestoreSpend):
     async def get_outcome(self, job_id: str, key: str) -> Outcome | None:
         """The outcome recorded under ``key``, or None."""
         return await dedupe.get_outcome(self._layout, job_id, key)
-
-    async def iter_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
-        """Outcomes of one kind ordered by (line, key), read ``page_size`` at a time."""
-        kind = OutcomeKind(kind)
-        after: tuple[int, str] | None = None
-        while True:
-            page = await items.outcome_page(self._layout, job_id, kind, after, self._page_size)
-            for outcome in page:
-                yield outcome
-            if len(page) < self._page_size:
-                return
-            after = (page[-1].line, page[-1].key)
 
     # Rate control
     async def append_observations(self, rate_key: str, observations: Sequence[Observation]) -> None:
@@ -430,23 +346,6 @@ class FirestoreJobStore(FirestorePrompts, FirestoreSpend):
     ) -> bool:
         """Replace the stored delivery if it is PENDING with ``expected_attempts``; else False."""
         return await webhooks.update(self._layout, delivery, expected_attempts)
-
-
-def _chunks(outcomes: Sequence[Outcome]) -> list[list[Outcome]]:
-    """Split into commits of at most ``WRITE_CHUNK`` outcomes and about ``COMMIT_BYTES``."""
-    chunks: list[list[Outcome]] = []
-    current: list[Outcome] = []
-    size = 0
-    for outcome in outcomes:
-        weight = items.encoded_size(outcome)
-        if current and (len(current) >= WRITE_CHUNK or size + weight > COMMIT_BYTES):
-            chunks.append(current)
-            current, size = [], 0
-        current.append(outcome)
-        size += weight
-    if current:
-        chunks.append(current)
-    return chunks
 
 
 if TYPE_CHECKING:

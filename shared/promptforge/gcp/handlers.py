@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from promptforge.core.cancel import handle_cancel
+from promptforge.core.chunks import handle_chunk
 from promptforge.core.control_chain import control_task
 from promptforge.core.control_chain import handle_control as _handle_control
 from promptforge.core.deps import Deps
@@ -46,7 +47,7 @@ async def handle_ingest(
 
 def worker_routes() -> dict[str, TaskHandler]:
     """What the worker function serves."""
-    return {TaskTarget.WORKER: handle_prompt}
+    return {TaskTarget.WORKER: handle_prompt, TaskTarget.CHUNK: handle_chunk}
 
 
 def controller_routes(

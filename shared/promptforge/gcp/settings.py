@@ -48,6 +48,13 @@ class GcpSettings(Settings):
         description="Service account whose OIDC token Cloud Tasks attaches to every task; "
         "unset only against the Cloud Tasks emulator.",
     )
+    chunk_prompts: int = Field(
+        100,
+        ge=1,
+        le=500,
+        description="Prompts per worker task: one task, request and checkpointed record per "
+        "chunk, not per prompt (docs/scale.md).",
+    )
     queue_apply_delay: float = Field(
         5.0,
         ge=0,

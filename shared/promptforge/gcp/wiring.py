@@ -8,6 +8,7 @@ variable, so ``PROMPTFORGE_TASKS_EMULATOR_HOST`` selects a plain-gRPC client.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -56,7 +57,7 @@ async def build_deps(
             ),
             timeout=settings.provider_timeout,
         ),
-        config=CoreConfig.from_settings(settings),
+        config=_core_config(settings),
     )
     # The control queue is Terraform's (google_cloud_tasks_queue.control): nothing creates
     # a queue at cold start, and no function needs the right to.
@@ -115,3 +116,15 @@ async def provider_credentials(settings: GcpSettings) -> Credentials:
         return await credentials_from_secret_manager(settings, client)
     finally:
         await client.transport.close()  # type: ignore[no-untyped-call]
+
+
+def _core_config(settings: GcpSettings) -> CoreConfig:
+    """The core's settings; a chunk never holds more prompts than a slice has lines.
+
+    A key's queues dispatch chunks at its rate / ``chunk_prompts`` (``core.queues``), so
+    chunks must be full to call at the rate: a slice's prompts make the chunks, so a
+    chunk larger than a slice would never be full.
+    """
+    config = CoreConfig.from_settings(settings)
+    chunk = min(config.chunk_prompts, settings.ingest_slice_lines)
+    return dataclasses.replace(config, chunk_prompts=chunk)

@@ -22,6 +22,7 @@ from promptforge.blobstore.local import LocalBlobStore
 from promptforge.blobstore.signing import MIN_SECRET_BYTES, UrlSigner
 from promptforge.clock import Clock, SystemClock
 from promptforge.core.cancel import handle_cancel
+from promptforge.core.chunks import handle_chunk
 from promptforge.core.control_chain import handle_control, step_if_due
 from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
@@ -118,6 +119,7 @@ class EmbeddedRuntime(AsyncResource):
         for target, handler in (
             (TaskTarget.INGEST, handle_ingest),
             (TaskTarget.WORKER, handle_prompt),
+            (TaskTarget.CHUNK, handle_chunk),  # chunk_prompts > 1 (default 1: none)
             (TaskTarget.FINALIZE, handle_finalize),
             (TaskTarget.EXPIRE, handle_expire),
             (TaskTarget.CANCEL, handle_cancel),
