@@ -62,6 +62,9 @@ from promptforge.ratecontrol.base import Observation
 
 __all__ = ["FirestoreJobStore", "firestore_indexes"]
 
+_MAX_AGGREGATIONS = 5
+"""Firestore's limit of aggregations per query."""
+
 
 class FirestoreJobStore(FirestorePrompts, FirestoreItems, FirestoreSpend):
     """The ``JobStore`` port on Firestore, in collections named ``{prefix}_…``.
@@ -155,14 +158,16 @@ class FirestoreJobStore(FirestorePrompts, FirestoreItems, FirestoreSpend):
         query, billed one read (per 1,000 shards), where reading the shards cost one each
         (a job read by every controller tick, status call and worker cache refresh)."""
         shards = self._layout.counters(job_id)
-        first, *others = COUNTER_FIELDS
-        query = shards.sum(first, alias=first)
-        for name in others:
-            query = query.sum(name, alias=name)
         totals = dict.fromkeys(COUNTER_FIELDS, 0)
-        for row in await query.get(read_time=read_time):
-            for result in row:
-                totals[str(result.alias)] = int(result.value or 0)
+        # Firestore takes at most five aggregations in one query: one query per five counters.
+        for start in range(0, len(COUNTER_FIELDS), _MAX_AGGREGATIONS):
+            first, *others = COUNTER_FIELDS[start : start + _MAX_AGGREGATIONS]
+            query = shards.sum(first, alias=first)
+            for name in others:
+                query = query.sum(name, alias=name)
+            for row in await query.get(read_time=read_time):
+                for result in row:
+                    totals[str(result.alias)] = int(result.value or 0)
         return totals
 
     async def transition(
