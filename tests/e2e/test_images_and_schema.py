@@ -13,9 +13,9 @@ import httpx
 import jsonschema
 import pytest
 
-from promptforge.simulator.images import SimImage, image_tokens
-from promptforge.simulator.structured import answers_off_schema
-from promptforge.simulator.text import prompt_tokens
+from promptforge.sim.providers.images import SimImage, image_tokens
+from promptforge.sim.providers.structured import answers_off_schema
+from promptforge.sim.providers.text import prompt_tokens
 from tests.e2e.jobs import assert_exactly_once, jsonl, run_job
 from tests.e2e.processes import Process, anthropic_and_gemini_at, create_key, server, simulator
 from tests.images import data_uri, image_line, png

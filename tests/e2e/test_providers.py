@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from promptforge.providers.catalogue import Catalogue
-from promptforge.simulator.text import complete, prompt_tokens
+from promptforge.sim.providers.text import complete, prompt_tokens
 from tests.e2e.jobs import assert_exactly_once, jsonl, make_prompts, run_job
 from tests.e2e.processes import Process, create_key, server, simulator
 

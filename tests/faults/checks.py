@@ -39,7 +39,7 @@ def fault_prompts(count: int, tag: str) -> list[dict[str, str]]:
 
 
 def sim_key(prompt: str) -> str:
-    """The simulator's key for a prompt text (``promptforge.simulator.text.prompt_key``)."""
+    """The simulator's key for a prompt text (``promptforge.sim.providers.text.prompt_key``)."""
     return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]
 
 

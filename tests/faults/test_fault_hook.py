@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from promptforge.local.runtime import EmbeddedRuntime
+from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery, HandlerResult
 

@@ -23,8 +23,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from promptforge.core.tasknames import prompt_task_name
+from promptforge.embedded.server import BackgroundServer
 from promptforge.gcp.cloud_tasks import CloudTasksQueue
-from promptforge.local.server import BackgroundServer
 from promptforge.tasks.base import QueueConfig, RetryConfig, Task
 from tests.gcp.stand_ins import TasksStandIn, tasks_stand_in
 

@@ -24,9 +24,9 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from promptforge.embedded.server import BackgroundServer
 from promptforge.gcp.functions import FunctionInstance
 from promptforge.gcp.settings import GcpSettings
-from promptforge.local.server import BackgroundServer
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,7 @@ import httpx
 import jsonschema
 import pytest
 
-from promptforge.simulator.structured import answers_off_schema
+from promptforge.sim.providers.structured import answers_off_schema
 from tests.e2e.jobs import Finished, assert_exactly_once, jsonl
 from tests.e2e.test_images_and_schema import OFF_SCHEMA_RATE, RESPONSE_FORMAT, SCHEMA, SEED
 from tests.gcp.test_google_path import GoogleStack, _download, _init, _put, _wait_final, stack

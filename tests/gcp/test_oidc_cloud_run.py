@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from promptforge.devstack.front_end import strip_signature
+from promptforge.embedded.server import BackgroundServer
 from promptforge.gcp.oidc import (
     REMOVED_SIGNATURE,
     OidcVerifier,
@@ -33,7 +34,6 @@ from promptforge.gcp.oidc import (
     verifier_mode,
 )
 from promptforge.gcp.settings import GcpSettings
-from promptforge.local.server import BackgroundServer
 from tests.gcp.stand_ins import StandIn, free_port, spawn_function, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -46,7 +46,7 @@ def test_requirements_pin_what_the_library_and_the_adapters_need(name: str) -> N
     assert _pins(requirements) == wanted
 
 
-DEV_ONLY = ("simulator", "ratesim", "bench", "devstack", "cli", "local")
+DEV_ONLY = ("sim", "bench", "devstack", "cli", "embedded")
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from promptforge.api.ratelimit import DEFAULT_LIMITS, INIT
+from promptforge.api.throttle import DEFAULT_LIMITS, INIT
 from tests.e2e.jobs import init_and_upload, jsonl, make_prompts, wait_final
 from tests.hostile.stack import SEED_BODY, Stack, error_of, raw_request, start_stack
 

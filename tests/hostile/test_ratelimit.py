@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptforge.api.app import check_rate
-from promptforge.api.ratelimit import DEFAULT_LIMITS, INIT, RESULTS, STATUS, Limit, RateLimiter
+from promptforge.api.throttle import DEFAULT_LIMITS, INIT, RESULTS, STATUS, Limit, RateLimiter
 from promptforge.errors import TooManyRequests
 
 

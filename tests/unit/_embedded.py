@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from promptforge.core.queues import ensure_control_queue
-from promptforge.local.runtime import EmbeddedRuntime
+from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 
 

@@ -21,8 +21,8 @@ from promptforge.blobstore.http import blob_routes
 from promptforge.blobstore.local import LocalBlobStore
 from promptforge.blobstore.signing import UrlSigner
 from promptforge.clock import FakeClock
+from promptforge.embedded.server import BackgroundServer
 from promptforge.errors import BlobExistsError, SignatureError
-from promptforge.local.server import BackgroundServer
 
 pytestmark = pytest.mark.anyio
 

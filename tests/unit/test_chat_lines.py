@@ -16,11 +16,11 @@ import pytest
 from promptforge.core.jsonl import LineError, RawLine, ValidPrompt, validate_line
 from promptforge.core.messages import ChatMessage, Conversation
 from promptforge.core.models import GenerationParams, PromptTask
-from promptforge.local.server import BackgroundServer
+from promptforge.embedded.server import BackgroundServer
 from promptforge.providers.base import CallOutcome, HttpRequest, PromptCall
 from promptforge.providers.registry import get_adapter
-from promptforge.simulator.config import SimulatorConfig
-from promptforge.simulator.server import create_app
+from promptforge.sim.providers.config import SimulatorConfig
+from promptforge.sim.providers.server import create_app
 
 CHAT = (
     ChatMessage("system", "You are terse."),

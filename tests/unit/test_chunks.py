@@ -26,7 +26,7 @@ from promptforge.core.queues import key_queues
 from promptforge.core.requests import InitRequest
 from promptforge.core.service import init_job
 from promptforge.core.tasknames import TaskTarget
-from promptforge.local.runtime import EmbeddedRuntime
+from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery
 from tests.unit._embedded import idle_runtime

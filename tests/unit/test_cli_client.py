@@ -35,7 +35,7 @@ from promptforge.cli.submit import (
     wait_for_job,
 )
 from promptforge.client import CHUNK_SIZE, ClientError, PromptForgeClient
-from promptforge.local.server import BackgroundServer
+from promptforge.embedded.server import BackgroundServer
 
 pytestmark = pytest.mark.anyio
 

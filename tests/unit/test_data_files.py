@@ -10,9 +10,9 @@ import pytest
 
 from promptforge import data
 from promptforge.bench.prompts import example_prompt_lines
-from promptforge.ratesim import scenarios
-from promptforge.ratesim.scenarios import SCENARIOS, load_scenarios
-from promptforge.ratesim.signals import Style
+from promptforge.sim.rates import scenarios
+from promptforge.sim.rates.scenarios import SCENARIOS, load_scenarios
+from promptforge.sim.rates.signals import Style
 
 
 def test_rate_scenarios_file_holds_the_ten_scenarios_in_order() -> None:

@@ -31,7 +31,7 @@ from promptforge.core.queues import key_queues
 from promptforge.core.requests import InitRequest
 from promptforge.core.service import init_job, job_status
 from promptforge.core.worker import handle_prompt
-from promptforge.local.runtime import EmbeddedRuntime
+from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery
 from tests.contract._jobstore_data import make_job

@@ -14,8 +14,8 @@ from promptforge.clock import SystemClock
 from promptforge.core.auth import create_api_key, hash_key
 from promptforge.core.idempotency import IDEMPOTENCY_TTL, request_hash
 from promptforge.core.requests import parse_init_request
+from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.jobstore.base import IdempotencyRecord
-from promptforge.local.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 
 pytestmark = pytest.mark.anyio

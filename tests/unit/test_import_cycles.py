@@ -136,7 +136,7 @@ def test_the_core_reaches_no_cloud_client_and_no_web_framework() -> None:
             reached.add(module)
             pending.extend(graph[module])
     runtimes = {
-        m for m in reached if m.split(".")[1:2] in (["gcp"], ["local"], ["api"], ["simulator"])
+        m for m in reached if m.split(".")[1:2] in (["gcp"], ["embedded"], ["api"], ["sim"])
     }
     assert runtimes == set()
     foreign = set().union(*(_third_party(m) for m in reached))

@@ -15,7 +15,7 @@ from promptforge.core.models import Job, JobStatus, OutcomeKind
 from promptforge.core.queues import ensure_control_queue, key_queues
 from promptforge.core.requests import InitRequest
 from promptforge.core.service import init_job
-from promptforge.local.runtime import EmbeddedRuntime
+from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 
 pytestmark = pytest.mark.anyio

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from promptforge.local.server import SERVER_KEEPALIVE_SECONDS, BackgroundServer
+from promptforge.embedded.server import SERVER_KEEPALIVE_SECONDS, BackgroundServer
 from promptforge.providers.http import KEEPALIVE_SECONDS
 
 pytestmark = pytest.mark.anyio

@@ -29,7 +29,7 @@ from promptforge.core.ratestate import RateKeyState
 from promptforge.core.requests import InitRequest
 from promptforge.core.service import init_job
 from promptforge.core.worker import handle_prompt
-from promptforge.local.runtime import EmbeddedRuntime
+from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.ratecontrol.controller import ControllerState
 from promptforge.ratecontrol.state import Ceilings
 from promptforge.settings import Settings

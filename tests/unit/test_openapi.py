@@ -15,7 +15,7 @@ from promptforge.api.routes import API_OPERATIONS
 from promptforge.api.schemas import ErrorBody
 from promptforge.blobstore.http import _other_method  # answers 405 to every other method
 from promptforge.core.requests import InitRequest
-from promptforge.local.runtime import EmbeddedRuntime
+from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +82,7 @@ def test_every_error_code_has_a_message_schema() -> None:
 
 
 def test_every_limited_operation_has_a_limit() -> None:
-    from promptforge.api.ratelimit import DEFAULT_LIMITS
+    from promptforge.api.throttle import DEFAULT_LIMITS
 
     for op in API_OPERATIONS:
         assert (op.label in DEFAULT_LIMITS) == (op.limited and op.authenticated), op.label

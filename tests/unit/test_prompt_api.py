@@ -13,7 +13,7 @@ import pytest
 
 from promptforge.clock import SystemClock
 from promptforge.core.auth import create_api_key
-from promptforge.local.runtime import EmbeddedRuntime
+from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 
 pytestmark = pytest.mark.anyio

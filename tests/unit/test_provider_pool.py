@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from promptforge.local.server import BackgroundServer
+from promptforge.embedded.server import BackgroundServer
 from promptforge.providers.http import PooledTransport, provider_client
 
 pytestmark = pytest.mark.anyio

@@ -10,11 +10,11 @@ from promptforge.gcp.secrets import read_provider_keys
 from promptforge.providers.mistral import MistralAdapter
 from promptforge.providers.openai import OpenAIAdapter
 from promptforge.providers.registry import SUPPORTED_PROVIDERS, get_adapter
-from promptforge.ratesim.signals import Style
 from promptforge.settings import Settings
-from promptforge.simulator.config import PROVIDERS as SIMULATED
-from promptforge.simulator.config import SimulatorConfig, default_limits
-from promptforge.simulator.server import create_app as simulator_app
+from promptforge.sim.providers.config import PROVIDERS as SIMULATED
+from promptforge.sim.providers.config import SimulatorConfig, default_limits
+from promptforge.sim.providers.server import create_app as simulator_app
+from promptforge.sim.rates.signals import Style
 
 
 def test_supported_providers_are_the_four_of_the_contract() -> None:

@@ -12,14 +12,14 @@ import pytest
 
 from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.controller import ControllerState
-from promptforge.ratesim.cloudtasks import CloudTasksSpec
-from promptforge.ratesim.engine import EventLoop
-from promptforge.ratesim.forge import ForgeClient, ForgeOptions
-from promptforge.ratesim.provider import ProviderModel, SimulatedProvider
-from promptforge.ratesim.recorder import Recorder
-from promptforge.ratesim.signals import Style
-from promptforge.ratesim.workload import WorkloadSpec, make_prompts
-from promptforge.simulator.config import LimitSpec
+from promptforge.sim.providers.config import LimitSpec
+from promptforge.sim.rates.cloudtasks import CloudTasksSpec
+from promptforge.sim.rates.engine import EventLoop
+from promptforge.sim.rates.forge import ForgeClient, ForgeOptions
+from promptforge.sim.rates.provider import ProviderModel, SimulatedProvider
+from promptforge.sim.rates.recorder import Recorder
+from promptforge.sim.rates.signals import Style
+from promptforge.sim.rates.workload import WorkloadSpec, make_prompts
 from tests.unit._rate_calls import CFG
 
 _QUEUES = {

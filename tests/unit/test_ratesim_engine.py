@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from promptforge.ratesim.cloudtasks import CloudTasksSpec, Done, QueueGroup, SimTask, picked_burst
-from promptforge.ratesim.engine import EventLoop
+from promptforge.sim.rates.cloudtasks import CloudTasksSpec, Done, QueueGroup, SimTask, picked_burst
+from promptforge.sim.rates.engine import EventLoop
 
 
 def test_callbacks_run_in_time_then_insertion_order() -> None:

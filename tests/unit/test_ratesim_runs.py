@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 
 from promptforge.providers.base import CallOutcome
-from promptforge.ratesim import cli
-from promptforge.ratesim.engine import EventLoop
-from promptforge.ratesim.metrics import ideal_time
-from promptforge.ratesim.provider import Background, ProviderModel, SimulatedProvider
-from promptforge.ratesim.report import judge, render_report
-from promptforge.ratesim.runner import ClientKind, run_scenario
-from promptforge.ratesim.scenarios import SCENARIOS, Scenario
-from promptforge.ratesim.signals import Style
-from promptforge.ratesim.workload import Prompt, WorkloadSpec, make_prompts
-from promptforge.simulator.config import LimitSpec
+from promptforge.sim.providers.config import LimitSpec
+from promptforge.sim.rates import cli
+from promptforge.sim.rates.engine import EventLoop
+from promptforge.sim.rates.metrics import ideal_time
+from promptforge.sim.rates.provider import Background, ProviderModel, SimulatedProvider
+from promptforge.sim.rates.report import judge, render_report
+from promptforge.sim.rates.runner import ClientKind, run_scenario
+from promptforge.sim.rates.scenarios import SCENARIOS, Scenario
+from promptforge.sim.rates.signals import Style
+from promptforge.sim.rates.workload import Prompt, WorkloadSpec, make_prompts
 
 SMALL = 0.1  # a tenth of each scenario's prompts: a minute or so of virtual time
 

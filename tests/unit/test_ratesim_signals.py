@@ -15,15 +15,15 @@ import pytest
 
 from promptforge.providers.base import CallOutcome, RateSignals
 from promptforge.providers.registry import get_adapter
-from promptforge.ratesim.signals import Style, signals_for
-from promptforge.simulator.anthropic import AnthropicWire
-from promptforge.simulator.config import LimitSpec
-from promptforge.simulator.gemini import GeminiWire
-from promptforge.simulator.limits import Cost, LimitCheck, ProviderLimiter
-from promptforge.simulator.mistral import MistralWire
-from promptforge.simulator.openai import OpenAIWire
-from promptforge.simulator.text import Completion
-from promptforge.simulator.wire import CallContext, ProviderWire, SimRequest
+from promptforge.sim.providers.anthropic import AnthropicWire
+from promptforge.sim.providers.config import LimitSpec
+from promptforge.sim.providers.gemini import GeminiWire
+from promptforge.sim.providers.limits import Cost, LimitCheck, ProviderLimiter
+from promptforge.sim.providers.mistral import MistralWire
+from promptforge.sim.providers.openai import OpenAIWire
+from promptforge.sim.providers.text import Completion
+from promptforge.sim.providers.wire import CallContext, ProviderWire, SimRequest
+from promptforge.sim.rates.signals import Style, signals_for
 
 _FIELDS = (
     "limit_requests",

@@ -20,8 +20,8 @@ from promptforge.core.requests import InitRequest, parse_small_body
 from promptforge.core.retry import RetryRequest, retry_job
 from promptforge.core.service import init_job
 from promptforge.core.worker import prompt_error
+from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.errors import ApiError, BadRequest
-from promptforge.local.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 from tests.unit._embedded import idle_runtime
 

@@ -20,7 +20,7 @@ from promptforge.core.schema_retry import (
     reask_prompt,
     schema_error,
 )
-from promptforge.simulator.structured import answers_off_schema, instance, schema_completion
+from promptforge.sim.providers.structured import answers_off_schema, instance, schema_completion
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from promptforge.simulator.text import complete, count_tokens, prompt_key, prompt_tokens
-from promptforge.simulator.wire import go_duration, rfc3339
+from promptforge.sim.providers.text import complete, count_tokens, prompt_key, prompt_tokens
+from promptforge.sim.providers.wire import go_duration, rfc3339
 
 
 def test_same_seed_and_prompt_give_the_same_answer_others_differ() -> None:

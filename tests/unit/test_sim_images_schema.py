@@ -16,17 +16,17 @@ from promptforge.core.content import ImagePart, TextPart
 from promptforge.core.messages import ChatMessage
 from promptforge.core.models import GenerationParams
 from promptforge.core.schema_retry import answer_problem
-from promptforge.local.server import BackgroundServer
+from promptforge.embedded.server import BackgroundServer
 from promptforge.providers.anthropic import AnthropicAdapter
 from promptforge.providers.base import CallOutcome, CallResult, PromptCall, ProviderAdapter
 from promptforge.providers.gemini import GeminiAdapter
 from promptforge.providers.mistral import MistralAdapter
 from promptforge.providers.openai import OpenAIAdapter
-from promptforge.simulator.config import LimitSpec, SimulatorConfig
-from promptforge.simulator.images import SimImage, image_tokens
-from promptforge.simulator.options import add_simulator_options, config_from_args, describe
-from promptforge.simulator.server import create_app
-from promptforge.simulator.text import prompt_tokens
+from promptforge.sim.providers.config import LimitSpec, SimulatorConfig
+from promptforge.sim.providers.images import SimImage, image_tokens
+from promptforge.sim.providers.options import add_simulator_options, config_from_args, describe
+from promptforge.sim.providers.server import create_app
+from promptforge.sim.providers.text import prompt_tokens
 from tests.images import data_uri, png
 
 pytestmark = pytest.mark.anyio

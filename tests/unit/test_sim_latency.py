@@ -10,10 +10,10 @@ import time
 import httpx
 import pytest
 
-from promptforge.local.server import BackgroundServer
-from promptforge.simulator.config import SimulatorConfig
-from promptforge.simulator.latency import draw_latency
-from promptforge.simulator.server import create_app
+from promptforge.embedded.server import BackgroundServer
+from promptforge.sim.providers.config import SimulatorConfig
+from promptforge.sim.providers.latency import draw_latency
+from promptforge.sim.providers.server import create_app
 
 
 def _draws(

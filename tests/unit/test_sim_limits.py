@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-from promptforge.simulator.anthropic import AnthropicWire
-from promptforge.simulator.config import LimitChange, LimitSpec, SimulatorConfig
-from promptforge.simulator.limits import Cost, LimitKind, ProviderLimiter, SimulatorLimiter
-from promptforge.simulator.openai import OpenAIWire
-from promptforge.simulator.text import complete
-from promptforge.simulator.wire import SimRequest
+from promptforge.sim.providers.anthropic import AnthropicWire
+from promptforge.sim.providers.config import LimitChange, LimitSpec, SimulatorConfig
+from promptforge.sim.providers.limits import Cost, LimitKind, ProviderLimiter, SimulatorLimiter
+from promptforge.sim.providers.openai import OpenAIWire
+from promptforge.sim.providers.text import complete
+from promptforge.sim.providers.wire import SimRequest
 
 
 class FakeTime:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from promptforge.cli.main import build_parser
-from promptforge.simulator.config import LimitSpec, SimulatorConfig, default_limits
-from promptforge.simulator.limits import LimitKind, SimulatorLimiter
-from promptforge.simulator.options import (
+from promptforge.sim.providers.config import LimitSpec, SimulatorConfig, default_limits
+from promptforge.sim.providers.limits import LimitKind, SimulatorLimiter
+from promptforge.sim.providers.options import (
     apply_options,
     config_from_args,
     load_config_file,

@@ -20,13 +20,13 @@ from google.genai import types as genai_types
 from mistralai import client as mistral_client
 from mistralai.client import errors as mistral_errors
 
-from promptforge.local.server import BackgroundServer
+from promptforge.embedded.server import BackgroundServer
 from promptforge.providers.anthropic import AnthropicAdapter
 from promptforge.providers.base import CallOutcome
 from promptforge.providers.openai import OpenAIAdapter
-from promptforge.simulator.config import LimitSpec, SimulatorConfig
-from promptforge.simulator.server import create_app
-from promptforge.simulator.text import complete, prompt_tokens
+from promptforge.sim.providers.config import LimitSpec, SimulatorConfig
+from promptforge.sim.providers.server import create_app
+from promptforge.sim.providers.text import complete, prompt_tokens
 
 pytestmark = pytest.mark.anyio
 

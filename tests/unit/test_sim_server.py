@@ -13,11 +13,11 @@ import anyio
 import httpx
 import pytest
 
-from promptforge.local.server import BackgroundServer
+from promptforge.embedded.server import BackgroundServer
 from promptforge.providers.gemini import GeminiAdapter
-from promptforge.simulator.config import LimitSpec, SimulatorConfig
-from promptforge.simulator.server import create_app
-from promptforge.simulator.text import complete, count_tokens, prompt_key, prompt_tokens
+from promptforge.sim.providers.config import LimitSpec, SimulatorConfig
+from promptforge.sim.providers.server import create_app
+from promptforge.sim.providers.text import complete, count_tokens, prompt_key, prompt_tokens
 
 pytestmark = pytest.mark.anyio
 

@@ -24,7 +24,7 @@ from promptforge.core.queues import key_queues
 from promptforge.core.requests import InitRequest
 from promptforge.core.service import init_job
 from promptforge.core.worker import MAX_OUTCOME_BYTES, handle_prompt
-from promptforge.local.runtime import EmbeddedRuntime
+from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery
 from tests.unit._embedded import idle_runtime
@@ -150,7 +150,7 @@ def test_no_task_handler_answers_a_queue_throttle() -> None:
     library = Path(promptforge.__file__).parent
     found = []
     for path in sorted(library.rglob("*.py")):
-        if path.parts[len(library.parts)] in ("simulator", "ratesim", "bench", "devstack"):
+        if path.parts[len(library.parts)] in ("sim", "bench", "devstack"):
             continue  # the provider simulator answers 429s on purpose; not task handlers
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (

@@ -25,7 +25,7 @@ from promptforge.blobstore.http import blob_routes
 from promptforge.blobstore.local import LocalBlobStore, LocalBlobWriter
 from promptforge.blobstore.signing import UrlSigner
 from promptforge.clock import FakeClock
-from promptforge.local.server import BackgroundServer
+from promptforge.embedded.server import BackgroundServer
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ import pytest
 from promptforge.clock import SystemClock
 from promptforge.core.auth import create_api_key
 from promptforge.core.validate import MAX_REPORTED_ERRORS, ValidationReport, Validator
-from promptforge.local.runtime import EmbeddedRuntime
+from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.providers.catalogue import Catalogue
 from promptforge.settings import Settings
 

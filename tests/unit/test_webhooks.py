@@ -32,8 +32,8 @@ from promptforge.core.webhooks import (
     on_job_ended,
     webhook_id_for,
 )
+from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.errors import BadRequest
-from promptforge.local.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery
 from tests.e2e.receiver import Receiver, receiver

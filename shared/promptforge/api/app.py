@@ -2,7 +2,7 @@
 
 Every authenticated call first checks its API key (``X-API-Key``, or
 ``Authorization: Bearer``), then spends a token of that key's bucket for the operation
-(``ratelimit.DEFAULT_LIMITS``; 429 ``rate_limited`` with ``Retry-After`` when empty), and
+(``throttle.DEFAULT_LIMITS``; 429 ``rate_limited`` with ``Retry-After`` when empty), and
 only then does the handler read a body or look a job up. Errors are JSON
 ``{"error": {code, message, status}}``; a body never meets a framework's generic 422.
 """
@@ -25,8 +25,8 @@ from starlette.routing import BaseRoute, Route
 from promptforge.api.bodies import path_job_id, read_body
 from promptforge.api.openapi import openapi_document
 from promptforge.api.operations import Call, Operation
-from promptforge.api.ratelimit import DEFAULT_LIMITS, RateLimiter
 from promptforge.api.routes import API_OPERATIONS
+from promptforge.api.throttle import DEFAULT_LIMITS, RateLimiter
 from promptforge.core.auth import authenticate_key
 from promptforge.core.deps import Deps
 from promptforge.errors import ApiError, TooManyRequests, insufficient_storage, storage_full

@@ -2,7 +2,7 @@
 
 Nothing here describes a field: schemas come from the pydantic models the handlers parse
 and render (``models_json_schema``), parameters from the query models' fields, error
-answers from each operation's ``Failure`` list, limits from ``api.ratelimit``. Run
+answers from each operation's ``Failure`` list, limits from ``api.throttle``. Run
 ``python -m promptforge.api.openapi`` (``make openapi``) to print it.
 """
 
@@ -18,9 +18,9 @@ from pydantic.json_schema import models_json_schema
 
 from promptforge.api.bodies import MAX_JOB_ID_CHARS
 from promptforge.api.operations import Failure, Operation
-from promptforge.api.ratelimit import DEFAULT_LIMITS
 from promptforge.api.routes import API_OPERATIONS
 from promptforge.api.schemas import ErrorBody, Health
+from promptforge.api.throttle import DEFAULT_LIMITS
 from promptforge.core.idempotency import MAX_IDEMPOTENCY_KEY_CHARS
 
 REF = "#/components/schemas/{model}"

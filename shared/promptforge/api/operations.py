@@ -52,7 +52,7 @@ class Operation:
     documented here. ``body`` is a JSON body's model; ``raw_body`` a non-JSON body's media
     type (``body_optional``: it may be absent). ``streams`` is the media type of an
     alternative streamed success body.
-    ``limited`` says the per-key request limit of ``label`` applies (``api.ratelimit``) to
+    ``limited`` says the per-key request limit of ``label`` applies (``api.throttle``) to
     an authenticated operation. ``error_shape`` renders its errors (the key check's too)
     in the shape of the API it imitates (documented by ``error_body``), not PromptForge's.
     """

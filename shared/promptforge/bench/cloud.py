@@ -127,8 +127,8 @@ async def _run(prompts: int, work: Path) -> CloudFigures:
     from promptforge.cli.submit import submit_file
     from promptforge.client import PromptForgeClient
     from promptforge.devstack.google import google_dev_stack
-    from promptforge.local.server import BackgroundServer
-    from promptforge.simulator.server import create_app
+    from promptforge.embedded.server import BackgroundServer
+    from promptforge.sim.providers.server import create_app
 
     source = write_prompt_file(work / "prompts.jsonl", prompts=prompts, document_share=0.0)
     meters = work / "meters"

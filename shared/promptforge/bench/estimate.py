@@ -31,11 +31,11 @@ from promptforge.cli.submit import fetch_results, wait_for_job
 from promptforge.client import PromptForgeClient
 from promptforge.clock import SystemClock
 from promptforge.core.auth import create_api_key
-from promptforge.local.runtime import EmbeddedRuntime
-from promptforge.local.server import BackgroundServer
+from promptforge.embedded.runtime import EmbeddedRuntime
+from promptforge.embedded.server import BackgroundServer
 from promptforge.providers.catalogue import Catalogue
 from promptforge.settings import Settings
-from promptforge.simulator.server import create_app
+from promptforge.sim.providers.server import create_app
 
 PROVIDER = "openai"
 MODEL = "gpt-4o-mini"

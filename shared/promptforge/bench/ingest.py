@@ -40,7 +40,7 @@ from promptforge.core.ingest import finalize_event_task, handle_ingest
 from promptforge.core.queues import ensure_control_queue, key_queues
 from promptforge.core.requests import InitRequest
 from promptforge.core.service import init_job
-from promptforge.local.runtime import EmbeddedRuntime
+from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery
 

@@ -57,7 +57,7 @@ from promptforge.core.ingest import handle_ingest
 from promptforge.core.models import JobStatus, Outcome, OutcomeKind
 from promptforge.core.service import result_object_name
 from promptforge.core.tasknames import TaskTarget, finalize_task_name
-from promptforge.simulator.text import complete, prompt_tokens
+from promptforge.sim.providers.text import complete, prompt_tokens
 from promptforge.tasks.base import Delivery
 
 DEFAULT_MEGABYTES = (10.0, 1024.0)

@@ -42,14 +42,14 @@ from promptforge.clock import SystemClock
 from promptforge.core.auth import create_api_key
 from promptforge.core.models import GenerationParams, JobStatus
 from promptforge.core.queues import shard_rates
-from promptforge.local.runtime import EmbeddedRuntime
-from promptforge.local.server import BackgroundServer
+from promptforge.embedded.runtime import EmbeddedRuntime
+from promptforge.embedded.server import BackgroundServer
 from promptforge.providers.base import PromptCall
 from promptforge.providers.http import provider_client
 from promptforge.providers.registry import get_adapter
 from promptforge.settings import Settings
-from promptforge.simulator.config import PROVIDERS, LimitSpec, SimulatorConfig
-from promptforge.simulator.server import create_app
+from promptforge.sim.providers.config import PROVIDERS, LimitSpec, SimulatorConfig
+from promptforge.sim.providers.server import create_app
 
 PROVIDER = "openai"
 MODEL = "gpt-4o-mini"

@@ -72,7 +72,7 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     cloud.add_argument("--prompts", type=int, default=20_000, help="prompts in the job")
     _report_options(cloud)
 
-    from promptforge.ratesim.cli import add_arguments
+    from promptforge.sim.rates.cli import add_arguments
 
     rate = benchmarks.add_parser(
         "rate",
@@ -302,6 +302,6 @@ def _write(path: Path, name: str, text: str) -> None:
 
 async def cmd_bench_rate(args: argparse.Namespace) -> int:
     """Run the rate-control simulation (docs/benchmarks/rate-control.md)."""
-    from promptforge.ratesim.cli import run
+    from promptforge.sim.rates.cli import run
 
     return await asyncio.to_thread(run, args)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     from promptforge.jobstore.base import JobStore
-    from promptforge.simulator.config import SimulatorConfig
+    from promptforge.sim.providers.config import SimulatorConfig
 
 console = Console(stderr=True)
 
@@ -50,8 +50,8 @@ async def _wait_for_signal(*, then: Callable[[], object] | None = None) -> None:
 
 async def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the API with the embedded runtime until SIGINT/SIGTERM."""
-    from promptforge.local.runtime import EmbeddedRuntime
-    from promptforge.local.server import BackgroundServer
+    from promptforge.embedded.runtime import EmbeddedRuntime
+    from promptforge.embedded.server import BackgroundServer
     from promptforge.logs import configure_logging
 
     settings = _settings(host=args.host, port=args.port, data_dir=args.data_dir)
@@ -68,9 +68,9 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 
 async def cmd_simulate(args: argparse.Namespace) -> int:
     """Serve the provider simulator until SIGINT/SIGTERM."""
-    from promptforge.local.server import BackgroundServer
-    from promptforge.simulator.options import config_from_args, describe
-    from promptforge.simulator.server import create_app
+    from promptforge.embedded.server import BackgroundServer
+    from promptforge.sim.providers.options import config_from_args, describe
+    from promptforge.sim.providers.server import create_app
 
     try:
         config = config_from_args(args)
@@ -92,7 +92,7 @@ def simulator_config(
     """A simulator config with the same limits for every provider where given."""
     from dataclasses import replace
 
-    from promptforge.simulator.config import SimulatorConfig
+    from promptforge.sim.providers.config import SimulatorConfig
 
     config = SimulatorConfig(seed=seed)
     if rpm is not None or tpm is not None:
@@ -225,10 +225,10 @@ async def _key_store(args: argparse.Namespace) -> AsyncIterator[JobStore]:
 async def cmd_demo(args: argparse.Namespace) -> int:
     """Start the embedded runtime and the simulator, submit the example file, show the results."""
     from promptforge.core.auth import create_api_key
-    from promptforge.local.runtime import EmbeddedRuntime
-    from promptforge.local.server import BackgroundServer
+    from promptforge.embedded.runtime import EmbeddedRuntime
+    from promptforge.embedded.server import BackgroundServer
     from promptforge.logs import configure_logging
-    from promptforge.simulator.server import create_app
+    from promptforge.sim.providers.server import create_app
 
     configure_logging("WARNING")
     with contextlib.ExitStack() as stack:

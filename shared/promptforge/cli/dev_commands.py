@@ -21,9 +21,9 @@ SIMULATED_KEY = "sk-demo-simulated"
 async def cmd_dev_google(args: argparse.Namespace) -> int:
     """Start the Google stand-ins and the functions, run the demo job, stop everything."""
     from promptforge.devstack.google import google_dev_stack
-    from promptforge.local.server import BackgroundServer
+    from promptforge.embedded.server import BackgroundServer
     from promptforge.logs import configure_logging
-    from promptforge.simulator.server import create_app
+    from promptforge.sim.providers.server import create_app
 
     configure_logging("WARNING")
     with contextlib.ExitStack() as stack:

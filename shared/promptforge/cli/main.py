@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=8090)
-    from promptforge.simulator.options import add_simulator_options
+    from promptforge.sim.providers.options import add_simulator_options
 
     add_simulator_options(simulate)
 

@@ -1,7 +1,7 @@
 """Rate-key queues: created on demand, configured from the controller's decisions.
 
 How a decided rate reaches the dispatcher (pure helpers, shared by the runtime and the
-rate-control simulation in ``promptforge.ratesim``):
+rate-control simulation in ``promptforge.sim.rates``):
 
 - a paused key gets ``PAUSED_RATE`` (Cloud Tasks has no rate 0);
 - the burst is about one second of the rate (Cloud Tasks picks it from the rate);

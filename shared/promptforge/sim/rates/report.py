@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from promptforge.ratesim.metrics import Figures
-from promptforge.ratesim.runner import LABELS, ClientKind, Run
-from promptforge.ratesim.scenarios import Scenario
+from promptforge.sim.rates.metrics import Figures
+from promptforge.sim.rates.runner import LABELS, ClientKind, Run
+from promptforge.sim.rates.scenarios import Scenario
 
 __all__ = ["Verdict", "judge", "render_report"]
 

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from promptforge.errors import PromptForgeError
-from promptforge.simulator.limits import Cost, LimitCheck
-from promptforge.simulator.text import Completion, prompt_tokens
+from promptforge.sim.providers.limits import Cost, LimitCheck
+from promptforge.sim.providers.text import Completion, prompt_tokens
 
 _BASE62 = string.ascii_letters + string.digits
 

@@ -35,18 +35,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from promptforge.simulator.anthropic import AnthropicWire
-from promptforge.simulator.config import PROVIDERS, SimulatorConfig
-from promptforge.simulator.gemini import GeminiWire
-from promptforge.simulator.latency import draw_latency
-from promptforge.simulator.limits import SimulatorLimiter
-from promptforge.simulator.mistral import MistralWire
-from promptforge.simulator.openai import OpenAIWire
-from promptforge.simulator.options import overridden, parse_limit
-from promptforge.simulator.stats import SimStats
-from promptforge.simulator.structured import answers_off_schema, schema_completion
-from promptforge.simulator.text import Completion, complete, prompt_key
-from promptforge.simulator.wire import (
+from promptforge.sim.providers.anthropic import AnthropicWire
+from promptforge.sim.providers.config import PROVIDERS, SimulatorConfig
+from promptforge.sim.providers.gemini import GeminiWire
+from promptforge.sim.providers.latency import draw_latency
+from promptforge.sim.providers.limits import SimulatorLimiter
+from promptforge.sim.providers.mistral import MistralWire
+from promptforge.sim.providers.openai import OpenAIWire
+from promptforge.sim.providers.options import overridden, parse_limit
+from promptforge.sim.providers.stats import SimStats
+from promptforge.sim.providers.structured import answers_off_schema, schema_completion
+from promptforge.sim.providers.text import Completion, complete, prompt_key
+from promptforge.sim.providers.wire import (
     CallContext,
     Caller,
     ProviderWire,
@@ -55,7 +55,7 @@ from promptforge.simulator.wire import (
     WireError,
 )
 
-_RAW_SEND = "promptforge.simulator.raw_send"
+_RAW_SEND = "promptforge.sim.providers.raw_send"
 _DISCONNECT_POLL = 0.05
 _GEMINI_PATHS = ("/v1beta/models/{model}:generateContent", "/v1/models/{model}:generateContent")
 _PATHS: dict[str, tuple[str, ...]] = {

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from promptforge.providers.base import CallOutcome
-from promptforge.ratesim.provider import ProviderModel, charges
-from promptforge.ratesim.recorder import Recorder
-from promptforge.ratesim.workload import Prompt
-from promptforge.simulator.config import LimitSpec
-from promptforge.simulator.limits import LimitKind
+from promptforge.sim.providers.config import LimitSpec
+from promptforge.sim.providers.limits import LimitKind
+from promptforge.sim.rates.provider import ProviderModel, charges
+from promptforge.sim.rates.recorder import Recorder
+from promptforge.sim.rates.workload import Prompt
 
 __all__ = ["Figures", "figures", "ideal_time", "limit_series", "rolling_mean"]
 

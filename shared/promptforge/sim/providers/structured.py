@@ -20,7 +20,7 @@ import hashlib
 import json
 from typing import Any
 
-from promptforge.simulator.text import Completion, count_tokens
+from promptforge.sim.providers.text import Completion, count_tokens
 
 _MAX_DEPTH = 8
 _WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel")

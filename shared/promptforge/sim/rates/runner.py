@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from promptforge.providers.base import CallOutcome
-from promptforge.ratesim.baselines import FixedConcurrencyClient, OracleClient, TokenBucketClient
-from promptforge.ratesim.engine import EventLoop
-from promptforge.ratesim.forge import ForgeClient, ForgeOptions
-from promptforge.ratesim.metrics import Figures, figures, ideal_time, limit_series
-from promptforge.ratesim.provider import SimulatedProvider
-from promptforge.ratesim.recorder import Recorder
-from promptforge.ratesim.scenarios import Scenario
-from promptforge.ratesim.workload import make_prompts
+from promptforge.sim.rates.baselines import FixedConcurrencyClient, OracleClient, TokenBucketClient
+from promptforge.sim.rates.engine import EventLoop
+from promptforge.sim.rates.forge import ForgeClient, ForgeOptions
+from promptforge.sim.rates.metrics import Figures, figures, ideal_time, limit_series
+from promptforge.sim.rates.provider import SimulatedProvider
+from promptforge.sim.rates.recorder import Recorder
+from promptforge.sim.rates.scenarios import Scenario
+from promptforge.sim.rates.workload import make_prompts
 
 __all__ = ["ClientKind", "Run", "run_scenario"]
 

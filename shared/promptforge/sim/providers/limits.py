@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from promptforge.simulator.buckets import EPSILON as _EPSILON
-from promptforge.simulator.buckets import FixedWindow, TokenBucket
-from promptforge.simulator.config import LimitChange, LimitSpec
+from promptforge.sim.providers.buckets import EPSILON as _EPSILON
+from promptforge.sim.providers.buckets import FixedWindow, TokenBucket
+from promptforge.sim.providers.config import LimitChange, LimitSpec
 
 _DAY = 86_400.0
 # Acceleration limit: the short-term request rate (EWMA over _FAST seconds) may not

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from promptforge.providers.base import CallOutcome
-from promptforge.ratesim.engine import EventLoop
+from promptforge.sim.rates.engine import EventLoop
 
 _SLOTS = {
     CallOutcome.SUCCESS: 0,

@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from promptforge.data import load_json
-from promptforge.ratesim.provider import Background, ProviderModel
-from promptforge.ratesim.signals import Style
-from promptforge.ratesim.workload import WorkloadSpec
-from promptforge.simulator.config import LimitSpec
+from promptforge.sim.providers.config import LimitSpec
+from promptforge.sim.rates.provider import Background, ProviderModel
+from promptforge.sim.rates.signals import Style
+from promptforge.sim.rates.workload import WorkloadSpec
 
 __all__ = ["SCENARIOS", "Scenario", "get_scenario", "load_scenarios"]
 

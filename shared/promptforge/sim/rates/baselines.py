@@ -25,10 +25,10 @@ import random
 from collections import deque
 
 from promptforge.providers.base import CallOutcome
-from promptforge.ratesim.engine import EventLoop
-from promptforge.ratesim.provider import Response, SimulatedProvider
-from promptforge.ratesim.recorder import Recorder
-from promptforge.ratesim.workload import Prompt
+from promptforge.sim.rates.engine import EventLoop
+from promptforge.sim.rates.provider import Response, SimulatedProvider
+from promptforge.sim.rates.recorder import Recorder
+from promptforge.sim.rates.workload import Prompt
 
 __all__ = ["FixedConcurrencyClient", "OracleClient", "TokenBucketClient"]
 

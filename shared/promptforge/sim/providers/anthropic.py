@@ -14,10 +14,10 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from promptforge.simulator.images import SimImage, image_tokens
-from promptforge.simulator.limits import BucketView, Cost, LimitCheck, LimitKind
-from promptforge.simulator.text import Completion
-from promptforge.simulator.wire import (
+from promptforge.sim.providers.images import SimImage, image_tokens
+from promptforge.sim.providers.limits import BucketView, Cost, LimitCheck, LimitKind
+from promptforge.sim.providers.text import Completion
+from promptforge.sim.providers.wire import (
     CallContext,
     Caller,
     ProviderWire,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from promptforge.ratesim.metrics import rolling_mean
-from promptforge.ratesim.runner import LABELS, ClientKind, Run
-from promptforge.ratesim.scenarios import Scenario
+from promptforge.sim.rates.metrics import rolling_mean
+from promptforge.sim.rates.runner import LABELS, ClientKind, Run
+from promptforge.sim.rates.scenarios import Scenario
 
 __all__ = ["plot_scenario"]
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from promptforge.ratesim.provider import ProviderModel
-from promptforge.ratesim.scenarios import Scenario
-from promptforge.ratesim.signals import Style
-from promptforge.ratesim.workload import WorkloadSpec
-from promptforge.simulator.config import LimitSpec
+from promptforge.sim.providers.config import LimitSpec
+from promptforge.sim.rates.provider import ProviderModel
+from promptforge.sim.rates.scenarios import Scenario
+from promptforge.sim.rates.signals import Style
+from promptforge.sim.rates.workload import WorkloadSpec
 
 __all__ = ["CASES", "LATENCY_SIGMA", "SHORT_CASES", "Case", "case_model", "case_scenario"]
 

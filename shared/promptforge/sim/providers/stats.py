@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from promptforge.simulator.config import PROVIDERS
+from promptforge.sim.providers.config import PROVIDERS
 
 
 @dataclass

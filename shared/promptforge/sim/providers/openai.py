@@ -13,10 +13,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from promptforge.simulator.images import SimImage, data_uri_payload, image_tokens
-from promptforge.simulator.limits import Cost, LimitCheck, LimitKind, Refusal
-from promptforge.simulator.text import Completion
-from promptforge.simulator.wire import (
+from promptforge.sim.providers.images import SimImage, data_uri_payload, image_tokens
+from promptforge.sim.providers.limits import Cost, LimitCheck, LimitKind, Refusal
+from promptforge.sim.providers.text import Completion
+from promptforge.sim.providers.wire import (
     CallContext,
     Caller,
     ProviderWire,

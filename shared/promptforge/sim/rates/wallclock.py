@@ -36,19 +36,19 @@ import anyio
 from pydantic import SecretStr
 
 from promptforge.bench.prompts import example_prompt_lines
-from promptforge.ratesim.cases import CASES, LATENCY_SIGMA, Case, case_model, case_scenario
-from promptforge.ratesim.cloudtasks import CloudTasksSpec
-from promptforge.ratesim.engine import EventLoop
-from promptforge.ratesim.forge import ForgeClient, ForgeOptions
-from promptforge.ratesim.metrics import ideal_time
-from promptforge.ratesim.plots import plot_scenario
-from promptforge.ratesim.provider import SimulatedProvider
-from promptforge.ratesim.recorder import Recorder
-from promptforge.ratesim.runner import ClientKind, run_scenario
-from promptforge.ratesim.signals import Style
-from promptforge.ratesim.workload import Prompt
-from promptforge.simulator.config import LimitChange, SimulatorConfig
-from promptforge.simulator.text import complete, prompt_tokens
+from promptforge.sim.providers.config import LimitChange, SimulatorConfig
+from promptforge.sim.providers.text import complete, prompt_tokens
+from promptforge.sim.rates.cases import CASES, LATENCY_SIGMA, Case, case_model, case_scenario
+from promptforge.sim.rates.cloudtasks import CloudTasksSpec
+from promptforge.sim.rates.engine import EventLoop
+from promptforge.sim.rates.forge import ForgeClient, ForgeOptions
+from promptforge.sim.rates.metrics import ideal_time
+from promptforge.sim.rates.plots import plot_scenario
+from promptforge.sim.rates.provider import SimulatedProvider
+from promptforge.sim.rates.recorder import Recorder
+from promptforge.sim.rates.runner import ClientKind, run_scenario
+from promptforge.sim.rates.signals import Style
+from promptforge.sim.rates.workload import Prompt
 
 __all__ = ["WallclockResult", "des_twin", "plot_case", "run_wallclock"]
 
@@ -121,10 +121,10 @@ async def _real_run(
     from promptforge.client import PromptForgeClient as ApiClient
     from promptforge.clock import SystemClock
     from promptforge.core.auth import create_api_key
-    from promptforge.local.runtime import EmbeddedRuntime
-    from promptforge.local.server import BackgroundServer
+    from promptforge.embedded.runtime import EmbeddedRuntime
+    from promptforge.embedded.server import BackgroundServer
     from promptforge.settings import Settings
-    from promptforge.simulator.server import create_app
+    from promptforge.sim.providers.server import create_app
 
     # Mistral's API shares OpenAI's paths: the simulator serves it there only alone.
     sim_app = create_app(config, only=case.style.value if case.style is Style.MISTRAL else None)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from promptforge.simulator.config import PROVIDERS, LimitChange, LimitSpec, SimulatorConfig
+from promptforge.sim.providers.config import PROVIDERS, LimitChange, LimitSpec, SimulatorConfig
 
 _T = TypeVar("_T")
 _INT_FIELDS = frozenset({"rpm", "tpm", "input_tpm", "output_tpm", "rpd", "acceleration_floor_rpm"})

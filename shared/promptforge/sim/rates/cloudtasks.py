@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptforge.core.queues import PROMPT_RETRY
-from promptforge.ratesim.engine import EventLoop
+from promptforge.sim.rates.engine import EventLoop
 from promptforge.tasks.base import RetryConfig
 
 __all__ = ["CloudTasksSpec", "QueueGroup", "SimTask", "picked_burst"]

@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from promptforge.simulator.images import SimImage, image_tokens
-from promptforge.simulator.limits import Cost, LimitCheck, LimitKind, Refusal
-from promptforge.simulator.text import Completion
-from promptforge.simulator.wire import (
+from promptforge.sim.providers.images import SimImage, image_tokens
+from promptforge.sim.providers.limits import Cost, LimitCheck, LimitKind, Refusal
+from promptforge.sim.providers.text import Completion
+from promptforge.sim.providers.wire import (
     CallContext,
     Caller,
     ProviderWire,

@@ -38,11 +38,11 @@ from promptforge.ratecontrol.controller import (
 from promptforge.ratecontrol.gate import admission
 from promptforge.ratecontrol.headroom import queue_history
 from promptforge.ratecontrol.state import NO_CEILINGS
-from promptforge.ratesim.cloudtasks import CloudTasksSpec, Done, QueueGroup, SimTask
-from promptforge.ratesim.engine import EventLoop
-from promptforge.ratesim.provider import Response, SimulatedProvider
-from promptforge.ratesim.recorder import Recorder
-from promptforge.ratesim.workload import Prompt
+from promptforge.sim.rates.cloudtasks import CloudTasksSpec, Done, QueueGroup, SimTask
+from promptforge.sim.rates.engine import EventLoop
+from promptforge.sim.rates.provider import Response, SimulatedProvider
+from promptforge.sim.rates.recorder import Recorder
+from promptforge.sim.rates.workload import Prompt
 
 __all__ = ["ForgeClient", "ForgeOptions"]
 

@@ -13,8 +13,8 @@ import math
 
 from promptforge.providers.base import RateSignals
 from promptforge.providers.durations import parse_go_duration
-from promptforge.simulator.limits import LimitCheck, LimitKind
-from promptforge.simulator.wire import go_duration
+from promptforge.sim.providers.limits import LimitCheck, LimitKind
+from promptforge.sim.providers.wire import go_duration
 
 
 class Style(enum.StrEnum):

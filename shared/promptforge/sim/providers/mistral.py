@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from promptforge.simulator.limits import Cost, LimitCheck, LimitKind
-from promptforge.simulator.openai import ChatFailure, parse_chat
-from promptforge.simulator.text import Completion
-from promptforge.simulator.wire import (
+from promptforge.sim.providers.limits import Cost, LimitCheck, LimitKind
+from promptforge.sim.providers.openai import ChatFailure, parse_chat
+from promptforge.sim.providers.text import Completion
+from promptforge.sim.providers.wire import (
     CallContext,
     Caller,
     ProviderWire,

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from promptforge.providers.base import CallOutcome, RateSignals
-from promptforge.ratesim.engine import EventLoop
-from promptforge.ratesim.signals import Style, signals_for
-from promptforge.ratesim.workload import Prompt
-from promptforge.simulator.config import LimitSpec
-from promptforge.simulator.limits import Cost, LimitKind, ProviderLimiter
+from promptforge.sim.providers.config import LimitSpec
+from promptforge.sim.providers.limits import Cost, LimitKind, ProviderLimiter
+from promptforge.sim.rates.engine import EventLoop
+from promptforge.sim.rates.signals import Style, signals_for
+from promptforge.sim.rates.workload import Prompt
 
 __all__ = ["Background", "ProviderModel", "Response", "SimulatedProvider", "charges"]
 

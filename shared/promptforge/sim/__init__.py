@@ -1,0 +1,1 @@
+"""Dev-only simulators: the provider stand-in server and the rate-control simulation."""
