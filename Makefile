@@ -24,7 +24,7 @@ test: install infra-check $(TASKS_EMULATOR) ## Lint, type-check and run every te
 	$(BIN)/ruff check shared tests scripts functions
 	$(BIN)/ruff format --check shared tests scripts functions
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check shared tests scripts functions
