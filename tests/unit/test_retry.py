@@ -16,10 +16,10 @@ import pytest
 from promptforge.core.error_codes import RETRYABLE_CODES
 from promptforge.core.ingest import finalize_event_task, ingest_file
 from promptforge.core.models import Job, JobStatus, Outcome, OutcomeKind
+from promptforge.core.outcomes import prompt_error
 from promptforge.core.requests import InitRequest, parse_small_body
 from promptforge.core.retry import RetryRequest, retry_job
 from promptforge.core.service import init_job
-from promptforge.core.worker import prompt_error
 from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.errors import ApiError, BadRequest
 from promptforge.settings import Settings

@@ -20,10 +20,11 @@ import pytest
 from promptforge.core.finalize import handle_finalize
 from promptforge.core.ingest import ingest_file
 from promptforge.core.models import Job, JobStatus, OutcomeKind
+from promptforge.core.outcomes import MAX_OUTCOME_BYTES
 from promptforge.core.queues import key_queues
 from promptforge.core.requests import InitRequest
 from promptforge.core.service import init_job
-from promptforge.core.worker import MAX_OUTCOME_BYTES, handle_prompt
+from promptforge.core.worker import handle_prompt
 from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery

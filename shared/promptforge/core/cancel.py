@@ -23,9 +23,9 @@ from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.error_codes import CANCELLED
 from promptforge.core.finalize import enqueue_finalize_if_ready
 from promptforge.core.models import ClaimResult, JobStatus, Outcome
+from promptforge.core.outcomes import prompt_error
 from promptforge.core.queues import KeyQueues, key_queues
 from promptforge.core.tasknames import TaskTarget, cancel_task_name, prompt_task_name
-from promptforge.core.worker import prompt_error
 from promptforge.jobstore.base import PendingPrompt
 from promptforge.tasks.base import Delivery, HandlerResult, Task
 

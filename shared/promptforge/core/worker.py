@@ -32,7 +32,6 @@ the adapter's ``UnsupportedContent`` code, without a call.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 import uuid
@@ -42,16 +41,21 @@ from promptforge.core.answers import with_store_retries
 from promptforge.core.dedupe import answer_waiters, copy_or_wait
 from promptforge.core.deps import Deps
 from promptforge.core.error_codes import (
-    ANSWER_TOO_LARGE,
     MISSING_CREDENTIAL,
-    RETRIES_EXHAUSTED,
     TIMEOUT,
 )
 from promptforge.core.ingest import prompt_task
-from promptforge.core.models import ClaimResult, Job, Outcome, OutcomeKind, PromptTask
+from promptforge.core.models import ClaimResult, Job, Outcome, PromptTask
+from promptforge.core.outcomes import (
+    error_outcome,
+    final_error,
+    prompt_error,
+    result_outcome,
+    storable,
+)
 from promptforge.core.ratestate import RateKeyState
 from promptforge.core.retry_policy import attempt_timeout, transient_delay
-from promptforge.core.schema_retry import Mismatch, billed, judge, reask_prompt
+from promptforge.core.schema_retry import Mismatch, judge, reask_prompt
 from promptforge.core.spend import BUDGET_EXCEEDED
 from promptforge.core.spend_calls import reserve_call, settle_call
 from promptforge.core.tasknames import queue_for
@@ -65,10 +69,6 @@ from promptforge.ratecontrol.gate import admission
 from promptforge.tasks.base import Delivery, HandlerResult
 
 log = logging.getLogger(__name__)
-
-MAX_OUTCOME_BYTES = 900_000
-"""The largest result record kept: under Firestore's 1 MiB per document, with room for the
-item's other fields."""
 
 
 async def handle_prompt(deps: Deps, delivery: Delivery) -> HandlerResult:
@@ -278,8 +278,8 @@ async def _settle(  # noqa: PLR0917
         delay = transient_delay(task.attempt, result.signals.retry_after)
         await _requeue(deps, queue, task, delay, attempt=task.attempt + 1)
     else:
-        code, message = _final_error(job, task, result)
-        await _record(deps, job, task, _error_outcome(task, code, message, result), settler)
+        code, message = final_error(job, task, result)
+        await _record(deps, job, task, error_outcome(task, code, message, result), settler)
 
 
 async def _settle_answer(  # noqa: PLR0917
@@ -292,27 +292,12 @@ async def _settle_answer(  # noqa: PLR0917
     if isinstance(verdict, PromptTask):  # a billed call made on purpose: see schema_retry
         await _requeue(deps, queue, verdict, 0.0, attempt=task.attempt)
     elif isinstance(verdict, Mismatch):
-        outcome = _error_outcome(task, verdict.code, verdict.message, result)
+        outcome = error_outcome(task, verdict.code, verdict.message, result)
         outcome.record["error"]["answer"] = verdict.answer
-        await _record(deps, job, task, _storable(task, outcome, result), settler)
+        await _record(deps, job, task, storable(task, outcome, result), settler)
     else:
-        outcome = _storable(task, _result_outcome(job, task, result), result)
+        outcome = storable(task, result_outcome(job, task, result), result)
         await _record(deps, job, task, outcome, settler)
-
-
-def _final_error(job: Job, task: PromptTask, result: CallResult) -> tuple[str, str]:
-    """The code and message of a prompt that ends in errors.jsonl."""
-    code = result.error_code or "provider_error"
-    if result.outcome is not CallOutcome.TRANSIENT:
-        return code, result.error_message or f"the provider refused the prompt ({code})"
-    tries = f"{task.attempt + 1} attempt(s), max_retries={job.max_retries}"
-    if code == TIMEOUT:
-        return TIMEOUT, (
-            f"the provider did not answer in time: {task.timeouts} of {tries} timed out, "
-            f"{task.waited:g} s of waiting in all (each retry waits twice as long); a "
-            "timed-out call may still have been served and billed by the provider"
-        )
-    return RETRIES_EXHAUSTED, (f"gave up after {tries}; last error: {result.error_message or code}")
 
 
 async def _requeue(deps: Deps, queue: str, task: PromptTask, delay: float, *, attempt: int) -> None:
@@ -336,90 +321,3 @@ def _rate_limit_delay(deps: Deps, saved: RateKeyState | None, result: CallResult
     if saved is None or saved.state is None:
         return result.signals.retry_after or 1.0
     return retry_delay(saved.state, deps.clock.now().timestamp(), result.signals.retry_after)
-
-
-def _result_outcome(job: Job, task: PromptTask, result: CallResult) -> Outcome:
-    tokens_in, tokens_out = billed(task, (result.input_tokens, result.output_tokens))
-    reasks = task.reask.count if task.reask is not None else 0
-    return Outcome(
-        key=Outcome.prompt_key(task.prompt_id),
-        kind=OutcomeKind.RESULT,
-        line=task.line,
-        record={
-            "prompt_id": task.prompt_id,
-            "result": result.text or "",
-            "model": job.route_of(task.route)[0].model,
-            "tokens_used": tokens_in + tokens_out,
-            "input_tokens": tokens_in,
-            "output_tokens": tokens_out,
-            "finish_reason": result.finish_reason,
-            **({"timeouts": task.timeouts} if task.timeouts else {}),
-            **({"tool_calls": list(result.tool_calls)} if result.tool_calls else {}),
-            **({"schema_retries": reasks} if reasks else {}),
-        },
-        input_tokens=tokens_in,
-        output_tokens=tokens_out,
-        schema_retries=reasks,
-    )
-
-
-def _storable(task: PromptTask, outcome: Outcome, result: CallResult) -> Outcome:
-    """The outcome, or ``answer_too_large`` if its record cannot be stored as one item.
-
-    Checked before the write, on both runtimes: a Firestore item is at most 1 MiB, and a
-    write that fails would be retried, re-claimed and the provider called (and billed)
-    again, for ever. The tokens the answer cost are still counted.
-    """
-    size = len(json.dumps(outcome.record, ensure_ascii=False).encode())
-    if size <= MAX_OUTCOME_BYTES:
-        return outcome
-    message = (
-        f"the answer is {size:,} bytes, over the {MAX_OUTCOME_BYTES:,} a result line may hold; "
-        "lower max_tokens or split the prompt"
-    )
-    return _error_outcome(task, ANSWER_TOO_LARGE, message, result)
-
-
-def _error_outcome(task: PromptTask, code: str, message: str, result: CallResult) -> Outcome:
-    error: dict[str, object] = {
-        "code": code,
-        "message": message,
-        "provider_status": result.status,
-        "provider_code": result.error_code,
-    }
-    if code == TIMEOUT:
-        error["waited_seconds"] = task.waited
-    tokens_in, tokens_out = billed(task, (result.input_tokens, result.output_tokens))
-    outcome = prompt_error(
-        task.prompt_id,
-        task.line,
-        error,
-        attempts=task.attempt + 1,
-        input_tokens=tokens_in,
-        output_tokens=tokens_out,
-    )
-    outcome.record["timeouts"] = task.timeouts  # each may have been served and billed
-    if task.reask is not None:
-        outcome.record["schema_retries"] = task.reask.count
-        outcome = dataclasses.replace(outcome, schema_retries=task.reask.count)
-    return outcome
-
-
-def prompt_error(
-    prompt_id: str,
-    line: int,
-    error: dict[str, object],
-    *,
-    attempts: int,
-    input_tokens: int = 0,
-    output_tokens: int = 0,
-) -> Outcome:
-    """A prompt's ``errors.jsonl`` outcome: ``{prompt_id, line, error, attempts}``."""
-    return Outcome(
-        key=Outcome.prompt_key(prompt_id),
-        kind=OutcomeKind.ERROR,
-        line=line,
-        record={"prompt_id": prompt_id, "line": line, "error": error, "attempts": attempts},
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-    )
