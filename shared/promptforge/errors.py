@@ -24,7 +24,7 @@
     │   └── CredentialsError      a secrets source with an invalid entry (the key never shown)
     ├── ClientError               the Python client: a failed API or storage call (the client)
     ├── InputFileError            an input file ``promptforge submit`` cannot send (cli.submit)
-    ├── WireError                 the provider simulator refusing a request (simulator.wire)
+    ├── WireError                 the provider simulator refusing a request (sim.providers.wire)
     ├── TemplateProblem           a prompt template a row cannot fill (prompts.render)
     ├── ContentProblem            a chat line's content parts refused at ingest (core.content)
     ├── SignatureRefused          the GCS stand-in refusing a V4 signature (devstack.v4_signatures)

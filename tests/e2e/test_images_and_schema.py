@@ -91,7 +91,7 @@ def test_an_image_job_reaches_each_provider_in_its_wire_form(
     )
     assert "image/svg+xml" in error["error"]["message"]
     assert after["image_tokens"] > before["image_tokens"]
-    # Usage counts the images, by the provider's rule (simulator.images).
+    # Usage counts the images, by the provider's rule (sim.providers.images).
     tokens = {row["prompt_id"]: row["input_tokens"] for row in finished.results}
     inline = image_tokens(provider, SimImage(64, 48))
     by_url = image_tokens(provider, SimImage(1024, 1024))

@@ -204,3 +204,23 @@ async def test_a_job_cancelled_mid_chunk_starts_no_more_calls(runtime: EmbeddedR
         assert await _deliver(runtime, job, provider) == 200
     assert 5 <= len(provider.calls) <= 7, "calls went on after the cancel"
     assert len(await _results(runtime, job)) == len(provider.calls)
+
+
+async def test_a_store_error_on_one_prompt_lets_the_others_finish_then_fails_the_chunk(
+    runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = await _job(runtime)
+    claim = runtime.deps.store.claim
+
+    async def failing(job_id: str, prompt_id: str, *args: object) -> ClaimResult:
+        if prompt_id == "p3":
+            raise ConnectionError("the store is unreachable")
+        return await claim(job_id, prompt_id, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runtime.deps.store, "claim", failing)
+    provider = _Provider()
+    with pytest.raises(ConnectionError):  # the delivery fails: the queue delivers it again
+        await _deliver(runtime, job, provider)
+    assert "ask 3" not in provider.calls
+    assert sorted(provider.calls.values()) == [1] * (PROMPTS - 1), "no sibling was cut off"
+    assert len(await _results(runtime, job)) == PROMPTS - 1, "and every answer is recorded"

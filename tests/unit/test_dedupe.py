@@ -196,6 +196,7 @@ async def test_copies_a_canonical_worker_died_before_writing_are_written_by_thei
     outcomes = await _outcomes(runtime, job)
     assert outcomes["b"]["deduplicated_from"] == outcomes["d"]["deduplicated_from"] == "a"
     assert outcomes["b"]["result"] == "re: same question" and provider.calls == []
+    assert outcomes["b"]["tokens_used"] == 0, "a copy cost no call: its line counts no tokens"
 
 
 async def test_a_failed_call_fails_its_copies_with_the_same_error(

@@ -2,7 +2,7 @@
 buys (issue 21): probes past the estimate are proven clean once that bank would be
 spent, so a provider that banks seconds has its risen limit found in seconds.
 
-Runs of the real controller against the provider simulator's limiter (``ratesim``), on
+Runs of the real controller against the provider simulator's limiter (``sim.rates``), on
 both runtimes' queues: the embedded dispatcher and Cloud Tasks (5 s apply delay, gate).
 """
 

@@ -4,7 +4,7 @@
 ``PROMPTFORGE_INITIAL_RATE=100``: the first second dispatched 100 calls into a bucket of
 two, every 429 said the per-minute budget was full (the refusals came from per-second
 enforcement), and the rate fell to 1 RPM in slow start and stayed there. These runs put
-the real controller and the worker's retry policy (``ratesim.forge``) against the
+the real controller and the worker's retry policy (``sim.rates.forge``) against the
 provider simulator's own limiter, on both runtimes' queues: the embedded dispatcher
 (rates applied at once) and Cloud Tasks (applied 5 s late, workers gating).
 """

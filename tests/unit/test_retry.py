@@ -94,7 +94,9 @@ def test_input_errors_and_permanent_refusals_are_not_retried_by_default() -> Non
 async def test_the_default_retry_reruns_exactly_the_retryable_prompts_from_their_lines(
     runtime: EmbeddedRuntime,
 ) -> None:
-    parent = await _ended_job(runtime, max_retries=0, temperature=0.5, dedupe=True)
+    parent = await _ended_job(
+        runtime, max_retries=0, temperature=0.5, dedupe=True, max_schema_retries=3
+    )
     created = await retry_job(runtime.deps, "t", parent.job_id, RetryRequest())
     assert created["parent_job_id"] == parent.job_id and created["status"] == "WAITING_FOR_UPLOAD"
     assert created["retried_count"] == 3
@@ -111,6 +113,7 @@ async def test_the_default_retry_reruns_exactly_the_retryable_prompts_from_their
         0,
         True,
     )
+    assert child.max_schema_retries == 3, "a schema_mismatch is re-run with the parent's re-asks"
     deps = runtime.deps
     stored = await deps.blobs.stat(deps.blobs.input_bucket, child.upload_object)
     assert stored is not None

@@ -1,6 +1,6 @@
 """A stored upload whose report fails, and a full disk, on the blob PUT route (issue 19).
 
-``blob_routes`` stores the file, then reports it (``on_upload``: the local runtime
+``blob_routes`` stores the file, then reports it (``on_upload``: the embedded runtime
 enqueues the ingest). When the report fails the file stays stored: the client gets 500
 ``upload_not_reported`` (507 ``insufficient_storage`` for a full disk), and a retried PUT
 reports the stored file again before answering 409 ``upload_exists``, so the job starts.

@@ -92,7 +92,7 @@ def blob_routes(
     ``on_upload`` is awaited after each stored upload, before the 200; if it raises, the
     object stays stored and the client sees a 500 (507 for a full disk). A retried PUT
     reports the stored object again, then answers 409 ``upload_exists``; ``on_upload``
-    must therefore be idempotent (the local runtime's is a named task).
+    must therefore be idempotent (the embedded runtime's is a named task).
     ``drain_bytes`` bounds how much of a refused upload is read so its client sees the answer.
     """
     if max_upload_bytes <= 0:

@@ -25,7 +25,7 @@ worker killed without warning loses at most the answers since the last checkpoin
 the calls in flight: their prompts stay claimed until their lease ends, the redelivered
 chunk gets ``BUSY`` for them (409: Cloud Tasks tries again later) and calls them again
 once the lease has passed (docs/reliability.md). Every other prompt of a redelivered or
-duplicated chunk is ``FINISHED`` or ``STALE`` at its claim and is not called again.
+duplicated chunk is ``DONE`` or ``STALE`` at its claim and is not called again.
 """
 
 from __future__ import annotations
@@ -92,6 +92,11 @@ class Checkpoints(Settler):
         if len(self._outcomes) >= self._every:
             await self.flush()
 
+    async def record_now(self, job_id: str, outcome: Outcome) -> None:
+        """Keep the outcome and write the checkpoint at once (a dedupe job's copies follow)."""
+        self._outcomes.append(outcome)
+        await self.flush()
+
     async def flush(self) -> None:
         """Write what is waiting: the outcomes in one call (retried on store errors), then
         the observations (a lost observation costs the controller one reading, no more)."""
@@ -140,20 +145,33 @@ async def _run(  # noqa: PLR0917 (one chunk's delivery, spelled out)
     started = settler.started
     due = time.monotonic()
 
-    async def one(task: PromptTask) -> None:
-        claims.append(await process_prompt(deps, job, task, queue, settler))
+    failures: list[Exception] = []
 
+    async def one(task: PromptTask) -> None:
+        # One prompt's failure (a store error in its claim, say) must not cancel its
+        # siblings' provider calls, which may already be billed: it is raised once they
+        # have all settled, and the redelivered chunk finds their outcomes recorded.
+        try:
+            claims.append(await process_prompt(deps, job, task, queue, settler))
+        except Exception as exc:
+            log.exception("prompt %s of job %s failed in its chunk", task.prompt_id, job.job_id)
+            failures.append(exc)
+
+    rest: list[PromptTask] = []
     async with anyio.create_task_group() as group:
         for index, task in enumerate(prompts):
             if time.monotonic() - started > CHUNK_BUDGET_SECONDS:
-                return prompts[index:]
+                rest = prompts[index:]
+                break
             current = await deps.jobs.get(job.job_id, deps.store.get_job)  # cached a few s
             if current is None or current.status.final or current.cancelling:
-                return []  # the cancel sweep settles the prompts not started
+                break  # the cancel sweep settles the prompts not started
             await anyio.sleep(max(0.0, due - time.monotonic()))
             group.start_soon(one, task)
             due += 1.0 / _rate(deps, await settler.rate_state(key))
-    return []
+    if failures:
+        raise failures[0]
+    return rest
 
 
 def _rate(deps: Deps, saved: RateKeyState | None) -> float:

@@ -91,8 +91,16 @@ async def answer_waiters(deps: Deps, job: Job, task: PromptTask, outcome: Outcom
 
 
 def copied(canonical: Outcome, prompt_id: str, line: int, canonical_id: str) -> Outcome:
-    """``canonical``'s result or error line, written for ``prompt_id`` at input ``line``."""
+    """``canonical``'s result or error line, written for ``prompt_id`` at input ``line``.
+
+    The copy cost no call, so its token fields are zero: the called prompt's line (named
+    by ``deduplicated_from``) carries the usage, and summing a results file counts it once.
+    """
     record = {**canonical.record, "prompt_id": prompt_id, DEDUPLICATED_FROM: canonical_id}
+    record.update({field: 0 for field in _TOKEN_FIELDS if field in record})
     if canonical.kind is OutcomeKind.ERROR:
         record["line"] = line
     return Outcome(Outcome.prompt_key(prompt_id), canonical.kind, line, record)
+
+
+_TOKEN_FIELDS = ("tokens_used", "input_tokens", "output_tokens")

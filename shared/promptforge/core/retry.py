@@ -186,6 +186,7 @@ def _child_job(deps: Deps, parent: Job, max_retries: int | None) -> Job:
         webhook_secret=parent.webhook_secret,
         parent_job_id=parent.job_id,
         dedupe=parent.dedupe,
+        max_schema_retries=parent.max_schema_retries,
         max_cost_usd=parent.max_cost_usd,  # a fresh cap of the same size: a new job's ledger
     )
 

@@ -7,6 +7,7 @@ The rule itself is ``core.spend``; the job store applies it in its own transacti
 from __future__ import annotations
 
 from promptforge.core.deps import Deps
+from promptforge.core.error_codes import TIMEOUT
 from promptforge.core.models import Job, PromptTask
 from promptforge.core.spend import call_cost, to_nano, to_usd, worst_case
 from promptforge.providers.base import CallResult
@@ -47,7 +48,7 @@ async def settle_call(deps: Deps, job: Job, task: PromptTask, result: CallResult
     key = job.route_of(task.route)[0]
     info = deps.catalogue.find(key.provider, key.model)
     used = result.input_tokens or result.output_tokens
-    if info is None or (not used and result.error_code == "timeout"):
+    if info is None or (not used and result.error_code == TIMEOUT):
         cost = None
     else:
         cost = call_cost(info, result.input_tokens, result.output_tokens)

@@ -122,6 +122,10 @@ class Settler:
         """
         await self.deps.store.record_outcomes(job_id, [outcome])
 
+    async def record_now(self, job_id: str, outcome: Outcome) -> None:
+        """Record the outcome before returning, even where outcomes wait for a checkpoint."""
+        await self.record(job_id, outcome)
+
 
 async def process_prompt(
     deps: Deps, job: Job, task: PromptTask, delivered_from: str, settler: Settler
@@ -312,9 +316,13 @@ async def _record(
     deps: Deps, job: Job, task: PromptTask, outcome: Outcome, settler: Settler
 ) -> None:
     # Whether the job is ready to finalize is the controller's tick's to see (core.control).
-    await settler.record(job.job_id, outcome)
-    if job.dedupe:
-        await answer_waiters(deps, job, task, outcome)
+    if not job.dedupe:
+        await settler.record(job.job_id, outcome)
+        return
+    # The copies follow the called prompt's answer only once that answer is stored: written
+    # first, it is what every copy and every later delivery of this prompt sees.
+    await settler.record_now(job.job_id, outcome)
+    await answer_waiters(deps, job, task, outcome)
 
 
 def _rate_limit_delay(deps: Deps, saved: RateKeyState | None, result: CallResult) -> float:

@@ -152,6 +152,7 @@ def firestore_indexes(prefix: str = "pf") -> dict[str, Any]:
         ),
         f"{prefix}_rate_keys": ("state",),
         f"{prefix}_prompt_versions": ("data",),
+        "spend": ("holds", "spent", "reserved"),  # a capped job's ledger (_firestore_spend.py)
         OBSERVATIONS: ("data", "appended_at", "call", "n"),
         WEBHOOKS: (
             "event_type", "body", "attempts", "state", "last_status", "last_error",

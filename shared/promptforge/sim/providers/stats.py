@@ -33,7 +33,7 @@ class ProviderStats:
     input_tokens: int = 0
     output_tokens: int = 0
     image_tokens: int = 0
-    """Of ``input_tokens``, what images cost (``simulator.images``)."""
+    """Of ``input_tokens``, what images cost (``sim.providers.images``)."""
     off_schema: int = 0
     """Answers to a JSON-schema request that missed the schema on purpose (``off_schema_rate``)."""
 

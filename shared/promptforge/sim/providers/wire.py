@@ -37,9 +37,9 @@ class SimRequest:
     tool_call: str | None = None
     """The function a request forces (OpenAI ``tool_choice``): the answer calls it."""
     image_tokens: int = 0
-    """What the request's images cost (``simulator.images``), part of the input tokens."""
+    """What the request's images cost (``sim.providers.images``), part of the input tokens."""
     schema: dict[str, Any] | None = None
-    """The JSON schema the answer must follow (``simulator.structured``), if any."""
+    """The JSON schema the answer must follow (``sim.providers.structured``), if any."""
     follow_up: bool = False
     """The conversation already holds an assistant answer (a re-ask, for one)."""
 
