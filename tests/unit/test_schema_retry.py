@@ -101,6 +101,15 @@ def test_the_last_mismatch_is_the_prompts_error_carrying_the_answer() -> None:
     assert isinstance(judge(PARAMS, TASK, "[1]", (1, 1), limit=0), Mismatch)
 
 
+def test_a_re_ask_too_large_for_a_task_is_the_final_mismatch() -> None:
+    near_the_line_limit = PromptTask("job", "p3", 3, "x" * 800_000)
+    answer = json.dumps(["y" * 200_000])  # off-schema, and with the prompt over a task's 1 MB
+    final = judge(PARAMS, near_the_line_limit, answer, (1, 1), limit=3)
+    assert isinstance(final, Mismatch) and final.answer == answer
+    assert "900,000 a re-ask's task may carry" in final.message
+    assert isinstance(judge(PARAMS, near_the_line_limit, "[1]", (1, 1), limit=3), PromptTask)
+
+
 def test_an_invalid_schema_is_refused_at_init() -> None:
     assert schema_error(SCHEMA) is None
     problem = schema_error({"type": "object", "properties": {"a": {"type": "bogus"}}})

@@ -8,7 +8,8 @@ prompt), and a bracket of the job's price at list prices:
 - ``usd_low``: the input at its low count (six characters a token) and empty answers —
   the least the file can plausibly cost;
 - ``usd_high``: the input at one token per byte and every answer at ``max_tokens`` — the
-  most it can cost, the same worst case the cost cap (``core.spend``) reserves per call.
+  most it can cost; the cost cap (``core.spend``) reserves the same per call, plus the
+  bytes of a ``response_format`` schema and of ``tools``, which this leaves out.
 
 Retries of failed calls are not counted: a retried call is billed again only if the
 provider served it.

@@ -49,6 +49,9 @@ MAX_ERROR_CHARS = 1000
 _CACHED_SCHEMAS = 64
 _ERRORS_SAID = 3
 
+MAX_REASK_TASK_BYTES = 900_000
+"""The largest task body a re-ask is sent as: under Cloud Tasks' 1 MB with room for the rest."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Mismatch:
@@ -118,7 +121,17 @@ def judge(
         )
     earlier_in, earlier_out = billed(task, (0, 0))
     reask = Reask(done + 1, text, problem, earlier_in + usage[0], earlier_out + usage[1])
-    return dataclasses.replace(task, reask=reask)
+    again = dataclasses.replace(task, reask=reask)
+    size = len(json.dumps(again.to_dict()).encode())
+    if size > MAX_REASK_TASK_BYTES:
+        return Mismatch(
+            f"the answer did not match the response_format schema ({problem}), and the prompt "
+            f"with that answer is {size:,} bytes, over the {MAX_REASK_TASK_BYTES:,} a re-ask's "
+            "task may carry (Cloud Tasks takes at most 1 MB); lower max_tokens or shorten the "
+            "prompt",
+            text,
+        )
+    return again
 
 
 def billed(task: PromptTask, usage: tuple[int, int]) -> tuple[int, int]:
