@@ -43,7 +43,7 @@ def test_bench_cloud_counts_a_completed_job_and_ends_with_its_figures(tmp_path: 
     assert ops["tasks.delivery"] >= 1 and ops["run.requests"] >= 1  # a delivery per prompt
     assert ops["tasks.api"] >= 1  # a task created per prompt
     assert ops["firestore.read"] >= 3 and ops["firestore.write"] >= 4  # register, claim, record
-    assert ops["firestore.delete"] >= 1  # the drained observation
+    assert ops["firestore.delete"] > 0  # the drained observations: a document a checkpoint
     assert ops["gcs.class_a"] > 0 and ops["gcs.class_b"] > 0  # the upload, the results
     assert figures["usd_per_million_prompts"] > 0
     assert figures["hottest_document_writes_per_1k_prompts"] > 0
