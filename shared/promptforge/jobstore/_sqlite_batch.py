@@ -20,8 +20,9 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+_P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 Op = Callable[[sqlite3.Connection], Any]
@@ -125,3 +126,24 @@ def _fail(batch: list[tuple[Op, asyncio.Future[Any]]], error: BaseException) -> 
 
 def _nothing(conn: sqlite3.Connection) -> None:
     return None
+
+
+class SqliteCalls:
+    """What every part of the SQLite job store shares: ``_call``, on its batches.
+
+    ``SqliteJobStore`` sets ``_batches`` when it opens; its parts (prompts, the cost
+    ledger, request keys) inherit this and run their functions the same way.
+    """
+
+    _batches: BatchRunner | None
+
+    async def _call(
+        self,
+        fn: Callable[Concatenate[sqlite3.Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        """Run ``fn(connection, ...)`` on the database thread, in the next batch."""
+        if self._batches is None:
+            raise RuntimeError("SqliteJobStore is not open")
+        return await self._batches.call(lambda conn: fn(conn, *args, **kwargs))

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
 
 from promptforge.core.models import Outcome, OutcomeKind
+from promptforge.jobstore._sqlite_batch import SqliteCalls
 from promptforge.jobstore._sqlite_schema import transaction
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
 
 
 def claim_request(conn: sqlite3.Connection, job_id: str, request_key: str, prompt_id: str) -> str:
@@ -60,16 +56,8 @@ def get_outcome(conn: sqlite3.Connection, job_id: str, key: str) -> Outcome | No
     return Outcome(key, OutcomeKind(kind), line, json.loads(record), tokens_in, tokens_out)
 
 
-class SqliteRequestKeys:
-    """The ``core.dedupe`` methods of ``SqliteJobStore`` (which provides ``_call``)."""
-
-    async def _call(
-        self,
-        fn: Callable[Concatenate[sqlite3.Connection, _P], _T],
-        *args: _P.args,
-        **kwargs: _P.kwargs,
-    ) -> _T:
-        raise NotImplementedError  # pragma: no cover - SqliteJobStore's
+class SqliteRequestKeys(SqliteCalls):
+    """The ``core.dedupe`` methods of ``SqliteJobStore`` (which opens the database)."""
 
     async def claim_request(self, job_id: str, request_key: str, prompt_id: str) -> str:
         """The prompt holding ``request_key`` in the job, ``prompt_id`` if it claims it first."""

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
+from promptforge.jobstore._sqlite_batch import SqliteCalls
 from promptforge.jobstore._sqlite_schema import from_micros, to_micros, transaction
 from promptforge.jobstore.fields import dumps
 from promptforge.prompts.store import PromptRecord, TagRecord, VersionRecord
 
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
 _PROMPT = (
     "SELECT prompt_id, tenant_id, name, description, metadata, source_prompt_id, created_at "
     "FROM prompt_registry"
@@ -130,16 +128,8 @@ def _version(row: tuple[Any, ...]) -> VersionRecord:
     return VersionRecord(version_id, tenant_id, prompt_id, json.loads(data), from_micros(created))
 
 
-class SqlitePrompts:
-    """The ``PromptStore`` methods of ``SqliteJobStore`` (which provides ``_call``)."""
-
-    async def _call(
-        self,
-        fn: Callable[Concatenate[sqlite3.Connection, _P], _T],
-        *args: _P.args,
-        **kwargs: _P.kwargs,
-    ) -> _T:
-        raise NotImplementedError  # pragma: no cover - SqliteJobStore's
+class SqlitePrompts(SqliteCalls):
+    """The ``PromptStore`` methods of ``SqliteJobStore`` (which opens the database)."""
 
     async def add_prompt_version(self, prompt: PromptRecord, version: VersionRecord) -> None:
         """Create the prompt unless it exists, then add the version."""

@@ -7,15 +7,11 @@ Each operation reads the job's ledger row and the prompt's hold, asks the core r
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from datetime import datetime
-from typing import Concatenate, ParamSpec, TypeVar
 
 from promptforge.core.spend import Hold, Ledger, decide_reserve, decide_settle
+from promptforge.jobstore._sqlite_batch import SqliteCalls
 from promptforge.jobstore._sqlite_schema import from_micros, to_micros, transaction
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
 
 
 def _read(conn: sqlite3.Connection, job_id: str, prompt_id: str) -> tuple[Ledger, Hold | None]:
@@ -95,16 +91,8 @@ def ledger_of(conn: sqlite3.Connection, job_id: str) -> Ledger | None:
     return None if row is None else Ledger(row[0], row[1], _moment(row[2]))
 
 
-class SqliteSpend:
-    """The ``SpendStore`` methods of ``SqliteJobStore`` (which provides ``_call``)."""
-
-    async def _call(
-        self,
-        fn: Callable[Concatenate[sqlite3.Connection, _P], _T],
-        *args: _P.args,
-        **kwargs: _P.kwargs,
-    ) -> _T:
-        raise NotImplementedError  # pragma: no cover - SqliteJobStore's
+class SqliteSpend(SqliteCalls):
+    """The ``SpendStore`` methods of ``SqliteJobStore`` (which opens the database)."""
 
     async def reserve_spend(  # noqa: PLR0917 - the port's signature
         self, job_id: str, prompt_id: str, generation: int, amount: int, cap: int, now: datetime

@@ -17,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 from promptforge.core.models import (
     ClaimResult,
@@ -58,8 +58,6 @@ from promptforge.ratecontrol.base import Observation
 
 __all__ = ["SCHEMA_VERSION", "SqliteJobStore"]
 
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
 WAL_CHECKPOINT_PAGES = 8192
 """Checkpoint the WAL every 32 MB (4 KiB pages) rather than SQLite's 4 MB: fewer fsyncs."""
 
@@ -356,17 +354,6 @@ class SqliteJobStore(SqlitePrompts, SqliteSpend, SqliteRequestKeys, AsyncResourc
         return await self._call(webhooks.update, delivery, expected_attempts)
 
     # The database thread
-    async def _call(
-        self,
-        fn: Callable[Concatenate[sqlite3.Connection, _P], _T],
-        *args: _P.args,
-        **kwargs: _P.kwargs,
-    ) -> _T:
-        """Run ``fn(connection, ...)`` on the database thread, in the next batch."""
-        if self._executor is None or self._batches is None:
-            raise RuntimeError("SqliteJobStore is not open")
-        return await self._batches.call(lambda conn: fn(conn, *args, **kwargs))
-
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             raise RuntimeError("SqliteJobStore is not open")
