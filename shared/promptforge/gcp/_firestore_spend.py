@@ -30,7 +30,7 @@ from promptforge.core.models import Outcome
 from promptforge.core.spend import Hold, Ledger, decide_reserve, decide_settle
 from promptforge.gcp._firestore_codec import from_timestamp, hashed_id
 from promptforge.gcp._firestore_layout import Layout
-from promptforge.gcp._firestore_tx import read_documents, run_transaction
+from promptforge.gcp._firestore_tx import aborted, read_documents, run_transaction
 
 SPEND = "spend"
 LEDGER = "ledger"
@@ -66,7 +66,7 @@ async def _retried(layout: Layout, body: Callable[[AsyncTransaction], Awaitable[
         try:
             return await run_transaction(layout.client, body)
         except (Aborted, ValueError) as exc:
-            if not isinstance(exc, Aborted) and not isinstance(exc.__cause__, Aborted):
+            if not aborted(exc):
                 raise
         await asyncio.sleep(min(2.0, 0.1 * 2**round_) * (0.5 + random.random()))
     return await run_transaction(layout.client, body)

@@ -49,14 +49,14 @@ async def run_transaction(
         try:
             return await wrapped(client.transaction())
         except (Aborted, ValueError) as exc:
-            if not _aborted(exc):
+            if not aborted(exc):
                 raise
         await asyncio.sleep(pause * (0.5 + random.random()))
         pause = min(_MAX_PAUSE, pause * 2)
     return await wrapped(client.transaction())
 
 
-def _aborted(exc: Exception) -> bool:
+def aborted(exc: Exception) -> bool:
     """An abort from a read, or the library's "failed to commit in N attempts" after aborts."""
     return isinstance(exc, Aborted) or isinstance(exc.__cause__, Aborted)
 
