@@ -10,12 +10,11 @@ prompt ``items/{sha256("w:" + key + ":" + prompt_id)}`` (``key``, ``waits_for``,
 
 from __future__ import annotations
 
-import json
-
 from google.api_core.exceptions import AlreadyExists
 from google.cloud.firestore import FieldFilter
 
-from promptforge.core.models import Outcome, OutcomeKind
+from promptforge.core.models import Outcome
+from promptforge.gcp._firestore_items import outcome_of
 from promptforge.gcp._firestore_layout import Layout
 
 REQUEST_PREFIX = "r:"
@@ -62,11 +61,4 @@ async def get_outcome(layout: Layout, job_id: str, key: str) -> Outcome | None:
     data = (await layout.item(job_id, key).get()).to_dict()
     if data is None or "kind" not in data:
         return None
-    return Outcome(
-        key,
-        OutcomeKind(data["kind"]),
-        int(data["line"]),
-        json.loads(data["record"]),
-        int(data["input_tokens"]),
-        int(data["output_tokens"]),
-    )
+    return outcome_of(data)

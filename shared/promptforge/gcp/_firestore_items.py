@@ -185,18 +185,20 @@ async def outcome_page(
         query = query.start_after({"line": after[0], "key": after[1]})
     page: list[Outcome] = []
     for snapshot in await query.limit(size).get():
-        data = snapshot.to_dict() or {}
-        page.append(
-            Outcome(
-                str(data["key"]),
-                kind,
-                int(data["line"]),
-                json.loads(data["record"]),
-                int(data["input_tokens"]),
-                int(data["output_tokens"]),
-            )
-        )
+        page.append(outcome_of(snapshot.to_dict() or {}))
     return page
+
+
+def outcome_of(data: dict[str, Any]) -> Outcome:
+    """The outcome an item document holds (one that has ``kind``: an outcome is recorded)."""
+    return Outcome(
+        str(data["key"]),
+        OutcomeKind(data["kind"]),
+        int(data["line"]),
+        json.loads(data["record"]),
+        int(data["input_tokens"]),
+        int(data["output_tokens"]),
+    )
 
 
 def encoded_size(outcome: Outcome) -> int:

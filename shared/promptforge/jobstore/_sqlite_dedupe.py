@@ -3,11 +3,11 @@ and one outcome by key (tables ``request_keys`` and ``request_waiters``, schema 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
-from promptforge.core.models import Outcome, OutcomeKind
+from promptforge.core.models import Outcome
 from promptforge.jobstore._sqlite_batch import SqliteCalls
+from promptforge.jobstore._sqlite_ops import outcome_row
 from promptforge.jobstore._sqlite_schema import transaction
 
 
@@ -50,10 +50,7 @@ def get_outcome(conn: sqlite3.Connection, job_id: str, key: str) -> Outcome | No
         "WHERE job_id = ? AND key = ?"
     )
     row = conn.execute(sql, (job_id, key)).fetchone()
-    if row is None:
-        return None
-    kind, line, record, tokens_in, tokens_out = row
-    return Outcome(key, OutcomeKind(kind), line, json.loads(record), tokens_in, tokens_out)
+    return None if row is None else outcome_row(key, *row)
 
 
 class SqliteRequestKeys(SqliteCalls):

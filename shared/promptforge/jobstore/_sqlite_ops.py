@@ -192,10 +192,12 @@ def outcome_page(
         sql += " AND (line, key) > (?, ?)"
         params += after
     rows = conn.execute(f"{sql} ORDER BY line, key LIMIT ?", (*params, size)).fetchall()
-    return [
-        Outcome(key, kind, line, json.loads(record), tokens_in, tokens_out)
-        for key, line, record, tokens_in, tokens_out in rows
-    ]
+    return [outcome_row(key, kind.value, *rest) for key, *rest in rows]
+
+
+def outcome_row(key: str, kind: str, line: int, record: str, *tokens: int) -> Outcome:
+    """The outcome an ``outcomes`` row holds (its record as stored: JSON text)."""
+    return Outcome(key, OutcomeKind(kind), line, json.loads(record), *tokens)
 
 
 def drain_observations(conn: sqlite3.Connection, rate_key: str) -> list[str]:
