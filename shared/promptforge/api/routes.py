@@ -183,12 +183,15 @@ API_OPERATIONS: tuple[Operation, ...] = (
             prompts.INIT_PROMPT_404,
             Failure(
                 422,
-                "Unsupported provider, model or option (or prompt template).",
+                "Unsupported provider, model or option (or prompt template); a cost cap on "
+                "a model with no known price; a response_format schema that is not valid.",
                 (
                     "unsupported_provider",
                     "unsupported_model",
                     "unsupported_option",
                     "unsupported_template",
+                    "unpriced_model",
+                    "invalid_response_format",
                 ),
             ),
         ),
