@@ -37,6 +37,8 @@ def test_bench_cloud_counts_a_completed_job_and_ends_with_its_figures(tmp_path: 
         "hottest_document_writes_per_1k_prompts",
         "lost",
         "duplicates",
+        "hottest_per_prompt_document_writes_per_1k_prompts",
+        "tick_document_writes_per_second",
     }
     assert (figures["prompts"], figures["lost"], figures["duplicates"]) == (PROMPTS, 0, 0)
     ops = figures["ops_per_prompt"]
@@ -47,4 +49,7 @@ def test_bench_cloud_counts_a_completed_job_and_ends_with_its_figures(tmp_path: 
     assert ops["gcs.class_a"] > 0 and ops["gcs.class_b"] > 0  # the upload, the results
     assert figures["usd_per_million_prompts"] > 0
     assert figures["hottest_document_writes_per_1k_prompts"] > 0
+    hottest = figures["hottest_document_writes_per_1k_prompts"]
+    assert 0 < figures["hottest_per_prompt_document_writes_per_1k_prompts"] <= hottest
+    assert figures["tick_document_writes_per_second"] > 0  # the controller ticked
     assert "no price rule" not in ran.stderr and "Firestore" in ran.stdout  # the breakdown
