@@ -18,7 +18,7 @@ from urllib.parse import quote
 from rich.console import Console
 from rich.table import Table
 
-from promptforge.cli.jobs_commands import client_options, with_client
+from promptforge.cli.calls import command_group, with_client
 from promptforge.client import PromptForgeClient
 
 console = Console(stderr=True)
@@ -53,19 +53,12 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
 
 def add_prompts_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``prompts`` group and its commands."""
-    prompts = sub.add_parser(
+    command = command_group(
+        sub,
         "prompts",
         help="create, list, show and tag versioned prompts (Phoenix-compatible)",
         description="The prompt registry. Every command takes --json for the API's own JSON.",
     )
-    commands = prompts.add_subparsers(dest="prompts_command", required=True)
-
-    def command(name: str, text: str) -> argparse.ArgumentParser:
-        parser = commands.add_parser(name, help=text, description=text)
-        parser.add_argument("--json", action="store_true", help="print the API's JSON answer")
-        client_options(parser)
-        return parser
-
     create = command("create", "add a version (the prompt too, on first use of its name)")
     create.add_argument("file", type=Path, help="Phoenix's POST /v1/prompts body, or a version")
     create.add_argument("--name", help="the prompt's name, when the file is only a version")
