@@ -38,11 +38,10 @@ from promptforge.bench.prompts import PromptFile, write_prompt_file
 from promptforge.bench.report import load_average, markdown_table, section
 from promptforge.cli.submit import fetch_results
 from promptforge.client import PromptForgeClient
-from promptforge.clock import SystemClock
-from promptforge.core.auth import create_api_key
 from promptforge.core.models import GenerationParams, JobStatus
 from promptforge.core.queues import shard_rates
 from promptforge.embedded.runtime import EmbeddedRuntime
+from promptforge.embedded.served import serve_runtime
 from promptforge.embedded.server import BackgroundServer
 from promptforge.providers.base import PromptCall
 from promptforge.providers.http import provider_client
@@ -245,19 +244,15 @@ async def _run_job(
     root: Path, simulator_url: str, source: PromptFile, concurrency: int, rpm_ceiling: int
 ) -> _JobRun:
     """One job through the embedded runtime, from init to its downloaded results."""
-    server = BackgroundServer(None)
     settings = Settings(
         data_dir=root / "data",
-        port=server.port,
         openai_api_key=_SIM_KEY,
         openai_base_url=simulator_url,
         max_concurrent_dispatches=concurrency,
     )
-    runtime = EmbeddedRuntime(settings)
-    server.set_app(runtime.app)
-    async with runtime, server:
-        key, _ = await create_api_key(runtime.store, SystemClock(), "bench")
-        async with PromptForgeClient(server.url, key) as client:
+    async with serve_runtime(settings, "bench") as served:
+        runtime = served.runtime
+        async with PromptForgeClient(served.url, served.api_key) as client:
             created = await client.init_job(PROVIDER, MODEL, rpm=rpm_ceiling)
             job_id = str(created["job_id"])
             await client.upload(str(created["upload_url"]), source.path)

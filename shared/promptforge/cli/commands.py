@@ -201,8 +201,7 @@ async def _key_store(args: argparse.Namespace) -> AsyncIterator[JobStore]:
 
 async def cmd_demo(args: argparse.Namespace) -> int:
     """Start the embedded runtime and the simulator, submit the example file, show the results."""
-    from promptforge.core.auth import create_api_key
-    from promptforge.embedded.runtime import EmbeddedRuntime
+    from promptforge.embedded.served import serve_runtime
     from promptforge.embedded.server import BackgroundServer
     from promptforge.logs import configure_logging
     from promptforge.sim.providers.server import create_app
@@ -214,22 +213,16 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         async with BackgroundServer(create_app(sim_config)) as simulator:
             settings = Settings(
                 data_dir=data_dir,
-                port=0,
                 openai_api_key="sk-demo-simulated",
                 openai_base_url=simulator.url,
             )
-            server = BackgroundServer(None, settings.host, 0)
-            settings = settings.model_copy(update={"port": server.port})
-            runtime = EmbeddedRuntime(settings)
-            server.set_app(runtime.app)
-            async with runtime, server:
-                key, _ = await create_api_key(runtime.store, SystemClock(), "demo")
+            async with serve_runtime(settings, "demo") as served:
                 prompts = _demo_file(data_dir, args.prompts)
                 console.print(
-                    f"PromptForge on {server.url}; provider simulator on {simulator.url} "
+                    f"PromptForge on {served.url}; provider simulator on {simulator.url} "
                     f"(OpenAI API, limit {args.limit_rpm} RPM — PromptForge is not told it)"
                 )
-                return await run_demo_job(server.url, key, prompts, args.out)
+                return await run_demo_job(served.url, served.api_key, prompts, args.out)
     return 1  # pragma: no cover - the runtime's context returns above
 
 
