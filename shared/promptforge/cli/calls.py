@@ -48,10 +48,11 @@ def command_group(
 ) -> Callable[[str, str], argparse.ArgumentParser]:
     """Add the group ``name``; the answer adds one of its commands (``--json``, client options).
 
-    The command's parser is found in ``args.<name>_command``; ``examples`` (by command
+    The command's name is found in ``args.<name>_command``; ``examples`` (by command
     name) become the epilog of its ``--help``.
     """
-    group = sub.add_parser(name, help=help, description=description)
+    every = "Every command takes --json for the API's own JSON."
+    group = sub.add_parser(name, help=help, description=f"{description} {every}")
     commands = group.add_subparsers(dest=f"{name}_command", required=True)
 
     def command(command_name: str, text: str) -> argparse.ArgumentParser:

@@ -85,7 +85,7 @@ def add_jobs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         sub,
         "jobs",
         help="list, inspect, cancel, retry, validate jobs and read their results",
-        description="Manage jobs. Every command takes --json for the API's own JSON.",
+        description="Manage jobs.",
         examples=_EXAMPLES,
     )
     listing = command("list", "the caller's jobs, newest first, one page at a time")

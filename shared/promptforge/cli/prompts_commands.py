@@ -57,7 +57,7 @@ def add_prompts_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         sub,
         "prompts",
         help="create, list, show and tag versioned prompts (Phoenix-compatible)",
-        description="The prompt registry. Every command takes --json for the API's own JSON.",
+        description="The prompt registry.",
     )
     create = command("create", "add a version (the prompt too, on first use of its name)")
     create.add_argument("file", type=Path, help="Phoenix's POST /v1/prompts body, or a version")
