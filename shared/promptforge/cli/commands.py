@@ -69,6 +69,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 async def cmd_simulate(args: argparse.Namespace) -> int:
     """Serve the provider simulator until SIGINT/SIGTERM."""
     from promptforge.embedded.server import BackgroundServer
+    from promptforge.sim.providers.config import PROVIDERS
     from promptforge.sim.providers.options import config_from_args, describe
     from promptforge.sim.providers.server import create_app
 
@@ -78,7 +79,7 @@ async def cmd_simulate(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/red] {exc}")
         return 2
     async with BackgroundServer(create_app(config, args.only), args.host, args.port) as server:
-        served = args.only or "openai, anthropic, gemini, mistral (at /mistral)"
+        served = args.only or f"{', '.join(PROVIDERS)} (mistral at /mistral)"
         console.print(f"provider simulator on {server.url} ({served})", soft_wrap=True)
         for line in describe(config):
             console.print(f"  {line}", soft_wrap=True, highlight=False)

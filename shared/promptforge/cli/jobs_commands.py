@@ -19,6 +19,7 @@ from rich.table import Table
 
 from promptforge.cli.calls import command_group, with_client
 from promptforge.client import PromptForgeClient
+from promptforge.providers.registry import SUPPORTED_PROVIDERS
 
 __all__ = ["add_jobs_parser", "add_submit_labels", "parse_metadata"]
 
@@ -109,7 +110,7 @@ def add_jobs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     retry.add_argument("--max-retries", type=int, help="the new job's max_retries")
     validate = command("validate", "check a JSONL file for a provider and model; runs nothing")
     validate.add_argument("file", type=Path, help="the JSONL file (one prompt per line)")
-    validate.add_argument("--provider", required=True, help="openai, anthropic, gemini, ...")
+    validate.add_argument("--provider", required=True, help=", ".join(SUPPORTED_PROVIDERS))
     validate.add_argument("--model", required=True, help="a model of that provider")
     validate.add_argument(
         "--max-tokens",

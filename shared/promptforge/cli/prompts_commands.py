@@ -20,6 +20,7 @@ from rich.table import Table
 
 from promptforge.cli.calls import command_group, with_client
 from promptforge.client import PromptForgeClient
+from promptforge.providers.registry import SUPPORTED_PROVIDERS
 
 console = Console(stderr=True)
 
@@ -41,7 +42,8 @@ def prompt_target(text: str) -> dict[str, str]:
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     """``--provider`` and ``--model``, or ``--prompt``: what a submitted file runs on."""
-    parser.add_argument("--provider", help="openai, anthropic, gemini, mistral (or --prompt)")
+    providers = ", ".join(SUPPORTED_PROVIDERS)
+    parser.add_argument("--provider", help=f"{providers} (or --prompt)")
     parser.add_argument("--model", help="a model of that provider (or --prompt)")
     parser.add_argument(
         "--prompt",
