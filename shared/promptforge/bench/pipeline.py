@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from promptforge.bench.prompts import PromptFile, write_prompt_file
-from promptforge.bench.report import load_average, markdown_table, section
+from promptforge.bench.report import load_average, markdown_table, per, section
 from promptforge.cli.submit import fetch_results
 from promptforge.client import PromptForgeClient
 from promptforge.core.models import GenerationParams, JobStatus
@@ -100,18 +100,18 @@ class PipelineFigures:
     @property
     def prompts_per_second(self) -> float:
         """The pipeline's throughput over the whole job."""
-        return self.prompts / self.total_seconds if self.total_seconds > 0 else 0.0
+        return per(self.prompts, self.total_seconds)
 
     @property
     def baseline_per_second(self) -> float:
         """Bare httpx calls per second to the same simulator at the same concurrency."""
-        return self.prompts / self.baseline_seconds if self.baseline_seconds > 0 else 0.0
+        return per(self.prompts, self.baseline_seconds)
 
     @property
     def ratio(self) -> float:
         """Pipeline throughput as a share of the baseline."""
         base = self.baseline_per_second
-        return self.prompts_per_second / base if base > 0 else 0.0
+        return per(self.prompts_per_second, base)
 
     @property
     def dispatch(self) -> str:
@@ -134,7 +134,7 @@ class PipelineFigures:
     @property
     def cpu_ratio(self) -> float:
         """Prompts per CPU-second as a share of the baseline's (least moved by other load)."""
-        return self.baseline_cpu_seconds / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
+        return per(self.baseline_cpu_seconds, self.cpu_seconds)
 
     def to_dict(self) -> dict[str, Any]:
         """The figures and the derived rates, JSON-ready."""
