@@ -15,6 +15,9 @@ store reads the prompt's item inside its own transaction, asks ``decide_claim``,
   any leftover delivery of the old one stale, and an old lease does not block it (that
   call has already ended). The same holder may claim again (a retried transaction).
 
+On Google Cloud a chunk of prompts is claimed as one (``core.chunk_records.claim_chunk``):
+the same rule on the chunk record's lease.
+
 Times are whatever the store keeps, as long as ``lease_until`` and ``now`` compare:
 epoch microseconds on SQLite, datetimes on Firestore.
 """
