@@ -70,7 +70,7 @@ def test_index_file_matches_the_layout() -> None:
     declared = json.loads(INDEX_FILE.read_text())
     assert declared == firestore_indexes("pf")
     groups = {index["collectionGroup"] for index in declared["indexes"]}
-    assert groups == {"pf_jobs", "items", "pf_prompts", "pf_prompt_versions"}
+    assert groups == {"pf_jobs", "items", "outcome_sets", "pf_prompts", "pf_prompt_versions"}
     assert firestore_indexes("blue")["indexes"][0]["collectionGroup"] == "blue_jobs"
 
 
@@ -312,4 +312,7 @@ async def test_every_document_but_api_keys_expires_with_the_results(client: Asyn
     declared = {
         o["collectionGroup"] for o in firestore_indexes("pf")["fieldOverrides"] if o.get("ttl")
     }
-    assert declared == {"pf_jobs", "items", "counters", "webhooks", "pf_rate_keys", "observations"}
+    assert declared == {
+        "pf_jobs", "items", "counters", "chunks", "outcome_sets", "webhooks", "pf_rate_keys",
+        "observations",
+    }  # fmt: skip

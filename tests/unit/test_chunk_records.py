@@ -103,7 +103,7 @@ def test_a_handoff_creates_the_next_chunk_for_its_unsettled_prompts_only() -> No
     plan = plan_checkpoint(record, [_result("p0", 1)], [ChunkSpec.of("q2", retry, later)])
     (child,) = plan.children
     assert [t.prompt_id for t in child.tasks] == ["p1"]  # p0 was settled by its result
-    assert child == ChunkSpec.of("q2", [retry[0]], later)  # named for what it holds
+    assert child == ChunkSpec.of("q2", [retry[0]], later, record.spec.chunk_id)
     assert plan.settled == {"p0": "r", "p1": HANDED + child.chunk_id}
     after = ChunkRecord(record.spec, record.lease, plan.settled)
     assert after.handed_to() == [child.chunk_id]

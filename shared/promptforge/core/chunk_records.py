@@ -66,11 +66,17 @@ class ChunkSpec:
 
     @classmethod
     def of(
-        cls, queue: str, tasks: Sequence[PromptTask], not_before: datetime | None = None
+        cls,
+        queue: str,
+        tasks: Sequence[PromptTask],
+        not_before: datetime | None = None,
+        parent: str = "",
     ) -> ChunkSpec:
-        """The chunk of ``tasks`` (one job's), named as its task is."""
+        """The chunk of ``tasks`` (one job's), named as its task is; ``parent`` is the chunk
+        handing them on (so a handoff never takes the name of a chunk made before)."""
         pairs = [(task.prompt_id, task.generation) for task in tasks]
-        return cls(chunk_task_name(tasks[0].job_id, pairs), queue, tuple(tasks), not_before)
+        name = chunk_task_name(tasks[0].job_id, pairs, parent)
+        return cls(name, queue, tuple(tasks), not_before)
 
 
 @dataclass(frozen=True)
@@ -132,8 +138,9 @@ def plan_checkpoint(
     """What to write for a checkpoint of ``record``: the first settlement of a prompt wins.
 
     ``outcomes`` are the chunk's prompts' (``p:<prompt_id>`` keys); ``handoffs`` the next
-    chunks their tasks would go to. A prompt settled before (or twice in this call) is
-    dropped; a handoff keeps its unsettled tasks and is renamed for them.
+    chunks their tasks would go to (only their queue, tasks and start are used). A prompt
+    settled before (or twice in this call) is dropped; a handoff keeps its unsettled
+    tasks and is named for them and this chunk.
     ValueError for an outcome or task of a prompt the chunk does not hold.
     """
     own = {task.prompt_id for task in record.spec.tasks}
@@ -151,7 +158,7 @@ def plan_checkpoint(
         tasks = [task for task in handoff.tasks if task.prompt_id not in settled]
         if not tasks:
             continue
-        child = ChunkSpec.of(handoff.queue, tasks, handoff.not_before)
+        child = ChunkSpec.of(handoff.queue, tasks, handoff.not_before, record.spec.chunk_id)
         for task in tasks:
             settled[task.prompt_id] = HANDED + child.chunk_id
         children.append(child)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptforge.core.models import Outcome, OutcomeKind
+from promptforge.jobstore.fields import dumps
 
 __all__ = [
     "SET_BYTES",
@@ -46,7 +47,7 @@ def outcome_fields(outcome: Outcome) -> dict[str, Any]:
         "key": outcome.key,
         "kind": OutcomeKind(outcome.kind).value,
         "line": outcome.line,
-        "record": json.dumps(outcome.record, ensure_ascii=False, separators=(",", ":")),
+        "record": dumps(outcome.record),
         "input_tokens": outcome.input_tokens,
         "output_tokens": outcome.output_tokens,
         "schema_retries": outcome.schema_retries,

@@ -48,10 +48,12 @@ def prompt_task_name(job_id: str, prompt_id: str, generation: int) -> str:
     return f"p-{_digest('prompt', job_id, prompt_id, str(generation))}"
 
 
-def chunk_task_name(job_id: str, prompts: Sequence[tuple[str, int]]) -> str:
-    """One name per (job, its prompts and their generations): a replayed enqueue creates nothing."""
+def chunk_task_name(job_id: str, prompts: Sequence[tuple[str, int]], parent: str = "") -> str:
+    """One name per (job, its prompts and their generations, the chunk that handed them
+    on if any): a replayed enqueue creates nothing."""
     pairs = (f"{prompt_id}\x01{generation}" for prompt_id, generation in prompts)
-    return f"k-{_digest('chunk', job_id, *pairs)}"
+    handed = (f"\x02{parent}",) if parent else ()
+    return f"k-{_digest('chunk', job_id, *pairs, *handed)}"
 
 
 def ingest_task_name(bucket: str, name: str, generation: int) -> str:

@@ -17,7 +17,6 @@ outcome iff it has ``kind``.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -28,6 +27,7 @@ from google.cloud.firestore import AsyncTransaction, FieldFilter, Increment
 
 from promptforge.core.claims import PromptLease, decide_claim
 from promptforge.core.models import ClaimResult, Outcome, OutcomeKind
+from promptforge.core.outcome_sets import outcome_from_fields
 from promptforge.gcp._firestore_layout import Layout
 from promptforge.gcp._firestore_tx import read_documents, run_transaction
 from promptforge.jobstore.base import PendingPrompt
@@ -165,7 +165,7 @@ async def record(layout: Layout, job_id: str, outcomes: Sequence[Outcome], shard
             fresh.append(outcome)
         if fresh:
             shard = layout.shard(job_id, random.randrange(shards))
-            transaction.set(shard, _increments(fresh) | layout.expiry(), merge=True)
+            transaction.set(shard, counter_increments(fresh) | layout.expiry(), merge=True)
         return len(fresh)
 
     return await run_transaction(layout.client, body)
@@ -190,15 +190,9 @@ async def outcome_page(
 
 
 def outcome_of(data: dict[str, Any]) -> Outcome:
-    """The outcome an item document holds (one that has ``kind``: an outcome is recorded)."""
-    return Outcome(
-        str(data["key"]),
-        OutcomeKind(data["kind"]),
-        int(data["line"]),
-        json.loads(data["record"]),
-        int(data["input_tokens"]),
-        int(data["output_tokens"]),
-    )
+    """The outcome an item document holds (one that has ``kind``: an outcome is recorded),
+    decoded by the one decoder of stored outcomes (``core.outcome_sets``)."""
+    return outcome_from_fields(data)
 
 
 def encoded_size(outcome: Outcome) -> int:
@@ -216,7 +210,8 @@ def _outcome_fields(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def _increments(fresh: Sequence[Outcome]) -> dict[str, Any]:
+def counter_increments(fresh: Sequence[Outcome]) -> dict[str, Any]:
+    """A counter shard's increments for outcomes recorded in one commit."""
     results = sum(1 for outcome in fresh if outcome.kind == OutcomeKind.RESULT)
     return {
         "completed_count": Increment(results),

@@ -8,6 +8,9 @@
                                                 recorded; an invalid line's outcome alone;
                                                 a dedupe request key's holder (r:<key>)
         counters/{0..N-1}                       sharded job counters, summed on read
+        chunks/{chunk_id}                       a chunk of prompts: its tasks, lease and how
+                                                each prompt was settled (_firestore_chunks)
+        outcome_sets/{chunk_id}.{n}             outcomes a chunk published in one write
         webhooks/{webhook_id}                   one per webhook event: its delivery attempts
     {prefix}_keys/{key_hash}                    an API key record (hash only)
     {prefix}_key_ids/{key_id}                   key id → hash, so ids stay unique
@@ -46,6 +49,8 @@ DEFAULT_RETENTION = timedelta(days=7)
 
 ITEMS = "items"
 COUNTERS = "counters"
+CHUNKS = "chunks"
+OUTCOME_SETS = "outcome_sets"
 OBSERVATIONS = "observations"
 WEBHOOKS = "webhooks"
 
@@ -93,6 +98,22 @@ class Layout:
         """The document of one outcome key (``p:<prompt_id>`` or ``l:<line>``)."""
         return self.items(job_id).document(hashed_id(key))
 
+    def chunks(self, job_id: str) -> AsyncCollectionReference:
+        """The job's chunk records."""
+        return _subcollection(self.job(job_id), CHUNKS)
+
+    def chunk(self, job_id: str, chunk_id: str) -> AsyncDocumentReference:
+        """One chunk's record (its id is its task's name, ``core.tasknames.chunk_task_name``)."""
+        return self.chunks(job_id).document(safe_id(chunk_id))
+
+    def outcome_sets(self, job_id: str) -> AsyncCollectionReference:
+        """The outcome sets the job's chunks published."""
+        return _subcollection(self.job(job_id), OUTCOME_SETS)
+
+    def outcome_set(self, job_id: str, set_id: str) -> AsyncDocumentReference:
+        """One outcome set (``{chunk_id}.{n}``)."""
+        return self.outcome_sets(job_id).document(safe_id(set_id))
+
     def counters(self, job_id: str) -> AsyncCollectionReference:
         """The job's counter shards."""
         return _subcollection(self.job(job_id), COUNTERS)
@@ -137,6 +158,8 @@ def firestore_indexes(prefix: str = "pf") -> dict[str, Any]:
         _index(jobs, ("status", up), ("upload_expires_at", up), ("job_id", up)),
         # iter_outcomes: one job's outcomes of one kind in (line, key) order.
         _index(ITEMS, ("kind", up), ("line", up), ("key", up)),
+        # iter_outcomes: one job's outcome sets of one kind by first line.
+        _index(OUTCOME_SETS, ("kind", up), ("first_line", up)),
         # list_prompts: a tenant's prompts by name.
         _index(f"{prefix}_prompts", ("tenant_id", up), ("name", up)),
         # list_prompt_versions: one prompt's versions, newest first.
@@ -150,6 +173,11 @@ def firestore_indexes(prefix: str = "pf") -> dict[str, Any]:
             "record", "line", "key", "prompt_line", "generation", "lease_holder",
             "lease_until", "done", "input_tokens", "output_tokens",
         ),
+        CHUNKS: (
+            "tasks", "queue", "not_before", "first_line", "lease_holder", "lease_until",
+            "settled", "sets_written",
+        ),
+        OUTCOME_SETS: ("outcomes", "chunk"),
         f"{prefix}_rate_keys": ("state",),
         f"{prefix}_prompt_versions": ("data",),
         "spend": ("holds", "spent", "reserved"),  # a capped job's ledger (_firestore_spend.py)
@@ -164,7 +192,9 @@ def firestore_indexes(prefix: str = "pf") -> dict[str, Any]:
         for group, names in unindexed.items()
         for name in names
     ]
-    expiring = (jobs, ITEMS, COUNTERS, WEBHOOKS, f"{prefix}_rate_keys", OBSERVATIONS)
+    expiring = (
+        jobs, ITEMS, COUNTERS, CHUNKS, OUTCOME_SETS, WEBHOOKS, f"{prefix}_rate_keys", OBSERVATIONS
+    )  # fmt: skip
     overrides += [
         {"collectionGroup": group, "fieldPath": EXPIRES_AT, "ttl": True, "indexes": []}
         for group in expiring
