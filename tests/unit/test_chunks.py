@@ -16,7 +16,7 @@ import anyio
 import httpx
 import pytest
 
-from promptforge.core import chunks
+from promptforge.core import chunk_pacing
 from promptforge.core.chunk_tasks import chunk_task, chunk_tasks
 from promptforge.core.chunks import CHECKPOINT_ANSWERS, handle_chunk
 from promptforge.core.ingest import ingest_file
@@ -165,7 +165,7 @@ async def test_a_chunk_out_of_time_passes_the_rest_on_as_the_next_chunk(
     runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job = await _job(runtime)
-    monkeypatch.setattr(chunks, "CHUNK_BUDGET_SECONDS", 5 / RATE)  # about 5 calls' worth
+    monkeypatch.setattr(chunk_pacing, "CHUNK_BUDGET_SECONDS", 5 / RATE)  # about 5 calls' worth
     provider = _Provider()
     queue = (await key_queues(runtime.deps, job.rate_key)).base
     before = await runtime.deps.tasks.pending(queue)

@@ -9,7 +9,8 @@ records, the sweep cannot race a worker into recording twice. The settled prompt
 tasks are deleted, so a cancelled job stops taking its rate key's dispatches at once.
 While calls are in flight or ingest is still registering lines, the sweep runs again a
 little later (a new round, so a new task name); when nothing is left, it enqueues the
-job's finalize, which ends the job ``CANCELLED``.
+job's finalize, which ends the job ``CANCELLED``. Where prompts run in chunks with
+records (``core.chunk_run``), the sweep claims each unfinished chunk instead, the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 from collections import defaultdict
 from datetime import timedelta
 
+from promptforge.core.chunk_records import ChunkRecord, ChunkStore, chunk_store
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.error_codes import CANCELLED
 from promptforge.core.finalize import enqueue_finalize_if_ready
@@ -97,6 +99,9 @@ async def _settle_pending(deps: Deps, job_id: str, queues: KeyQueues) -> int:
             return True
         return False if claim in (ClaimResult.BUSY, ClaimResult.STALE) else None
 
+    chunks = chunk_store(deps.store)
+    if chunks is not None:
+        in_flight += await _settle_chunks(deps, chunks, job_id)
     while True:
         page, after = await deps.store.pending_prompts(job_id, after, SWEEP_PAGE)
         answers = await asyncio.gather(*(claimed(prompt) for prompt in page))
@@ -109,6 +114,42 @@ async def _settle_pending(deps: Deps, job_id: str, queues: KeyQueues) -> int:
     if in_flight:
         log.info("job %s: cancel waits for %d calls in flight", job_id, in_flight)
     return in_flight
+
+
+async def _settle_chunks(deps: Deps, store: ChunkStore, job_id: str) -> int:
+    """Record ``cancelled`` for the unsettled prompts of every chunk no delivery is running
+    (claimed as a worker would, ``core.chunk_run``) and delete its queued task; how many
+    chunks were running."""
+    running = 0
+    after: str | None = None
+    gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
+
+    async def settle(record: ChunkRecord) -> bool:
+        """False if a delivery runs the chunk (its calls end, then the next round)."""
+        chunk_id = record.spec.chunk_id
+        now = deps.clock.now()
+        async with gate:
+            until = now + timedelta(seconds=SWEEP_LEASE_SECONDS)
+            claim, current = await store.claim_chunk(
+                job_id, chunk_id, f"cancel:{job_id}", until, now
+            )
+            if claim is ClaimResult.BUSY:
+                return False
+            if claim is not ClaimResult.CLAIMED or current is None:
+                return True
+            outcomes = [
+                _cancelled(PendingPrompt(t.prompt_id, t.line, t.generation))
+                for t in current.unsettled()
+            ]
+            await store.write_checkpoint(job_id, chunk_id, outcomes, [])
+            await deps.tasks.delete(current.spec.queue, [chunk_id])
+            return True
+
+    while True:
+        page, after = await store.chunks_not_done(job_id, after, SWEEP_PAGE)
+        running += sum(1 for ended in await asyncio.gather(*map(settle, page)) if not ended)
+        if after is None:
+            return running
 
 
 async def _drop_tasks(

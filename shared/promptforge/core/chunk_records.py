@@ -31,6 +31,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from promptforge.core.claims import PromptLease, decide_claim
 from promptforge.core.models import ClaimResult, Outcome, OutcomeKind, PromptTask
@@ -43,6 +44,8 @@ __all__ = [
     "Checkpoint",
     "ChunkRecord",
     "ChunkSpec",
+    "ChunkStore",
+    "chunk_store",
     "claim_chunk",
     "plan_checkpoint",
 ]
@@ -170,3 +173,53 @@ def _own_prompt(key: str, own: set[str]) -> str:
     if key == prompt_id or prompt_id not in own:
         raise ValueError(f"outcome {key!r} is not one of the chunk's prompts")
     return prompt_id
+
+
+@runtime_checkable
+class ChunkStore(Protocol):
+    """The job store's chunk records (Google Cloud's Firestore store has them; the embedded
+    runtime runs one prompt per task on per-prompt rows and has none: ``chunk_store``)."""
+
+    async def register_chunk_prompts(
+        self, job_id: str, prompts: Sequence[tuple[str, int]]
+    ) -> list[int | None]:
+        """``JobStore.register_prompts`` for prompts that will run in chunks: their claim
+        and outcome live on their chunk's record, so no per-prompt claim or cancel sweep
+        takes them."""
+        ...
+
+    async def create_chunks(self, job_id: str, specs: Sequence[ChunkSpec]) -> int:
+        """Create the records of the chunks not created yet (before their tasks exist)."""
+        ...
+
+    async def claim_chunk(
+        self, job_id: str, chunk_id: str, holder: str, lease_until: datetime, now: datetime
+    ) -> tuple[ClaimResult, ChunkRecord | None]:
+        """``claim_chunk`` on the stored record, its lease taken (or renewed) if CLAIMED;
+        the answer and the record as read."""
+        ...
+
+    async def get_chunk(self, job_id: str, chunk_id: str) -> ChunkRecord | None:
+        """The chunk's record, or None."""
+        ...
+
+    async def write_checkpoint(
+        self,
+        job_id: str,
+        chunk_id: str,
+        outcomes: Sequence[Outcome],
+        handoffs: Sequence[ChunkSpec],
+    ) -> Checkpoint:
+        """``plan_checkpoint`` written in one commit, with the job's counters; what it wrote."""
+        ...
+
+    async def chunks_not_done(
+        self, job_id: str, after: str | None, limit: int
+    ) -> tuple[list[ChunkRecord], str | None]:
+        """A page of the job's chunks with unsettled prompts, and the next page's cursor."""
+        ...
+
+
+def chunk_store(store: object) -> ChunkStore | None:
+    """``store`` if it keeps chunk records, else None (then chunks claim prompt by prompt)."""
+    return store if isinstance(store, ChunkStore) else None

@@ -15,7 +15,8 @@ from typing import Any
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from promptforge.core.chunk_tasks import chunk_tasks
+from promptforge.core.chunk_records import ChunkSpec, chunk_store
+from promptforge.core.chunk_tasks import chunk_groups, chunk_tasks, spec_task
 from promptforge.core.control_chain import control_task
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready
@@ -200,9 +201,12 @@ async def store_verdicts(deps: Deps, job: Job, queues: KeyQueues, batch: Sequenc
             routable.append(prompt)
         else:
             errors.append(LineError(prompt.line, "unsupported_route", problem, prompt.prompt_id))
-    earlier = await deps.store.register_prompts(
-        job.job_id, [(v.prompt_id, v.line) for v in routable]
-    )
+    chunks = chunk_store(deps.store) if deps.config.chunk_prompts > 1 else None
+    pairs = [(v.prompt_id, v.line) for v in routable]
+    if chunks is not None:  # their claims and outcomes live on chunk records
+        earlier = await chunks.register_chunk_prompts(job.job_id, pairs)
+    else:
+        earlier = await deps.store.register_prompts(job.job_id, pairs)
     prompts: list[tuple[str, PromptTask]] = []
     routed: dict[RateKey, KeyQueues] = {job.rate_key: queues}
     for prompt, first_line in zip(routable, earlier, strict=True):
@@ -220,7 +224,13 @@ async def store_verdicts(deps: Deps, job: Job, queues: KeyQueues, batch: Sequenc
         prompts.append((routed[key].for_prompt(prompt.prompt_id), task))
     if errors:
         await deps.store.record_outcomes(job.job_id, [_error_outcome(e) for e in errors])
-    if prompts:
+    if prompts and chunks is not None:
+        specs = [
+            ChunkSpec.of(q, group) for q, group in chunk_groups(prompts, deps.config.chunk_prompts)
+        ]
+        await chunks.create_chunks(job.job_id, specs)  # before their tasks can be delivered
+        await deps.tasks.enqueue([spec_task(spec) for spec in specs])
+    elif prompts:
         await deps.tasks.enqueue(_prompt_tasks(prompts, deps.config.chunk_prompts))
     return len(batch)
 

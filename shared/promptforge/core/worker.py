@@ -105,6 +105,30 @@ class Settler:
         self._states[key] = (now, saved)
         return saved
 
+    async def claim(self, task: PromptTask) -> ClaimResult:
+        """Claim the prompt for its task's generation: its own lease, in its own item."""
+        now = self.deps.clock.now()
+        return await self.deps.store.claim(
+            task.job_id,
+            task.prompt_id,
+            task.generation,
+            uuid.uuid4().hex,
+            now + timedelta(seconds=self.deps.config.lease_seconds),
+            now,
+        )
+
+    async def requeue(self, queue: str, task: PromptTask, delay: float, *, attempt: int) -> None:
+        """Send the prompt's next generation back to ``queue`` after ``delay`` seconds: its
+        task enqueued first, then the prompt advanced (a crash in between loses nothing)."""
+        following = dataclasses.replace(task, generation=task.generation + 1, attempt=attempt)
+        when = self.deps.clock.now() + timedelta(seconds=delay)
+        await self.deps.tasks.enqueue([prompt_task(queue, following, schedule_time=when)])
+        await self.deps.store.advance(task.job_id, task.prompt_id, task.generation)
+
+    async def answered(self, job: Job, task: PromptTask, outcome: Outcome) -> None:
+        """After a ``dedupe`` job's called prompt is recorded: record its waiters' copies."""
+        await answer_waiters(self.deps, job, task, outcome)
+
     async def wait(self, seconds: float) -> bool:
         """Whether a call the admission gate deferred waits here (True, after waiting) or
         goes back to the queue as the prompt's next generation (False: a one-prompt task
@@ -134,16 +158,7 @@ async def process_prompt(
 
     The unit of work of both a one-prompt task and a chunk (``core.chunks``).
     """
-    now = deps.clock.now()
-    holder = uuid.uuid4().hex
-    claim = await deps.store.claim(
-        task.job_id,
-        task.prompt_id,
-        task.generation,
-        holder,
-        now + timedelta(seconds=deps.config.lease_seconds),
-        now,
-    )
+    claim = await settler.claim(task)
     if claim is not ClaimResult.CLAIMED:
         return claim
     queue = _own_queue(job, task, delivered_from)
@@ -151,7 +166,7 @@ async def process_prompt(
         return claim
     deferred = await _admission(deps, job, task, settler)
     if deferred is not None and not await settler.wait(deferred):
-        await _requeue(deps, queue, task, deferred, attempt=task.attempt)
+        await settler.requeue(queue, task, deferred, attempt=task.attempt)
         return claim
     refused = await reserve_call(deps, job, task)  # the cost cap (core.spend)
     if refused is not None:
@@ -179,7 +194,7 @@ async def _answered_as_copy(
     if isinstance(copy, Outcome):
         await _record(deps, job, task, copy, settler)
     else:
-        await _requeue(deps, queue, task, copy, attempt=task.attempt)
+        await settler.requeue(queue, task, copy, attempt=task.attempt)
     return True
 
 
@@ -277,10 +292,10 @@ async def _settle(  # noqa: PLR0917
     elif result.outcome is CallOutcome.RATE_LIMITED:
         saved = await settler.rate_state(job.route_of(task.route)[0].id)
         delay = _rate_limit_delay(deps, saved, result)
-        await _requeue(deps, queue, task, delay, attempt=task.attempt)
+        await settler.requeue(queue, task, delay, attempt=task.attempt)
     elif result.outcome is CallOutcome.TRANSIENT and task.attempt < job.max_retries:
         delay = transient_delay(task.attempt, result.signals.retry_after)
-        await _requeue(deps, queue, task, delay, attempt=task.attempt + 1)
+        await settler.requeue(queue, task, delay, attempt=task.attempt + 1)
     else:
         code, message = final_error(job, task, result)
         await _record(deps, job, task, error_outcome(task, code, message, result), settler)
@@ -294,7 +309,7 @@ async def _settle_answer(  # noqa: PLR0917
     usage = (result.input_tokens, result.output_tokens)
     verdict = judge(job.route_of(task.route)[1], task, text, usage, job.max_schema_retries)
     if isinstance(verdict, PromptTask):  # a billed call made on purpose: see schema_retry
-        await _requeue(deps, queue, verdict, 0.0, attempt=task.attempt)
+        await settler.requeue(queue, verdict, 0.0, attempt=task.attempt)
     elif isinstance(verdict, Mismatch):
         outcome = error_outcome(task, verdict.code, verdict.message, result)
         outcome.record["error"]["answer"] = verdict.answer
@@ -302,14 +317,6 @@ async def _settle_answer(  # noqa: PLR0917
     else:
         outcome = storable(task, result_outcome(job, task, result), result)
         await _record(deps, job, task, outcome, settler)
-
-
-async def _requeue(deps: Deps, queue: str, task: PromptTask, delay: float, *, attempt: int) -> None:
-    """Enqueue the next generation first, then advance: a crash in between loses nothing."""
-    following = dataclasses.replace(task, generation=task.generation + 1, attempt=attempt)
-    when = deps.clock.now() + timedelta(seconds=delay)
-    await deps.tasks.enqueue([prompt_task(queue, following, schedule_time=when)])
-    await deps.store.advance(task.job_id, task.prompt_id, task.generation)
 
 
 async def _record(
@@ -322,7 +329,7 @@ async def _record(
     # The copies follow the called prompt's answer only once that answer is stored: written
     # first, it is what every copy and every later delivery of this prompt sees.
     await settler.record_now(job.job_id, outcome)
-    await answer_waiters(deps, job, task, outcome)
+    await settler.answered(job, task, outcome)
 
 
 def _rate_limit_delay(deps: Deps, saved: RateKeyState | None, result: CallResult) -> float:

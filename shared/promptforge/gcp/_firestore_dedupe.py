@@ -14,6 +14,7 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud.firestore import FieldFilter
 
 from promptforge.core.models import Outcome
+from promptforge.gcp import _firestore_chunks as chunks
 from promptforge.gcp._firestore_items import outcome_of
 from promptforge.gcp._firestore_layout import Layout
 
@@ -59,6 +60,8 @@ async def request_waiters(layout: Layout, job_id: str, request_key: str) -> list
 async def get_outcome(layout: Layout, job_id: str, key: str) -> Outcome | None:
     """The outcome recorded under ``key``, or None (a prompt with no outcome yet included)."""
     data = (await layout.item(job_id, key).get()).to_dict()
+    if data is not None and data.get("chunked"):  # its chunk published it in an outcome set
+        return await chunks.get_set_outcome(layout, job_id, key)
     if data is None or "kind" not in data:
         return None
     return outcome_of(data)

@@ -10,9 +10,10 @@ concurrently records once and counts once. Every body below only reads and buffe
 writes; ``run_transaction`` commits or retries it whole.
 
 Field names: ``key``; prompt ``prompt_line``, ``generation``, ``lease_holder``,
-``lease_until``, ``done``; outcome ``kind``, ``line``, ``record`` (JSON), ``input_tokens``,
-``output_tokens``. An item is a registered prompt iff it has ``prompt_line``, and has its
-outcome iff it has ``kind``.
+``lease_until``, ``done``, ``chunked`` (its claim and outcome are its chunk's record's,
+``_firestore_chunks``: no per-prompt claim, record or cancel sweep takes it); outcome
+``kind``, ``line``, ``record`` (JSON), ``input_tokens``, ``output_tokens``. An item is a
+registered prompt iff it has ``prompt_line``, and has its outcome iff it has ``kind``.
 """
 
 from __future__ import annotations
@@ -36,8 +37,13 @@ from promptforge.jobstore.fields import dumps
 _NO_LEASE = {"lease_holder": None, "lease_until": None}
 
 
-async def register(layout: Layout, job_id: str, firsts: Mapping[str, int]) -> dict[str, int]:
+async def register(
+    layout: Layout, job_id: str, firsts: Mapping[str, int], *, chunked: bool = False
+) -> dict[str, int]:
     """Register each new ``prompt_id → line``; returns the stored line of those known before.
+
+    ``chunked``: the prompts run in chunks (``_firestore_chunks``), which hold their claims
+    and outcomes: the item says so, and no per-prompt claim or cancel sweep takes it.
 
     First as one commit of creates, which reads nothing (a write per prompt, no read): it
     fails whole if any of the documents exists (a replayed slice, a duplicate
@@ -46,9 +52,11 @@ async def register(layout: Layout, job_id: str, firsts: Mapping[str, int]) -> di
     """
     refs = {prompt_id: layout.item(job_id, Outcome.prompt_key(prompt_id)) for prompt_id in firsts}
     batch = layout.client.batch()
+    owner: dict[str, Any] = {"chunked": True} if chunked else {}
     for prompt_id, line in firsts.items():
-        fields = {"key": Outcome.prompt_key(prompt_id), "prompt_line": line, "generation": 0}
-        batch.create(refs[prompt_id], fields | {"done": False} | _NO_LEASE | layout.expiry())
+        fields: dict[str, Any] = {"key": Outcome.prompt_key(prompt_id), "prompt_line": line}
+        fields |= {"generation": 0, "done": False} | _NO_LEASE | owner
+        batch.create(refs[prompt_id], fields | layout.expiry())
     try:
         await batch.commit()
     except AlreadyExists:
@@ -66,7 +74,7 @@ async def register(layout: Layout, job_id: str, firsts: Mapping[str, int]) -> di
                 stored[prompt_id] = int(data["prompt_line"])
                 continue
             fields: dict[str, Any] = {"prompt_line": line, "generation": 0, "done": False}
-            fields |= _NO_LEASE | layout.expiry()
+            fields |= _NO_LEASE | owner | layout.expiry()
             if data is None:
                 transaction.create(ref, {"key": Outcome.prompt_key(prompt_id), **fields})
             else:  # its outcome was recorded before it was registered
@@ -90,8 +98,8 @@ async def claim(  # noqa: PLR0917 (the port's signature)
 
     async def body(transaction: AsyncTransaction) -> ClaimResult:
         data = (await read_documents(layout.client, [ref], transaction))[ref.path].to_dict()
-        item = None
-        if data is not None and "prompt_line" in data:
+        item = None  # a chunked prompt is claimed with its chunk, never alone
+        if data is not None and "prompt_line" in data and not data.get("chunked"):
             item = PromptLease(
                 int(data["generation"]),
                 data.get("lease_holder"),
@@ -128,7 +136,7 @@ async def pending(
 ) -> tuple[list[PendingPrompt], str | None]:
     """The prompts without an outcome among the next ``limit`` items (by document id)."""
     prefix = Outcome.prompt_key("")
-    query = layout.items(job_id).select(["key", "prompt_line", "generation", "done"])
+    query = layout.items(job_id).select(["key", "prompt_line", "generation", "done", "chunked"])
     query = query.order_by("__name__")
     if after is not None:
         query = query.start_after({"__name__": after})  # a document id of the collection
@@ -138,7 +146,8 @@ async def pending(
         read, last = read + 1, snapshot.id
         data = snapshot.to_dict() or {}
         key = str(data.get("key", ""))
-        if "prompt_line" in data and not data.get("done") and key.startswith(prefix):
+        pending_alone = not data.get("done") and not data.get("chunked")  # chunks: their records
+        if "prompt_line" in data and pending_alone and key.startswith(prefix):
             line, generation = int(data["prompt_line"]), int(data["generation"])
             found.append(PendingPrompt(key.removeprefix(prefix), line, generation))
     return found, last if read == limit else None
@@ -153,8 +162,8 @@ async def record(layout: Layout, job_id: str, outcomes: Sequence[Outcome], shard
         fresh: list[Outcome] = []
         for outcome, ref in zip(outcomes, refs, strict=True):
             data = snapshots[ref.path].to_dict()
-            if data is not None and "kind" in data:
-                continue  # recorded before: the first record of a key wins
+            if data is not None and ("kind" in data or data.get("chunked")):
+                continue  # recorded before (the first record wins), or its chunk records it
             fields = _outcome_fields(outcome) | layout.expiry()
             if data is None:
                 transaction.create(ref, {"key": outcome.key, **fields})

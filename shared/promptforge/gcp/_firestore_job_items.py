@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 from promptforge.core.models import ClaimResult, Outcome, OutcomeKind
+from promptforge.core.outcome_sets import merge_line_ordered
+from promptforge.gcp import _firestore_chunks as chunks
 from promptforge.gcp import _firestore_items as items
 from promptforge.gcp._firestore_layout import Layout
 from promptforge.gcp._firestore_tx import WRITE_CHUNK
@@ -109,8 +111,15 @@ class FirestoreItems:
         return recorded
 
     async def iter_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
-        """Outcomes of one kind ordered by (line, key), read ``page_size`` at a time."""
+        """Outcomes of one kind ordered by (line, key), read ``page_size`` at a time: those
+        recorded on their items and those chunks published in outcome sets, merged."""
         kind = OutcomeKind(kind)
+        alone = self._item_outcomes(job_id, kind)
+        in_sets = chunks.iter_set_outcomes(self._layout, job_id, kind, self._page_size)
+        async for outcome in merge_line_ordered(alone, in_sets):
+            yield outcome
+
+    async def _item_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
         after: tuple[int, str] | None = None
         while True:
             page = await items.outcome_page(self._layout, job_id, kind, after, self._page_size)

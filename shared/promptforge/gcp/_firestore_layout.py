@@ -171,7 +171,7 @@ def firestore_indexes(prefix: str = "pf") -> dict[str, Any]:
         jobs: ("params", "result_files", "error", "metadata", "webhook_url", "webhook_secret"),
         ITEMS: (
             "record", "line", "key", "prompt_line", "generation", "lease_holder",
-            "lease_until", "done", "input_tokens", "output_tokens",
+            "lease_until", "done", "input_tokens", "output_tokens", "chunked",
         ),
         CHUNKS: (
             "tasks", "queue", "not_before", "first_line", "lease_holder", "lease_until",

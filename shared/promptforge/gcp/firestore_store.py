@@ -18,7 +18,9 @@ document, 500 writes and 10 MiB per commit):
   commits of at most ``WRITE_CHUNK`` documents and about 3 MiB, each atomic;
 - ``iter_outcomes`` pages through a (kind, line, key) ordered query.
 
-The prompt and outcome methods are in ``_firestore_job_items`` (a mixin).
+The prompt and outcome methods are in ``_firestore_job_items`` (a mixin), the chunk
+records (``core.chunk_records.ChunkStore``: a chunk's claim and outcomes on one record)
+in ``_firestore_job_chunks``.
 
 The client is the caller's (built once per process); the store holds no other state.
 """
@@ -33,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from google.api_core.exceptions import AlreadyExists
 from google.cloud.firestore import AsyncClient, AsyncTransaction, FieldFilter
 
+from promptforge.core.chunk_records import ChunkStore
 from promptforge.core.models import (
     Job,
     JobStatus,
@@ -51,6 +54,7 @@ from promptforge.gcp._firestore_codec import (
     encode_transition,
     from_timestamp,
 )
+from promptforge.gcp._firestore_job_chunks import FirestoreChunks
 from promptforge.gcp._firestore_job_items import FirestoreItems
 from promptforge.gcp._firestore_layout import DEFAULT_RETENTION, Layout, firestore_indexes
 from promptforge.gcp._firestore_prompts import FirestorePrompts
@@ -72,7 +76,7 @@ writes per 1,000 prompts each (the most-written of 128 random picks stays under 
 Summing them costs the same as summing 16: one read per aggregation query."""
 
 
-class FirestoreJobStore(FirestorePrompts, FirestoreItems, FirestoreSpend):
+class FirestoreJobStore(FirestorePrompts, FirestoreItems, FirestoreChunks, FirestoreSpend):
     """The ``JobStore`` port on Firestore, in collections named ``{prefix}_…``.
 
     ``counter_shards`` is how many documents share each job's counters
@@ -364,3 +368,6 @@ if TYPE_CHECKING:
 
     def _satisfies_the_port(store: FirestoreJobStore) -> JobStore:
         return store  # mypy checks every method against the JobStore protocol
+
+    def _keeps_chunk_records(store: FirestoreJobStore) -> ChunkStore:
+        return store  # and against the ChunkStore protocol
