@@ -1,7 +1,7 @@
 """The Firestore job store's chunk records: the ``core.chunk_records.ChunkStore`` methods.
 
 ``FirestoreJobStore`` inherits these; each is a thin call into ``_firestore_chunks`` (one
-record per chunk) or, for the registration, ``_firestore_items``.
+record per chunk); ``register_chunk_prompts`` is an item method (``_firestore_job_items``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from datetime import datetime
 from promptforge.core.chunk_records import Checkpoint, ChunkRecord, ChunkSpec
 from promptforge.core.models import ClaimResult, Outcome
 from promptforge.gcp import _firestore_chunks as chunks
-from promptforge.gcp import _firestore_items as items
 from promptforge.gcp._firestore_layout import Layout
 from promptforge.gcp._firestore_tx import WRITE_CHUNK
 from promptforge.jobstore.fields import to_utc
@@ -26,24 +25,6 @@ class FirestoreChunks:
 
     _layout: Layout
     _shards: int
-
-    async def register_chunk_prompts(
-        self, job_id: str, prompts: Sequence[tuple[str, int]]
-    ) -> list[int | None]:
-        """``register_prompts`` for prompts that run in chunks (their items say so)."""
-        firsts: dict[str, int] = {}
-        for prompt_id, line in prompts:
-            firsts.setdefault(prompt_id, line)
-        stored: dict[str, int] = {}
-        ids = list(firsts)
-        for start in range(0, len(ids), WRITE_CHUNK):
-            part = {prompt_id: firsts[prompt_id] for prompt_id in ids[start : start + WRITE_CHUNK]}
-            stored.update(await items.register(self._layout, job_id, part, chunked=True))
-        answers: list[int | None] = []
-        for prompt_id, line in prompts:
-            first = stored.get(prompt_id, firsts[prompt_id])
-            answers.append(None if first == line else first)
-        return answers
 
     async def create_chunks(self, job_id: str, specs: Sequence[ChunkSpec]) -> int:
         """Create the records of the chunks not created yet, ``WRITE_CHUNK`` per commit."""

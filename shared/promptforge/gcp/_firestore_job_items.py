@@ -47,6 +47,18 @@ class FirestoreItems:
         replay), else the line stored first (a duplicate ``prompt_id``), including a
         duplicate of an earlier pair in the same call.
         """
+        return await self._register(job_id, prompts, chunked=False)
+
+    async def register_chunk_prompts(
+        self, job_id: str, prompts: Sequence[tuple[str, int]]
+    ) -> list[int | None]:
+        """``register_prompts`` for prompts that run in chunks with records: their items say
+        so, and their claims and outcomes are their chunks' (``_firestore_chunks``)."""
+        return await self._register(job_id, prompts, chunked=True)
+
+    async def _register(
+        self, job_id: str, prompts: Sequence[tuple[str, int]], *, chunked: bool
+    ) -> list[int | None]:
         firsts: dict[str, int] = {}  # each prompt_id's first line in this call
         for prompt_id, line in prompts:
             firsts.setdefault(prompt_id, line)
@@ -54,7 +66,7 @@ class FirestoreItems:
         ids = list(firsts)
         for start in range(0, len(ids), WRITE_CHUNK):
             chunk = {prompt_id: firsts[prompt_id] for prompt_id in ids[start : start + WRITE_CHUNK]}
-            stored.update(await items.register(self._layout, job_id, chunk))
+            stored.update(await items.register(self._layout, job_id, chunk, chunked=chunked))
         answers: list[int | None] = []
         for prompt_id, line in prompts:
             first = stored.get(prompt_id, firsts[prompt_id])
