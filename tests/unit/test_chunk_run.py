@@ -25,6 +25,7 @@ from promptforge.core.chunk_records import (
     claim_chunk,
     plan_checkpoint,
 )
+from promptforge.core.chunk_run import CHECKPOINT_BYTES
 from promptforge.core.chunk_tasks import spec_task
 from promptforge.core.chunks import handle_chunk
 from promptforge.core.claims import PromptLease
@@ -55,6 +56,7 @@ class _RecordedSqlite:
         self._inner = inner
         self.records: dict[str, ChunkRecord] = {}
         self.checkpoints = 0
+        self.largest: list[int] = []  # bytes of answers per checkpoint written
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -95,6 +97,7 @@ class _RecordedSqlite:
         if plan.empty:
             return plan
         self.checkpoints += 1
+        self.largest.append(sum(len(json.dumps(o.record)) for o in plan.fresh))
         await self._inner.record_outcomes(job_id, plan.fresh)
         for child in plan.children:
             self.records[child.chunk_id] = _fresh(child)
@@ -115,9 +118,10 @@ def _fresh(spec: ChunkSpec) -> ChunkRecord:
 class _Provider:
     """An OpenAI stand-in: answers each prompt with its text; ``refuse`` texts get one 429."""
 
-    def __init__(self, refuse: Sequence[str] = ()) -> None:
+    def __init__(self, refuse: Sequence[str] = (), padding: int = 0) -> None:
         self.calls: dict[str, int] = {}
         self.refuse = set(refuse)
+        self.padding = "x" * padding
         self.fifth = anyio.Event()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -128,7 +132,7 @@ class _Provider:
         if text in self.refuse:
             self.refuse.discard(text)
             return httpx.Response(429, json={"error": {"message": "slow down"}})
-        message = {"role": "assistant", "content": f"re: {text}"}
+        message = {"role": "assistant", "content": f"re: {text}{self.padding}"}
         return httpx.Response(
             200,
             json={
@@ -205,6 +209,19 @@ async def test_ingest_creates_the_record_and_one_claim_runs_the_chunk_once(
     assert _store(runtime).checkpoints == 3  # 10, 10 and the last 5
     assert await _deliver(runtime, spec, provider) == 200, "DONE: nothing is called again"
     assert sorted(provider.calls.values()) == [1] * PROMPTS
+
+
+async def test_large_answers_are_written_in_smaller_checkpoints(
+    runtime: EmbeddedRuntime,
+) -> None:
+    job = await _job(runtime)
+    store = _store(runtime)
+    (spec,) = [record.spec for record in store.records.values()]
+    provider = _Provider(padding=700_000)  # three answers pass CHECKPOINT_BYTES
+    assert await _deliver(runtime, spec, provider) == 200
+    assert len(await _results(runtime, job)) == PROMPTS
+    assert max(store.largest) <= CHECKPOINT_BYTES, "one commit must stay small"
+    assert store.checkpoints >= -(-PROMPTS // 3)
 
 
 async def test_a_rate_limited_prompt_is_handed_on_to_a_chunk_of_its_own(

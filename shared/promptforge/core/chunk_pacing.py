@@ -58,12 +58,16 @@ class Checkpoints(Settler):
     async def record(self, job_id: str, outcome: Outcome) -> None:
         """Keep the outcome; write the checkpoint once ``every`` are waiting."""
         self._outcomes.append(outcome)
-        if self.waiting() >= self._every:
+        if self.full():
             await self.flush()
 
     def waiting(self) -> int:
         """How many settled prompts the next checkpoint writes."""
         return len(self._outcomes)
+
+    def full(self) -> bool:
+        """Whether the next checkpoint is due (``every`` prompts settled)."""
+        return self.waiting() >= self._every
 
     async def record_now(self, job_id: str, outcome: Outcome) -> None:
         """Keep the outcome and write the checkpoint at once (a dedupe job's copies follow)."""

@@ -37,11 +37,17 @@ from promptforge.core.chunk_records import ChunkRecord, ChunkSpec, ChunkStore
 from promptforge.core.chunk_tasks import spec_task
 from promptforge.core.deps import Deps
 from promptforge.core.models import ClaimResult, Job, Outcome, PromptTask
+from promptforge.jobstore.fields import dumps
 from promptforge.tasks.base import HandlerResult
 
-__all__ = ["ChunkCheckpoints", "enqueue_children", "run_recorded"]
+__all__ = ["CHECKPOINT_BYTES", "ChunkCheckpoints", "enqueue_children", "run_recorded"]
 
 log = logging.getLogger(__name__)
+
+CHECKPOINT_BYTES = 2_000_000
+"""A checkpoint is written early once this many bytes of answers and handed-on prompts wait:
+it is one commit (Firestore takes 10 MiB, its emulator 4 MiB), and one answer may be
+``core.outcomes.MAX_OUTCOME_BYTES``."""
 
 
 class ChunkCheckpoints(Checkpoints):
@@ -60,6 +66,7 @@ class ChunkCheckpoints(Checkpoints):
         self._store = store
         self._record = record
         self._handoffs: list[ChunkSpec] = []
+        self._bytes = 0
         self.settled = dict(record.settled)
         """How each prompt was settled, as of the last checkpoint written."""
 
@@ -73,11 +80,21 @@ class ChunkCheckpoints(Checkpoints):
         when = self.deps.clock.now() + timedelta(seconds=delay) if delay > 0 else None
         await self.hand_on(ChunkSpec.of(queue, [following], when))
 
+    async def record(self, job_id: str, outcome: Outcome) -> None:
+        """Keep the outcome (and its bytes) for the next checkpoint."""
+        self._bytes += _size(outcome)
+        await super().record(job_id, outcome)
+
     async def hand_on(self, spec: ChunkSpec) -> None:
         """Keep a handoff for the next checkpoint (it settles its prompts, as an outcome does)."""
         self._handoffs.append(spec)
-        if self.waiting() >= self._every:
+        self._bytes += _size(spec)
+        if self.full():
             await self.flush()
+
+    def full(self) -> bool:
+        """Due at ``every`` prompts, or sooner once ``CHECKPOINT_BYTES`` are waiting."""
+        return super().full() or self._bytes >= CHECKPOINT_BYTES
 
     async def answered(self, job: Job, task: PromptTask, outcome: Outcome) -> None:
         """Nothing: a copy waiting for this answer belongs to another chunk, which records it
@@ -95,8 +112,11 @@ class ChunkCheckpoints(Checkpoints):
     async def _write_settled(self) -> None:
         outcomes, self._outcomes = self._outcomes, []
         handoffs, self._handoffs = self._handoffs, []
-        if not outcomes and not handoffs:
-            return
+        self._bytes = 0
+        for part, handed in _commits(outcomes, handoffs):  # answers arriving during a write
+            await self._write(part, handed)  # pile up: each commit stays under the bytes
+
+    async def _write(self, outcomes: list[Outcome], handoffs: list[ChunkSpec]) -> None:
         chunk_id, job_id = self._record.spec.chunk_id, self._job_id
         written = await with_store_retries(
             f"writing a checkpoint of {len(outcomes)} outcomes and {len(handoffs)} handoffs",
@@ -109,6 +129,35 @@ class ChunkCheckpoints(Checkpoints):
             record = await self._store.get_chunk(job_id, chunk_id)
             if record is not None:
                 await enqueue_children(self.deps, self._store, job_id, record)
+
+
+def _commits(
+    outcomes: list[Outcome], handoffs: list[ChunkSpec]
+) -> list[tuple[list[Outcome], list[ChunkSpec]]]:
+    """The checkpoint cut into commits of about ``CHECKPOINT_BYTES`` at most (one each if
+    it is small, as it is unless answers are large)."""
+    commits: list[tuple[list[Outcome], list[ChunkSpec]]] = [([], [])]
+    size = 0
+    items: list[tuple[int, Outcome | ChunkSpec]] = [(_size(o), o) for o in outcomes]
+    items += [(_size(h), h) for h in handoffs]
+    for weight, item in items:
+        part, handed = commits[-1]
+        if (part or handed) and size + weight > CHECKPOINT_BYTES:
+            commits.append(([], []))
+            part, handed, size = *commits[-1], 0
+        if isinstance(item, Outcome):
+            part.append(item)
+        else:
+            handed.append(item)
+        size += weight
+    return [commit for commit in commits if commit[0] or commit[1]]
+
+
+def _size(item: Outcome | ChunkSpec) -> int:
+    """About the bytes an answer or a handed-on chunk adds to a commit."""
+    if isinstance(item, Outcome):
+        return len(dumps(item.record).encode())
+    return sum(len(dumps(task.to_dict()).encode()) for task in item.tasks)
 
 
 async def run_recorded(
