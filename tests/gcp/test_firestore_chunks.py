@@ -160,3 +160,35 @@ async def test_a_checkpoint_of_a_chunk_without_a_record_is_refused(
         await chunks.write_checkpoint(store._layout, "job-1", "k-none", [_result(1)], [], 4)
     client: AsyncClient = store._client
     assert not await client.collection("pf_jobs").document("job-1").collection("counters").get()
+
+
+async def test_a_chunked_prompt_is_claimed_and_recorded_only_by_its_chunk(
+    store: FirestoreJobStore,
+) -> None:
+    """Its item is its registration only: the per-prompt claim, record and cancel sweep
+    leave it to its chunk, and every reader finds its outcome in the chunk's set."""
+    assert await store.register_chunk_prompts("job-1", [("p1", 1), ("p2", 2), ("p1", 9)]) == [
+        None,
+        None,
+        1,
+    ]
+    await store.register_prompts("job-1", [("alone", 3)])
+    spec = _spec(range(1, 3))
+    await store.create_chunks("job-1", [spec])
+    now = T0
+    assert await store.claim("job-1", "p1", 0, "w", now + LEASE, now) is ClaimResult.MISSING
+    assert await store.record_outcomes("job-1", [_result(1, "not its chunk")]) == 0
+    pending, _ = await store.pending_prompts("job-1", None, 10)
+    assert [p.prompt_id for p in pending] == ["alone"]
+
+    line_error = Outcome(Outcome.line_key(9), OutcomeKind.ERROR, 9, {"line": 9, "error": {}})
+    alone = Outcome("p:alone", OutcomeKind.ERROR, 3, {"prompt_id": "alone", "error": {}})
+    assert await store.record_outcomes("job-1", [line_error, alone]) == 2
+    await store.write_checkpoint("job-1", spec.chunk_id, [_result(1), _error(2)], [])
+    found = await store.get_outcome("job-1", "p:p1")
+    assert found is not None and found.record["result"] == "ok"
+    assert await store.get_outcome("job-1", "p:alone") == alone
+    errors = [o.key async for o in store.iter_outcomes("job-1", OutcomeKind.ERROR)]
+    assert errors == ["p:p2", "p:alone", "l:9"]  # items and sets in one line order
+    job = await store.get_job("job-1")
+    assert job is not None and (job.completed_count, job.failed_count) == (1, 3)
