@@ -81,7 +81,7 @@ def test_dedupe_on_the_google_path_calls_once_per_request_under_redelivery(
     stack: GoogleStack,
 ) -> None:
     stack.start_simulator(*FAST)
-    stack.triple("worker", ["worker"])  # every worker task delivered three times
+    stack.triple("worker", ["*"])  # every worker task (chunks too) delivered three times
     questions = [f"Which river, variant {i % DISTINCT}?" for i in range(LINES)]
     random.Random(5).shuffle(questions)
     rows = [{"prompt_id": f"q{i:03d}", "prompt": q} for i, q in enumerate(questions)]
