@@ -42,6 +42,7 @@ class ControllerConfig:
     gentle_factor: float = 1.12  # growth per window once a 429 came with budget left
     apply_delay: float = 0.0  # seconds before a configured rate reaches the dispatcher
     gated: bool = False  # workers thin dispatches down to the decided rate at once (gate.py)
+    queue_step: float = 0.0  # the runtime updates a queue only when its rate moved this share
     settle: float = 1.0  # 429s on calls started this soon after a cut (applied): stale
     target: float = 0.99  # run at this share of the accepted-rate estimate
     plateau: float = 20.0  # seconds held at the target before probing past it
