@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from promptforge.providers.base import CallOutcome, RateSignals
-from promptforge.ratecontrol.base import Observation
+from promptforge.ratecontrol.base import Observation, Reading
 from promptforge.ratecontrol.controller import initial_state, step
 from promptforge.ratecontrol.measure import tally
 from promptforge.ratecontrol.windows import spent_reset, window_rate
@@ -40,6 +40,9 @@ def test_refusals_of_one_spent_window_share_its_reset_and_a_buckets_do_not() -> 
     assert spent_reset(tally(late, None, CFG.reserve), state) is None
     learnt = dataclasses.replace(state, reset_at=20.0, window_seconds=5.0)
     assert spent_reset(tally(late, None, CFG.reserve), learnt) is not None
+    # A provider stating its budgets rounds retry-after up: a bucket's "1 s" looks alike.
+    stated = dataclasses.replace(state, readings=(Reading("requests", 0.0, 17.0),))
+    assert spent_reset(tally(window, None, CFG.reserve), stated) is None
 
 
 def test_two_resets_give_the_window_and_what_it_accepts() -> None:

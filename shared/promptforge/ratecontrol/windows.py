@@ -33,10 +33,12 @@ def spent_reset(counts: Tally, state: ControllerState) -> float | None:
     Their instants agree within ``QUANTUM``, and at least one of them waits a whole
     ``QUANTUM`` (a bucket's per-request waits round to 0) or they are the reset of the
     last spent window (its last second's refusals wait under a second too). The latest
-    instant is the closest to the true reset (each is rounded down).
+    instant is the closest to the true reset (each is rounded down). Only on a key whose
+    provider states no budgets: headers say what remains, and their ``retry-after`` is
+    rounded up (a bucket's "1 s" then looks like a shared reset).
     """
     first, last = counts.fresh_reset_first, counts.fresh_reset_last
-    if first is None or last is None or last - first > QUANTUM:
+    if state.readings or first is None or last is None or last - first > QUANTUM:
         return None
     return last if counts.fresh_retry >= QUANTUM or same_window(state, last) else None
 
