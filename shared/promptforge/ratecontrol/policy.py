@@ -83,7 +83,10 @@ def cut(
     spent = reset is not None and state.window_ok >= config.min_accepted_calls
     measured = window_rate(state, reset, counts.first_fresh, config) if reset else None
     if measured is None or not spent:
-        measured = _accepted_rate(state, elapsed, since, now, shape, spent, config)
+        # In a spent window nothing more is accepted until the reset: what the window's
+        # successes show is their rate over the time to it, not to now.
+        span = max(elapsed, reset - state.window_start) if spent and reset else elapsed
+        measured = _accepted_rate(state, span, since, now, shape, spent, config)
     accepted = max(measured, _probe_floor(state, counts, config), config.min_rate)
     estimate = state.limit_estimate if shape else accepted
     dry_at, bank = state.dry_at, state.bank_seconds

@@ -31,8 +31,8 @@ def spent_reset(counts: Tally, state: ControllerState) -> float | None:
     """The reset instant this step's fresh 429s share, when they say a window is spent.
 
     Their instants agree within ``QUANTUM``, and at least one of them waits a whole
-    ``QUANTUM`` (a bucket's per-request waits round to 0) or they are the reset of the
-    last spent window (its last second's refusals wait under a second too). The latest
+    ``QUANTUM`` (a bucket's per-request waits round to 0) or they are a reset of the
+    windows learnt (a window's last second's refusals wait under a second too). The latest
     instant is the closest to the true reset (each is rounded down). Only on a key whose
     provider states no budgets: headers say what remains, and their ``retry-after`` is
     rounded up (a bucket's "1 s" then looks like a shared reset).
@@ -40,7 +40,10 @@ def spent_reset(counts: Tally, state: ControllerState) -> float | None:
     first, last = counts.fresh_reset_first, counts.fresh_reset_last
     if state.readings or first is None or last is None or last - first > QUANTUM:
         return None
-    return last if counts.fresh_retry >= QUANTUM or same_window(state, last) else None
+    # Before the window's length is known, a key that has shown one spent window is taken
+    # to have the next when its refusals cluster (the second reset gives the length).
+    learning = state.reset_at is not None and state.window_seconds is None
+    return last if counts.fresh_retry >= QUANTUM or learning or same_window(state, last) else None
 
 
 def same_window(state: ControllerState, reset: float) -> bool:
