@@ -40,6 +40,10 @@ def test_refusals_of_one_spent_window_share_its_reset_and_a_buckets_do_not() -> 
     assert spent_reset(tally(late, None, CFG.reserve), state) is None
     learnt = dataclasses.replace(state, reset_at=20.0, window_seconds=5.0)
     assert spent_reset(tally(late, None, CFG.reserve), learnt) is not None
+    # After one spent window, the next cluster is taken as the next window (its length).
+    learning = dataclasses.replace(state, reset_at=20.0)
+    assert spent_reset(tally(late, None, CFG.reserve), learning) is not None
+    assert spent_reset(tally(bucket, None, CFG.reserve), learning) is None  # no cluster
     # A provider stating its budgets rounds retry-after up: a bucket's "1 s" looks alike.
     stated = dataclasses.replace(state, readings=(Reading("requests", 0.0, 17.0),))
     assert spent_reset(tally(window, None, CFG.reserve), stated) is None
@@ -69,8 +73,9 @@ def test_a_spent_window_pauses_the_key_without_collapsing_its_rate() -> None:
 
 def test_the_gemini_window_case_finishes_near_its_limit_in_the_simulation() -> None:
     """Issue 21's ``gemini-window`` case (1,200 RPM counted 100 per fixed 5 s window,
-    cold, ``RetryInfo`` only), shortened to 600 prompts: before the windows were read
-    the rate collapsed to a tenth of the limit on some seeds (up to 4.6 x T*)."""
+    cold, ``RetryInfo`` only), 1,200 prompts (T* 60 s): before the windows were read
+    the rate collapsed to a tenth of the limit on some seeds (seeds 0 and 1: 1.35 and
+    4.57 x T*, down to 13.5 and 2.3 calls/s); now 1.17 and 1.16, 4-5 % 429s."""
     case = SHORT_CASES["gemini-window"]
     for seed in (0, 1):
         loop = EventLoop()
@@ -85,4 +90,4 @@ def test_the_gemini_window_case_finishes_near_its_limit_in_the_simulation() -> N
         after = [rate for at, rate in recorder.rates if at > 30.0 and rate > 0]
         assert min(after) >= 0.8 * _LIMIT
         assert recorder.total(OK) == len(prompts)
-        assert recorder.total(CallOutcome.RATE_LIMITED) <= 0.2 * recorder.calls
+        assert recorder.total(CallOutcome.RATE_LIMITED) <= 0.08 * recorder.calls
