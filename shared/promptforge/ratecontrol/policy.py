@@ -81,12 +81,14 @@ def cut(
         # calls, and says nothing about the rate since.
         return reset_window(state, now)
     spent = reset is not None and state.window_ok >= config.min_accepted_calls
-    measured = window_rate(state, reset, counts.first_fresh, config) if reset else None
-    if measured is None or not spent:
-        # In a spent window nothing more is accepted until the reset: what the window's
-        # successes show is their rate over the time to it, not to now.
-        span = max(elapsed, reset - state.window_start) if spent and reset else elapsed
-        measured = _accepted_rate(state, span, since, now, shape, spent, config)
+    # In a spent window nothing more is accepted until the reset: what the window's
+    # successes show is their rate over the time to it, not to now.
+    span = max(elapsed, reset - state.window_start) if spent and reset else elapsed
+    measured = _accepted_rate(state, span, since, now, shape, spent, config)
+    if spent and reset is not None:
+        # Both are what was accepted: the window's measure is exact when the two resets
+        # were consecutive windows, and an average over several otherwise.
+        measured = max(measured, window_rate(state, reset, counts.first_fresh, config) or 0.0)
     accepted = max(measured, _probe_floor(state, counts, config), config.min_rate)
     estimate = state.limit_estimate if shape else accepted
     dry_at, bank = state.dry_at, state.bank_seconds
