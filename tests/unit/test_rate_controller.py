@@ -350,12 +350,28 @@ def test_a_raised_limit_is_found() -> None:
     assert reached and reached[0] * P < 4 * CFG.burst_horizon
 
 
+def _halving_moment(*, after_a_probe: bool) -> int:
+    """A period of a steady 1,200 RPM key to halve its limit at: the first from 60 on whose
+    previous period drew a probe's 429, or whose two previous periods drew none.
+
+    Found from the run itself, not hard-coded: where the probes land moves with the policy.
+    """
+    rows = _closed_loop([1_200.0] * 120)
+    for k in range(60, 120):
+        if after_a_probe and rows[k - 1][2]:
+            return k
+        if not after_a_probe and not (rows[k - 1][2] or rows[k - 2][2]):
+            return k
+    raise AssertionError("no such period in two minutes at the limit")
+
+
 def test_backs_off_quickly_when_another_client_takes_half() -> None:
-    # (61: not right after a probe's 429, whose cut makes the next period's first 429s
+    # (Not right after a probe's 429, whose cut makes the next period's first 429s
     # stale; see the test below.)
-    rows = _closed_loop([1_200.0] * 61 + [600.0] * 30)
-    assert rows[60][3] * 60 > 1_000
-    rows = rows[61:]
+    k = _halving_moment(after_a_probe=False)
+    rows = _closed_loop([1_200.0] * k + [600.0] * 30)
+    assert rows[k - 1][3] * 60 > 1_000
+    rows = rows[k:]
     # One period to give the limit up: down to what that period accepted (21 of 40 calls,
     # the allowance carried one over), within 5 % of the new limit.
     assert rows[1][3] * 60 <= 1.05 * 600
@@ -368,9 +384,10 @@ def test_backs_off_quickly_when_another_client_takes_half() -> None:
 def test_a_limit_that_halves_right_after_a_probe_is_followed_within_four_periods() -> None:
     """The probe's cut makes the first 429s of the next period stale (``settle``): the
     halved limit is then followed over a few periods instead of one."""
-    rows = _closed_loop([1_200.0] * 60 + [600.0] * 30)
-    assert rows[59][2] > 0  # the probe's 429
-    rows = rows[60:]
+    k = _halving_moment(after_a_probe=True)
+    rows = _closed_loop([1_200.0] * k + [600.0] * 30)
+    assert rows[k - 1][2] > 0  # the probe's 429
+    rows = rows[k:]
     assert rows[3][3] * 60 <= 1.05 * 600
     sent = sum(r[0] for r in rows[2:])
     assert sum(r[2] for r in rows[2:]) / sent < 0.05

@@ -7,7 +7,7 @@ import itertools
 import json
 import math
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from promptforge.providers.base import CallOutcome, RateSignals
@@ -174,6 +174,11 @@ def _convergence_bounds(limit: float) -> tuple[int, int, float, float]:
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(exponent=st.floats(0, 5))
+# ~2.2 RPM: a probe's one refusal cut the rate to half (the dispatch measure's floor with
+# a call per window), and the tail ran at 0.53 of the limit (exponents 0.331-0.343 failed).
+@example(exponent=0.3359375)
+@example(exponent=0.331)
+@example(exponent=0.343)
 def test_converges_to_an_unknown_limit(exponent: float) -> None:
     limit = 10**exponent
     reach_bound, tail, min_share, max_429 = _convergence_bounds(limit)

@@ -33,6 +33,7 @@ _DROPPED = 0.8  # a window accepting under this share of the running average: th
 _REFUSAL_SPAN = 50.0  # refusals are counted against at least this many dispatches
 _NOISY_FLOOR = 0.25  # the deepest cut a few refusals can make
 _FEW_FLOOR = 0.5  # ... and one or two
+_FEW = 2  # refusals in a step that count as a handful: they cut by at most a half
 _SOLID = 30  # successes a window needs before its drop is believed over the running average
 
 
@@ -128,6 +129,7 @@ def cut(
     shape = counts.unexplained >= counts.fresh_limited
     since = elapsed if counts.first_fresh is None else now - counts.first_fresh
     accepted = max(_accepted_rate(state, elapsed, since, now, shape, config), config.min_rate)
+    accepted = max(accepted, _probe_floor(state, counts, config))
     estimate = state.limit_estimate if shape else accepted
     dry_at, bank = state.dry_at, state.bank_seconds
     if dry_at is None and state.limit_estimate is None and not shape:
@@ -155,6 +157,31 @@ def cut(
         ),
         now,
     )
+
+
+def _probe_floor(state: ControllerState, counts: Tally, config: ControllerConfig) -> float:
+    """The least a probe's first refusals on a tiny limit say was accepted: the level the
+    key last held.
+
+    A probe raises the rate past ``anchor``, the level the key held without a 429 (the
+    estimate at the last cut, or a cap held clean for a bank's length). When the window
+    holds fewer than ``min_accepted_calls`` calls (a tiny limit: at 2 RPM a window is
+    one or two calls), one or two refusals measure nothing: the dispatch measure then
+    cut to half the rate, and the next probe took minutes to climb back. They only say
+    the limit lies between the anchor and the probe. A limit that really fell refuses
+    again after the cut, and that cut (no longer a probe from a held level) measures in
+    full. Larger windows measure the share refused, and keep that measure.
+    """
+    anchor = state.anchor
+    if (
+        anchor is None
+        or state.held_since is None
+        or state.rate <= anchor
+        or counts.fresh_limited > _FEW
+        or state.window_calls >= config.min_accepted_calls
+    ):
+        return 0.0
+    return anchor
 
 
 def _quiet(state: ControllerState, estimate: float | None, config: ControllerConfig) -> float:
@@ -218,7 +245,7 @@ def _accepted_rate(  # noqa: PLR0917 - private, one call site
     refused = min(1.0, state.window_limited / dispatched)
     # A handful of refusals is noise: never cut by more than half (one or two) or three
     # quarters (under ``min_accepted_calls``) on them.
-    if state.window_limited <= 2:
+    if state.window_limited <= _FEW:
         floor = _FEW_FLOOR
     elif state.window_limited < config.min_accepted_calls:
         floor = _NOISY_FLOOR
