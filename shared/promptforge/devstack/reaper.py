@@ -74,7 +74,9 @@ class _Watcher:
         return subprocess.Popen(  # noqa: S603 (this interpreter, this module)
             [sys.executable, "-m", __name__],
             stdin=subprocess.PIPE,
+            # none of the starter's output pipes: a reader of them would wait for it too
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C to the terminal's group must not end it first
         )
 
