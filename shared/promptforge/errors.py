@@ -1,32 +1,33 @@
 """Every error PromptForge raises, in one tree.
 
     PromptForgeError
-    ├── ApiError                  an HTTP API error: status, machine-readable code, message
-    │   ├── BadRequest            400: malformed JSON, missing or wrongly typed fields
-    │   ├── Unauthorized          401: missing or invalid X-API-Key
-    │   ├── Forbidden             403: a signed blob URL refused
-    │   ├── NotFound              404: no such job for this tenant
-    │   ├── MethodNotAllowed      405: a blob URL answers GET, HEAD and PUT only
-    │   ├── Conflict              409: the job is not in a state that allows the call
-    │   ├── PayloadTooLarge       413: request or upload larger than the stated limit
-    │   ├── UnsupportedMediaType  415: a body labelled with a Content-Type the call does not take
-    │   ├── Unprocessable         422: unsupported provider, model or option
-    │   ├── TooManyRequests       429: per-key API request limit, with retry_after
-    │   └── InsufficientStorage   507: the server's disk is full
-    ├── SignatureError            a signed URL that is tampered with, expired or misused
+    ├── CodedError                a refusal with a machine-readable ``code`` beside its message
+    │   ├── ApiError              an HTTP API error: status, code, message
+    │   │   ├── BadRequest            400: malformed JSON, missing or wrongly typed fields
+    │   │   ├── Unauthorized          401: missing or invalid X-API-Key
+    │   │   ├── Forbidden             403: a signed blob URL refused
+    │   │   ├── NotFound              404: no such job for this tenant
+    │   │   ├── MethodNotAllowed      405: a blob URL answers GET, HEAD and PUT only
+    │   │   ├── Conflict              409: the job is not in a state that allows the call
+    │   │   ├── PayloadTooLarge       413: request or upload larger than the stated limit
+    │   │   ├── UnsupportedMediaType  415: a body whose Content-Type the call does not take
+    │   │   ├── Unprocessable         422: unsupported provider, model or option
+    │   │   ├── TooManyRequests       429: per-key API request limit, with retry_after
+    │   │   └── InsufficientStorage   507: the server's disk is full
+    │   ├── SignatureError        a signed URL that is tampered with, expired or misused
+    │   ├── UnsupportedContent    a prompt part the provider cannot take (an image type): that
+    │   │                         prompt's error
+    │   ├── InputFileError        an input file ``promptforge submit`` cannot send (cli.submit)
+    │   ├── TemplateProblem       a prompt template a row cannot fill (prompts.render)
+    │   └── ContentProblem        a chat line's content parts refused at ingest (core.content)
     ├── TokenRejected             a task call without a valid OIDC token (gcp.oidc)
     ├── BlobExistsError           a create-only blob write found the object already there
     ├── MissingCredential         no credential is configured for a provider (a LookupError)
-    ├── UnsupportedContent        a prompt part the provider cannot take (an image type): that
-    │                             prompt's error, with ``code``
     ├── ConfigurationError        an operator's file or setting that cannot be used
     │   ├── CatalogueError        a model catalogue file with an invalid entry
     │   └── CredentialsError      a secrets source with an invalid entry (the key never shown)
     ├── ClientError               the Python client: a failed API or storage call (the client)
-    ├── InputFileError            an input file ``promptforge submit`` cannot send (cli.submit)
     ├── WireError                 the provider simulator refusing a request (sim.providers.wire)
-    ├── TemplateProblem           a prompt template a row cannot fill (prompts.render)
-    ├── ContentProblem            a chat line's content parts refused at ingest (core.content)
     ├── SignatureRefused          the GCS stand-in refusing a V4 signature (devstack.v4_signatures)
     └── StandInError              a stand-in that did not start or stopped (devstack.processes)
 
@@ -52,7 +53,16 @@ class PromptForgeError(Exception):
     """Base of every PromptForge error."""
 
 
-class ApiError(PromptForgeError):
+class CodedError(PromptForgeError):
+    """A refusal with a machine-readable ``code`` beside a ``message`` that says what to fix."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ApiError(CodedError):
     """An error the HTTP API returns to the caller."""
 
     status: int = 500
@@ -65,9 +75,7 @@ class ApiError(PromptForgeError):
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.details = details or {}
         self.headers = headers or {}
 
@@ -145,13 +153,8 @@ class InsufficientStorage(ApiError):
     status = 507
 
 
-class SignatureError(PromptForgeError):
+class SignatureError(CodedError):
     """A signed URL failed verification; ``code`` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class BlobExistsError(PromptForgeError):
@@ -162,13 +165,8 @@ class MissingCredential(PromptForgeError, LookupError):
     """No credential is configured for a provider; the message says what to set."""
 
 
-class UnsupportedContent(PromptForgeError):
+class UnsupportedContent(CodedError):
     """A prompt holds a part its provider cannot take; ``code`` names why (the prompt's error)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class ConfigurationError(PromptForgeError):

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from promptforge.sim.providers.anthropic import AnthropicWire
+from promptforge.sim.providers.limits import BucketView, LimitCheck, LimitKind
 from promptforge.sim.providers.text import complete, count_tokens, prompt_key, prompt_tokens
-from promptforge.sim.providers.wire import go_duration, rfc3339
+from promptforge.sim.providers.wire import CallContext, go_duration, rfc3339
 
 
 def test_same_seed_and_prompt_give_the_same_answer_others_differ() -> None:
@@ -80,3 +82,28 @@ def test_go_durations(seconds: float, expected: str) -> None:
 def test_rfc3339_rounds_up_to_whole_seconds_in_utc() -> None:
     assert rfc3339(datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC)) == "2026-03-01T12:00:05Z"
     assert rfc3339(datetime(2026, 3, 1, 12, 0, 5, 1, tzinfo=UTC)) == "2026-03-01T12:00:06Z"
+
+
+def test_anthropic_states_token_limits_rounded_and_the_tightest_as_tokens() -> None:
+    views = {
+        LimitKind.REQUESTS: BucketView(50, 49, 1.2),
+        LimitKind.INPUT_TOKENS: BucketView(40_000, 12_600, 30.5),
+        LimitKind.OUTPUT_TOKENS: BucketView(8_000, 7_499, 0.2),
+    }
+    ctx = CallContext("req", datetime(2026, 1, 1, 12, tzinfo=UTC))
+    headers = AnthropicWire()._limit_headers(LimitCheck(True, 0.0, None, views), ctx)
+    assert headers == {
+        "anthropic-ratelimit-requests-limit": "50",
+        "anthropic-ratelimit-requests-remaining": "49",  # requests: exact
+        "anthropic-ratelimit-requests-reset": "2026-01-01T12:00:02Z",
+        "anthropic-ratelimit-input-tokens-limit": "40000",
+        "anthropic-ratelimit-input-tokens-remaining": "13000",  # tokens: to the thousand
+        "anthropic-ratelimit-input-tokens-reset": "2026-01-01T12:00:31Z",
+        "anthropic-ratelimit-output-tokens-limit": "8000",
+        "anthropic-ratelimit-output-tokens-remaining": "7000",
+        "anthropic-ratelimit-output-tokens-reset": "2026-01-01T12:00:01Z",
+        # the token limit nearest to exhaustion (input: 31 % left against output's 94 %)
+        "anthropic-ratelimit-tokens-limit": "40000",
+        "anthropic-ratelimit-tokens-remaining": "13000",
+        "anthropic-ratelimit-tokens-reset": "2026-01-01T12:00:31Z",
+    }

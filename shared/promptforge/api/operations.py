@@ -84,6 +84,37 @@ class Operation:
         return f"{self.method} {self.path}"
 
 
+def imitated_api(
+    error_shape: ErrorShape, error_body: type[BaseModel], failures: tuple[Failure, ...]
+) -> Callable[..., Operation]:
+    """The maker of an imitated API's operations (a drop-in format's, ``formats/``).
+
+    ``op("METHOD /path", operation_id, summary, handler, response, **fields)`` is an
+    ``Operation`` answering errors in that API's shape, documenting its ``failures``,
+    outside PromptForge's per-key request limits (``docs/compat.md``).
+    """
+
+    def op(
+        route: str, op_id: str, summary: str, handler: Handler, response: Any, **fields: Any
+    ) -> Operation:
+        method, path = route.split(" ", 1)
+        return Operation(
+            method,
+            path,
+            op_id,
+            summary,
+            handler,
+            response,
+            error_shape=error_shape,
+            error_body=error_body,
+            failures=failures,
+            limited=False,
+            **fields,
+        )
+
+    return op
+
+
 def render(model: type[BaseModel], data: object, status: int = 200) -> Response:
     """``data`` checked against its documented model, as JSON (unset optional fields left out)."""
     body = model.model_validate(data).model_dump(mode="json", exclude_unset=True)

@@ -29,9 +29,7 @@ from promptforge.bench.prompts import example_prompt_lines
 from promptforge.bench.report import load_average, markdown_table, section
 from promptforge.cli.submit import fetch_results, wait_for_job
 from promptforge.client import PromptForgeClient
-from promptforge.clock import SystemClock
-from promptforge.core.auth import create_api_key
-from promptforge.embedded.runtime import EmbeddedRuntime
+from promptforge.embedded.served import serve_runtime
 from promptforge.embedded.server import BackgroundServer
 from promptforge.providers.catalogue import Catalogue
 from promptforge.settings import Settings
@@ -80,28 +78,24 @@ async def run_estimate_bench(
         source = root / "prompts.jsonl"
         source.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
         async with BackgroundServer(create_app(unlimited_simulator())) as sim:
-            server = BackgroundServer(None)
             settings = Settings(
-                data_dir=root / "data",
-                port=server.port,
-                openai_api_key=_SIM_KEY,
-                openai_base_url=sim.url,
+                data_dir=root / "data", openai_api_key=_SIM_KEY, openai_base_url=sim.url
             )
-            runtime = EmbeddedRuntime(settings)
-            server.set_app(runtime.app)
-            async with runtime, server, httpx.AsyncClient(timeout=60) as http:
-                key, _ = await create_api_key(runtime.store, SystemClock(), "bench")
-                async with PromptForgeClient(server.url, key) as client:
-                    report = await client.validate(source, PROVIDER, MODEL, max_tokens=max_tokens)
-                    estimate = report["estimate"]
-                    await http.post(f"{sim.url}/_sim/reset")
-                    uncapped, _ = await _run(
-                        client, source, root / "uncapped", {"max_tokens": max_tokens}
-                    )
-                    served = (await http.get(f"{sim.url}/_sim/stats")).json()[PROVIDER]
-                    cap = round(estimate["usd_high"] / 2, 6)
-                    params = {"max_tokens": max_tokens, "max_cost_usd": cap}
-                    capped, files = await _run(client, source, root / "capped", params)
+            async with (
+                serve_runtime(settings, "bench") as pf,
+                httpx.AsyncClient(timeout=60) as http,
+                PromptForgeClient(pf.url, pf.api_key) as client,
+            ):
+                report = await client.validate(source, PROVIDER, MODEL, max_tokens=max_tokens)
+                estimate = report["estimate"]
+                await http.post(f"{sim.url}/_sim/reset")
+                uncapped, _ = await _run(
+                    client, source, root / "uncapped", {"max_tokens": max_tokens}
+                )
+                served = (await http.get(f"{sim.url}/_sim/stats")).json()[PROVIDER]
+                cap = round(estimate["usd_high"] / 2, 6)
+                params = {"max_tokens": max_tokens, "max_cost_usd": cap}
+                capped, files = await _run(client, source, root / "capped", params)
         errors = _error_codes(files)
     actual = Catalogue.estimate_cost(info, served["input_tokens"], served["output_tokens"])
     return EstimateFigures(

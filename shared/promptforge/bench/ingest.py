@@ -35,7 +35,7 @@ from typing import Any
 import anyio
 
 from promptforge.bench.prompts import write_prompt_file
-from promptforge.bench.report import load_average, markdown_table, section
+from promptforge.bench.report import load_average, markdown_table, per, section
 from promptforge.core.ingest import finalize_event_task, handle_ingest
 from promptforge.core.queues import ensure_control_queue, key_queues
 from promptforge.core.requests import InitRequest
@@ -76,29 +76,29 @@ class IngestFigures:
     @property
     def megabytes_per_second(self) -> float:
         """Ingest throughput."""
-        return self.megabytes / self.ingest_seconds if self.ingest_seconds > 0 else 0.0
+        return per(self.megabytes, self.ingest_seconds)
 
     @property
     def lines_per_second(self) -> float:
         """Ingest throughput in lines (prompts)."""
-        return self.lines / self.ingest_seconds if self.ingest_seconds > 0 else 0.0
+        return per(self.lines, self.ingest_seconds)
 
     @property
     def baseline_megabytes_per_second(self) -> float:
         """Read + ``json.loads`` throughput."""
-        return self.megabytes / self.baseline_seconds if self.baseline_seconds > 0 else 0.0
+        return per(self.megabytes, self.baseline_seconds)
 
     @property
     def ratio(self) -> float:
         """Ingest throughput as a share of the baseline."""
         base = self.baseline_megabytes_per_second
-        return self.megabytes_per_second / base if base > 0 else 0.0
+        return per(self.megabytes_per_second, base)
 
     @property
     def megabytes_per_cpu_second(self) -> float:
         """Ingest throughput per CPU-second (least moved by other load on the machine)."""
         cpu = self.ingest_cpu_seconds
-        return self.megabytes / cpu if cpu > 0 else 0.0
+        return per(self.megabytes, cpu)
 
     @property
     def peak_growth_megabytes(self) -> float:

@@ -49,7 +49,7 @@ from promptforge.bench.ingest import (
     run_child,
 )
 from promptforge.bench.prompts import write_prompt_file
-from promptforge.bench.report import load_average
+from promptforge.bench.report import load_average, per
 from promptforge.bench.shards import ShardCheck, check_outputs
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.finalize import enqueue_finalize_if_ready, handle_finalize
@@ -123,22 +123,22 @@ class LargeFigures:
     @property
     def ingest_megabytes_per_second(self) -> float:
         """Ingest throughput."""
-        return _rate(self.megabytes, self.ingest.seconds)
+        return per(self.megabytes, self.ingest.seconds)
 
     @property
     def ingest_lines_per_second(self) -> float:
         """Ingest throughput in prompts."""
-        return _rate(self.lines, self.ingest.seconds)
+        return per(self.lines, self.ingest.seconds)
 
     @property
     def baseline_megabytes_per_second(self) -> float:
         """Read + ``json.loads`` throughput on the same file."""
-        return _rate(self.megabytes, self.baseline_seconds)
+        return per(self.megabytes, self.baseline_seconds)
 
     @property
     def finalize_lines_per_second(self) -> float:
         """Output lines written per second of finalize."""
-        return _rate(self.check.result_lines + self.check.error_lines, self.finalize.seconds)
+        return per(self.check.result_lines + self.check.error_lines, self.finalize.seconds)
 
     @property
     def counters_exact(self) -> bool:
@@ -163,10 +163,6 @@ class LargeFigures:
     def to_dict(self) -> dict[str, Any]:
         """The raw figures, JSON-ready."""
         return asdict(self) | {"megabytes": round(self.megabytes, 2), "ok": self.ok}
-
-
-def _rate(amount: float, seconds: float) -> float:
-    return amount / seconds if seconds > 0 else 0.0
 
 
 def memory_is_flat(runs: Sequence[LargeFigures]) -> bool:

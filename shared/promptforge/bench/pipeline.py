@@ -35,14 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from promptforge.bench.prompts import PromptFile, write_prompt_file
-from promptforge.bench.report import load_average, markdown_table, section
+from promptforge.bench.report import load_average, markdown_table, per, section
 from promptforge.cli.submit import fetch_results
 from promptforge.client import PromptForgeClient
-from promptforge.clock import SystemClock
-from promptforge.core.auth import create_api_key
 from promptforge.core.models import GenerationParams, JobStatus
 from promptforge.core.queues import shard_rates
 from promptforge.embedded.runtime import EmbeddedRuntime
+from promptforge.embedded.served import serve_runtime
 from promptforge.embedded.server import BackgroundServer
 from promptforge.providers.base import PromptCall
 from promptforge.providers.http import provider_client
@@ -101,18 +100,18 @@ class PipelineFigures:
     @property
     def prompts_per_second(self) -> float:
         """The pipeline's throughput over the whole job."""
-        return self.prompts / self.total_seconds if self.total_seconds > 0 else 0.0
+        return per(self.prompts, self.total_seconds)
 
     @property
     def baseline_per_second(self) -> float:
         """Bare httpx calls per second to the same simulator at the same concurrency."""
-        return self.prompts / self.baseline_seconds if self.baseline_seconds > 0 else 0.0
+        return per(self.prompts, self.baseline_seconds)
 
     @property
     def ratio(self) -> float:
         """Pipeline throughput as a share of the baseline."""
         base = self.baseline_per_second
-        return self.prompts_per_second / base if base > 0 else 0.0
+        return per(self.prompts_per_second, base)
 
     @property
     def dispatch(self) -> str:
@@ -135,7 +134,7 @@ class PipelineFigures:
     @property
     def cpu_ratio(self) -> float:
         """Prompts per CPU-second as a share of the baseline's (least moved by other load)."""
-        return self.baseline_cpu_seconds / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
+        return per(self.baseline_cpu_seconds, self.cpu_seconds)
 
     def to_dict(self) -> dict[str, Any]:
         """The figures and the derived rates, JSON-ready."""
@@ -245,19 +244,15 @@ async def _run_job(
     root: Path, simulator_url: str, source: PromptFile, concurrency: int, rpm_ceiling: int
 ) -> _JobRun:
     """One job through the embedded runtime, from init to its downloaded results."""
-    server = BackgroundServer(None)
     settings = Settings(
         data_dir=root / "data",
-        port=server.port,
         openai_api_key=_SIM_KEY,
         openai_base_url=simulator_url,
         max_concurrent_dispatches=concurrency,
     )
-    runtime = EmbeddedRuntime(settings)
-    server.set_app(runtime.app)
-    async with runtime, server:
-        key, _ = await create_api_key(runtime.store, SystemClock(), "bench")
-        async with PromptForgeClient(server.url, key) as client:
+    async with serve_runtime(settings, "bench") as served:
+        runtime = served.runtime
+        async with PromptForgeClient(served.url, served.api_key) as client:
             created = await client.init_job(PROVIDER, MODEL, rpm=rpm_ceiling)
             job_id = str(created["job_id"])
             await client.upload(str(created["upload_url"]), source.path)

@@ -69,6 +69,11 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+def per(amount: float, over: float) -> float:
+    """``amount / over``, or 0.0 when ``over`` is not positive (a phase too quick to time)."""
+    return amount / over if over > 0 else 0.0
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A GitHub markdown table; the first column left-aligned, the others right-aligned."""
     align = [":---"] + ["---:"] * (len(header) - 1)

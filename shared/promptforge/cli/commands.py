@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from promptforge.settings import Settings
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
+    from promptforge.client import PromptForgeClient
     from promptforge.jobstore.base import JobStore
     from promptforge.sim.providers.config import SimulatorConfig
 
@@ -69,6 +69,7 @@ async def cmd_serve(args: argparse.Namespace) -> int:
 async def cmd_simulate(args: argparse.Namespace) -> int:
     """Serve the provider simulator until SIGINT/SIGTERM."""
     from promptforge.embedded.server import BackgroundServer
+    from promptforge.sim.providers.config import PROVIDERS
     from promptforge.sim.providers.options import config_from_args, describe
     from promptforge.sim.providers.server import create_app
 
@@ -78,7 +79,7 @@ async def cmd_simulate(args: argparse.Namespace) -> int:
         console.print(f"[red]error:[/red] {exc}")
         return 2
     async with BackgroundServer(create_app(config, args.only), args.host, args.port) as server:
-        served = args.only or "openai, anthropic, gemini, mistral (at /mistral)"
+        served = args.only or f"{', '.join(PROVIDERS)} (mistral at /mistral)"
         console.print(f"provider simulator on {server.url} ({served})", soft_wrap=True)
         for line in describe(config):
             console.print(f"  {line}", soft_wrap=True, highlight=False)
@@ -106,85 +107,62 @@ def simulator_config(
     return config
 
 
-def _api_key() -> str | None:
-    key = os.environ.get("PROMPTFORGE_API_KEY")
-    if not key:
-        console.print(
-            "[red]set PROMPTFORGE_API_KEY[/red] (create one with `promptforge keys create`)"
-        )
-    return key
-
-
 async def cmd_submit(args: argparse.Namespace) -> int:
     """Submit a file, show progress, download the results."""
+    from promptforge.cli.calls import with_client
     from promptforge.cli.submit import submit_file
-    from promptforge.client import ClientError, PromptForgeClient
 
-    key = _api_key()
-    if key is None:
-        return 2
     if (args.prompt is None) == (args.provider is None or args.model is None):
         console.print("[red]error:[/red] give --provider and --model, or --prompt (not both)")
         return 2
-    async with PromptForgeClient(args.url, key) as client:
-        try:
-            summary = await submit_file(
-                client,
-                args.file,
-                provider=args.provider,
-                model=args.model,
-                out_dir=args.out,
-                max_retries=args.max_retries,
-                rpm=args.rpm,
-                tpm=args.tpm,
-                params=args.params,
-                labels={
-                    "name": args.name,
-                    "metadata": dict(args.metadata) if args.metadata else None,
-                    "webhook_url": args.webhook_url,
-                    "idempotency_key": args.idempotency_key,
-                    "prompt": args.prompt,
-                },
-                console=console,
-            )
-        except ClientError as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            return 1
-    return 0 if summary.status == "COMPLETED" else 1
+
+    async def run(client: PromptForgeClient) -> int:
+        summary = await submit_file(
+            client,
+            args.file,
+            provider=args.provider,
+            model=args.model,
+            out_dir=args.out,
+            max_retries=args.max_retries,
+            rpm=args.rpm,
+            tpm=args.tpm,
+            params=args.params,
+            labels={
+                "name": args.name,
+                "metadata": dict(args.metadata) if args.metadata else None,
+                "webhook_url": args.webhook_url,
+                "idempotency_key": args.idempotency_key,
+                "prompt": args.prompt,
+            },
+            console=console,
+        )
+        return 0 if summary.status == "COMPLETED" else 1
+
+    return await with_client(args, run)
 
 
 async def cmd_status(args: argparse.Namespace) -> int:
     """Print a job's status as JSON."""
-    from promptforge.client import ClientError, PromptForgeClient
+    from promptforge.cli.calls import with_client
 
-    key = _api_key()
-    if key is None:
-        return 2
-    async with PromptForgeClient(args.url, key) as client:
-        try:
-            print(json.dumps(await client.status(args.job_id), indent=2))
-        except ClientError as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            return 1
-    return 0
+    async def run(client: PromptForgeClient) -> int:
+        print(json.dumps(await client.status(args.job_id), indent=2))
+        return 0
+
+    return await with_client(args, run)
 
 
 async def cmd_results(args: argparse.Namespace) -> int:
     """Download a finished job's files."""
+    from promptforge.cli.calls import with_client
     from promptforge.cli.submit import fetch_results
-    from promptforge.client import ClientError, PromptForgeClient
 
-    key = _api_key()
-    if key is None:
-        return 2
-    async with PromptForgeClient(args.url, key) as client:
-        try:
-            for path in await fetch_results(client, args.job_id, args.out):
-                print(path)
-        except ClientError as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            return 1
-    return 0
+    async def run(client: PromptForgeClient) -> int:
+        for path in await fetch_results(client, args.job_id, args.out):
+            print(path)
+        return 0
+
+    return await with_client(args, run)
 
 
 async def cmd_keys(args: argparse.Namespace) -> int:
@@ -224,8 +202,7 @@ async def _key_store(args: argparse.Namespace) -> AsyncIterator[JobStore]:
 
 async def cmd_demo(args: argparse.Namespace) -> int:
     """Start the embedded runtime and the simulator, submit the example file, show the results."""
-    from promptforge.core.auth import create_api_key
-    from promptforge.embedded.runtime import EmbeddedRuntime
+    from promptforge.embedded.served import serve_runtime
     from promptforge.embedded.server import BackgroundServer
     from promptforge.logs import configure_logging
     from promptforge.sim.providers.server import create_app
@@ -237,22 +214,16 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         async with BackgroundServer(create_app(sim_config)) as simulator:
             settings = Settings(
                 data_dir=data_dir,
-                port=0,
                 openai_api_key="sk-demo-simulated",
                 openai_base_url=simulator.url,
             )
-            server = BackgroundServer(None, settings.host, 0)
-            settings = settings.model_copy(update={"port": server.port})
-            runtime = EmbeddedRuntime(settings)
-            server.set_app(runtime.app)
-            async with runtime, server:
-                key, _ = await create_api_key(runtime.store, SystemClock(), "demo")
+            async with serve_runtime(settings, "demo") as served:
                 prompts = _demo_file(data_dir, args.prompts)
                 console.print(
-                    f"PromptForge on {server.url}; provider simulator on {simulator.url} "
+                    f"PromptForge on {served.url}; provider simulator on {simulator.url} "
                     f"(OpenAI API, limit {args.limit_rpm} RPM — PromptForge is not told it)"
                 )
-                return await run_demo_job(server.url, key, prompts, args.out)
+                return await run_demo_job(served.url, served.api_key, prompts, args.out)
     return 1  # pragma: no cover - the runtime's context returns above
 
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +17,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from promptforge.client import ClientError, PromptForgeClient
+from promptforge.cli.calls import command_group, with_client
+from promptforge.client import PromptForgeClient
+from promptforge.providers.registry import SUPPORTED_PROVIDERS
 
-__all__ = ["add_jobs_parser", "add_submit_labels", "client_options", "parse_metadata"]
+__all__ = ["add_jobs_parser", "add_submit_labels", "parse_metadata"]
 
-DEFAULT_URL = "http://127.0.0.1:8080"
 console = Console(stderr=True)
 
 _EXAMPLES = {
@@ -50,21 +49,6 @@ _EXAMPLES = {
   promptforge jobs results 3f0c... --stream > out.jsonl  every line so far, also while it runs
   promptforge jobs results 3f0c... --json              the signed URLs, without downloading""",
 }
-
-
-def client_options(parser: argparse.ArgumentParser) -> None:
-    """``--url`` and ``--out``, shared by every command that calls the API."""
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("PROMPTFORGE_URL", DEFAULT_URL),
-        help="PromptForge base URL (env PROMPTFORGE_URL; default %(default)s)",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("promptforge-results"),
-        help="where downloaded files go, under a folder per job (default %(default)s)",
-    )
 
 
 def parse_metadata(text: str) -> tuple[str, str]:
@@ -98,25 +82,13 @@ def add_submit_labels(submit: argparse.ArgumentParser) -> None:
 
 def add_jobs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``jobs`` group and its commands to the top-level subcommands."""
-    jobs = sub.add_parser(
+    command = command_group(
+        sub,
         "jobs",
         help="list, inspect, cancel, retry, validate jobs and read their results",
-        description="Manage jobs. Every command takes --json for the API's own JSON.",
+        description="Manage jobs.",
+        examples=_EXAMPLES,
     )
-    commands = jobs.add_subparsers(dest="jobs_command", required=True)
-
-    def command(name: str, text: str) -> argparse.ArgumentParser:
-        parser = commands.add_parser(
-            name,
-            help=text,
-            description=text,
-            epilog=_EXAMPLES[name],
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        parser.add_argument("--json", action="store_true", help="print the API's JSON answer")
-        client_options(parser)
-        return parser
-
     listing = command("list", "the caller's jobs, newest first, one page at a time")
     listing.add_argument("--limit", type=int, default=20, help="jobs per page, 1-100 (20)")
     listing.add_argument("--after", help="a job_id: list the jobs older than it (next page)")
@@ -138,7 +110,7 @@ def add_jobs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     retry.add_argument("--max-retries", type=int, help="the new job's max_retries")
     validate = command("validate", "check a JSONL file for a provider and model; runs nothing")
     validate.add_argument("file", type=Path, help="the JSONL file (one prompt per line)")
-    validate.add_argument("--provider", required=True, help="openai, anthropic, gemini, ...")
+    validate.add_argument("--provider", required=True, help=", ".join(SUPPORTED_PROVIDERS))
     validate.add_argument("--model", required=True, help="a model of that provider")
     validate.add_argument(
         "--max-tokens",
@@ -270,25 +242,6 @@ async def cmd_jobs_results(args: argparse.Namespace) -> int:
         return 0
 
     return await with_client(args, run)
-
-
-async def with_client(
-    args: argparse.Namespace, run: Callable[[PromptForgeClient], Awaitable[int]]
-) -> int:
-    """Run ``run`` with a client of ``--url`` and ``PROMPTFORGE_API_KEY``; an API error is
-    printed and answers 1 (no key: 2)."""
-    key = os.environ.get("PROMPTFORGE_API_KEY")
-    if not key:
-        console.print(
-            "[red]set PROMPTFORGE_API_KEY[/red] (create one with `promptforge keys create`)"
-        )
-        return 2
-    async with PromptForgeClient(args.url, key) as client:
-        try:
-            return await run(client)
-        except ClientError as exc:
-            console.print(f"[red]error:[/red] {escape(str(exc))}")
-            return 1
 
 
 def _print_json(body: dict[str, Any]) -> int:

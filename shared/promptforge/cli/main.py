@@ -12,7 +12,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from promptforge.cli.jobs_commands import add_jobs_parser, add_submit_labels, client_options
+from promptforge.cli.calls import client_options
+from promptforge.cli.jobs_commands import add_jobs_parser, add_submit_labels
 from promptforge.cli.prompts_commands import add_prompts_parser, add_target_options
 from promptforge.errors import ConfigurationError
 

@@ -18,8 +18,9 @@ from urllib.parse import quote
 from rich.console import Console
 from rich.table import Table
 
-from promptforge.cli.jobs_commands import client_options, with_client
+from promptforge.cli.calls import command_group, with_client
 from promptforge.client import PromptForgeClient
+from promptforge.providers.registry import SUPPORTED_PROVIDERS
 
 console = Console(stderr=True)
 
@@ -41,7 +42,8 @@ def prompt_target(text: str) -> dict[str, str]:
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     """``--provider`` and ``--model``, or ``--prompt``: what a submitted file runs on."""
-    parser.add_argument("--provider", help="openai, anthropic, gemini, mistral (or --prompt)")
+    providers = ", ".join(SUPPORTED_PROVIDERS)
+    parser.add_argument("--provider", help=f"{providers} (or --prompt)")
     parser.add_argument("--model", help="a model of that provider (or --prompt)")
     parser.add_argument(
         "--prompt",
@@ -53,19 +55,12 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
 
 def add_prompts_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``prompts`` group and its commands."""
-    prompts = sub.add_parser(
+    command = command_group(
+        sub,
         "prompts",
         help="create, list, show and tag versioned prompts (Phoenix-compatible)",
-        description="The prompt registry. Every command takes --json for the API's own JSON.",
+        description="The prompt registry.",
     )
-    commands = prompts.add_subparsers(dest="prompts_command", required=True)
-
-    def command(name: str, text: str) -> argparse.ArgumentParser:
-        parser = commands.add_parser(name, help=text, description=text)
-        parser.add_argument("--json", action="store_true", help="print the API's JSON answer")
-        client_options(parser)
-        return parser
-
     create = command("create", "add a version (the prompt too, on first use of its name)")
     create.add_argument("file", type=Path, help="Phoenix's POST /v1/prompts body, or a version")
     create.add_argument("--name", help="the prompt's name, when the file is only a version")

@@ -22,7 +22,7 @@ from rich.markup import escape
 
 from promptforge.cli.progress import JobProgress
 from promptforge.client import ClientError, PromptForgeClient
-from promptforge.errors import PromptForgeError
+from promptforge.errors import CodedError
 
 __all__ = [
     "InputFileError",
@@ -34,13 +34,8 @@ __all__ = [
 ]
 
 
-class InputFileError(PromptForgeError):
+class InputFileError(CodedError):
     """The prompts file cannot be submitted (missing, unreadable, empty); ``code`` says which."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import anyio
@@ -32,6 +31,7 @@ from promptforge.client._errors import (
     network_error,
     raise_for_status,
 )
+from promptforge.lifecycle import AsyncResource
 
 __all__ = ["CHUNK_SIZE", "PromptForgeClient"]
 
@@ -39,11 +39,11 @@ CHUNK_SIZE = 256 * 1024
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
-class PromptForgeClient:
+class PromptForgeClient(AsyncResource):
     """Talks to one PromptForge API at ``base_url`` with one API key.
 
     Pass ``http`` to share (or mock) an ``httpx.AsyncClient``; otherwise the client
-    builds its own and closes it in :meth:`aclose` / ``async with``.
+    builds its own and closes it in :meth:`close` / ``async with``.
     """
 
     def __init__(
@@ -58,21 +58,13 @@ class PromptForgeClient:
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=DEFAULT_TIMEOUT)
 
-    async def aclose(self) -> None:
-        """Close the HTTP client if this object created it."""
+    async def close(self) -> None:
+        """Close the HTTP client if this object created it (``async with`` does it on exit)."""
         if self._owns_http:
             await self._http.aclose()
 
-    async def __aenter__(self) -> PromptForgeClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+    aclose = close
+    """httpx's name for :meth:`close`."""
 
     async def init_job(
         self,

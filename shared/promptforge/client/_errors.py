@@ -162,7 +162,7 @@ _GENERIC_HINTS: dict[int, str] = {
     429: "Too many API requests: wait a moment and try again",
 }
 INIT_HINTS: dict[int, str] = {
-    422: "Check --provider (openai, anthropic, gemini, mistral), --model and the options",
+    422: "Check --provider, --model and the options (the message names what the server runs)",
 }
 UPLOAD_HINTS: dict[int, str] = {
     400: "The signed upload URL was rejected: run submit again to get a fresh one",

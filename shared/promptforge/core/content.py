@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from promptforge.errors import PromptForgeError
+from promptforge.errors import CodedError
 
 MAX_PARTS = 100
 """The most parts one message's content may have."""
@@ -34,13 +34,8 @@ DETAILS = ("auto", "low", "high")
 _DATA_URI = re.compile(r"data:(?P<type>image/[A-Za-z0-9.+-]+);base64,(?P<data>.*)", re.S)
 
 
-class ContentProblem(PromptForgeError):
+class ContentProblem(CodedError):
     """Why a content value is refused: a line error's code and message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

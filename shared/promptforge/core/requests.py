@@ -266,22 +266,23 @@ def _depth(value: object) -> int:
     return deepest
 
 
+_FIELD_LISTS = (
+    ("missing", "missing_field", "missing required field(s): {}"),
+    (
+        "extra_forbidden",
+        "unknown_field",
+        "unknown field(s): {}; see the API reference for accepted fields",
+    ),
+)
+"""Pydantic error types answered with every field of that type: type, code, message."""
+
+
 def _bad_request(exc: ValidationError) -> BadRequest:
     errors = exc.errors(include_url=False)
-    missing = [_loc(e["loc"]) for e in errors if e["type"] == "missing"]
-    if missing:
-        return BadRequest(
-            "missing_field",
-            f"missing required field(s): {', '.join(missing)}",
-            details={"fields": missing},
-        )
-    extra = [_loc(e["loc"]) for e in errors if e["type"] == "extra_forbidden"]
-    if extra:
-        return BadRequest(
-            "unknown_field",
-            f"unknown field(s): {', '.join(extra)}; see the API reference for accepted fields",
-            details={"fields": extra},
-        )
+    for kind, code, message in _FIELD_LISTS:
+        fields = [_loc(e["loc"]) for e in errors if e["type"] == kind]
+        if fields:
+            return BadRequest(code, message.format(", ".join(fields)), details={"fields": fields})
     first = errors[0]
     field = _loc(first["loc"])
     if not field:  # the fields together: which target the job runs

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from promptforge.api.operations import Call, Failure, Handler, Operation, parse_query, render
+from promptforge.api.operations import Call, Failure, Operation, imitated_api, parse_query, render
 from promptforge.clock import isoformat
 from promptforge.core.manage import cancel_job
 from promptforge.core.models import Job
@@ -261,31 +261,16 @@ def _message(job: Job, key: str, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _op(
-    route: str, op_id: str, summary: str, handler: Handler, response: Any, **kw: Any
-) -> Operation:
-    """An operation of this format: ``route`` is ``"METHOD /path"``."""
-    method, path = route.split(" ", 1)
-    failures = (
+_op = imitated_api(
+    anthropic_error,
+    AnthropicError,
+    (
         Failure(400, "Bad input, in Anthropic's error shape.", ("invalid_request",)),
         Failure(404, "No such batch for this API key.", ("batch_not_found",)),
         Failure(409, "The batch has not ended (results, delete).", ("batch_not_ended",)),
         Failure(413, "A body over the upload limit.", ("request_too_large",)),
-    )
-    return Operation(
-        method,
-        path,
-        op_id,
-        summary,
-        handler,
-        response,
-        error_shape=anthropic_error,
-        error_body=AnthropicError,
-        failures=failures,
-        limited=False,
-        **kw,
-    )
-
+    ),
+)
 
 _ONE = "/v1/messages/batches/{batch_id}"
 OPERATIONS: tuple[Operation, ...] = (

@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from promptforge.api.operations import Call, Failure, Handler, Operation, parse_query, render
+from promptforge.api.operations import Call, Failure, Operation, imitated_api, parse_query, render
 from promptforge.core.manage import cancel_job
 from promptforge.core.models import Job, JobStatus
 from promptforge.errors import ApiError, BadRequest, PayloadTooLarge
@@ -243,24 +243,7 @@ _MISSING = Failure(
 _TOO_LARGE = Failure(413, "A file over the upload limit.", ("file_too_large",))
 
 
-def _op(
-    route: str, op_id: str, summary: str, handler: Handler, response: Any, **kw: Any
-) -> Operation:
-    """An operation of this format: ``route`` is ``"METHOD /path"``."""
-    method, path = route.split(" ", 1)
-    return Operation(
-        method,
-        path,
-        op_id,
-        summary,
-        handler,
-        response,
-        error_shape=openai_error,
-        limited=False,
-        error_body=OpenAIError,
-        failures=(_BAD, _MISSING, _TOO_LARGE),
-        **kw,
-    )
+_op = imitated_api(openai_error, OpenAIError, (_BAD, _MISSING, _TOO_LARGE))
 
 
 OPERATIONS: tuple[Operation, ...] = (

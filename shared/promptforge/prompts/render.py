@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from promptforge.core.messages import ChatMessage
-from promptforge.errors import PromptForgeError
+from promptforge.errors import CodedError
 
 TEMPLATE_FORMATS = ("MUSTACHE", "F_STRING", "NONE")
 _MUSTACHE = re.compile(r"(?<!\\){{\s*(\w+)\s*}}")
@@ -30,13 +30,8 @@ _ROLES = {
 """Phoenix's roles as a chat line's (OpenAI's) roles; ``tool`` has none."""
 
 
-class TemplateProblem(PromptForgeError, ValueError):
+class TemplateProblem(CodedError, ValueError):
     """A template that cannot be filled with a row: ``code`` and a message that says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)

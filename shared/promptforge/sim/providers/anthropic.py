@@ -11,6 +11,7 @@ completes. Headers: ``anthropic-ratelimit-{requests,tokens,input-tokens,output-t
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +28,9 @@ from promptforge.sim.providers.wire import (
     bearer_key,
     content_text,
     key_accepted,
+    limit_headers,
     load_json,
+    named_views,
     optional_int,
     random_id,
     rfc3339,
@@ -70,8 +73,8 @@ def _error(kind: str, message: str, request_id: str) -> Any:
     return {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id}
 
 
-def _round_thousand(value: int) -> int:
-    return round(value / 1000) * 1000
+def _rounded(view: BucketView) -> BucketView:
+    return replace(view, remaining=round(view.remaining / 1000) * 1000)
 
 
 class AnthropicWire(ProviderWire):
@@ -192,23 +195,17 @@ class AnthropicWire(ProviderWire):
         return Cost(tokens=spare, output_tokens=spare)
 
     def _limit_headers(self, decision: LimitCheck, ctx: CallContext) -> dict[str, str]:
-        headers: dict[str, str] = {}
-
-        def put(name: str, view: BucketView, tokens: bool) -> None:
-            remaining = _round_thousand(view.remaining) if tokens else view.remaining
-            reset = rfc3339(ctx.now + timedelta(seconds=view.reset))
-            headers[f"anthropic-ratelimit-{name}-limit"] = str(view.limit)
-            headers[f"anthropic-ratelimit-{name}-remaining"] = str(remaining)
-            headers[f"anthropic-ratelimit-{name}-reset"] = reset
-
-        for kind, name in _HEADER_NAMES.items():
-            if kind in decision.views:
-                put(name, decision.views[kind], kind is not LimitKind.REQUESTS)
+        views = named_views(decision, _HEADER_NAMES)
         token_views = [decision.views[k] for k in _TOKEN_KINDS if k in decision.views]
         if token_views:
-            tightest = min(token_views, key=lambda v: v.remaining / v.limit)
-            put("tokens", tightest, True)
-        return headers
+            views.append(("tokens", min(token_views, key=lambda v: v.remaining / v.limit)))
+        # Token limits state what remains rounded to the thousand; requests exactly.
+        stated = [(name, view if name == "requests" else _rounded(view)) for name, view in views]
+        return limit_headers(
+            "anthropic-ratelimit-{name}-{field}",
+            stated,
+            lambda seconds: rfc3339(ctx.now + timedelta(seconds=seconds)),
+        )
 
     def success(
         self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext

@@ -23,7 +23,11 @@ from promptforge.sim.providers.wire import (
     WireError,
     bearer_key,
     key_accepted,
+    limit_headers,
+    named_views,
 )
+
+_HEADER_NAMES = {LimitKind.REQUESTS: "req", LimitKind.TOKENS: "tokens"}
 
 
 def _error(message: str, kind: str, code: str | None) -> Any:
@@ -62,12 +66,8 @@ class MistralWire(ProviderWire):
         return Cost(tokens=request.input_tokens + completion.tokens)
 
     def _limit_headers(self, decision: LimitCheck, cost: int) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        for kind, name in ((LimitKind.REQUESTS, "req"), (LimitKind.TOKENS, "tokens")):
-            view = decision.views.get(kind)
-            if view is not None:
-                headers[f"x-ratelimit-limit-{name}-minute"] = str(view.limit)
-                headers[f"x-ratelimit-remaining-{name}-minute"] = str(view.remaining)
+        views = named_views(decision, _HEADER_NAMES)
+        headers = limit_headers("x-ratelimit-{field}-{name}-minute", views)
         headers["x-ratelimit-tokens-query-cost"] = str(cost)
         return headers
 

@@ -27,12 +27,15 @@ from promptforge.sim.providers.wire import (
     content_text,
     go_duration,
     key_accepted,
+    limit_headers,
     load_json,
+    named_views,
     optional_int,
     random_id,
 )
 
 ORGANIZATION = "org-sim"
+_HEADER_NAMES = {LimitKind.REQUESTS: "requests", LimitKind.TOKENS: "tokens"}
 _RATE_LIMITS_URL = "https://platform.openai.com/account/rate-limits"
 _NO_KEY = (
     "You didn't provide an API key. You need to provide your API key in an Authorization "
@@ -233,14 +236,8 @@ class OpenAIWire(ProviderWire):
         return Cost(tokens=max(request.max_tokens or 0, request.input_tokens))
 
     def _limit_headers(self, decision: LimitCheck) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        for kind, name in ((LimitKind.REQUESTS, "requests"), (LimitKind.TOKENS, "tokens")):
-            view = decision.views.get(kind)
-            if view is not None:
-                headers[f"x-ratelimit-limit-{name}"] = str(view.limit)
-                headers[f"x-ratelimit-remaining-{name}"] = str(view.remaining)
-                headers[f"x-ratelimit-reset-{name}"] = go_duration(view.reset)
-        return headers
+        views = named_views(decision, _HEADER_NAMES)
+        return limit_headers("x-ratelimit-{field}-{name}", views, go_duration)
 
     def success(
         self, request: SimRequest, completion: Completion, decision: LimitCheck, ctx: CallContext

@@ -14,13 +14,13 @@ import random
 import secrets
 import string
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from promptforge.errors import PromptForgeError
-from promptforge.sim.providers.limits import Cost, LimitCheck
+from promptforge.sim.providers.limits import BucketView, Cost, LimitCheck, LimitKind
 from promptforge.sim.providers.text import Completion, prompt_tokens
 
 _BASE62 = string.ascii_letters + string.digits
@@ -173,6 +173,30 @@ def optional_int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value)
+
+
+def named_views(
+    decision: LimitCheck, names: Mapping[LimitKind, str]
+) -> list[tuple[str, BucketView]]:
+    """The limits of ``names`` that ``decision`` has a view of, each with its header name."""
+    return [(name, decision.views[kind]) for kind, name in names.items() if kind in decision.views]
+
+
+def limit_headers(
+    pattern: str,
+    views: Iterable[tuple[str, BucketView]],
+    reset: Callable[[float], str] | None = None,
+) -> dict[str, str]:
+    """A provider's rate-limit headers: for each ``(name, view)``, ``pattern`` (which holds
+    ``{field}`` and ``{name}``) stating its ``limit``, ``remaining`` and, when the provider
+    sends one, its ``reset`` (seconds, as ``reset`` formats them)."""
+    headers: dict[str, str] = {}
+    for name, view in views:
+        values = {"limit": str(view.limit), "remaining": str(view.remaining)}
+        if reset is not None:
+            values["reset"] = reset(view.reset)
+        headers.update({pattern.format(field=f, name=name): v for f, v in values.items()})
+    return headers
 
 
 def go_duration(seconds: float) -> str:
