@@ -37,14 +37,20 @@ def test_bench_cloud_counts_a_completed_job_and_ends_with_its_figures(tmp_path: 
         "hottest_document_writes_per_1k_prompts",
         "lost",
         "duplicates",
+        "hottest_per_prompt_document_writes_per_1k_prompts",
+        "tick_document_writes_per_second",
     }
     assert (figures["prompts"], figures["lost"], figures["duplicates"]) == (PROMPTS, 0, 0)
     ops = figures["ops_per_prompt"]
-    assert ops["tasks.delivery"] >= 1 and ops["run.requests"] >= 1  # a delivery per prompt
-    assert ops["tasks.api"] >= 1  # a task created per prompt
+    # One chunk task carries the 15 prompts; the controller's ticks are tasks too.
+    assert ops["tasks.api"] * PROMPTS >= 2 and ops["tasks.delivery"] * PROMPTS >= 2
+    assert ops["run.requests"] >= ops["tasks.delivery"]  # each delivery is a function request
     assert ops["firestore.read"] >= 3 and ops["firestore.write"] >= 4  # register, claim, record
     assert ops["firestore.delete"] > 0  # the drained observations: a document a checkpoint
     assert ops["gcs.class_a"] > 0 and ops["gcs.class_b"] > 0  # the upload, the results
     assert figures["usd_per_million_prompts"] > 0
     assert figures["hottest_document_writes_per_1k_prompts"] > 0
+    hottest = figures["hottest_document_writes_per_1k_prompts"]
+    assert 0 < figures["hottest_per_prompt_document_writes_per_1k_prompts"] <= hottest
+    assert figures["tick_document_writes_per_second"] > 0  # the controller ticked
     assert "no price rule" not in ran.stderr and "Firestore" in ran.stdout  # the breakdown

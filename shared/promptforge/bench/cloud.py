@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import tempfile
 import time
 from collections import Counter
@@ -32,6 +33,7 @@ from promptforge.bench.cloud_meter import wrapper_source
 from promptforge.bench.cloud_prices import billable_quantities, cost, service_of
 from promptforge.bench.prompts import write_prompt_file
 from promptforge.devstack.processes import REPO
+from promptforge.settings import Settings
 
 SIMULATOR_RPM = 1_000_000
 """The simulator's limit: far above what the emulators reach, so no 429 is ever seen."""
@@ -39,6 +41,12 @@ SIMULATOR_LATENCY = 0.05
 FLUSH_PATIENCE = 60.0
 """How long the function processes get to write their counts once the job is done."""
 PROVIDER, MODEL = "openai", "gpt-4o-mini"
+CONTROL_PERIOD = float(Settings.model_fields["control_period"].default)
+"""The controller's period the deployed functions run with (``promptforge dev google``'s
+is shorter): each tick is a few reads and one rate-key write whatever the throughput, so
+the bench runs the deployed period."""
+TICK_DOCUMENT = re.compile(r"_rate_keys/[^/]+$")
+"""The documents written per controller tick (the rate key's state), not per prompt."""
 KINDS = (
     "firestore.read",
     "firestore.write",
@@ -92,17 +100,34 @@ class CloudFigures:
         path, count = self.document_writes.most_common(1)[0]
         return path, count
 
+    def hottest_where(self, *, per_tick: bool) -> int:
+        """The most writes one document took among those written per controller tick
+        (``per_tick``: their count follows the run's length) or among the others (their
+        count follows the prompts)."""
+        counts = [
+            n
+            for path, n in self.document_writes.items()
+            if bool(TICK_DOCUMENT.search(path)) == per_tick
+        ]
+        return max(counts, default=0)
+
     def summary(self) -> dict[str, Any]:
-        """The last line ``bench cloud`` prints."""
+        """The last line ``bench cloud`` prints: the issue's figures, then the hottest
+        document split by what drives its writes (prompts, or the controller's clock)."""
+        per_1k = 1000 / self.prompts
         return {
             "prompts": self.prompts,
             "usd_per_million_prompts": round(self.usd_per_million, 4),
             "ops_per_prompt": {kind: round(self.per_prompt(kind), 3) for kind in KINDS},
-            "hottest_document_writes_per_1k_prompts": round(
-                self.hottest[1] / self.prompts * 1000, 2
-            ),
+            "hottest_document_writes_per_1k_prompts": round(self.hottest[1] * per_1k, 2),
             "lost": self.lost,
             "duplicates": self.duplicates,
+            "hottest_per_prompt_document_writes_per_1k_prompts": round(
+                self.hottest_where(per_tick=False) * per_1k, 2
+            ),
+            "tick_document_writes_per_second": round(
+                self.hottest_where(per_tick=True) / max(self.elapsed_seconds, 1e-9), 3
+            ),
         }
 
     def by_service(self) -> dict[str, float]:
@@ -148,7 +173,9 @@ async def _run(prompts: int, work: Path) -> CloudFigures:
             "PROMPTFORGE_OPENAI_API_KEY": "sk-bench-simulated",
             "PROMPTFORGE_OPENAI_BASE_URL": simulator.url,
         }
-        async with google_dev_stack(work, provider, function_source=function_source) as google:
+        async with google_dev_stack(
+            work, provider, control_period=CONTROL_PERIOD, function_source=function_source
+        ) as google:
             async with PromptForgeClient(google.api_url, google.api_key) as client:
                 summary = await submit_file(
                     client,
