@@ -31,7 +31,7 @@ group = reaper.popen_group(["sh", "-c", "sleep 300 & echo $!; wait"], stdout=-1)
 child = int(group.stdout.readline())
 if sys.argv[1] == "forget":
     reaper.forget(group.pid)
-print(group.pid, child, reaper._WATCHER.process.pid, flush=True)
+print(group.pid, child, reaper._WATCHER.pid, flush=True)
 time.sleep(300)
 """
 

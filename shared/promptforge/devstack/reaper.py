@@ -53,32 +53,46 @@ def forget(group: int) -> None:
 
 
 class _Watcher:
-    """The starter's side: the pipe to its watcher process, started on first use."""
+    """The starter's side: the pipe to its watcher process, started on first use.
+
+    The watcher is spawned bare (``os.posix_spawn``), not as a ``subprocess.Popen``: it is
+    meant to outlive its starter, and a ``Popen`` still running at interpreter exit makes
+    Python warn about it (and about its open stdin) in every process that used the reaper.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.process: subprocess.Popen[bytes] | None = None
+        self.pid = 0  # the watcher's pid (0: not started)
+        self._pipe = -1  # the write end of the watcher's stdin
         self._owner = 0  # the pid that started the watcher (a forked child starts its own)
 
     def send(self, line: str) -> None:
         with self._lock:
-            if self.process is None or self._owner != os.getpid():
-                self.process, self._owner = self._start(), os.getpid()
-            assert self.process.stdin is not None  # stdin=PIPE
+            if self.pid == 0 or self._owner != os.getpid():
+                self.pid, self._pipe = self._start()
+                self._owner = os.getpid()
             with suppress(BrokenPipeError):  # the watcher is gone: nothing left to tell
-                self.process.stdin.write(line.encode() + b"\n")
-                self.process.stdin.flush()
+                os.write(self._pipe, line.encode() + b"\n")
 
     @staticmethod
-    def _start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(  # noqa: S603 (this interpreter, this module)
-            [sys.executable, "-m", __name__],
-            stdin=subprocess.PIPE,
-            # none of the starter's output pipes: a reader of them would wait for it too
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # a Ctrl-C to the terminal's group must not end it first
-        )
+    def _start() -> tuple[int, int]:
+        read, write = os.pipe()  # both ends close-on-exec: only fd 0 reaches the watcher
+        try:
+            pid = os.posix_spawn(
+                sys.executable,
+                [sys.executable, "-m", __name__],
+                os.environ,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, read, 0),
+                    # none of the starter's output pipes: a reader of them would wait for it too
+                    (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                ],
+                setsid=True,  # a Ctrl-C to the terminal's group must not end it first
+            )
+        finally:
+            os.close(read)
+        return pid, write
 
 
 _WATCHER = _Watcher()
