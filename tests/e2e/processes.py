@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from promptforge.devstack.reaper import popen_group
+
 
 def free_port() -> int:
     """A port nothing listens on right now."""
@@ -38,13 +40,8 @@ class Process:
     def start(self, ready_path: str) -> None:
         """Start and wait until ``ready_path`` answers."""
         with self.log_path.open("ab") as log:
-            self.popen = subprocess.Popen(
-                self.argv,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            # its own group, stopped with the test process if that one is killed first
+            self.popen = popen_group(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:

@@ -3,9 +3,10 @@
 ``firestore_emulator`` is a session fixture: one emulator process for the whole run,
 started with ``gcloud emulators firestore start`` on a free 127.0.0.1 port in its own
 process group (the gcloud wrapper starts a Java child that killing the wrapper alone
-would orphan), and stopped with its group at session end. Tests isolate themselves by
-project: ``emulator.project()`` is a fresh project id, and the emulator keeps projects
-apart. A missing ``gcloud`` fails the tests that need it (CI machines have the Cloud SDK).
+would orphan), and stopped with its group at session end (or by ``devstack.reaper`` if the
+test process is killed first). Tests isolate themselves by project: ``emulator.project()``
+is a fresh project id, and the emulator keeps projects apart. A missing ``gcloud`` fails
+the tests that need it (CI machines have the Cloud SDK).
 
 Use it from a conftest with ``from tests.gcp.emulators import firestore_emulator``::
 
@@ -38,6 +39,8 @@ from unittest import mock
 import httpx
 import pytest
 from google.cloud.firestore import AsyncClient
+
+from promptforge.devstack.reaper import forget, popen_group
 
 START_TIMEOUT = 60.0
 """Seconds to wait for the emulator to answer (it takes about 2 s)."""
@@ -115,13 +118,12 @@ def start_firestore_emulator(log: Path, *, timeout: float = START_TIMEOUT) -> Fi
     env.pop(EMULATOR_HOST_VAR, None)
     began = time.monotonic()
     with log.open("wb") as out:
-        process = subprocess.Popen(
+        process = popen_group(  # its own process group, Java child included
             [gcloud, "emulators", "firestore", "start", f"--host-port={host}"],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
-            start_new_session=True,  # its own process group, Java child included
         )
     emulator = FirestoreEmulator(host, process, log, 0.0)
     try:
@@ -141,6 +143,7 @@ def stop_firestore_emulator(emulator: FirestoreEmulator) -> None:
     with suppress(ProcessLookupError):
         os.killpg(emulator.process.pid, signal.SIGKILL)
     emulator.process.wait(timeout=10.0)
+    forget(emulator.process.pid)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from promptforge.core.deps import CoreConfig
+from promptforge.core.queues import rate_moved
 from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.base import Observation
 from promptforge.ratecontrol.controller import ControllerState, initial_state, step
@@ -143,3 +145,24 @@ def test_the_gate_thins_the_headroom_down_to_the_decided_rate() -> None:
     # A state saved before the queue rate was kept: the decided history stands for it.
     older = dataclasses.replace(state, configured=())
     assert all(admission(older, NOW, salt=f"p{i}", config=GATED) is None for i in range(200))
+
+
+def test_in_avoidance_the_queue_runs_one_update_step_ahead_so_small_probes_reach_calls() -> None:
+    """The Google runtime sends a queue rate only when it moved ``queue_rate_step`` (10 %)
+    from the one last sent (``core.queues.rate_moved``): probes of 1, 2 and 4 % would
+    wait for the sum. Configured one step above the decided rate, the queue already
+    dispatches every probe under the step (the gate thins it to the decided rate)."""
+    config = dataclasses.replace(GATED, queue_step=0.1)
+    held = ControllerState(rate=10.0, updated_at=NOW, limit_estimate=10.1, latency=1.0)
+    sent = queue_rate(held, NOW, 2_000.0, cap=500.0, config=config)
+    assert sent == 10.0 * 1.1
+    for probe in (10.1, 10.3, 10.7):  # +1, +2, +4 % of the estimate
+        probing = dataclasses.replace(held, rate=probe)
+        wanted = queue_rate(probing, NOW, 2_000.0, cap=500.0, config=config)
+        assert not rate_moved(sent, wanted, config.queue_step)  # no UpdateQueue ...
+        assert min(sent, probe) == probe  # ... and the queue dispatches the probe anyway
+    assert queue_rate(held, NOW, 10.5, cap=500.0, config=config) == 10.5  # within the bounds
+    assert queue_rate(held, NOW, 2_000.0, cap=500.0, config=GATED) == 10.0  # no step: none
+    ungated = dataclasses.replace(config, gated=False)
+    assert queue_rate(held, NOW, 2_000.0, cap=500.0, config=ungated) == 10.0
+    assert CoreConfig(queue_apply_delay=5.0, queue_rate_step=0.1).rate_control.queue_step == 0.1

@@ -74,6 +74,7 @@ class CoreConfig:
             DEFAULT_CONFIG,
             apply_delay=self.queue_apply_delay,
             gated=self.queue_apply_delay > 0,
+            queue_step=self.queue_rate_step,
         )
 
 

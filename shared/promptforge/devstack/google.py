@@ -48,6 +48,7 @@ from promptforge.devstack.processes import (
     spawn_function,
     wait_until_serving,
 )
+from promptforge.devstack.reaper import popen_group
 from promptforge.devstack.signing import make_signing_key
 from promptforge.gcp.cloud_tasks import CloudTasksQueue, emulator_client
 
@@ -184,13 +185,8 @@ def _firestore(log: Path) -> StandIn:
 
 
 def _popen(argv: list[str], out: BinaryIO, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603 (gcloud from PATH)
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,  # its own process group, Java child included
+    return popen_group(  # its own process group, Java child included
+        argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env
     )
 
 

@@ -2,7 +2,8 @@
 
 Every process runs in its own process group (a launcher's children, such as the Java
 server of the Firestore emulator, go with it) and is stopped with its group: SIGTERM,
-then SIGKILL. A launcher that picks its own port prints ``PORT <n>`` once it listens.
+then SIGKILL. A group also dies with the process that started it, however that one ends
+(``reaper``). A launcher that picks its own port prints ``PORT <n>`` once it listens.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from promptforge.devstack.reaper import forget, popen_group
 from promptforge.errors import PromptForgeError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -73,6 +75,7 @@ class StandIn:
                 self.process.wait(timeout=grace)
             if _group_gone(group, time.monotonic() + grace):
                 break
+        forget(group)
         if self.process.stdout is not None:
             self.process.stdout.close()
 
@@ -98,14 +101,13 @@ def launch_reporting_port(
 ) -> StandIn:
     """Start a launcher that prints ``PORT <n>`` on stdout once it listens."""
     with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 (our own launchers, argv from this package)
+        process = popen_group(
             argv,
             cwd=cwd,
             env=env or dict(os.environ),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=out,
-            start_new_session=True,
         )
     if process.stdout is None:  # pragma: no cover - stdout=PIPE always gives one
         raise StandInError(f"{name}: no stdout")
@@ -143,14 +145,13 @@ def spawn_function(
     if name == "ingest":
         argv += ["--signature-type", "cloudevent"]
     with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 (functions-framework of this environment)
+        process = popen_group(
             argv,
             cwd=main.parent,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
     return StandIn(f"{name} function", process, port, log)
 

@@ -33,6 +33,7 @@ import math
 from collections.abc import Sequence
 
 from promptforge.providers.base import CallOutcome
+from promptforge.ratecontrol.bank import banked_credit, delivered_rate
 from promptforge.ratecontrol.base import Observation
 from promptforge.ratecontrol.budget import (
     KINDS,
@@ -55,10 +56,8 @@ from promptforge.ratecontrol.measure import (
     unit_hash,
 )
 from promptforge.ratecontrol.policy import (
-    banked_credit,
     close_window,
     cut,
-    delivered_rate,
     pause_until,
     reset_window,
     stated_start,

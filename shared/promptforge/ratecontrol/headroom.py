@@ -18,6 +18,12 @@ backlog, only while the rate ramps (before the first answer: at most
 Headroom is never given without the gate (the embedded dispatcher applies a rate at
 once), while paused, above the rate's bounds (user ceilings, stated limits,
 ``max_rate``) or above what the key's queues can dispatch.
+
+In avoidance the queue is configured one ``queue_step`` above the decided rate: the
+Google runtime sends a new rate only when it moved 10 % from the rate last sent, and
+probes of 1, 2 and 4 % would otherwise not reach the provider while the windows that
+"validate" them raised the estimate without evidence. The gate defers at most that
+share of dispatches.
 """
 
 from __future__ import annotations
@@ -50,7 +56,13 @@ def queue_rate(
         return rate
     if state.paused_until is not None and state.paused_until > now:
         return rate
-    return max(rate, min(_reachable(state, config), upper, cap))
+    ahead = _reachable(state, config)
+    if state.limit_estimate is not None:
+        # Avoidance probes by 1-25 % steps; the runtime updates a queue only when its rate
+        # moved ``queue_step`` (10 %). One step ahead, every probe under it reaches calls
+        # (the gate thins them to the decided rate) instead of waiting for the sum.
+        ahead = max(ahead, rate * (1.0 + config.queue_step))
+    return max(rate, min(ahead, upper, cap))
 
 
 def _reachable(state: ControllerState, config: ControllerConfig) -> float:

@@ -42,6 +42,7 @@ class ControllerConfig:
     gentle_factor: float = 1.12  # growth per window once a 429 came with budget left
     apply_delay: float = 0.0  # seconds before a configured rate reaches the dispatcher
     gated: bool = False  # workers thin dispatches down to the decided rate at once (gate.py)
+    queue_step: float = 0.0  # the runtime updates a queue only when its rate moved this share
     settle: float = 1.0  # 429s on calls started this soon after a cut (applied): stale
     target: float = 0.99  # run at this share of the accepted-rate estimate
     plateau: float = 20.0  # seconds held at the target before probing past it
@@ -98,6 +99,11 @@ class Tally:
     daily: bool = False
     retry_until: float | None = None  # latest ``at + retry_after`` over the 429s
     longest_retry: float = 0.0
+    # The earliest and latest ``at + retry_after`` over the fresh 429s that gave one, and
+    # their longest ``retry_after``: whether they share a reset instant (``windows.py``).
+    fresh_reset_first: float | None = None
+    fresh_reset_last: float | None = None
+    fresh_retry: float = 0.0
 
 
 def tally(observations: Sequence[Observation], fresh_after: float | None, reserve: float) -> Tally:
@@ -108,7 +114,8 @@ def tally(observations: Sequence[Observation], fresh_after: float | None, reserv
     first: float | None = None
     daily = False
     retry_until: float | None = None
-    longest = 0.0
+    longest = fresh_retry = 0.0
+    resets: list[float] = []
     for obs in observations:
         if obs.outcome is CallOutcome.SUCCESS:
             ok += 1
@@ -120,11 +127,14 @@ def tally(observations: Sequence[Observation], fresh_after: float | None, reserv
         signals = obs.signals
         daily = daily or signals.daily_quota_exhausted
         started = obs.at - max(obs.latency, 0.0)
+        wait = signals.retry_after
         if not signals.daily_quota_exhausted and (fresh_after is None or started >= fresh_after):
             fresh += 1
             unexplained += budget_had_room(obs, reserve)
             first = started if first is None else min(first, started)
-        wait = signals.retry_after
+            if wait is not None and math.isfinite(wait) and wait >= 0:
+                resets.append(obs.at + wait)
+                fresh_retry = max(fresh_retry, wait)
         if wait is not None and math.isfinite(wait) and wait > 0:
             longest = max(longest, wait)
             until = obs.at + wait
@@ -140,6 +150,9 @@ def tally(observations: Sequence[Observation], fresh_after: float | None, reserv
         daily=daily,
         retry_until=retry_until,
         longest_retry=longest,
+        fresh_reset_first=min(resets, default=None),
+        fresh_reset_last=max(resets, default=None),
+        fresh_retry=fresh_retry,
     )
 
 

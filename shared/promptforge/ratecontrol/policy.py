@@ -6,9 +6,8 @@ Pure functions of a ``ControllerState`` (see ``controller.py`` for the policy in
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import math
 
+from promptforge.ratecontrol.bank import bank_seconds, measured_bank
 from promptforge.ratecontrol.budget import stated_limits
 from promptforge.ratecontrol.measure import (
     ControllerConfig,
@@ -17,12 +16,11 @@ from promptforge.ratecontrol.measure import (
     next_daily_reset,
 )
 from promptforge.ratecontrol.state import ControllerState
+from promptforge.ratecontrol.windows import QUANTUM, spent_reset, window_length, window_rate
 
 __all__ = [
-    "banked_credit",
     "close_window",
     "cut",
-    "delivered_rate",
     "pause_until",
     "reset_window",
     "stated_start",
@@ -37,61 +35,6 @@ _FEW = 2  # refusals in a step that count as a handful: they cut by at most a ha
 _SOLID = 30  # successes a window needs before its drop is believed over the running average
 
 
-def delivered_rate(
-    state: ControllerState, answered: int, elapsed: float, config: ControllerConfig
-) -> float | None:
-    """The running average of calls the provider took in per second, over ``delivery_time``.
-
-    ``answered``: this step's calls that were neither refused (429) nor failed transiently.
-    """
-    if elapsed <= 0:
-        return state.delivered
-    sample = answered / elapsed
-    if state.delivered is None:
-        return sample
-    blend = 1.0 - math.exp(-elapsed / config.delivery_time)
-    return state.delivered + blend * (sample - state.delivered)
-
-
-def banked_credit(state: ControllerState, elapsed: float, config: ControllerConfig) -> float:
-    """What a provider banking unused limit (a bucket of ``burst_horizon`` seconds) may hold.
-
-    While it may hold credit, a rate above the estimate that draws no 429 proves nothing:
-    the estimate only rises once the credit we left would be spent.
-    """
-    estimate = state.limit_estimate
-    if estimate is None or elapsed <= 0:
-        return state.credit
-    banked = state.credit + (estimate - state.rate) * elapsed
-    return min(max(banked, 0.0), bank_seconds(state, config) * estimate)
-
-
-def bank_seconds(state: ControllerState, config: ControllerConfig) -> float:
-    """How many seconds of its limit the provider may bank: as measured at the end of slow
-    start (``measured_bank``), else the worst case, ``burst_horizon``."""
-    return state.bank_seconds if state.bank_seconds is not None else config.burst_horizon
-
-
-def measured_bank(
-    state: ControllerState, limit: float, until: float, config: ControllerConfig
-) -> float:
-    """Seconds of ``limit`` the provider banked, from the slow start that just ended.
-
-    A provider refuses nothing while it has credit; slow start's first refused call
-    (started at ``until``) is the moment the bank ran dry, so everything dispatched above
-    the limit before it was paid from the bank: its size over the limit is how many
-    seconds of limit the provider keeps (a one-minute bucket: 60; a 5-second window: 5).
-    At least two periods, at most ``burst_horizon``.
-    """
-    edges = sorted({since for since, _ in state.history if since < until} | {until})
-    above = 0.0
-    for lo, hi in itertools.pairwise(edges):
-        sent = dispatched_rate(state.history, lo, hi, config, state.configured)
-        above += max(0.0, sent - limit) * (hi - lo)
-    seconds = above / max(limit, config.min_rate)
-    return min(max(seconds, 2.0 * config.control_period), config.burst_horizon)
-
-
 def pause_until(
     state: ControllerState, counts: Tally, now: float, config: ControllerConfig
 ) -> float | None:
@@ -104,6 +47,10 @@ def pause_until(
         if counts.retry_until is not None:
             target = max(target, counts.retry_until)
         return target if until is None else max(until, target)
+    reset = spent_reset(counts, state)
+    if reset is not None and reset > now and counts.fresh_limited > _FEW:
+        # A spent fixed window refuses every call until it resets: dispatch none.
+        return reset if until is None else max(until, reset)
     if counts.retry_until is None or counts.retry_until <= now:
         return until
     # A wait shorter than a period is over before the queue could be slowed for it.
@@ -128,8 +75,21 @@ def cut(
     elapsed = max(now - state.window_start, config.control_period)
     shape = counts.unexplained >= counts.fresh_limited
     since = elapsed if counts.first_fresh is None else now - counts.first_fresh
-    accepted = max(_accepted_rate(state, elapsed, since, now, shape, config), config.min_rate)
-    accepted = max(accepted, _probe_floor(state, counts, config))
+    reset = None if shape else spent_reset(counts, state)
+    if reset is not None and state.reset_at is not None and abs(reset - state.reset_at) <= QUANTUM:
+        # The rest of a window already measured: it was spent before the last cut reached
+        # calls, and says nothing about the rate since.
+        return reset_window(state, now)
+    spent = reset is not None and state.window_ok >= config.min_accepted_calls
+    # In a spent window nothing more is accepted until the reset: what the window's
+    # successes show is their rate over the time to it, not to now.
+    span = max(elapsed, reset - state.window_start) if spent and reset else elapsed
+    measured = _accepted_rate(state, span, since, now, shape, spent, config)
+    if spent and reset is not None:
+        # Both are what was accepted: the window's measure is exact when the two resets
+        # were consecutive windows, and an average over several otherwise.
+        measured = max(measured, window_rate(state, reset, counts.first_fresh, config) or 0.0)
+    accepted = max(measured, _probe_floor(state, counts, config), config.min_rate)
     estimate = state.limit_estimate if shape else accepted
     dry_at, bank = state.dry_at, state.bank_seconds
     if dry_at is None and state.limit_estimate is None and not shape:
@@ -151,6 +111,10 @@ def cut(
             credit=0.0,
             bank_seconds=bank,
             dry_at=dry_at,
+            reset_at=reset if reset is not None else state.reset_at,
+            window_seconds=state.window_seconds
+            if reset is None
+            else window_length(state, reset, config),
             gentle=state.gentle or shape,
             burst_ok=state.burst_ok and not shape,
             decreased_at=now,
@@ -223,9 +187,13 @@ def _accepted_rate(  # noqa: PLR0917 - private, one call site
     since: float,
     now: float,
     shape: bool,
+    spent: bool,
     config: ControllerConfig,
 ) -> float:
     """Requests per second the provider accepted in the window.
+
+    ``spent``: the refusals say a fixed window is spent (``windows.py``), so the share
+    refused measures nothing and only the successes count.
 
     Two measures: the rate dispatched less the share of those dispatches refused (429s
     come back at once, successes a latency later, so refusals are counted against
@@ -284,7 +252,7 @@ def _accepted_rate(  # noqa: PLR0917 - private, one call site
         by_success = window
     else:
         by_success = max(window, average)
-    return min(by_success, by_dispatch)
+    return by_success if spent else min(by_success, by_dispatch)
 
 
 def close_window(

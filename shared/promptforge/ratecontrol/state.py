@@ -47,6 +47,8 @@ class ControllerState:
     credit: float = 0.0  # requests the provider may have banked while we ran under the estimate
     bank_seconds: float | None = None  # seconds of its limit the provider was seen to bank
     dry_at: float | None = None  # when slow start's first refused call started (bank dry)
+    reset_at: float | None = None  # the reset instant of the last spent fixed window (429s)
+    window_seconds: float | None = None  # the fixed window's length, from two reset instants
     gentle: bool = False  # a 429 came with stated budget left: grow gently
     burst_ok: bool = True  # stated budgets may be spent above the limit
     paused_until: float | None = None
