@@ -16,6 +16,7 @@ import anyio
 import httpx
 import pytest
 
+from promptforge.core.cancel import handle_cancel
 from promptforge.core.chunk_records import (
     CHUNK_GENERATION,
     Checkpoint,
@@ -29,6 +30,7 @@ from promptforge.core.chunk_run import CHECKPOINT_BYTES
 from promptforge.core.chunk_tasks import spec_task
 from promptforge.core.chunks import handle_chunk
 from promptforge.core.claims import PromptLease
+from promptforge.core.deps import CONTROL_QUEUE
 from promptforge.core.ingest import ingest_file
 from promptforge.core.jobcache import JobCache
 from promptforge.core.models import ClaimResult, Job, JobStatus, Outcome, OutcomeKind
@@ -309,3 +311,27 @@ async def test_a_chunk_busy_elsewhere_comes_back_and_a_cancelled_run_gives_its_l
     swept, record = await store.claim_chunk(job.job_id, spec.chunk_id, "sweep", later, now)
     assert swept is ClaimResult.CLAIMED, "the run released its lease for the cancel sweep"
     assert record is not None and len(record.unsettled()) == PROMPTS - len(provider.calls)
+
+
+async def test_the_cancel_sweep_settles_unstarted_chunks_even_if_their_task_stays(
+    runtime: EmbeddedRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = await _job(runtime)
+    store = _store(runtime)
+    (spec,) = [record.spec for record in store.records.values()]
+    assert await runtime.deps.store.request_cancel(job.job_id, runtime.deps.clock.now())
+
+    async def no_delete(queue: str, names: Sequence[str]) -> int:
+        raise RuntimeError("this queue cannot delete tasks (the Cloud Tasks emulator)")
+
+    monkeypatch.setattr(runtime.deps.tasks, "delete", no_delete)
+    payload = {"job_id": job.job_id, "round": 0}
+    answer = await handle_cancel(
+        runtime.deps, Delivery(CONTROL_QUEUE, TaskTarget.CANCEL, "c", payload, 1)
+    )
+    assert answer.status == 200
+    assert store.records[spec.chunk_id].done
+    errors = [o async for o in runtime.deps.store.iter_outcomes(job.job_id, OutcomeKind.ERROR)]
+    assert sorted(o.record["error"]["code"] for o in errors) == ["cancelled"] * PROMPTS
+    provider = _Provider()
+    assert await _deliver(runtime, spec, provider) == 200 and not provider.calls  # left behind
