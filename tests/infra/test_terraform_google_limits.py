@@ -76,7 +76,16 @@ def _max_concurrent_dispatches(env: str) -> int:
 def test_every_expiring_collection_has_a_ttl_policy_that_terraform_applies() -> None:
     declared = json.loads(INDEX_FILE.read_text())["fieldOverrides"]
     ttl = {o["collectionGroup"] for o in declared if o.get("ttl") and o["fieldPath"] == EXPIRES_AT}
-    assert ttl == {"pf_jobs", "items", "counters", "webhooks", "pf_rate_keys", "observations"}
+    assert ttl == {
+        "pf_jobs",
+        "items",
+        "chunks",
+        "outcome_sets",
+        "counters",
+        "webhooks",
+        "pf_rate_keys",
+        "observations",
+    }
     (field,) = _infra().of("resource", "google_firestore_field", "this")
     assert "ttl_config" in str(field.body) and "try(each.value.ttl, false)" in str(field.body)
     (root,) = [b for b in _infra().of("module", "promptforge") if b.directory == INFRA / "envs/dev"]
