@@ -43,6 +43,7 @@ from promptforge.jobstore.base import JobStore
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery
+from tests.chat_answers import chat_completion
 from tests.unit._embedded import idle_runtime
 
 pytestmark = pytest.mark.anyio
@@ -134,17 +135,7 @@ class _Provider:
         if text in self.refuse:
             self.refuse.discard(text)
             return httpx.Response(429, json={"error": {"message": "slow down"}})
-        message = {"role": "assistant", "content": f"re: {text}{self.padding}"}
-        return httpx.Response(
-            200,
-            json={
-                "id": "c1",
-                "object": "chat.completion",
-                "model": "gpt-4o-mini",
-                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-            },
-        )
+        return chat_completion(f"re: {text}{self.padding}")
 
 
 @pytest.fixture

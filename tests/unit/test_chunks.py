@@ -29,6 +29,7 @@ from promptforge.core.tasknames import TaskTarget
 from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery
+from tests.chat_answers import chat_completion
 from tests.unit._embedded import idle_runtime
 
 pytestmark = pytest.mark.anyio
@@ -49,22 +50,7 @@ class _Provider:
         self.calls[text] = self.calls.get(text, 0) + 1
         if len(self.calls) == 5:
             self.fifth.set()
-        return httpx.Response(
-            200,
-            json={
-                "id": "c1",
-                "object": "chat.completion",
-                "model": "gpt-4o-mini",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": f"re: {text}"},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-            },
-        )
+        return chat_completion(f"re: {text}")
 
 
 @pytest.fixture
