@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import statistics
 import tempfile
 import time
@@ -36,6 +37,7 @@ import anyio
 from pydantic import SecretStr
 
 from promptforge.bench.prompts import example_prompt_lines
+from promptforge.providers.base import CallOutcome
 from promptforge.sim.providers.config import LimitChange, SimulatorConfig
 from promptforge.sim.providers.text import complete, prompt_tokens
 from promptforge.sim.rates.cases import CASES, LATENCY_SIGMA, Case, case_model, case_scenario
@@ -44,15 +46,41 @@ from promptforge.sim.rates.engine import EventLoop
 from promptforge.sim.rates.forge import ForgeClient, ForgeOptions
 from promptforge.sim.rates.metrics import ideal_time
 from promptforge.sim.rates.plots import plot_scenario
-from promptforge.sim.rates.provider import SimulatedProvider
+from promptforge.sim.rates.provider import ProviderModel, Response, SimulatedProvider
 from promptforge.sim.rates.recorder import Recorder
 from promptforge.sim.rates.runner import ClientKind, run_scenario
 from promptforge.sim.rates.signals import Style
+from promptforge.sim.rates.trace import ADMITTED, FAILED, REFUSED, CallTrace, render_diff
 from promptforge.sim.rates.workload import Prompt
 
-__all__ = ["WallclockResult", "des_twin", "plot_case", "run_wallclock"]
+__all__ = [
+    "WallclockResult",
+    "des_twin",
+    "embedded_options",
+    "plot_case",
+    "run_wallclock",
+    "tick_phase",
+]
 
 _EMBEDDED = ForgeOptions(queue=CloudTasksSpec(apply_delay=0.0), gate=False)
+_GOLDEN = (5**0.5 - 1) / 2
+
+
+def tick_phase(seed: int) -> float:
+    """Where the controller's steps fall relative to the job's first call, in periods
+    (0 to 1), for ``seed``: the embedded loop ticks on its own clock (and Google's chain
+    at multiples of the period), so a real run's first call lands anywhere between two
+    steps. The phase decides when a cut reaches the queue after a bank runs dry (at a
+    cliff of 1.5 times the limit, a second later is ten more 429s at 1,200 RPM) and how
+    long a pause lasts past a fixed window's reset. Seeds spread the phases evenly (a
+    golden-ratio sequence: 0.5, 0.12, 0.74, 0.35, …), so three seeds sample all of it."""
+    return (0.5 + seed * _GOLDEN) % 1.0
+
+
+def embedded_options(seed: int) -> ForgeOptions:
+    """The embedded runtime as the simulation runs it: rates applied at once, no gate,
+    the controller's steps at ``tick_phase(seed)``."""
+    return dataclasses.replace(_EMBEDDED, tick_phase=tick_phase(seed))
 
 
 @dataclass(frozen=True)
@@ -90,14 +118,42 @@ def _prompts(lines: list[str], config: SimulatorConfig) -> list[Prompt]:
     return prompts
 
 
-def des_twin(case: Case, prompts: list[Prompt], seed: int) -> WallclockResult:
-    """The simulation of the wall-clock run: the embedded dispatcher applies rates at once."""
+class _TracedProvider(SimulatedProvider):
+    """The simulated provider, noting each call's arrival and outcome in a ``CallTrace``."""
+
+    def __init__(self, model: ProviderModel, loop: EventLoop, seed: int, trace: CallTrace):
+        super().__init__(model, loop, seed)
+        self._trace = trace
+
+    def call(self, prompt: Prompt, timeout: float = math.inf) -> Response:
+        """``SimulatedProvider.call``, traced."""
+        response = super().call(prompt, timeout)
+        outcome = response.outcome
+        kind = {CallOutcome.SUCCESS: ADMITTED, CallOutcome.RATE_LIMITED: REFUSED}.get(outcome)
+        self._trace.call(self._loop.now, kind or FAILED)
+        return response
+
+
+def des_twin(
+    case: Case, prompts: list[Prompt], seed: int, trace: CallTrace | None = None
+) -> WallclockResult:
+    """The simulation of the wall-clock run: the embedded dispatcher applies rates at once.
+
+    With ``trace``, its provider calls and applied rates are noted there."""
     loop = EventLoop()
-    provider = SimulatedProvider(case_model(case), loop, seed)
+    model = case_model(case)
+    provider = (
+        SimulatedProvider(model, loop, seed)
+        if trace is None
+        else _TracedProvider(model, loop, seed, trace)
+    )
     recorder = Recorder(loop, len(prompts))
-    client = ForgeClient(loop, provider, prompts, recorder, options=_EMBEDDED, seed=seed)
+    options = embedded_options(seed)
+    client = ForgeClient(loop, provider, prompts, recorder, options=options, seed=seed)
     client.start()
     loop.run(until=24 * 3600.0)
+    if trace is not None:
+        trace.rates.extend(recorder.rates)
     makespan = recorder.makespan if recorder.makespan is not None else float("inf")
     limited = sum(recorder.bins[1])
     return WallclockResult(
@@ -106,15 +162,39 @@ def des_twin(case: Case, prompts: list[Prompt], seed: int) -> WallclockResult:
 
 
 async def _real_run(
-    case: Case, lines: list[str], config: SimulatorConfig
+    case: Case, lines: list[str], config: SimulatorConfig, trace: CallTrace
 ) -> tuple[float, int, int]:
     """Makespan (first provider call to last answer), 429s and calls of a real embedded run.
 
     Timed at the provider simulator, to the millisecond: the job's own timestamps are
     whole seconds (2 % of a one-minute job). The simulation's makespan runs from its
     first dispatch to its last answer too, and its limit changes count from there: the
-    simulator's clock (full buckets, the schedule) restarts at the first call.
+    simulator's clock (full buckets, the schedule) restarts at the first call. Each call
+    and each rate the controller applied go to ``trace``.
     """
+    from promptforge.sim.providers.server import create_app
+
+    # Mistral's API shares OpenAI's paths: the simulator serves it there only alone.
+    sim_app = create_app(config, only=case.style.value if case.style is Style.MISTRAL else None)
+    timed = _Timed(sim_app, sim_app.state.simulator.limiter.reset, trace)
+    steps = logging.getLogger("promptforge.core.control")
+    rate_log = _RateLog(timed)
+    steps.addHandler(rate_log)
+    steps.setLevel(logging.DEBUG)
+    steps.propagate = False
+    try:
+        return await _served_run(case, lines, config, sim_app, timed)
+    finally:
+        steps.removeHandler(rate_log)
+        steps.setLevel(logging.NOTSET)
+        steps.propagate = True
+
+
+async def _served_run(
+    case: Case, lines: list[str], config: SimulatorConfig, sim_app: Any, timed: _Timed
+) -> tuple[float, int, int]:
+    """``_real_run``'s job: the embedded runtime against ``timed`` (the simulator) on
+    127.0.0.1, from the upload of ``lines`` to the job's completion."""
     from rich.console import Console
 
     from promptforge.cli.submit import submit_file
@@ -124,11 +204,7 @@ async def _real_run(
     from promptforge.embedded.runtime import EmbeddedRuntime
     from promptforge.embedded.server import BackgroundServer
     from promptforge.settings import Settings
-    from promptforge.sim.providers.server import create_app
 
-    # Mistral's API shares OpenAI's paths: the simulator serves it there only alone.
-    sim_app = create_app(config, only=case.style.value if case.style is Style.MISTRAL else None)
-    timed = _Timed(sim_app, sim_app.state.simulator.limiter.reset)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         prompts_file = data / "prompts.jsonl"
@@ -165,23 +241,56 @@ async def _real_run(
 
 class _Timed:
     """An ASGI app timed: when its first provider call came, when its last answer left;
-    ``on_first`` runs as the first call arrives."""
+    ``on_first`` runs as the first call arrives. Each call's arrival (seconds from the
+    first) and outcome go to ``trace``."""
 
-    def __init__(self, app: Any, on_first: Callable[[], None]) -> None:
+    def __init__(self, app: Any, on_first: Callable[[], None], trace: CallTrace) -> None:
         self.app = app
         self._on_first = on_first
+        self.trace = trace
         self.first: float | None = None
         self.last: float | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Serve one request, noting the times of provider calls (not ``/_sim`` routes)."""
         calls = scope["type"] == "http" and not str(scope["path"]).startswith("/_sim")
-        if calls and self.first is None:
+        if not calls:
+            await self.app(scope, receive, send)
+            return
+        if self.first is None:
             self.first = time.monotonic()
             self._on_first()
-        await self.app(scope, receive, send)
-        if calls:
-            self.last = time.monotonic()
+        arrived = time.monotonic() - self.first
+        status = 0
+
+        async def noted(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, noted)
+        self.last = time.monotonic()
+        outcome = ADMITTED if status == 200 else REFUSED if status == 429 else FAILED
+        self.trace.call(arrived, outcome)
+
+
+class _RateLog(logging.Handler):
+    """Notes the rates ``core.control`` logs at each step (seconds from the first call)."""
+
+    def __init__(self, timed: _Timed) -> None:
+        super().__init__(logging.DEBUG)
+        self._timed = timed
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Keep the applied rate of a step's log line."""
+        first = self._timed.first
+        if first is None or not isinstance(record.args, tuple) or len(record.args) != 4:
+            return
+        at = record.created - (time.time() - time.monotonic()) - first
+        rate = record.args[2]
+        if isinstance(rate, (int, float)):
+            self._timed.trace.rate(at, float(rate))
 
 
 def _spread(values: list[float]) -> str:
@@ -244,17 +353,28 @@ def _config(case: Case, seed: int) -> SimulatorConfig:
 
 
 async def run_case(
-    case: Case, seed: int, *, repeat: int = 1, seeds: int = 1
+    case: Case, seed: int, *, repeat: int = 1, seeds: int = 1, traces: Path | None = None
 ) -> tuple[list[WallclockResult], list[WallclockResult]]:
-    """One case: ``repeat`` real runs (fresh simulator each) and ``seeds`` simulated ones."""
+    """One case: ``repeat`` real runs (fresh simulator each) and ``seeds`` simulated ones.
+
+    With ``traces`` (a directory), real run k's calls and rates are written there second
+    by second beside those of the simulation's seed k (``<case>-run<k>.csv``,
+    ``trace.render_diff``).
+    """
     lines = _lines(case.prompts)
     prompts = _prompts(lines, _config(case, seed))
-    twins = [des_twin(case, prompts, seed + k) for k in range(seeds)]
+    sims = [CallTrace() for _ in range(seeds)]
+    twins = [des_twin(case, prompts, seed + k, sims[k]) for k in range(seeds)]
     real = []
     for k in range(repeat):
-        makespan, limited, calls = await _real_run(case, lines, _config(case, seed + k))
+        trace = CallTrace()
+        makespan, limited, calls = await _real_run(case, lines, _config(case, seed + k), trace)
         label = f"wall clock (embedded runtime), run {k + 1}"
         real.append(WallclockResult(label, makespan, twins[0].ideal, limited, calls))
+        if traces is not None:
+            await anyio.Path(traces).mkdir(parents=True, exist_ok=True)
+            diff = render_diff(trace, sims[min(k, seeds - 1)])
+            await anyio.Path(traces / f"{case.name}-run{k + 1}.csv").write_text(diff)
     return real, [
         dataclasses.replace(t, label=f"simulation, seed {seed + k}") for k, t in enumerate(twins)
     ]
@@ -275,9 +395,11 @@ async def run_wallclock(
     cases: list[str] | None = None,
     repeat: int = 1,
     plots: Path | None = None,
+    traces: Path | None = None,
 ) -> int:
     """Run the cases (default: all), print and write the comparison (Markdown at ``out``),
-    and with ``plots`` a plot of each case's simulation there (``short-<case>.png``).
+    and with ``plots`` a plot of each case's simulation there (``short-<case>.png``);
+    with ``traces`` each real run beside its simulation, second by second (``run_case``).
 
     Returns 0 when every case's median makespan ratios are within 5 % of each other.
     """
@@ -285,7 +407,9 @@ async def run_wallclock(
     sections, close = [], True
     for name in cases or list(CASES):
         case = CASES[name]
-        real, twin = await run_case(case, seed, repeat=repeat, seeds=3 if repeat > 1 else 1)
+        real, twin = await run_case(
+            case, seed, repeat=repeat, seeds=3 if repeat > 1 else 1, traces=traces
+        )
         section = _markdown(case, real, twin)
         if plots is not None:
             plot_case(case, plots / f"short-{case.name}.png", seed)
