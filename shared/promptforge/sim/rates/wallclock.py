@@ -25,16 +25,12 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import statistics
-import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import anyio
-from pydantic import SecretStr
 
 from promptforge.bench.prompts import example_prompt_lines
 from promptforge.providers.base import CallOutcome
@@ -47,9 +43,9 @@ from promptforge.sim.rates.forge import ForgeClient, ForgeOptions
 from promptforge.sim.rates.metrics import ideal_time
 from promptforge.sim.rates.plots import plot_scenario
 from promptforge.sim.rates.provider import ProviderModel, Response, SimulatedProvider
+from promptforge.sim.rates.realrun import real_run
 from promptforge.sim.rates.recorder import Recorder
 from promptforge.sim.rates.runner import ClientKind, run_scenario
-from promptforge.sim.rates.signals import Style
 from promptforge.sim.rates.trace import ADMITTED, FAILED, REFUSED, CallTrace, render_diff
 from promptforge.sim.rates.workload import Prompt
 
@@ -92,6 +88,7 @@ class WallclockResult:
     ideal: float
     limited: int
     calls: int
+    load: float | None = None  # the machine's 1-minute load average as a real run ended
 
     @property
     def ratio(self) -> float:
@@ -161,138 +158,6 @@ def des_twin(
     )
 
 
-async def _real_run(
-    case: Case, lines: list[str], config: SimulatorConfig, trace: CallTrace
-) -> tuple[float, int, int]:
-    """Makespan (first provider call to last answer), 429s and calls of a real embedded run.
-
-    Timed at the provider simulator, to the millisecond: the job's own timestamps are
-    whole seconds (2 % of a one-minute job). The simulation's makespan runs from its
-    first dispatch to its last answer too, and its limit changes count from there: the
-    simulator's clock (full buckets, the schedule) restarts at the first call. Each call
-    and each rate the controller applied go to ``trace``.
-    """
-    from promptforge.sim.providers.server import create_app
-
-    # Mistral's API shares OpenAI's paths: the simulator serves it there only alone.
-    sim_app = create_app(config, only=case.style.value if case.style is Style.MISTRAL else None)
-    timed = _Timed(sim_app, sim_app.state.simulator.limiter.reset, trace)
-    steps = logging.getLogger("promptforge.core.control")
-    rate_log = _RateLog(timed)
-    steps.addHandler(rate_log)
-    steps.setLevel(logging.DEBUG)
-    steps.propagate = False
-    try:
-        return await _served_run(case, lines, config, sim_app, timed)
-    finally:
-        steps.removeHandler(rate_log)
-        steps.setLevel(logging.NOTSET)
-        steps.propagate = True
-
-
-async def _served_run(
-    case: Case, lines: list[str], config: SimulatorConfig, sim_app: Any, timed: _Timed
-) -> tuple[float, int, int]:
-    """``_real_run``'s job: the embedded runtime against ``timed`` (the simulator) on
-    127.0.0.1, from the upload of ``lines`` to the job's completion."""
-    from rich.console import Console
-
-    from promptforge.cli.submit import submit_file
-    from promptforge.client import PromptForgeClient as ApiClient
-    from promptforge.clock import SystemClock
-    from promptforge.core.auth import create_api_key
-    from promptforge.embedded.runtime import EmbeddedRuntime
-    from promptforge.embedded.server import BackgroundServer
-    from promptforge.settings import Settings
-
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        prompts_file = data / "prompts.jsonl"
-        await anyio.Path(prompts_file).write_text("\n".join(lines) + "\n", encoding="utf-8")
-        async with BackgroundServer(timed) as simulator:
-            settings = Settings(data_dir=data / "state", port=0).model_copy(
-                update={
-                    f"{case.style.value}_api_key": SecretStr("sim-wallclock"),
-                    f"{case.style.value}_base_url": simulator.url,
-                }
-            )
-            server = BackgroundServer(None, settings.host, 0)
-            settings = settings.model_copy(update={"port": server.port})
-            runtime = EmbeddedRuntime(settings)
-            server.set_app(runtime.app)
-            async with runtime, server:
-                key, _ = await create_api_key(runtime.store, SystemClock(), "wallclock")
-                async with ApiClient(server.url, key) as client:
-                    summary = await submit_file(
-                        client,
-                        prompts_file,
-                        provider=case.style.value,
-                        model=case.model,
-                        out_dir=data / "out",
-                        show_progress=False,
-                        console=Console(quiet=True),
-                    )
-                    status = await client.status(summary.job_id)
-        stats = sim_app.state.simulator.stats.providers[case.style.value]
-    if status["status"] != "COMPLETED" or timed.first is None or timed.last is None:
-        raise RuntimeError(f"the wall-clock job did not complete: {status}")
-    return timed.last - timed.first, stats.rate_limited, stats.requests
-
-
-class _Timed:
-    """An ASGI app timed: when its first provider call came, when its last answer left;
-    ``on_first`` runs as the first call arrives. Each call's arrival (seconds from the
-    first) and outcome go to ``trace``."""
-
-    def __init__(self, app: Any, on_first: Callable[[], None], trace: CallTrace) -> None:
-        self.app = app
-        self._on_first = on_first
-        self.trace = trace
-        self.first: float | None = None
-        self.last: float | None = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Serve one request, noting the times of provider calls (not ``/_sim`` routes)."""
-        calls = scope["type"] == "http" and not str(scope["path"]).startswith("/_sim")
-        if not calls:
-            await self.app(scope, receive, send)
-            return
-        if self.first is None:
-            self.first = time.monotonic()
-            self._on_first()
-        arrived = time.monotonic() - self.first
-        status = 0
-
-        async def noted(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        await self.app(scope, receive, noted)
-        self.last = time.monotonic()
-        outcome = ADMITTED if status == 200 else REFUSED if status == 429 else FAILED
-        self.trace.call(arrived, outcome)
-
-
-class _RateLog(logging.Handler):
-    """Notes the rates ``core.control`` logs at each step (seconds from the first call)."""
-
-    def __init__(self, timed: _Timed) -> None:
-        super().__init__(logging.DEBUG)
-        self._timed = timed
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Keep the applied rate of a step's log line."""
-        first = self._timed.first
-        if first is None or not isinstance(record.args, tuple) or len(record.args) != 4:
-            return
-        at = record.created - (time.time() - time.monotonic()) - first
-        rate = record.args[2]
-        if isinstance(rate, (int, float)):
-            self._timed.trace.rate(at, float(rate))
-
-
 def _spread(values: list[float]) -> str:
     """``median (min to max)`` of ``values``, or the one value."""
     ordered = sorted(values)
@@ -302,12 +167,39 @@ def _spread(values: list[float]) -> str:
     return f"{middle:.3f} ({ordered[0]:.3f} to {ordered[-1]:.3f})"
 
 
-def _markdown(case: Case, real: list[WallclockResult], twin: list[WallclockResult]) -> str:
+def _apart(real: list[WallclockResult], twin: list[WallclockResult]) -> float:
+    """How far the simulation's median ratio is from the wall clock's, as a share of it."""
     real_ratio = statistics.median(r.ratio for r in real)
-    twin_ratio = statistics.median(t.ratio for t in twin)
-    gap = (real_ratio - twin_ratio) / real_ratio
+    return (real_ratio - statistics.median(t.ratio for t in twin)) / real_ratio
+
+
+def _shares(runs: list[WallclockResult]) -> str:
+    shares = sorted(r.share_429 for r in runs)
+    return f"{shares[0]:.1%}" if len(shares) == 1 else f"{shares[0]:.1%} to {shares[-1]:.1%}"
+
+
+def _summary(results: list[tuple[Case, list[WallclockResult], list[WallclockResult]]]) -> str:
+    """One row per case: both medians (and ranges), 429 shares, how far apart, the load."""
+    rows = []
+    for case, real, twin in results:
+        loads = [r.load for r in real if r.load is not None]
+        load = f"{min(loads):.1f} to {max(loads):.1f}" if loads else "—"
+        rows.append(
+            f"| {case.name} | {_spread([r.ratio for r in real])} | {_shares(real)} | "
+            f"{_spread([t.ratio for t in twin])} | {_shares(twin)} | "
+            f"{_apart(real, twin):+.1%} | {load} |"
+        )
+    return (
+        "| case | wall clock ÷ T*: median (range) | 429s | simulation ÷ T* | 429s | "
+        "sim vs wall | load (1 min) |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+    )
+
+
+def _markdown(case: Case, real: list[WallclockResult], twin: list[WallclockResult]) -> str:
+    gap = _apart(real, twin)
     rows = "\n".join(
-        f"| {r.label} | {r.makespan:,.1f} | {r.ratio:.3f} | {r.limited:,} ({r.share_429:.2%}) |"
+        f"| {r.label} | {r.makespan:,.1f} | {r.ratio:.3f} | {r.limited:,} ({r.share_429:.2%}) | "
+        f"{'—' if r.load is None else f'{r.load:.1f}'} |"
         for r in (*real, *twin)
     )
     change = "".join(f", {spec.rpm:,} RPM from {at:g} s" for at, spec in case.changes)
@@ -320,7 +212,7 @@ def _markdown(case: Case, real: list[WallclockResult], twin: list[WallclockResul
         f"{seconds:g} s of the limit, latency median "
         f"{case.latency_median:g} s, {case.prompts:,} example prompts. "
         f"T* = {twin[0].ideal:,.1f} s.\n\n"
-        "| run | makespan (s) | ÷ T* | 429s |\n|---|---:|---:|---:|\n"
+        "| run | makespan (s) | ÷ T* | 429s | load (1 min) |\n|---|---:|---:|---:|---:|\n"
         f"{rows}\n\n"
         f"Wall clock {_spread([r.ratio for r in real])} of T* over {len(real)} run(s), "
         f"simulation {_spread([t.ratio for t in twin])} over {len(twin)} seed(s): the "
@@ -333,9 +225,12 @@ _HEADER = (
     "Generated by `promptforge bench rate --wallclock`: the embedded runtime "
     "(`promptforge serve`'s code: SQLite store, in-process dispatcher, controller loop, "
     "httpx) against the provider simulator over HTTP on 127.0.0.1, in real time, and the "
-    "discrete-event simulation of the same prompts (same token counts) and limits. "
-    "Makespan = from the job's processing start to its completion. Wall-clock runs share "
-    "a 2-core machine with other work: their spread is part of the figure.\n\n"
+    "discrete-event simulation of the same prompts (same token counts) and limits, its "
+    "controller stepping at a phase of the period that each seed draws (0.50, 0.12, 0.74 "
+    "for seeds 0-2: a real run's first call lands anywhere between two steps). Makespan = "
+    "first provider call to last answer, timed at the simulator. Wall-clock runs share a "
+    "2-core machine with other work (the load column: its 1-minute load average as each "
+    "run ended): their spread is part of the figure.\n\n"
 )
 
 
@@ -368,15 +263,19 @@ async def run_case(
     real = []
     for k in range(repeat):
         trace = CallTrace()
-        makespan, limited, calls = await _real_run(case, lines, _config(case, seed + k), trace)
+        makespan, limited, calls = await real_run(case, lines, _config(case, seed + k), trace)
         label = f"wall clock (embedded runtime), run {k + 1}"
-        real.append(WallclockResult(label, makespan, twins[0].ideal, limited, calls))
+        load = os.getloadavg()[0]
+        real.append(WallclockResult(label, makespan, twins[0].ideal, limited, calls, load))
         if traces is not None:
             await anyio.Path(traces).mkdir(parents=True, exist_ok=True)
             diff = render_diff(trace, sims[min(k, seeds - 1)])
             await anyio.Path(traces / f"{case.name}-run{k + 1}.csv").write_text(diff)
     return real, [
-        dataclasses.replace(t, label=f"simulation, seed {seed + k}") for k, t in enumerate(twins)
+        dataclasses.replace(
+            t, label=f"simulation, seed {seed + k} (steps at {tick_phase(seed + k):.2f})"
+        )
+        for k, t in enumerate(twins)
     ]
 
 
@@ -384,7 +283,8 @@ def plot_case(case: Case, path: Path, seed: int = 0) -> None:
     """Write ``path``: the simulation of ``case`` (embedded queue) beside the oracle."""
     scenario = case_scenario(case)
     kinds = (ClientKind.PROMPTFORGE, ClientKind.ORACLE)
-    runs = [run_scenario(scenario, kind, seed=seed, options=_EMBEDDED) for kind in kinds]
+    options = embedded_options(seed)
+    runs = [run_scenario(scenario, kind, seed=seed, options=options) for kind in kinds]
     plot_scenario(scenario, runs, path)
 
 
@@ -404,7 +304,7 @@ async def run_wallclock(
     Returns 0 when every case's median makespan ratios are within 5 % of each other.
     """
     logging.getLogger("promptforge").setLevel(logging.WARNING)
-    sections, close = [], True
+    sections, close, results = [], True, []
     for name in cases or list(CASES):
         case = CASES[name]
         real, twin = await run_case(
@@ -416,9 +316,9 @@ async def run_wallclock(
             section += f"\n![{case.title}]({plots.name}/short-{case.name}.png)\n"
         print(section, flush=True)
         sections.append(section)
-        real_ratio = statistics.median(r.ratio for r in real)
-        twin_ratio = statistics.median(t.ratio for t in twin)
-        close = close and abs(real_ratio - twin_ratio) <= 0.05 * real_ratio
+        results.append((case, real, twin))
+        close = close and abs(_apart(real, twin)) <= 0.05
     await anyio.Path(out.parent).mkdir(parents=True, exist_ok=True)
-    await anyio.Path(out).write_text(_HEADER + "\n".join(sections), encoding="utf-8")
+    text = _HEADER + _summary(results) + "\n".join(sections)
+    await anyio.Path(out).write_text(text, encoding="utf-8")
     return 0 if close else 1
