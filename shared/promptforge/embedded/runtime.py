@@ -197,9 +197,9 @@ def next_step_delay(started: float, now: float, period: float) -> float:
     ``period`` since ``started`` (Google's chain ticks at multiples of the period too).
 
     Sleeping a whole period after each round of steps made every period as long as the
-    period plus the steps' store calls, which on a loaded machine is a quarter more: cuts
-    reached the queue later than the controller (and the simulation) assumed. A round
-    that ran past a tick skips it rather than stepping twice in a row.
+    period plus the steps' store calls (under 1 % on a quiet machine, more when the store
+    is slow): cuts reached the queue later than the controller (and the simulation)
+    assume. A round that ran past a tick skips it rather than stepping twice in a row.
     """
     return period - (now - started) % period
 
