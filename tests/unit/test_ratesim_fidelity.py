@@ -54,6 +54,16 @@ def test_per_second_bins_calls_by_arrival_and_carries_the_last_rate() -> None:
     assert [s.rate for s in seconds] == [1.0, 6.0, 6.0, 6.0]
 
 
+def test_the_step_phase_is_where_the_steps_fell_within_the_period() -> None:
+    assert CallTrace().step_phase(2.0) is None
+    assert _trace([], [(1.0, 1.0), (3.0, 2.0), (5.04, 4.0)]).step_phase(2.0) == pytest.approx(
+        0.507, abs=0.005
+    )
+    wrapped = _trace([], [(1.98, 1.0), (4.02, 2.0)]).step_phase(2.0)
+    assert wrapped is not None
+    assert min(wrapped, 1.0 - wrapped) == pytest.approx(0.0, abs=1e-6)  # not 0.5
+
+
 def test_the_first_parting_is_the_first_second_that_differs_beyond_noise() -> None:
     steady = [(s + k / 20, ADMITTED) for s in range(6) for k in range(20)]
     storm = [(at, REFUSED if 4 <= at < 5 and round(at * 20) % 2 else ok) for at, ok in steady]

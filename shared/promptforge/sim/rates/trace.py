@@ -11,8 +11,10 @@ second they part, which is where a difference between the model and real time be
 
 from __future__ import annotations
 
+import cmath
 import csv
 import io
+import math
 from dataclasses import dataclass, field
 
 __all__ = ["CallTrace", "Second", "first_parting", "per_second", "render_diff"]
@@ -34,6 +36,14 @@ class CallTrace:
     def rate(self, at: float, rate: float) -> None:
         """The controller applied ``rate`` (calls per second) at ``at``."""
         self.rates.append((at, rate))
+
+    def step_phase(self, period: float) -> float | None:
+        """Where the controller's steps fell between the first call's periods, as a
+        fraction of ``period`` (their circular mean); None without a step."""
+        if not self.rates:
+            return None
+        turns = sum(cmath.exp(2j * math.pi * (at / period)) for at, _ in self.rates)
+        return (cmath.phase(turns) / (2 * math.pi)) % 1.0
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ import anyio
 
 from promptforge.bench.prompts import example_prompt_lines
 from promptforge.providers.base import CallOutcome
+from promptforge.ratecontrol.controller import DEFAULT_CONFIG
 from promptforge.sim.providers.config import LimitChange, SimulatorConfig
 from promptforge.sim.providers.text import complete, prompt_tokens
 from promptforge.sim.rates.cases import CASES, LATENCY_SIGMA, Case, case_model, case_scenario
@@ -265,6 +266,9 @@ async def run_case(
         trace = CallTrace()
         makespan, limited, calls = await real_run(case, lines, _config(case, seed + k), trace)
         label = f"wall clock (embedded runtime), run {k + 1}"
+        phase = trace.step_phase(DEFAULT_CONFIG.control_period)
+        if phase is not None:
+            label += f" (steps at {phase:.2f})"
         load = os.getloadavg()[0]
         real.append(WallclockResult(label, makespan, twins[0].ideal, limited, calls, load))
         if traces is not None:
