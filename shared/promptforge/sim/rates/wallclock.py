@@ -133,11 +133,17 @@ class _TracedProvider(SimulatedProvider):
 
 
 def des_twin(
-    case: Case, prompts: list[Prompt], seed: int, trace: CallTrace | None = None
+    case: Case,
+    prompts: list[Prompt],
+    seed: int,
+    trace: CallTrace | None = None,
+    *,
+    phase: float | None = None,
 ) -> WallclockResult:
     """The simulation of the wall-clock run: the embedded dispatcher applies rates at once.
 
-    With ``trace``, its provider calls and applied rates are noted there."""
+    The controller steps at ``phase`` of a period (default: ``tick_phase(seed)``). With
+    ``trace``, its provider calls and applied rates are noted there."""
     loop = EventLoop()
     model = case_model(case)
     provider = (
@@ -147,6 +153,8 @@ def des_twin(
     )
     recorder = Recorder(loop, len(prompts))
     options = embedded_options(seed)
+    if phase is not None:
+        options = dataclasses.replace(options, tick_phase=phase)
     client = ForgeClient(loop, provider, prompts, recorder, options=options, seed=seed)
     client.start()
     loop.run(until=24 * 3600.0)
@@ -179,29 +187,39 @@ def _shares(runs: list[WallclockResult]) -> str:
     return f"{shares[0]:.1%}" if len(shares) == 1 else f"{shares[0]:.1%} to {shares[-1]:.1%}"
 
 
-def _summary(results: list[tuple[Case, list[WallclockResult], list[WallclockResult]]]) -> str:
-    """One row per case: both medians (and ranges), 429 shares, how far apart, the load."""
+_Results = list[tuple[Case, list[WallclockResult], list[WallclockResult], list[WallclockResult]]]
+
+
+def _summary(results: _Results) -> str:
+    """One row per case: both medians (and ranges), 429 shares, how far apart, the load,
+    and how far the simulation at the real runs' own step phases is."""
     rows = []
-    for case, real, twin in results:
+    for case, real, twin, matched in results:
         loads = [r.load for r in real if r.load is not None]
         load = f"{min(loads):.1f} to {max(loads):.1f}" if loads else "—"
         rows.append(
             f"| {case.name} | {_spread([r.ratio for r in real])} | {_shares(real)} | "
             f"{_spread([t.ratio for t in twin])} | {_shares(twin)} | "
-            f"{_apart(real, twin):+.1%} | {load} |"
+            f"{_apart(real, twin):+.1%} | {_apart(real, matched):+.1%} | {load} |"
         )
     return (
-        "| case | wall clock ÷ T*: median (range) | 429s | simulation ÷ T* | 429s | "
-        "sim vs wall | load (1 min) |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        "| case | wall clock ÷ T*: median (range) | 429s | simulation ÷ T*, seeds | 429s | "
+        "sim vs wall | at the runs' phases: sim vs wall | load (1 min) |\n"
+        "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
     )
 
 
-def _markdown(case: Case, real: list[WallclockResult], twin: list[WallclockResult]) -> str:
+def _markdown(
+    case: Case,
+    real: list[WallclockResult],
+    twin: list[WallclockResult],
+    matched: list[WallclockResult],
+) -> str:
     gap = _apart(real, twin)
     rows = "\n".join(
         f"| {r.label} | {r.makespan:,.1f} | {r.ratio:.3f} | {r.limited:,} ({r.share_429:.2%}) | "
         f"{'—' if r.load is None else f'{r.load:.1f}'} |"
-        for r in (*real, *twin)
+        for r in (*real, *twin, *matched)
     )
     change = "".join(f", {spec.rpm:,} RPM from {at:g} s" for at, spec in case.changes)
     window = case.limits.window_seconds
@@ -217,7 +235,9 @@ def _markdown(case: Case, real: list[WallclockResult], twin: list[WallclockResul
         f"{rows}\n\n"
         f"Wall clock {_spread([r.ratio for r in real])} of T* over {len(real)} run(s), "
         f"simulation {_spread([t.ratio for t in twin])} over {len(twin)} seed(s): the "
-        f"medians differ by {gap:+.1%} of the wall clock's.\n"
+        f"medians differ by {gap:+.1%} of the wall clock's; at the real runs' own step "
+        f"phases the simulation gives {_spread([m.ratio for m in matched])}, "
+        f"{_apart(real, matched):+.1%}.\n"
     )
 
 
@@ -250,37 +270,44 @@ def _config(case: Case, seed: int) -> SimulatorConfig:
 
 async def run_case(
     case: Case, seed: int, *, repeat: int = 1, seeds: int = 1, traces: Path | None = None
-) -> tuple[list[WallclockResult], list[WallclockResult]]:
-    """One case: ``repeat`` real runs (fresh simulator each) and ``seeds`` simulated ones.
+) -> tuple[list[WallclockResult], list[WallclockResult], list[WallclockResult]]:
+    """One case: ``repeat`` real runs (fresh simulator each), ``seeds`` simulated ones,
+    and the simulation of each real run at the step phase it was measured to have.
 
     With ``traces`` (a directory), real run k's calls and rates are written there second
-    by second beside those of the simulation's seed k (``<case>-run<k>.csv``,
+    by second beside those of its phase-matched simulation (``<case>-run<k>.csv``,
     ``trace.render_diff``).
     """
     lines = _lines(case.prompts)
     prompts = _prompts(lines, _config(case, seed))
-    sims = [CallTrace() for _ in range(seeds)]
-    twins = [des_twin(case, prompts, seed + k, sims[k]) for k in range(seeds)]
-    real = []
+    twins = [des_twin(case, prompts, seed + k) for k in range(seeds)]
+    real, matched = [], []
     for k in range(repeat):
         trace = CallTrace()
         makespan, limited, calls = await real_run(case, lines, _config(case, seed + k), trace)
-        label = f"wall clock (embedded runtime), run {k + 1}"
         phase = trace.step_phase(DEFAULT_CONFIG.control_period)
-        if phase is not None:
-            label += f" (steps at {phase:.2f})"
+        at = "" if phase is None else f" (steps at {phase:.2f})"
         load = os.getloadavg()[0]
+        label = f"wall clock (embedded runtime), run {k + 1}{at}"
         real.append(WallclockResult(label, makespan, twins[0].ideal, limited, calls, load))
+        twin_trace = CallTrace()
+        twin = des_twin(case, prompts, seed + k, twin_trace, phase=phase)
+        label = f"simulation at run {k + 1}'s phase, seed {seed + k}"
+        matched.append(dataclasses.replace(twin, label=label))
         if traces is not None:
             await anyio.Path(traces).mkdir(parents=True, exist_ok=True)
-            diff = render_diff(trace, sims[min(k, seeds - 1)])
+            diff = render_diff(trace, twin_trace)
             await anyio.Path(traces / f"{case.name}-run{k + 1}.csv").write_text(diff)
-    return real, [
-        dataclasses.replace(
-            t, label=f"simulation, seed {seed + k} (steps at {tick_phase(seed + k):.2f})"
-        )
-        for k, t in enumerate(twins)
-    ]
+    return (
+        real,
+        [
+            dataclasses.replace(
+                t, label=f"simulation, seed {seed + k} (steps at {tick_phase(seed + k):.2f})"
+            )
+            for k, t in enumerate(twins)
+        ],
+        matched,
+    )
 
 
 def plot_case(case: Case, path: Path, seed: int = 0) -> None:
@@ -311,16 +338,16 @@ async def run_wallclock(
     sections, close, results = [], True, []
     for name in cases or list(CASES):
         case = CASES[name]
-        real, twin = await run_case(
+        real, twin, matched = await run_case(
             case, seed, repeat=repeat, seeds=3 if repeat > 1 else 1, traces=traces
         )
-        section = _markdown(case, real, twin)
+        section = _markdown(case, real, twin, matched)
         if plots is not None:
             plot_case(case, plots / f"short-{case.name}.png", seed)
             section += f"\n![{case.title}]({plots.name}/short-{case.name}.png)\n"
         print(section, flush=True)
         sections.append(section)
-        results.append((case, real, twin))
+        results.append((case, real, twin, matched))
         close = close and abs(_apart(real, twin)) <= 0.05
     await anyio.Path(out.parent).mkdir(parents=True, exist_ok=True)
     text = _HEADER + _summary(results) + "\n".join(sections)
