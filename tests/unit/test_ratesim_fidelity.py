@@ -4,6 +4,8 @@ phase in the model, the embedded controller loop on its period's grid (issue 21)
 from __future__ import annotations
 
 import dataclasses
+import math
+import random
 from typing import Any
 
 import pytest
@@ -143,3 +145,21 @@ async def test_the_real_run_notes_each_calls_arrival_and_outcome() -> None:
     assert timed.first is not None
     assert timed.last is not None
     assert timed.last >= timed.first
+
+
+def test_a_twin_draws_the_latencies_the_simulator_draws_for_its_seed() -> None:
+    # The real run of seed k and its twin see the same latencies in admission order (as
+    # they see the same token counts): the simulator draws four fault numbers, then the
+    # latency's normal, for each admitted call (``Simulator.handle``).
+    model = ProviderModel(
+        Style.GEMINI, LimitSpec(rpm=6000, tpm=10**8), latency_median=0.5, latency_sigma=0.5
+    )
+    provider = wallclock._TwinProvider(model, EventLoop(), 7, None)
+    rng = random.Random(7)
+    expected = []
+    for _ in range(5):
+        for _ in range(4):
+            rng.random()
+        expected.append(0.5 * math.exp(0.5 * rng.gauss(0.0, 1.0)))
+    got = [provider.call(Prompt(i, 10, 10, None)).latency for i in range(5)]
+    assert got == pytest.approx(expected)

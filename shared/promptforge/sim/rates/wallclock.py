@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import os
+import random
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,19 +117,33 @@ def _prompts(lines: list[str], config: SimulatorConfig) -> list[Prompt]:
     return prompts
 
 
-class _TracedProvider(SimulatedProvider):
-    """The simulated provider, noting each call's arrival and outcome in a ``CallTrace``."""
+class _TwinProvider(SimulatedProvider):
+    """The simulated provider of a wall-clock twin: it draws each admitted call's faults
+    and latency from the provider simulator's own RNG sequence for the same seed (four
+    fault draws, then the latency's normal: ``Simulator.handle``), so a twin and the real
+    run of one seed see the same latencies in admission order; each call's arrival and
+    outcome go to ``trace`` if given."""
 
-    def __init__(self, model: ProviderModel, loop: EventLoop, seed: int, trace: CallTrace):
+    def __init__(
+        self, model: ProviderModel, loop: EventLoop, seed: int, trace: CallTrace | None
+    ) -> None:
         super().__init__(model, loop, seed)
+        self._simulator_rng = random.Random(seed)
         self._trace = trace
+
+    def _draws(self) -> tuple[float, float, float]:
+        """The simulator's draws: drop, hang, overloaded, error, then the latency."""
+        rng = self._simulator_rng
+        _, _, overload, error = (rng.random() for _ in range(4))
+        return error, overload, rng.gauss(0.0, 1.0)
 
     def call(self, prompt: Prompt, timeout: float = math.inf) -> Response:
         """``SimulatedProvider.call``, traced."""
         response = super().call(prompt, timeout)
-        outcome = response.outcome
-        kind = {CallOutcome.SUCCESS: ADMITTED, CallOutcome.RATE_LIMITED: REFUSED}.get(outcome)
-        self._trace.call(self._loop.now, kind or FAILED)
+        if self._trace is not None:
+            outcome = response.outcome
+            kind = {CallOutcome.SUCCESS: ADMITTED, CallOutcome.RATE_LIMITED: REFUSED}.get(outcome)
+            self._trace.call(self._loop.now, kind or FAILED)
         return response
 
 
@@ -146,11 +161,7 @@ def des_twin(
     ``trace``, its provider calls and applied rates are noted there."""
     loop = EventLoop()
     model = case_model(case)
-    provider = (
-        SimulatedProvider(model, loop, seed)
-        if trace is None
-        else _TracedProvider(model, loop, seed, trace)
-    )
+    provider = _TwinProvider(model, loop, seed, trace)
     recorder = Recorder(loop, len(prompts))
     options = embedded_options(seed)
     if phase is not None:
