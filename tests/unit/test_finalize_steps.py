@@ -9,8 +9,6 @@ the parts run ends the job CANCELLED.
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,8 +18,8 @@ import pytest
 
 from promptforge.blobstore.base import BlobInfo, BlobStore
 from promptforge.blobstore.local import LocalBlobStore
-from promptforge.core.deps import CONTROL_QUEUE, Deps
-from promptforge.core.finalize import handle_finalize, handle_finalize_step
+from promptforge.core.deps import Deps
+from promptforge.core.finalize import handle_finalize_step
 from promptforge.core.finalize_steps import (
     ERRORS_FILE,
     FinalizeRun,
@@ -31,10 +29,10 @@ from promptforge.core.finalize_steps import (
 from promptforge.core.models import Job, JobStatus, Outcome, OutcomeKind
 from promptforge.core.outcome_sets import SET_SPAN_LINES, in_range, outcome_sets
 from promptforge.core.service import result_object_name
-from promptforge.core.tasknames import TaskTarget, finalize_task_name
 from promptforge.settings import Settings
-from promptforge.tasks.base import Delivery, HandlerResult, Task, TaskQueue
+from promptforge.tasks.base import TaskQueue
 from tests.contract._jobstore_data import make_job
+from tests.finalize_driver import NamedQueue, delivery, drain, finalize, single_pass
 from tests.unit._embedded import idle_runtime
 
 pytestmark = pytest.mark.anyio
@@ -42,27 +40,6 @@ pytestmark = pytest.mark.anyio
 LINES = 70
 PER_PART = 2  # 35 parts: more than one compose (32 sources) can join, so a two-level tree
 ERROR_LINES = {5, 6, 13, 40, 41, 70}  # lines 5-6: a part without a result
-
-
-class NamedQueue:
-    """A task queue that creates a named task once (Cloud Tasks' dedupe), drained by hand."""
-
-    def __init__(self) -> None:
-        self.pending: list[Task] = []
-        self.created: Counter[str] = Counter()
-        self.asked: Counter[str] = Counter()
-
-    async def enqueue(self, tasks: Sequence[Task]) -> int:
-        made = 0
-        for task in tasks:
-            name = task.name or ""
-            self.asked[name] += 1
-            if self.created[name]:
-                continue
-            self.created[name] += 1
-            self.pending.append(task)
-            made += 1
-        return made
 
 
 @dataclass
@@ -132,46 +109,6 @@ async def _ready_job(deps: Deps, lines: int = LINES, blank: int = 0) -> Job:
     return ready
 
 
-async def _single_step(deps: Deps, job: Job, kind: OutcomeKind) -> bytes:
-    """What one sequential pass writes: every outcome of ``kind`` in line order."""
-    lines = [
-        json.dumps(o.record, ensure_ascii=False, separators=(", ", ": ")) + "\n"
-        async for o in deps.store.iter_outcomes(job.job_id, kind)
-    ]
-    return "".join(lines).encode()
-
-
-def _delivery(task: Task, attempt: int = 1) -> Delivery:
-    return Delivery(task.queue, task.target, task.name or "", task.payload, attempt)
-
-
-async def _finalize(deps: Deps, job: Job) -> HandlerResult:
-    payload = {"job_id": job.job_id}
-    task = Task(CONTROL_QUEUE, TaskTarget.FINALIZE, payload, finalize_task_name(job.job_id))
-    return await handle_finalize(deps, _delivery(task))
-
-
-async def _drain(deps: Deps, *, twice: bool = False) -> list[str]:
-    """Run queued step tasks first in, first out (each twice with ``twice``), retrying one
-    that raises as the queue would; the step names in the order they succeeded."""
-    queue, ran = _queue(deps), []
-    while queue.pending:
-        task = queue.pending.pop(0)
-        for attempt in range(1, 5):
-            try:
-                answer = await handle_finalize_step(deps, _delivery(task, attempt))
-            except OSError:
-                continue
-            assert answer.ok
-            ran.append(str(task.payload["step"]))
-            if twice:
-                assert (await handle_finalize_step(deps, _delivery(task, attempt + 1))).ok
-            break
-        else:
-            raise AssertionError(f"step {task.payload['step']} never succeeded")
-    return ran
-
-
 async def _read(blobs: BlobStore, job: Job, filename: str) -> bytes:
     name = result_object_name(job, filename)
     return b"".join([chunk async for chunk in blobs.read(blobs.output_bucket, name)])
@@ -193,9 +130,9 @@ async def _downloads(deps: Deps, job: Job) -> tuple[bytes, bytes]:
 
 async def test_a_job_of_many_parts_downloads_what_one_pass_writes(deps: Deps) -> None:
     job = await _ready_job(deps)
-    assert (await _finalize(deps, job)).ok
+    assert (await finalize(deps, job)).ok
     assert len(_queue(deps).pending) == 35  # the parts; nothing else until they are done
-    ran = await _drain(deps)
+    ran = await drain(deps, _queue(deps))
     assert ran[:35] == [f"part-{i:06d}" for i in range(1, 36)]
     assert ran[35:] == ["merge-1-000001", "merge-1-000002", "merge-2-000001", "end"]
 
@@ -204,8 +141,8 @@ async def test_a_job_of_many_parts_downloads_what_one_pass_writes(deps: Deps) ->
     parts = [result_part_name(i) for i in range(1, 36) if i != 3]  # lines 5-6: errors only
     assert ended.result_files == (*parts, ERRORS_FILE)
     assert await _downloads(deps, job) == (
-        await _single_step(deps, job, OutcomeKind.RESULT),
-        await _single_step(deps, job, OutcomeKind.ERROR),
+        await single_pass(deps, job, OutcomeKind.RESULT),
+        await single_pass(deps, job, OutcomeKind.ERROR),
     )
     assert len((await _read(deps.blobs, job, result_part_name(1))).splitlines()) == PER_PART
     assert await _objects(deps, job) == sorted(ended.result_files)  # no work object left
@@ -215,9 +152,9 @@ async def test_a_step_delivered_twice_makes_one_successor_and_redoes_only_itself
     deps: Deps,
 ) -> None:
     job = await _ready_job(deps)
-    await _finalize(deps, job)
-    await _finalize(deps, job)  # a replayed finalize task: the same named parts
-    ran = await _drain(deps, twice=True)
+    await finalize(deps, job)
+    await finalize(deps, job)  # a replayed finalize task: the same named parts
+    ran = await drain(deps, _queue(deps), twice=True)
     queue = _queue(deps)
     assert len(ran) == 35 + 3 + 1 and set(queue.created.values()) == {1}
     assert max(queue.asked.values()) >= 2  # asked again by the second delivery: not created
@@ -228,7 +165,7 @@ async def test_a_step_delivered_twice_makes_one_successor_and_redoes_only_itself
     run = FinalizeRun.of(job, PER_PART)
     for level in run.levels:  # every step delivered once more, late: each does nothing
         for step in level:
-            assert (await handle_finalize_step(deps, _delivery(step_task(run, step.name)))).ok
+            assert (await handle_finalize_step(deps, delivery(step_task(run, step.name)))).ok
     assert not queue.pending
     assert await _downloads(deps, job) == first
     assert await deps.store.get_job(job.job_id) == ended
@@ -239,36 +176,36 @@ async def test_a_step_that_fails_is_retried_alone(deps: Deps) -> None:
     flaky = Flaky(cast(LocalBlobStore, deps.blobs), compose_fails=1, close_fails=1)
     deps = replace(deps, blobs=cast(BlobStore, flaky))
     job = await _ready_job(deps)
-    await _finalize(deps, job)
-    ran = await _drain(deps)
+    await finalize(deps, job)
+    ran = await drain(deps, _queue(deps))
     assert len(ran) == len(set(ran)) == 39  # each step succeeded once, none ran twice
     assert flaky.composed == 3 and (flaky.compose_fails, flaky.close_fails) == (0, 0)
     assert await _downloads(deps, job) == (
-        await _single_step(deps, job, OutcomeKind.RESULT),
-        await _single_step(deps, job, OutcomeKind.ERROR),
+        await single_pass(deps, job, OutcomeKind.RESULT),
+        await single_pass(deps, job, OutcomeKind.ERROR),
     )
 
 
 async def test_a_job_of_one_part_is_finalized_in_its_own_task(deps: Deps) -> None:
     deps = replace(deps, config=replace(deps.config, lines_per_part=LINES))
     job = await _ready_job(deps)
-    assert (await _finalize(deps, job)).ok
+    assert (await finalize(deps, job)).ok
     assert not _queue(deps).pending and not _queue(deps).asked  # no step task at all
     ended = await deps.store.get_job(job.job_id)
     assert ended is not None and ended.status is JobStatus.COMPLETED
     assert ended.result_files == (result_part_name(1), ERRORS_FILE)
     assert await _objects(deps, job) == sorted(ended.result_files)
     assert await _downloads(deps, job) == (
-        await _single_step(deps, job, OutcomeKind.RESULT),
-        await _single_step(deps, job, OutcomeKind.ERROR),
+        await single_pass(deps, job, OutcomeKind.RESULT),
+        await single_pass(deps, job, OutcomeKind.ERROR),
     )
 
 
 async def test_a_cancel_asked_while_the_parts_run_ends_the_job_cancelled(deps: Deps) -> None:
     job = await _ready_job(deps)
-    await _finalize(deps, job)
+    await finalize(deps, job)
     assert await deps.store.request_cancel(job.job_id, deps.clock.now())
-    await _drain(deps)
+    await drain(deps, _queue(deps))
     ended = await deps.store.get_job(job.job_id)
     assert ended is not None and ended.status is JobStatus.CANCELLED
     assert ERRORS_FILE in ended.result_files  # what was answered stays downloadable
@@ -277,12 +214,12 @@ async def test_a_cancel_asked_while_the_parts_run_ends_the_job_cancelled(deps: D
 async def test_lines_past_the_prompt_count_go_to_the_last_part(deps: Deps) -> None:
     """Blank lines keep their numbers but are not counted: the last part runs to the end."""
     job = await _ready_job(deps, lines=11, blank=3)  # 8 prompts counted, lines up to 11
-    await _finalize(deps, job)
+    await finalize(deps, job)
     assert len(_queue(deps).pending) == 4
-    await _drain(deps)
+    await drain(deps, _queue(deps))
     assert await _downloads(deps, job) == (
-        await _single_step(deps, job, OutcomeKind.RESULT),
-        await _single_step(deps, job, OutcomeKind.ERROR),
+        await single_pass(deps, job, OutcomeKind.RESULT),
+        await single_pass(deps, job, OutcomeKind.ERROR),
     )
     assert len((await _read(deps.blobs, job, result_part_name(4))).splitlines()) == 5
 
