@@ -61,6 +61,9 @@ PROVIDER_KEY = "sk-test-provider-key-0123456789"
 LEASE_SECONDS = 4.0
 PROVIDER_TIMEOUT = 1.0
 SLICE_LINES = 50
+LINES_PER_PART = 25
+"""A job of 60 prompts finalizes in three parts (120: five), each a task of its own, so the
+faults reach the fanned-out finalize's steps too (``core.finalize_steps``)."""
 
 
 @dataclass
@@ -193,6 +196,7 @@ def google_stack(tmp: Path, firestore: FirestoreEmulator) -> Iterator[GoogleStac
             "PROMPTFORGE_PROVIDER_KEYS_FROM": "environment",
             "PROMPTFORGE_CONTROL_PERIOD": "1.0",
             "PROMPTFORGE_INGEST_SLICE_LINES": str(SLICE_LINES),
+            "PROMPTFORGE_LINES_PER_PART": str(LINES_PER_PART),
             "PROMPTFORGE_LEASE_SECONDS": str(LEASE_SECONDS),
             "PROMPTFORGE_PROVIDER_TIMEOUT": str(PROVIDER_TIMEOUT),
         }
