@@ -61,9 +61,12 @@ PROVIDER_KEY = "sk-test-provider-key-0123456789"
 LEASE_SECONDS = 4.0
 PROVIDER_TIMEOUT = 1.0
 SLICE_LINES = 50
-LINES_PER_PART = 25
-"""A job of 60 prompts finalizes in three parts (120: five), each a task of its own, so the
-faults reach the fanned-out finalize's steps too (``core.finalize_steps``)."""
+LINES_PER_PART = 100
+"""All faults at once (120 prompts) finalize in two parts and a merge, each a task of its
+own (``core.finalize_steps``), their deliveries tripled too; a single fault's 60 prompts
+stay one part. (The Cloud Tasks emulator does not dedupe task names and sends one task at
+a time per queue, so tripled steps multiply down the tree: more parts cost every run
+seconds that named tasks on Cloud Tasks would not.)"""
 
 
 @dataclass

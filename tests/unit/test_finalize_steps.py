@@ -133,8 +133,8 @@ async def test_a_job_of_many_parts_downloads_what_one_pass_writes(deps: Deps) ->
     assert (await finalize(deps, job)).ok
     assert len(_queue(deps).pending) == 35  # the parts; nothing else until they are done
     ran = await drain(deps, _queue(deps))
-    assert ran[:35] == [f"part-{i:06d}" for i in range(1, 36)]
-    assert ran[35:] == ["merge-1-000001", "merge-1-000002", "merge-2-000001", "end"]
+    assert ran[:35] == [f"part-{i:06d}" for i in (*range(2, 36), 1)]  # part 1 enqueued last
+    assert ran[35:] == ["merge-1-000002", "merge-1-000001", "merge-2-000001", "end"]
 
     ended = await deps.store.get_job(job.job_id)
     assert ended is not None and ended.status is JobStatus.COMPLETED
@@ -151,12 +151,15 @@ async def test_a_job_of_many_parts_downloads_what_one_pass_writes(deps: Deps) ->
 async def test_a_step_delivered_twice_makes_one_successor_and_redoes_only_itself(
     deps: Deps,
 ) -> None:
+    counting = Flaky(cast(LocalBlobStore, deps.blobs))
+    deps = replace(deps, blobs=cast(BlobStore, counting))
     job = await _ready_job(deps)
     await finalize(deps, job)
     await finalize(deps, job)  # a replayed finalize task: the same named parts
     ran = await drain(deps, _queue(deps), twice=True)
     queue = _queue(deps)
     assert len(ran) == 35 + 3 + 1 and set(queue.created.values()) == {1}
+    assert counting.composed == 3  # a second delivery of a merge that is done only hands on
     assert max(queue.asked.values()) >= 2  # asked again by the second delivery: not created
     first = await _downloads(deps, job)
 

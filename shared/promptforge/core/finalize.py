@@ -19,6 +19,7 @@ from promptforge.core.finalize_steps import (
     ERRORS_FILE,
     FinalizeRun,
     hand_on,
+    is_done,
     result_part_name,
     run_merge,
     run_part,
@@ -62,7 +63,9 @@ async def finalize_if_ready(deps: Deps, job: Job | None) -> bool:
 
 async def handle_finalize(deps: Deps, delivery: Delivery) -> HandlerResult:
     """Task handler for target ``finalize``: a job of one part is finalized here, a larger
-    one gets the tasks of its parts (named: a replay enqueues nothing new)."""
+    one gets the tasks of its parts (named: a replay enqueues nothing new). Part 1 is
+    enqueued last, so once it is done a later delivery (the controller's tick enqueues
+    this task while the job waits) knows every part was enqueued and adds nothing."""
     job = await deps.store.get_job(str(delivery.payload["job_id"]))
     if job is not None and job.status.final:
         await on_job_ended(deps, job.job_id)  # a replay: the end event, if a crash lost it
@@ -77,7 +80,11 @@ async def handle_finalize(deps: Deps, delivery: Delivery) -> HandlerResult:
     if len(run.parts) == 1:
         await finalize_job(deps, job, run)
         return HandlerResult(200)
-    await deps.tasks.enqueue([step_task(run, part.name) for part in run.parts])
+    first, *others = run.parts
+    if await is_done(deps, job, run, first):
+        return HandlerResult(200)  # fanned out already: part 1 is enqueued after all others
+    await deps.tasks.enqueue([step_task(run, part.name) for part in others])
+    await deps.tasks.enqueue([step_task(run, first.name)])
     log.info("job %s: finalize fanned out into %d parts", job.job_id, len(run.parts))
     return HandlerResult(200)
 
@@ -98,7 +105,9 @@ async def handle_finalize_step(deps: Deps, delivery: Delivery) -> HandlerResult:
     if step.kind == "end":
         await run_end(deps, job, run, None)
         return HandlerResult(200)
-    if step.kind == "part":
+    if await is_done(deps, job, run, step):
+        pass  # a duplicate, or a retry after the hand-on failed: only hand on
+    elif step.kind == "part":
         await run_part(deps, job, run, step)
     else:
         await run_merge(deps, job, run, step)

@@ -17,11 +17,13 @@ are every result in line order, and ``errors.jsonl`` every error in line order.
 
 **One task per step (both runtimes).** A step's task is named by (job, step), so a
 replayed step rewrites the same objects (the outcomes are final: the same bytes) and
-redoes only itself. A step's errors object is written last and marks it done: after
-writing it, a step looks for its siblings' (the other sources of its successor) and,
-when all exist, enqueues its successor. Of two siblings finishing at once, the one
-whose look comes second sees both (object reads are strongly consistent), and a step
-delivered twice enqueues the same name twice: one successor either way.
+redoes only itself. A step's errors object is written last and marks it done: a
+delivery of a step already done only hands on (a duplicate costs one stat, not a second
+read of its outcomes); after writing it, a step looks for its siblings' (the other
+sources of its successor) and, when all exist, enqueues its successor. Of two siblings
+finishing at once, the one whose look comes second sees both (object reads are strongly
+consistent), and a step delivered twice enqueues the same name twice: one successor
+either way.
 
 A job of one part (``lines_per_part`` lines or fewer) runs its part and its end inline
 in its ``finalize`` task: the objects and operations of a single-step finalize.
@@ -50,6 +52,7 @@ __all__ = [
     "WORK_FOLDER",
     "FinalizeRun",
     "hand_on",
+    "is_done",
     "result_part_name",
     "run_merge",
     "run_part",
@@ -171,10 +174,20 @@ async def run_merge(deps: Deps, job: Job, run: FinalizeRun, merge: FinalizeStep)
     await deps.blobs.compose(bucket, sources, _object(job, run.errors_object(merge)))
 
 
+async def is_done(deps: Deps, job: Job, run: FinalizeRun, step: FinalizeStep) -> bool:
+    """Whether a part or merge has written its errors object, its last write (objects appear
+    whole: then everything it writes is there)."""
+    marker = _object(job, run.errors_object(step))
+    return await deps.blobs.stat(deps.blobs.output_bucket, marker) is not None
+
+
 async def hand_on(deps: Deps, job: Job, run: FinalizeRun, step: FinalizeStep) -> bool:
     """After ``step`` wrote its errors object: enqueue its successor if every sibling has
-    written its own; whether it did (the named task: a second enqueue creates nothing)."""
+    written its own and the successor (a merge) is not done; whether it did (the named
+    task: a second enqueue creates nothing)."""
     parent = run.parent(step)
+    if parent.kind == "merge" and await is_done(deps, job, run, parent):
+        return False
     for name in parent.sources:
         if name == step.name:
             continue
