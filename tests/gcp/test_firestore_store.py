@@ -303,7 +303,7 @@ async def test_every_document_but_api_keys_expires_with_the_results(client: Asyn
         await job.get(),
     ]
     floor = began + retention + timedelta(days=31)
-    assert len(written) == 7  # 3 items, 1 counter shard, 1 observation, rate state, job
+    assert len(written) == 8  # 3 items, 1 counter shard, 1 observation, rate state + marker, job
     assert all(doc.to_dict()["expires_at"] >= floor for doc in written)  # type: ignore[index]
     ended = T0 + timedelta(days=1)
     assert await store.transition(

@@ -19,9 +19,10 @@ and one document stays, beside the empty marker the first save creates
 (``states/000000000000``: what a writer that read no state at all must fail to create).
 Each document takes one write and one delete over its life, however long the key runs;
 the state is still written once per control period, now spread over documents
-(``docs/scale.md``, "Hottest documents"). A read is one query for the highest version
-(billed one read, like a get). A key saved before states were versioned has its state in
-the rate key's own document: it is read as version 0, and deleted by the first save.
+(``docs/scale.md``, "Hottest documents"). A read is one query for the highest
+``version`` (billed one read, like a get; its single-field index is automatic). A key
+saved before states were versioned has its state in the rate key's own document: it is
+read as version 0, and deleted by the first save.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ DRAIN_CHUNK = 400
 """Observation documents read and deleted per drain transaction."""
 PER_DOCUMENT = 500
 """Observations per document (about 200 bytes each: far under Firestore's 1 MiB)."""
+VERSION = "version"
+"""A state document's version, the field its newest is found by (the emulator, unlike
+Firestore, cannot order document ids descending)."""
 
 
 async def append(layout: Layout, rate_key: str, observations: Sequence[Observation]) -> None:
@@ -105,9 +109,9 @@ async def _take(layout: Layout, query: AsyncQuery) -> list[Snapshot]:
 
 async def load_state(layout: Layout, rate_key: str) -> RateKeyState | None:
     """The current state of ``rate_key``: its highest version (``version`` set)."""
-    newest = layout.rate_states(rate_key).order_by("__name__", direction=Query.DESCENDING)
+    newest = layout.rate_states(rate_key).order_by(VERSION, direction=Query.DESCENDING)
     async for snapshot in newest.limit(1).stream():
-        return _decode(snapshot.to_dict(), int(snapshot.id))
+        return _decode(snapshot.to_dict(), int(snapshot.get(VERSION)))
     legacy = await layout.rate_key(rate_key).get()  # saved before states were versioned
     return _decode(legacy.to_dict(), 0)
 
@@ -117,15 +121,22 @@ async def save_state(layout: Layout, rate_key: str, state: RateKeyState) -> bool
     False (nothing written) if the next version exists or the read one is gone."""
     states = layout.rate_states(rate_key)
     batch = layout.client.batch()
-    document = {"rate_key": rate_key, "state": dumps(state.to_dict()), **layout.expiry()}
-    batch.create(states.document(_version_id(state.version + 1)), document)
+    version = state.version + 1
+    document = {
+        "rate_key": rate_key,
+        VERSION: version,
+        "state": dumps(state.to_dict()),
+        **layout.expiry(),
+    }
+    batch.create(states.document(_version_id(version)), document)
     if state.version:
         present = layout.client.write_option(exists=True)
         batch.delete(states.document(_version_id(state.version)), option=present)
     else:
         # Version 0 has no document to delete: the first save creates a marker that stays,
         # so a writer that read "nothing yet" fails once anyone has saved.
-        batch.create(states.document(_version_id(0)), {"rate_key": rate_key, **layout.expiry()})
+        marker = {"rate_key": rate_key, VERSION: 0, **layout.expiry()}
+        batch.create(states.document(_version_id(0)), marker)
         batch.delete(layout.rate_key(rate_key))  # a state saved before versions, if any
     try:
         await batch.commit()
