@@ -59,8 +59,8 @@ async def control_key(
     ``config`` (default: ``deps.config.rate_control``) must say how the runtime's queues
     apply a rate (``apply_delay``, and ``gated`` when workers check
     ``ratecontrol.gate.admission``) and how often this runs (``control_period``).
-    ``saved``: the key's state, if the caller has just read it. None if the step lost
-    to another step of the key saved meanwhile, or the key has no queue.
+    ``saved``: the key's state, if the caller has just read it. Returns the rate applied;
+    None if the key has no queue, or another step of the key saved first.
     """
     config = config or deps.config.rate_control
     saved = saved or await deps.store.load_rate_state(key)
@@ -119,7 +119,8 @@ async def control_key(
 
     _, written = await update_rate_state(deps.store, key, fold, read=saved)
     if not written:
-        await deps.store.append_observations(key, observations)
+        if observations:
+            await deps.store.append_observations(key, observations)
         log.info("rate key %s: another step saved first; its observations wait for the next", key)
         return None
     if observations:
