@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from promptforge.core.models import ClaimResult, GenerationParams, JobError, JobStatus, Outcome
-from promptforge.core.ratestate import AppliedDecision, RateKeyState, Tombstone
+from promptforge.core.ratestate import (
+    AppliedDecision,
+    RateKeyState,
+    Tombstone,
+    update_rate_state,
+)
 from promptforge.jobstore.base import ApiKeyRecord, JobStore
 from promptforge.providers.base import CallOutcome, RateSignals
 from promptforge.ratecontrol.base import Observation
@@ -483,11 +488,34 @@ async def test_rate_state(store: ListingJobStore) -> None:
         idle_since=4.0,
         retired=(Tombstone("pf-old", 1, 5.0),),
     )
-    await store.save_rate_state(key, state)
-    assert await store.load_rate_state(key) == state
-    await store.save_rate_state(key, RateKeyState(queue="pf-q", epoch=1))
-    await store.save_rate_state("other", RateKeyState())
-    assert await store.load_rate_state(key) == RateKeyState(queue="pf-q", epoch=1)
+    assert await store.save_rate_state(key, state)
+    first = await store.load_rate_state(key)
+    assert first == state and first is not None and first.version == 1
+    assert await store.save_rate_state(key, replace(first, epoch=4, steps=7))
+    # Writes from a state read before the last save, or from no state, write nothing.
+    assert not await store.save_rate_state(key, replace(first, epoch=9))
+    assert not await store.save_rate_state(key, RateKeyState(queue="pf-q", epoch=1))
+    assert await store.save_rate_state("other", RateKeyState())
+    current = await store.load_rate_state(key)
+    assert current == replace(state, epoch=4, steps=7)
+    assert current is not None and current.version == 2
+
+
+async def test_rate_state_updates_racing_each_other_all_land(store: ListingJobStore) -> None:
+    """Ingests registering jobs at once (each a read, then a compare-and-set): none is lost."""
+    key = "openai~gpt-4o-mini~default"
+    jobs = [f"job-{n}" for n in range(6)]
+
+    def register(job_id: str) -> Callable[[RateKeyState], RateKeyState]:
+        def change(saved: RateKeyState) -> RateKeyState:
+            return replace(saved, queue="pf-q", jobs={**saved.jobs, job_id: Ceilings()})
+
+        return change
+
+    updates = await asyncio.gather(*(update_rate_state(store, key, register(j)) for j in jobs))
+    assert all(update.written for update in updates)
+    saved = await store.load_rate_state(key)
+    assert saved is not None and set(saved.jobs) == set(jobs) and saved.version == len(jobs)
 
 
 async def test_listings(store: ListingJobStore) -> None:

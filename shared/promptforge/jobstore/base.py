@@ -191,11 +191,14 @@ class JobStore(PromptStore, SpendStore, Protocol):
         ...
 
     async def load_rate_state(self, rate_key: str) -> RateKeyState | None:
-        """What was last saved for ``rate_key`` (its queues, jobs and controller state)."""
+        """The current state of ``rate_key`` (its queues, jobs and controller state): the
+        highest version saved, its ``version`` set; None if none."""
         ...
 
-    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> None:
-        """Replace what is saved for ``rate_key``."""
+    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> bool:
+        """Save ``state`` as version ``state.version + 1`` if ``state.version`` is still the
+        current one (compare-and-set); False, writing nothing, if another save came first.
+        Writers go through ``core.ratestate.update_rate_state``."""
         ...
 
     # Webhook deliveries

@@ -19,6 +19,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -328,18 +329,22 @@ class SqliteJobStore(SqlitePrompts, SqliteSpend, SqliteRequestKeys, AsyncResourc
         return [Observation.from_dict(json.loads(data)) for data in rows]
 
     async def load_rate_state(self, rate_key: str) -> RateKeyState | None:
-        """What was last saved for ``rate_key`` (its queues, jobs and controller state)."""
-        sql = "SELECT state FROM rate_state WHERE rate_key = ?"
+        """The current state of ``rate_key`` (one row: its latest version), ``version`` set."""
+        sql = "SELECT state, version FROM rate_state WHERE rate_key = ?"
         row = await self._call(ops.fetch_one, sql, (rate_key,))
-        return None if row is None else RateKeyState.from_dict(json.loads(row[0]))
+        if row is None:
+            return None
+        return replace(RateKeyState.from_dict(json.loads(row[0])), version=int(row[1]))
 
-    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> None:
-        """Replace what is saved for ``rate_key``."""
+    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> bool:
+        """Save ``state`` as the next version if ``state.version`` is still the current one."""
         sql = (
-            "INSERT INTO rate_state (rate_key, state) VALUES (?, ?) "
-            "ON CONFLICT (rate_key) DO UPDATE SET state = excluded.state"
+            "INSERT INTO rate_state (rate_key, state, version) VALUES (?, ?, ?) "
+            "ON CONFLICT (rate_key) DO UPDATE SET state = excluded.state, "
+            "version = excluded.version WHERE rate_state.version = ?"
         )
-        await self._call(ops.changes, sql, (rate_key, dumps(state.to_dict())))
+        values = (rate_key, dumps(state.to_dict()), state.version + 1, state.version)
+        return bool(await self._call(ops.changes, sql, values))
 
     # Webhook deliveries
     async def add_webhook_delivery(self, delivery: WebhookDelivery) -> WebhookDelivery:
