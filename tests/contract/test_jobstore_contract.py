@@ -424,6 +424,27 @@ async def test_iter_outcomes_streams_in_line_order(store: ListingJobStore) -> No
     assert [o async for o in store.iter_outcomes("job-2", RESULT)] == []
 
 
+async def test_iter_outcomes_reads_one_range_of_lines(store: ListingJobStore) -> None:
+    """A finalize part reads lines ``[start, end)`` (``end`` None: to the last), paged."""
+    await store.create_job(make_job())
+    outcomes = [result(f"p:{i:03d}", i) for i in range(1, 40)]
+    outcomes += [error(f"l:{i}", i) for i in (40, 41)] + [result("p:tie", 12)]
+    random.Random(3).shuffle(outcomes)
+    await store.record_outcomes("job-1", outcomes)
+
+    def lines(kind: object, start: int, end: int | None) -> list[tuple[int, str]]:
+        return sorted(
+            (o.line, o.key)
+            for o in outcomes
+            if o.kind is kind and o.line >= start and (end is None or o.line < end)
+        )
+
+    for start, end in [(1, 11), (11, 13), (12, 13), (13, 40), (35, None), (40, None), (50, 60)]:
+        for kind in (RESULT, ERROR):
+            read = [(o.line, o.key) async for o in store.iter_outcomes("job-1", kind, (start, end))]
+            assert read == lines(kind, start, end), (kind, start, end)
+
+
 async def test_observations_drain_oldest_first(store: ListingJobStore) -> None:
     def observation(at: float, outcome: CallOutcome = CallOutcome.SUCCESS) -> Observation:
         signals = RateSignals(limit_requests=500, remaining_tokens=42, retry_after=1.5)

@@ -27,6 +27,9 @@ from promptforge.core.spend import SpendStore
 from promptforge.prompts.store import PromptStore
 from promptforge.ratecontrol.base import Observation
 
+LineRange = tuple[int, int | None]
+"""Input lines ``[start, end)``; ``end`` None runs to the last line (``iter_outcomes``)."""
+
 
 @dataclass(frozen=True)
 class ApiKeyRecord:
@@ -152,8 +155,11 @@ class JobStore(PromptStore, SpendStore, Protocol):
         """Write outcomes not yet recorded and count them; returns how many were new."""
         ...
 
-    def iter_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
-        """Outcomes of one kind, ordered by input line, streamed."""
+    def iter_outcomes(
+        self, job_id: str, kind: OutcomeKind, lines: LineRange | None = None
+    ) -> AsyncIterator[Outcome]:
+        """Outcomes of one kind, ordered by input line, streamed; with ``lines`` only those
+        of lines ``[start, end)`` (a finalize part, ``core.finalize_steps``)."""
         ...
 
     # Duplicate requests (core.dedupe)

@@ -52,7 +52,7 @@ from promptforge.jobstore._sqlite_schema import (
     to_micros,
 )
 from promptforge.jobstore._sqlite_spend import SqliteSpend
-from promptforge.jobstore.base import ApiKeyRecord, IdempotencyRecord, PendingPrompt
+from promptforge.jobstore.base import ApiKeyRecord, IdempotencyRecord, LineRange, PendingPrompt
 from promptforge.jobstore.fields import TRANSITION_FIELDS, dumps
 from promptforge.lifecycle import AsyncResource
 from promptforge.ratecontrol.base import Observation
@@ -300,12 +300,15 @@ class SqliteJobStore(SqlitePrompts, SqliteSpend, SqliteRequestKeys, AsyncResourc
             return 0
         return await self._call(ops.record_outcomes, job_id, list(outcomes))
 
-    async def iter_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
-        """Outcomes of one kind ordered by (line, key), read ``page_size`` rows at a time."""
+    async def iter_outcomes(
+        self, job_id: str, kind: OutcomeKind, lines: LineRange | None = None
+    ) -> AsyncIterator[Outcome]:
+        """Outcomes of one kind ordered by (line, key), read ``page_size`` rows at a time;
+        with ``lines`` only those of lines ``[start, end)``."""
         kind = OutcomeKind(kind)
         after: tuple[int, str] | None = None
         while True:
-            page = await self._call(ops.outcome_page, job_id, kind, after, self._page_size)
+            page = await self._call(ops.outcome_page, job_id, kind, after, self._page_size, lines)
             for outcome in page:
                 yield outcome
             if len(page) < self._page_size:
