@@ -34,6 +34,7 @@ from collections.abc import Sequence
 
 from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.bank import banked_credit, delivered_rate
+from promptforge.ratecontrol.brake import measuring
 from promptforge.ratecontrol.base import Observation
 from promptforge.ratecontrol.budget import (
     KINDS,
@@ -138,7 +139,10 @@ def step(
         window_transient=state.window_transient + counts.transient,
         window_limited=state.window_limited + counts.fresh_limited,
     )
-    if counts.fresh_limited:
+    if counts.fresh_limited and measuring(state, now, config):
+        # A worker braked moments ago: cut once calls at the braked rate have answered.
+        decided = dataclasses.replace(window, dry_at=state.dry_at or counts.first_fresh)
+    elif counts.fresh_limited or state.window_limited:
         decided = cut(window, counts, now, config)
     elif state.saw_429 or counts.limited:
         # The period after a 429, or one with stale 429s, is no clean window: hold.
@@ -189,7 +193,7 @@ def retry_delay(
     if state.paused_until is not None:
         wait = max(wait, state.paused_until - now)
     if wait <= 0.0:
-        wait = 2.0 * config.control_period
+        wait = config.control_period
     spread = min(max(0.5 * wait, config.control_period), config.max_spread)
     return wait + spread * unit_hash(f"{now!r}|{salt}")
 

@@ -52,6 +52,8 @@ class ControllerConfig:
     min_accepted_calls: int = 10  # fewer successes than this: accepted rate from the share
     delivery_time: float = 10.0  # time constant of the average rate of successful calls
     burst_horizon: float = 60.0  # a provider may bank this many seconds of unused limit
+    brake_share: float = 1.0 / 3.0  # a worker's first 429 in slow start clamps to this x the rate
+    brake_evidence: float = 1.0  # seconds after a brake before its cut is measured
     first_answer_headroom: float = 16.0  # queue at this x the rate until a call has answered
     utilization: float = 0.5  # grow only if at least this share of the rate was used
     window_calls: float = 3.0  # a measurement window lasts long enough for this many calls
