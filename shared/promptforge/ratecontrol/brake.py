@@ -38,7 +38,7 @@ def brake(
     """``state`` braked by a refusal a worker saw at ``now``, or ``None`` when no brake applies.
 
     Only in slow start (no limit estimated yet), without stated limits (their budgets
-    bound the ramp) or a ramp limit (``gentle``), on a fresh 429 (a call started after
+    bound the ramp; nor on a refusal that states one: the first answer may be a 429) or a ramp limit (``gentle``), on a fresh 429 (a call started after
     the last cut took effect) that is no daily quota, while not paused, and once per
     step. Where no gate thins dispatches, the queue rate is recorded too: the caller
     configures the queue at the braked rate.
@@ -47,6 +47,7 @@ def brake(
     if (
         observation.outcome is not CallOutcome.RATE_LIMITED
         or signals.daily_quota_exhausted
+        or _states_budgets(observation)
         or state.limit_estimate is not None
         or state.gentle
         or state.dry_at is not None  # braked already: the cut is being measured
@@ -65,6 +66,19 @@ def brake(
     if config.gated and config.apply_delay > 0:
         return braked  # the gate thins the queue's dispatches down to the braked rate
     return dataclasses.replace(braked, configured=record_rate(queue_history(state), now, rate))
+
+
+def _states_budgets(observation: Observation) -> bool:
+    """Whether the refusal says what remains of a budget (limit headers): then the budgets
+    bound the ramp, and the refusal may be about shape (``policy.cut``), not the limit."""
+    s = observation.signals
+    remaining = (
+        s.remaining_requests,
+        s.remaining_tokens,
+        s.remaining_input_tokens,
+        s.remaining_output_tokens,
+    )
+    return any(value is not None for value in remaining)
 
 
 def braked_at(state: ControllerState) -> float | None:

@@ -34,8 +34,8 @@ from collections.abc import Sequence
 
 from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.bank import banked_credit, delivered_rate
-from promptforge.ratecontrol.brake import measuring
 from promptforge.ratecontrol.base import Observation
+from promptforge.ratecontrol.brake import measuring
 from promptforge.ratecontrol.budget import (
     KINDS,
     charge_ratio,
@@ -181,8 +181,9 @@ def retry_delay(
 ) -> float:
     """Seconds a rate-limited prompt waits before it is re-enqueued.
 
-    At least the provider's ``retry-after`` and the rest of any pause, else two control
-    periods (time for the controller to react); plus a spread of up to half that wait
+    At least the provider's ``retry-after`` and the rest of any pause, else one control
+    period (time for the controller to react; two until round 8, and on a short job the
+    last refused prompts then set its end); plus a spread of up to half that wait
     (at least one period, at most ``max_spread``) so re-enqueued prompts come back
     spread out. The spread is a hash of ``now`` and ``salt`` (pass the prompt id):
     deterministic, yet different for prompts limited at the same moment.

@@ -93,7 +93,7 @@ def cut(
         # Both are what was accepted: the window's measure is exact when the two resets
         # were consecutive windows, and an average over several otherwise.
         measured = max(measured, window_rate(state, reset, counts.first_fresh, config) or 0.0)
-    braked = state.limit_estimate is None and state.dry_at is not None
+    braked = state.limit_estimate is None and state.dry_at is not None and not shape
     if braked and state.window_ok < config.min_accepted_calls:
         # A tiny limit, braked at its cliff: a handful of successes, carried by the bank,
         # overstate it; the braked rate held since is the better bound.

@@ -1,0 +1,51 @@
+"""The brake in the runtime: a worker's refusal at slow start's cliff slows the key at once.
+
+The rule is the controller's (``ratecontrol.brake``): the first fresh 429 of a headerless
+key in slow start clamps its rate to a third. A worker that gets a 429 asks it with the
+key's saved state; when it applies, the worker saves the braked state (the controller's
+next step sees the brake in the rate history and measures its cut after it) and
+configures the key's queue(s) at the braked rate (``core.control.configure_queues``:
+at once on the embedded dispatcher). Where a gate thins dispatches (Google Cloud, whose
+queues apply a rate seconds late) the queue is left alone: the gate reads the braked
+rate from the saved state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from promptforge.core.control import configure_queues
+from promptforge.core.deps import Deps
+from promptforge.ratecontrol.base import Observation
+from promptforge.ratecontrol.brake import brake
+from promptforge.ratecontrol.headroom import queue_history
+
+__all__ = ["brake_key"]
+
+log = logging.getLogger(__name__)
+
+
+async def brake_key(deps: Deps, key: str, observation: Observation) -> float | None:
+    """Brake ``key`` on a refusal a worker just saw, if the rule says so; the braked rate."""
+    saved = await deps.store.load_rate_state(key)
+    if saved is None or saved.state is None or saved.decision is None:
+        return None
+    config = deps.config.rate_control
+    now = deps.clock.now().timestamp()
+    braked = brake(saved.state, observation, now, config)
+    if braked is None:
+        return None
+    queued = queue_history(braked)[-1][1]
+    sent = saved.decision.sent_rate
+    if not config.gated:
+        sent = await configure_queues(deps, saved, queued)
+    latest = await deps.store.load_rate_state(key) or saved
+    decision = dataclasses.replace(
+        saved.decision, rate=braked.rate, queue_rate=queued, applied_rate=queued, sent_rate=sent
+    )
+    await deps.store.save_rate_state(
+        key, dataclasses.replace(latest, state=braked, decision=decision)
+    )
+    log.info("rate key %s: braked to %.2f/s at its first 429", key, braked.rate)
+    return braked.rate
