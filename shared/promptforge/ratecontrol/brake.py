@@ -38,10 +38,11 @@ def brake(
     """``state`` braked by a refusal a worker saw at ``now``, or ``None`` when no brake applies.
 
     Only in slow start (no limit estimated yet), without stated limits (their budgets
-    bound the ramp; nor on a refusal that states one: the first answer may be a 429) or a ramp limit (``gentle``), on a fresh 429 (a call started after
-    the last cut took effect) that is no daily quota, while not paused, and once per
-    step. Where no gate thins dispatches, the queue rate is recorded too: the caller
-    configures the queue at the braked rate.
+    bound the ramp; nor on a refusal that states one: the first answer may be a 429) or
+    a ramp limit (``gentle``), on a fresh 429 (a call started after the last cut took
+    effect) that is no daily quota, while not paused, and once per slow start. Where no
+    gate thins dispatches, the queue rate is recorded too: the caller configures the
+    queue at the braked rate.
     """
     signals = observation.signals
     if (

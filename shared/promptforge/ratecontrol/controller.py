@@ -181,12 +181,14 @@ def retry_delay(
 ) -> float:
     """Seconds a rate-limited prompt waits before it is re-enqueued.
 
-    At least the provider's ``retry-after`` and the rest of any pause, else one control
-    period (time for the controller to react; two until round 8, and on a short job the
-    last refused prompts then set its end); plus a spread of up to half that wait
-    (at least one period, at most ``max_spread``) so re-enqueued prompts come back
-    spread out. The spread is a hash of ``now`` and ``salt`` (pass the prompt id):
-    deterministic, yet different for prompts limited at the same moment.
+    At least the provider's ``retry-after`` and the rest of any pause, else half a control
+    period; plus a spread of up to half that wait (at least half a period, at most
+    ``max_spread``) so re-enqueued prompts come back spread out. The queue paces them at
+    the key's rate like any task, and a refusal at slow start's cliff brakes the key at
+    once (``brake.py``): the wait no longer gives the controller time to react (two
+    periods until round 8; the last refused prompts of a short job then set its end).
+    The spread is a hash of ``now`` and ``salt`` (pass the prompt id): deterministic,
+    yet different for prompts limited at the same moment.
     """
     wait = 0.0
     if observed_retry_after is not None and math.isfinite(observed_retry_after):
@@ -194,8 +196,8 @@ def retry_delay(
     if state.paused_until is not None:
         wait = max(wait, state.paused_until - now)
     if wait <= 0.0:
-        wait = config.control_period
-    spread = min(max(0.5 * wait, config.control_period), config.max_spread)
+        wait = 0.5 * config.control_period
+    spread = min(max(0.5 * wait, 0.5 * config.control_period), config.max_spread)
     return wait + spread * unit_hash(f"{now!r}|{salt}")
 
 
