@@ -177,3 +177,41 @@ def test_a_doubling_gemini_key_keeps_its_429s_under_3_percent(seed: int) -> None
     result = des_twin(case, _prompts(_lines(case.prompts), _config(case, 0)), seed)
     assert result.share_429 <= 0.03, f"{result.limited} of {result.calls} calls refused"
     assert result.ratio <= 1.16
+
+
+class _SteppedMeanwhile(SqliteJobStore):
+    """A store where the controller steps the key while a worker brakes it."""
+
+    reads = -1  # armed (0) once the key has been stepped
+
+    async def load_rate_state(self, rate_key: str) -> RateKeyState | None:
+        saved = await super().load_rate_state(rate_key)
+        self.reads += self.reads >= 0
+        if self.reads == 2 and saved is not None and saved.state is not None:
+            stepped = dataclasses.replace(saved.state, updated_at=saved.state.updated_at + 0.1)
+            saved = dataclasses.replace(saved, state=stepped)
+            await self.save_rate_state(rate_key, saved)
+        return saved
+
+
+@pytest.mark.anyio
+async def test_a_brake_racing_a_controller_step_leaves_the_steps_decision(
+    tmp_path: Path,
+) -> None:
+    async with _SteppedMeanwhile(tmp_path / "jobs.db") as store:
+        await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
+        clock = FakeClock()
+        queues = _Queues()
+        deps: Any = SimpleNamespace(
+            store=store, tasks=queues, clock=clock, config=CoreConfig(initial_rate=_RAMP)
+        )
+        await control_key(cast(Deps, deps), KEY)
+        store.reads = 0  # the brake's second read finds the key stepped
+        clock.advance(0.5)
+        assert await brake_key(cast(Deps, deps), KEY, _refusal(clock.now().timestamp())) is None
+        saved = await store.load_rate_state(KEY)
+        assert saved is not None and saved.state is not None and braked_at(saved.state) is None
+        assert saved.state.rate == _RAMP
+        # The queue, braked for a moment, is put back at the step's rate.
+        rates = [c.max_dispatches_per_second for _, c in queues.updates]
+        assert rates == [_RAMP, pytest.approx(_RAMP * CFG.brake_share), _RAMP]

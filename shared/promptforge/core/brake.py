@@ -17,6 +17,7 @@ import logging
 
 from promptforge.core.control import configure_queues
 from promptforge.core.deps import Deps
+from promptforge.core.ratestate import RateKeyState
 from promptforge.ratecontrol.base import Observation
 from promptforge.ratecontrol.brake import brake
 from promptforge.ratecontrol.headroom import queue_history
@@ -26,13 +27,25 @@ __all__ = ["brake_key"]
 log = logging.getLogger(__name__)
 
 
-async def brake_key(deps: Deps, key: str, observation: Observation) -> float | None:
-    """Brake ``key`` on a refusal a worker just saw, if the rule says so; the braked rate."""
+async def brake_key(
+    deps: Deps, key: str, observation: Observation, cached: RateKeyState | None = None
+) -> float | None:
+    """Brake ``key`` on a refusal a worker just saw, if the rule says so; the braked rate.
+
+    ``cached``: a copy of the key's saved state the worker holds (up to a period old).
+    When the rule does not apply to it (a key past slow start: most refusals), the store
+    is not read; otherwise the rule is asked again on a fresh read, which is what is
+    saved back (a stale copy would undo the controller's last step).
+    """
+    config = deps.config.rate_control
+    now = deps.clock.now().timestamp()
+    if cached is not None and (
+        cached.state is None or brake(cached.state, observation, now, config) is None
+    ):
+        return None
     saved = await deps.store.load_rate_state(key)
     if saved is None or saved.state is None or saved.decision is None:
         return None
-    config = deps.config.rate_control
-    now = deps.clock.now().timestamp()
     braked = brake(saved.state, observation, now, config)
     if braked is None:
         return None
@@ -41,6 +54,14 @@ async def brake_key(deps: Deps, key: str, observation: Observation) -> float | N
     if not config.gated:
         sent = await configure_queues(deps, saved, queued)
     latest = await deps.store.load_rate_state(key) or saved
+    if latest.state is None or latest.state.updated_at != saved.state.updated_at:
+        # The controller stepped meanwhile: its decision stands (the 429 is its to see).
+        if not config.gated and latest.decision is not None:
+            sent = dataclasses.replace(latest.decision, sent_rate=queued)  # what the queue has
+            await configure_queues(
+                deps, dataclasses.replace(latest, decision=sent), latest.decision.applied_rate
+            )
+        return None
     decision = dataclasses.replace(
         saved.decision, rate=braked.rate, queue_rate=queued, applied_rate=queued, sent_rate=sent
     )

@@ -272,7 +272,9 @@ async def _after_answer(  # noqa: PLR0917 (the answer and everything it settles 
     try:
         await settler.observe(key, observation)
         if result.outcome is CallOutcome.RATE_LIMITED:
-            await brake_key(deps, key, observation)  # slow start's cliff: at once (core.brake)
+            # Slow start's cliff: brake at once (core.brake); the cached state says whether
+            # the rule can apply before the store is read.
+            await brake_key(deps, key, observation, await settler.rate_state(key))
     except Exception:  # the controller misses one reading; the answer must not be lost
         log.exception("could not store a rate observation for %s", task.prompt_id)
     await with_store_retries(
