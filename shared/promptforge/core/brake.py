@@ -57,9 +57,9 @@ async def brake_key(
     if latest.state is None or latest.state.updated_at != saved.state.updated_at:
         # The controller stepped meanwhile: its decision stands (the 429 is its to see).
         if not config.gated and latest.decision is not None:
-            sent = dataclasses.replace(latest.decision, sent_rate=queued)  # what the queue has
+            has = dataclasses.replace(latest.decision, sent_rate=queued)  # what the queue has
             await configure_queues(
-                deps, dataclasses.replace(latest, decision=sent), latest.decision.applied_rate
+                deps, dataclasses.replace(latest, decision=has), latest.decision.applied_rate
             )
         return None
     decision = dataclasses.replace(
