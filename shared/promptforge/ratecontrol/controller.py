@@ -182,7 +182,7 @@ def retry_delay(
     """Seconds a rate-limited prompt waits before it is re-enqueued.
 
     At least the provider's ``retry-after`` and the rest of any pause, else half a control
-    period; plus a spread of up to half that wait (at least half a period, at most
+    period; plus a spread of up to half that wait (at least a period, at most
     ``max_spread``) so re-enqueued prompts come back spread out. The queue paces them at
     the key's rate like any task, and a refusal at slow start's cliff brakes the key at
     once (``brake.py``): the wait no longer gives the controller time to react (two
@@ -197,7 +197,7 @@ def retry_delay(
         wait = max(wait, state.paused_until - now)
     if wait <= 0.0:
         wait = 0.5 * config.control_period
-    spread = min(max(0.5 * wait, 0.5 * config.control_period), config.max_spread)
+    spread = min(max(0.5 * wait, config.control_period), config.max_spread)
     return wait + spread * unit_hash(f"{now!r}|{salt}")
 
 

@@ -48,7 +48,7 @@ class ControllerConfig:
     plateau: float = 20.0  # seconds held at the target before probing past it
     plateau_max: float = 160.0  # ... at most, after probes that kept finding the same limit
     probe_start: float = 0.01  # first probe step past the target, x the estimate
-    probe_max: float = 0.25  # probe steps double per clean window up to this
+    probe_max: float = 0.5  # probe steps double per clean window up to this
     min_accepted_calls: int = 10  # fewer successes than this: accepted rate from the share
     delivery_time: float = 10.0  # time constant of the average rate of successful calls
     burst_horizon: float = 60.0  # a provider may bank this many seconds of unused limit
