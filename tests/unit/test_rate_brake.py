@@ -171,12 +171,13 @@ def test_a_cold_gemini_key_finds_its_limit_with_few_429s(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_a_doubling_gemini_key_keeps_its_429s_under_3_percent(seed: int) -> None:
-    """600 RPM doubling to 1,200 at 60 s (before the brake: 4.3 % and 4.1 % 429s)."""
+def test_a_doubling_gemini_key_finds_its_raised_limit_with_few_429s(seed: int) -> None:
+    """600 RPM doubling to 1,200 at 60 s: <= 1.15 x T*, <= 3 % 429s (before round 8: 1.179
+    and 1.182 x T*, 4.3 % and 4.1 % 429s)."""
     case = SHORT_CASES["gemini-doubling"]
     result = des_twin(case, _prompts(_lines(case.prompts), _config(case, 0)), seed)
     assert result.share_429 <= 0.03, f"{result.limited} of {result.calls} calls refused"
-    assert result.ratio <= 1.16
+    assert result.ratio <= 1.15
 
 
 class _SteppedMeanwhile(SqliteJobStore):
