@@ -22,6 +22,7 @@
     │   └── ContentProblem        a chat line's content parts refused at ingest (core.content)
     ├── TokenRejected             a task call without a valid OIDC token (gcp.oidc)
     ├── BlobExistsError           a create-only blob write found the object already there
+    ├── StoreContention           a compare-and-set that kept losing to other writers
     ├── MissingCredential         no credential is configured for a provider (a LookupError)
     ├── ConfigurationError        an operator's file or setting that cannot be used
     │   ├── CatalogueError        a model catalogue file with an invalid entry
@@ -159,6 +160,10 @@ class SignatureError(CodedError):
 
 class BlobExistsError(PromptForgeError):
     """A create-only write found the object already there."""
+
+
+class StoreContention(PromptForgeError):
+    """A compare-and-set write that kept finding its record changed since it read it."""
 
 
 class MissingCredential(PromptForgeError, LookupError):

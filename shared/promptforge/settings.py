@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     )
     upload_url_ttl: int = Field(900, ge=1, le=7 * 86400, description="Upload URL lifetime (s).")
     results_url_ttl: int = Field(3600, ge=60, le=7 * 86400, description="Result URL lifetime (s).")
-    lines_per_part: int = Field(10_000, ge=1, description="Result lines per results_part file.")
+    lines_per_part: int = Field(
+        10_000, ge=1, description="Input lines per results_part file and per finalize step."
+    )
     max_upload_bytes: int = Field(5 * 1024**3, ge=1, description="Largest accepted upload.")
     max_line_bytes: int = Field(1_000_000, ge=1024, description="Longest accepted input line.")
     provider_timeout: float = Field(

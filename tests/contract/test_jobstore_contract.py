@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from promptforge.core.models import ClaimResult, GenerationParams, JobError, JobStatus, Outcome
-from promptforge.core.ratestate import AppliedDecision, RateKeyState, Tombstone
+from promptforge.core.ratestate import (
+    AppliedDecision,
+    RateKeyState,
+    Tombstone,
+    update_rate_state,
+)
 from promptforge.jobstore.base import ApiKeyRecord, JobStore
 from promptforge.providers.base import CallOutcome, RateSignals
 from promptforge.ratecontrol.base import Observation
@@ -419,6 +424,27 @@ async def test_iter_outcomes_streams_in_line_order(store: ListingJobStore) -> No
     assert [o async for o in store.iter_outcomes("job-2", RESULT)] == []
 
 
+async def test_iter_outcomes_reads_one_range_of_lines(store: ListingJobStore) -> None:
+    """A finalize part reads lines ``[start, end)`` (``end`` None: to the last), paged."""
+    await store.create_job(make_job())
+    outcomes = [result(f"p:{i:03d}", i) for i in range(1, 40)]
+    outcomes += [error(f"l:{i}", i) for i in (40, 41)] + [result("p:tie", 12)]
+    random.Random(3).shuffle(outcomes)
+    await store.record_outcomes("job-1", outcomes)
+
+    def lines(kind: object, start: int, end: int | None) -> list[tuple[int, str]]:
+        return sorted(
+            (o.line, o.key)
+            for o in outcomes
+            if o.kind is kind and o.line >= start and (end is None or o.line < end)
+        )
+
+    for start, end in [(1, 11), (11, 13), (12, 13), (13, 40), (35, None), (40, None), (50, 60)]:
+        for kind in (RESULT, ERROR):
+            read = [(o.line, o.key) async for o in store.iter_outcomes("job-1", kind, (start, end))]
+            assert read == lines(kind, start, end), (kind, start, end)
+
+
 async def test_observations_drain_oldest_first(store: ListingJobStore) -> None:
     def observation(at: float, outcome: CallOutcome = CallOutcome.SUCCESS) -> Observation:
         signals = RateSignals(limit_requests=500, remaining_tokens=42, retry_after=1.5)
@@ -462,11 +488,34 @@ async def test_rate_state(store: ListingJobStore) -> None:
         idle_since=4.0,
         retired=(Tombstone("pf-old", 1, 5.0),),
     )
-    await store.save_rate_state(key, state)
-    assert await store.load_rate_state(key) == state
-    await store.save_rate_state(key, RateKeyState(queue="pf-q", epoch=1))
-    await store.save_rate_state("other", RateKeyState())
-    assert await store.load_rate_state(key) == RateKeyState(queue="pf-q", epoch=1)
+    assert await store.save_rate_state(key, state)
+    first = await store.load_rate_state(key)
+    assert first == state and first is not None and first.version == 1
+    assert await store.save_rate_state(key, replace(first, epoch=4, steps=7))
+    # Writes from a state read before the last save, or from no state, write nothing.
+    assert not await store.save_rate_state(key, replace(first, epoch=9))
+    assert not await store.save_rate_state(key, RateKeyState(queue="pf-q", epoch=1))
+    assert await store.save_rate_state("other", RateKeyState())
+    current = await store.load_rate_state(key)
+    assert current == replace(state, epoch=4, steps=7)
+    assert current is not None and current.version == 2
+
+
+async def test_rate_state_updates_racing_each_other_all_land(store: ListingJobStore) -> None:
+    """Ingests registering jobs at once (each a read, then a compare-and-set): none is lost."""
+    key = "openai~gpt-4o-mini~default"
+    jobs = [f"job-{n}" for n in range(6)]
+
+    def register(job_id: str) -> Callable[[RateKeyState], RateKeyState]:
+        def change(saved: RateKeyState) -> RateKeyState:
+            return replace(saved, queue="pf-q", jobs={**saved.jobs, job_id: Ceilings()})
+
+        return change
+
+    updates = await asyncio.gather(*(update_rate_state(store, key, register(j)) for j in jobs))
+    assert all(update.written for update in updates)
+    saved = await store.load_rate_state(key)
+    assert saved is not None and set(saved.jobs) == set(jobs) and saved.version == len(jobs)
 
 
 async def test_listings(store: ListingJobStore) -> None:

@@ -62,7 +62,9 @@ KILL_AT = 0.4
 RESTART_AT = 0.6
 JOB_RPM = 120_000
 FINISH_WITHIN = 600.0  # generous: the suite must pass on a loaded machine
-CONTROL_TARGETS: list[str] = [TaskTarget.INGEST, TaskTarget.SLICE, TaskTarget.FINALIZE]
+CONTROL_TARGETS: list[str] = [
+    *(TaskTarget.INGEST, TaskTarget.SLICE, TaskTarget.FINALIZE, TaskTarget.FINALIZE_STEP)
+]
 # 1/s admitted; the emulator sends up to ~50/s, unthrottled. Lifted once the provider has
 # refused STORM_REFUSALS calls (a sixth of a 60-prompt job) and STORM_SECONDS have passed.
 STORM_RPM, STORM_SECONDS, STORM_REFUSALS = 60, 8.0, 10
@@ -162,7 +164,9 @@ def _set_proxies(run: _Running, events: tuple[str, ...]) -> None:
     elif "replay_events" in events:
         run.stack.triple("ingest", ["event"])
         run.stack.triple("controller", CONTROL_TARGETS)
-        run.events.append("finalize event and ingest/slice/finalize tasks tripled (proxies)")
+        run.events.append(
+            "finalize event and ingest/slice/finalize/finalize_step tasks tripled (proxies)"
+        )
 
 
 def _replay_events(run: _Running) -> None:

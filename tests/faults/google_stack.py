@@ -61,6 +61,12 @@ PROVIDER_KEY = "sk-test-provider-key-0123456789"
 LEASE_SECONDS = 4.0
 PROVIDER_TIMEOUT = 1.0
 SLICE_LINES = 50
+LINES_PER_PART = 100
+"""All faults at once (120 prompts) finalize in two parts and a merge, each a task of its
+own (``core.finalize_steps``), their deliveries tripled too; a single fault's 60 prompts
+stay one part. (The Cloud Tasks emulator does not dedupe task names and sends one task at
+a time per queue, so tripled steps multiply down the tree: more parts cost every run
+seconds that named tasks on Cloud Tasks would not.)"""
 
 
 @dataclass
@@ -193,6 +199,7 @@ def google_stack(tmp: Path, firestore: FirestoreEmulator) -> Iterator[GoogleStac
             "PROMPTFORGE_PROVIDER_KEYS_FROM": "environment",
             "PROMPTFORGE_CONTROL_PERIOD": "1.0",
             "PROMPTFORGE_INGEST_SLICE_LINES": str(SLICE_LINES),
+            "PROMPTFORGE_LINES_PER_PART": str(LINES_PER_PART),
             "PROMPTFORGE_LEASE_SECONDS": str(LEASE_SECONDS),
             "PROMPTFORGE_PROVIDER_TIMEOUT": str(PROVIDER_TIMEOUT),
         }

@@ -39,6 +39,7 @@ def test_bench_cloud_counts_a_completed_job_and_ends_with_its_figures(tmp_path: 
         "duplicates",
         "hottest_per_prompt_document_writes_per_1k_prompts",
         "tick_document_writes_per_second",
+        "rate_state_writes_per_second",
     }
     assert (figures["prompts"], figures["lost"], figures["duplicates"]) == (PROMPTS, 0, 0)
     ops = figures["ops_per_prompt"]
@@ -55,4 +56,6 @@ def test_bench_cloud_counts_a_completed_job_and_ends_with_its_figures(tmp_path: 
     hottest = figures["hottest_document_writes_per_1k_prompts"]
     assert 0 < figures["hottest_per_prompt_document_writes_per_1k_prompts"] <= hottest
     assert figures["tick_document_writes_per_second"] > 0  # the controller ticked
+    # The key's state is a log: its saves (ingest's, each tick's) spread over its documents.
+    assert figures["rate_state_writes_per_second"] > figures["tick_document_writes_per_second"]
     assert "no price rule" not in ran.stderr and "Firestore" in ran.stdout  # the breakdown

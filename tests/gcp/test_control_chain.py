@@ -1,13 +1,15 @@
 """The controller as a chain of named tick tasks: one per period while a key has work, then none.
 
 Once the key has been idle long enough, its queues are retired: a tombstone in the rate
-state, the next epoch for the key's next queues (a deleted name is never used again).
+state, the next epoch for the key's next queues (a deleted name is never used again). An
+ingest racing the retirement either keeps the queues or gets the next epoch's, never a
+queue being deleted (every write to the rate state is a compare-and-set).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +22,8 @@ from promptforge.core.control_chain import control_task, handle_control
 from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
 from promptforge.core.models import Job, JobStatus
-from promptforge.core.queues import ensure_rate_queue, key_queues
+from promptforge.core.queues import KeyQueues, ensure_rate_queue, key_queues
+from promptforge.core.ratestate import RateKeyState
 from promptforge.core.tasknames import TaskTarget, queue_for
 from promptforge.jobstore.sqlite import SqliteJobStore
 from promptforge.providers.catalogue import Catalogue
@@ -56,17 +59,32 @@ class NamedQueue:
         return [t for t in self.tasks.values() if t.target == TaskTarget.CONTROL]
 
 
+class HookedStore(SqliteJobStore):
+    """Runs ``before_save`` (once) just before a rate-state save it ``matches``: another
+    writer landing between that writer's read and its write."""
+
+    before_save: Callable[[], Awaitable[object]] | None = None
+    matches: Callable[[RateKeyState], bool] = staticmethod(lambda state: False)
+
+    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> bool:
+        hook = self.before_save
+        if hook is not None and self.matches(state):
+            self.before_save = None
+            await hook()
+        return await super().save_rate_state(rate_key, state)
+
+
 @dataclass
 class World:
     deps: Deps
     clock: FakeClock
     queue: NamedQueue
-    store: SqliteJobStore
+    store: HookedStore
 
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    store = SqliteJobStore(tmp_path / "jobs.db")
+    store = HookedStore(tmp_path / "jobs.db")
     await store.open()
     clock = FakeClock(datetime(2030, 1, 1, 0, 0, 0, 300_000, tzinfo=UTC))
     queue = NamedQueue()
@@ -92,6 +110,12 @@ class _NoBlobs:
 
 
 async def _processing_job(world: World) -> Job:
+    job, _ = await _ingest(world)
+    return job
+
+
+async def _ingest(world: World) -> tuple[Job, KeyQueues]:
+    """A job that starts processing, registered with its key (what ingest does)."""
     now = world.clock.now()
     job = Job(
         job_id=str(uuid.uuid4()),
@@ -105,8 +129,7 @@ async def _processing_job(world: World) -> Job:
     )
     await world.store.create_job(job)
     await world.store.transition(job.job_id, JobStatus.WAITING_FOR_UPLOAD, JobStatus.PROCESSING)
-    await ensure_rate_queue(world.deps, job)
-    return job
+    return job, await ensure_rate_queue(world.deps, job)
 
 
 def _tick(task: Task) -> Delivery:
@@ -220,3 +243,67 @@ async def test_work_arriving_while_idle_keeps_the_queues(world: World) -> None:
     state = await world.store.load_rate_state(job.rate_key.id)
     assert state is not None
     assert state.queue == queue_for(job.rate_key) and state.idle_since is None
+
+
+async def _idle_key_due_to_retire(world: World, deleted: list[list[str]]) -> tuple[Job, Task]:
+    """A key whose job ended RETIRE_AFTER ago, and the tick that will retire its queues."""
+    job = await _processing_job(world)
+    await world.store.transition(job.job_id, JobStatus.PROCESSING, JobStatus.COMPLETED)
+    start = control_task(job.rate_key.id, PERIOD, world.clock.now())
+    await _retiring_tick(world, start, deleted)
+    world.clock.advance(RETIRE_AFTER + PERIOD)
+    return job, max(world.queue.ticks(), key=lambda t: t.payload["tick"])
+
+
+async def _retiring_tick(world: World, task: Task, deleted: list[list[str]]) -> None:
+    async def delete(names: Sequence[str]) -> None:
+        deleted.append(list(names))
+
+    answer = await handle_control(
+        world.deps, _tick(task), period=PERIOD, retire_after=RETIRE_AFTER, delete_queues=delete
+    )
+    assert answer.ok
+
+
+async def test_an_ingest_between_the_retiring_ticks_read_and_write_keeps_the_queues(
+    world: World,
+) -> None:
+    deleted: list[list[str]] = []
+    old, check = await _idle_key_due_to_retire(world, deleted)
+    arrived: list[Job] = []
+
+    async def ingest() -> None:
+        arrived.append(await _processing_job(world))
+
+    world.store.before_save = ingest
+    world.store.matches = lambda state: state.queue is None  # the tombstone
+    ticks = len(world.queue.ticks())
+    await _retiring_tick(world, check, deleted)
+
+    assert deleted == []  # the tick read again, found the key busy and kept its queues
+    state = await world.store.load_rate_state(old.rate_key.id)
+    assert state is not None and state.queue == queue_for(old.rate_key) and state.epoch == 0
+    assert state.idle_since is None and set(state.jobs) == {arrived[0].job_id}
+    assert len(world.queue.ticks()) == ticks + 1  # and the chain goes on
+
+
+async def test_an_ingest_that_read_before_the_tombstone_gets_the_next_epochs_queues(
+    world: World,
+) -> None:
+    deleted: list[list[str]] = []
+    old, check = await _idle_key_due_to_retire(world, deleted)
+    first = queue_for(old.rate_key)
+
+    async def retiring_tick() -> None:
+        await _retiring_tick(world, check, deleted)
+
+    world.store.before_save = retiring_tick
+    world.store.matches = lambda state: state.queue is not None and state.idle_since is None
+    job, queues = await _ingest(world)
+
+    assert deleted == [[first]]
+    assert queues.base == queue_for(old.rate_key, 1) != first
+    assert queues.base in world.queue.configs  # created for the prompts it will send
+    state = await world.store.load_rate_state(old.rate_key.id)
+    assert state is not None and state.queue == queues.base and state.epoch == 1
+    assert set(state.jobs) == {job.job_id} and [t.base for t in state.retired] == [first]

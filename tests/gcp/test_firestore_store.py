@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -298,11 +299,11 @@ async def test_every_document_but_api_keys_expires_with_the_results(client: Asyn
         *(await job.collection("items").get()),
         *(await job.collection("counters").get()),
         *(await client.collection("pf_rate_keys").document("k").collection("observations").get()),
-        await client.collection("pf_rate_keys").document("k").get(),
+        *(await client.collection("pf_rate_keys").document("k").collection("states").get()),
         await job.get(),
     ]
     floor = began + retention + timedelta(days=31)
-    assert len(written) == 7  # 3 items, 1 counter shard, 1 observation, rate key, job
+    assert len(written) == 8  # 3 items, 1 counter shard, 1 observation, rate state + marker, job
     assert all(doc.to_dict()["expires_at"] >= floor for doc in written)  # type: ignore[index]
     ended = T0 + timedelta(days=1)
     assert await store.transition(
@@ -314,5 +315,32 @@ async def test_every_document_but_api_keys_expires_with_the_results(client: Asyn
     }
     assert declared == {
         "pf_jobs", "items", "counters", "chunks", "outcome_sets", "webhooks", "pf_rate_keys",
-        "observations",
+        "states", "observations",
     }  # fmt: skip
+
+
+async def test_the_rate_state_is_a_log_of_documents_each_written_once(client: AsyncClient) -> None:
+    """Each save creates the next version's document and deletes the one it was read at, in
+        one commit: one document stays, none is written twice, and a stale writer (however many
+        versions behind, or one that read no state) writes nothing. A state saved before versions
+    is read as version 0."""
+    store = FirestoreJobStore(client)
+    key = client.collection("pf_rate_keys").document("k")
+    legacy = RateKeyState(queue="pf-old", epoch=2)
+    await key.set({"rate_key": "k", "state": json.dumps(legacy.to_dict())})
+    read = await store.load_rate_state("k")
+    assert read == legacy and read is not None and read.version == 0
+
+    saved = read
+    for steps in (1, 2, 3):
+        assert await store.save_rate_state("k", replace(saved, steps=steps))
+        loaded = await store.load_rate_state("k")
+        assert loaded is not None and loaded.version == steps and loaded.steps == steps
+        saved = loaded
+    assert not (await key.get()).exists  # the first save took the old document's place
+    assert [d.id for d in await key.collection("states").get()] == ["000000000000", "000000000003"]
+
+    for stale in (read, replace(saved, version=1), replace(saved, version=2)):
+        assert not await store.save_rate_state("k", replace(stale, epoch=9))
+    assert [d.id for d in await key.collection("states").get()] == ["000000000000", "000000000003"]
+    assert await store.load_rate_state("k") == saved

@@ -84,6 +84,7 @@ def test_every_expiring_collection_has_a_ttl_policy_that_terraform_applies() -> 
         "counters",
         "webhooks",
         "pf_rate_keys",
+        "states",
         "observations",
     }
     (field,) = _infra().of("resource", "google_firestore_field", "this")

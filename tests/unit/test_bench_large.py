@@ -16,7 +16,7 @@ from promptforge.bench.large import figures_from, measure_in_this_process
 from promptforge.bench.prompts import write_prompt_file
 from promptforge.bench.shards import ShardCheck, check_outputs
 from promptforge.cli.main import main
-from promptforge.core import finalize
+from promptforge.core import finalize_steps as finalize
 
 _IDS = [f"p{n:03d}" for n in range(1, 8)]
 _Line = Callable[[dict[str, object]], bytes]

@@ -1,4 +1,6 @@
-"""`control_key` keeps the jobs registered with a rate key while it steps the controller."""
+"""`control_key` keeps the jobs registered with a rate key while it steps the controller, and
+saves its step with a compare-and-set: a tick delivered twice steps once, a step that dies
+before its save changes nothing."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from promptforge.core.deps import CoreConfig, Deps
 from promptforge.core.queues import rate_moved
 from promptforge.core.ratestate import RateKeyState
 from promptforge.jobstore.sqlite import SqliteJobStore
+from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.base import Observation
 from promptforge.ratecontrol.state import Ceilings
 from promptforge.tasks.base import QueueConfig
@@ -137,3 +140,81 @@ def test_rate_moved_by_a_step() -> None:
     assert rate_moved(10.0, 11.0, 0.1) and rate_moved(10.0, 9.0, 0.1)
     assert rate_moved(10.0, 0.001, 0.1)  # a pause always goes through
     assert rate_moved(10.0, 10.01, 0.0) and not rate_moved(10.0, 10.0, 0.0)
+
+
+def _observation(at: float) -> Observation:
+    return Observation(at=at, outcome=CallOutcome.SUCCESS, input_tokens=10, latency=0.2)
+
+
+@pytest.mark.anyio
+async def test_a_tick_delivered_twice_at_once_steps_once_and_loses_no_observation(
+    tmp_path: Path,
+) -> None:
+    """Both deliveries read the same state; the second to save finds it moved on, saves
+    nothing and puts back what it drained, for the next step."""
+    async with SqliteJobStore(tmp_path / "jobs.db") as store:
+        await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
+        deps: Any = SimpleNamespace(
+            store=store, tasks=_Queues(), clock=FakeClock(), config=CoreConfig(initial_rate=1.0)
+        )
+        read = await store.load_rate_state(KEY)  # what both deliveries read
+        assert read is not None
+        await store.append_observations(KEY, [_observation(1.0)])
+        assert await control_key(cast(Deps, deps), KEY, saved=read) is not None
+        first = await store.load_rate_state(KEY)
+        assert first is not None and first.steps == 1 and first.version == read.version + 1
+
+        await store.append_observations(KEY, [_observation(2.0)])
+        assert await control_key(cast(Deps, deps), KEY, saved=read) is None
+        after = await store.load_rate_state(KEY)
+        assert after == first and after is not None and after.version == first.version
+        assert await store.drain_observations(KEY) == [_observation(2.0)]
+
+
+@pytest.mark.anyio
+async def test_a_step_that_dies_before_its_save_leaves_the_state_as_it_was(
+    tmp_path: Path,
+) -> None:
+    """A crash between read and write writes nothing; the next step goes on from the state
+    last saved, and its queue update is sent again (the stored ``sent_rate`` never moved)."""
+
+    class _Dying(_Queues):
+        async def update_queue(self, queue: str, config: QueueConfig) -> None:
+            raise ConnectionError("instance stopped")
+
+    async with SqliteJobStore(tmp_path / "jobs.db") as store:
+        await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
+        before = await store.load_rate_state(KEY)
+        config = CoreConfig(initial_rate=1.0)
+        dying: Any = SimpleNamespace(store=store, tasks=_Dying(), clock=FakeClock(), config=config)
+        with pytest.raises(ConnectionError):
+            await control_key(cast(Deps, dying), KEY)
+        saved = await store.load_rate_state(KEY)
+        assert saved == before and saved is not None and saved.version == 1
+
+        queues = _Queues()
+        deps: Any = SimpleNamespace(store=store, tasks=queues, clock=FakeClock(), config=config)
+        assert await control_key(cast(Deps, deps), KEY) == 1.0
+        saved = await store.load_rate_state(KEY)
+        assert saved is not None and saved.version == 2 and saved.steps == 1
+        assert [queue for queue, _ in queues.updates] == ["pf-q"]
+
+
+@pytest.mark.anyio
+async def test_ticks_missed_for_a_while_step_from_the_newest_state(tmp_path: Path) -> None:
+    """A gap in the chain (ticks lost for minutes) leaves no gap in the state's versions:
+    the next step reads the newest and writes the one after it."""
+    async with SqliteJobStore(tmp_path / "jobs.db") as store:
+        await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
+        clock = FakeClock()
+        deps: Any = SimpleNamespace(
+            store=store, tasks=_Queues(), clock=clock, config=CoreConfig(initial_rate=1.0)
+        )
+        await control_key(cast(Deps, deps), KEY)
+        clock.advance(300.0)
+        await store.append_observations(KEY, [_observation(clock.now().timestamp())])
+        await control_key(cast(Deps, deps), KEY)
+        saved = await store.load_rate_state(KEY)
+        assert saved is not None and saved.version == 3 and saved.steps == 2
+        assert saved.decision is not None and saved.decision.at == clock.now().timestamp()
+        assert saved.state is not None and saved.state.latency == 0.2  # the observation folded

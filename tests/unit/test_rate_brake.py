@@ -188,10 +188,10 @@ class _SteppedMeanwhile(SqliteJobStore):
     async def load_rate_state(self, rate_key: str) -> RateKeyState | None:
         saved = await super().load_rate_state(rate_key)
         self.reads += self.reads >= 0
-        if self.reads == 2 and saved is not None and saved.state is not None:
-            stepped = dataclasses.replace(saved.state, updated_at=saved.state.updated_at + 0.1)
-            saved = dataclasses.replace(saved, state=stepped)
-            await self.save_rate_state(rate_key, saved)
+        if self.reads == 2 and saved is not None:
+            # A step saved between the brake's read and its write.
+            await self.save_rate_state(rate_key, dataclasses.replace(saved, steps=saved.steps + 1))
+            saved = await super().load_rate_state(rate_key)
         return saved
 
 

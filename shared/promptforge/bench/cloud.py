@@ -45,8 +45,9 @@ CONTROL_PERIOD = float(Settings.model_fields["control_period"].default)
 """The controller's period the deployed functions run with (``promptforge dev google``'s
 is shorter): each tick is a few reads and one rate-key write whatever the throughput, so
 the bench runs the deployed period."""
-TICK_DOCUMENT = re.compile(r"_rate_keys/[^/]+$")
-"""The documents written per controller tick (the rate key's state), not per prompt."""
+TICK_DOCUMENT = re.compile(r"_rate_keys/[^/]+(/states/[^/]+)?$")
+"""The documents written per controller tick (the rate key's state: a document per version,
+``gcp/_firestore_rate.py``; one document rewritten every tick before), not per prompt."""
 KINDS = (
     "firestore.read",
     "firestore.write",
@@ -100,6 +101,10 @@ class CloudFigures:
         path, count = self.document_writes.most_common(1)[0]
         return path, count
 
+    def tick_writes(self) -> int:
+        """Writes and deletes of every per-tick document together (the controller's saves)."""
+        return sum(n for path, n in self.document_writes.items() if TICK_DOCUMENT.search(path))
+
     def hottest_where(self, *, per_tick: bool) -> int:
         """The most writes one document took among those written per controller tick
         (``per_tick``: their count follows the run's length) or among the others (their
@@ -113,7 +118,8 @@ class CloudFigures:
 
     def summary(self) -> dict[str, Any]:
         """The last line ``bench cloud`` prints: the issue's figures, then the hottest
-        document split by what drives its writes (prompts, or the controller's clock)."""
+        document split by what drives its writes (prompts, or the controller's clock), and
+        the writes of the rate key's state documents together, per second."""
         per_1k = 1000 / self.prompts
         return {
             "prompts": self.prompts,
@@ -127,6 +133,9 @@ class CloudFigures:
             ),
             "tick_document_writes_per_second": round(
                 self.hottest_where(per_tick=True) / max(self.elapsed_seconds, 1e-9), 3
+            ),
+            "rate_state_writes_per_second": round(
+                self.tick_writes() / max(self.elapsed_seconds, 1e-9), 3
             ),
         }
 

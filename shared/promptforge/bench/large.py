@@ -12,8 +12,9 @@ temporary data dir:
    ``record_outcomes``, in batches from several concurrent "workers", then
    ``enqueue_finalize_if_ready`` as the controller's next tick would. No provider is called and
    no task is claimed: millions of provider calls are not what is measured here;
-3. **finalize**: ``core.finalize.handle_finalize``, the handler the runtime runs on
-   the job's finalize task: every result shard, ``errors.jsonl``, ``COMPLETED``.
+3. **finalize**: ``core.finalize.finalize_job``, every step of the job's finalize in this
+   process, in order (the runtime runs each step of a job of several parts as its own
+   task): every result shard, ``errors.jsonl``, ``COMPLETED``.
 
 Each phase is measured alone: seconds, CPU seconds and the rise of the peak
 resident set over the phase (``VmHWM`` reset just before, as ``bench ingest`` does).
@@ -51,14 +52,12 @@ from promptforge.bench.ingest import (
 from promptforge.bench.prompts import write_prompt_file
 from promptforge.bench.report import load_average, per
 from promptforge.bench.shards import ShardCheck, check_outputs
-from promptforge.core.deps import CONTROL_QUEUE, Deps
-from promptforge.core.finalize import enqueue_finalize_if_ready, handle_finalize
+from promptforge.core.deps import Deps
+from promptforge.core.finalize import enqueue_finalize_if_ready, finalize_job
 from promptforge.core.ingest import handle_ingest
 from promptforge.core.models import JobStatus, Outcome, OutcomeKind
 from promptforge.core.service import result_object_name
-from promptforge.core.tasknames import TaskTarget, finalize_task_name
 from promptforge.sim.providers.text import complete, prompt_tokens
-from promptforge.tasks.base import Delivery
 
 DEFAULT_MEGABYTES = (10.0, 1024.0)
 """The sizes compared by default: a 10 MB file and a 1 GB one."""
@@ -225,10 +224,10 @@ async def measure_in_this_process(path: Path, data_dir: Path) -> dict[str, Any]:
             "complete", complete_every_prompt(deps, job_id, path, recorded)
         )
         enqueued = await enqueue_finalize_if_ready(deps, job_id)
-        finalize = Delivery(
-            CONTROL_QUEUE, TaskTarget.FINALIZE, finalize_task_name(job_id), {"job_id": job_id}, 1
-        )
-        finalize_phase = await _measure("finalize", handle_finalize(deps, finalize))
+        ready = await deps.store.get_job(job_id)
+        if ready is None:
+            raise RuntimeError("the bench job vanished")
+        finalize_phase = await _measure("finalize", finalize_job(deps, ready))
         job = await deps.store.get_job(job_id)
         if job is None:
             raise RuntimeError("the bench job vanished")

@@ -6,10 +6,13 @@ URLs. Reads and writes stream in chunks so memory never grows with object size.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+COMPOSE_SOURCES = 32
+"""The most objects one ``compose`` joins (GCS's limit for one compose request)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,16 @@ class BlobStore(Protocol):
 
     async def open_writer(self, bucket: str, name: str) -> BlobWriter:
         """Start writing an object (replacing any previous one when closed)."""
+        ...
+
+    async def compose(self, bucket: str, sources: Sequence[str], name: str) -> BlobInfo:
+        """Write ``name`` as the concatenation of 1 to ``COMPOSE_SOURCES`` objects of the
+        same bucket, in order (replacing any previous ``name``); ``FileNotFoundError`` if
+        a source is missing."""
+        ...
+
+    async def delete(self, bucket: str, name: str) -> None:
+        """Delete an object; a no-op if it does not exist."""
         ...
 
     async def signed_url(

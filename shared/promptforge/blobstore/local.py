@@ -16,7 +16,7 @@ import stat as stat_mode
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -25,6 +25,7 @@ from typing import BinaryIO
 from anyio import CancelScope, to_thread
 
 from promptforge.blobstore.base import BlobInfo
+from promptforge.blobstore.concat import concatenate
 from promptforge.blobstore.signing import (
     RESERVED_SUFFIXES,
     UrlSigner,
@@ -213,6 +214,10 @@ class LocalBlobStore:
         temp = await to_thread.run_sync(self._create_temp, bucket, name, path)
         writer = partial(LocalBlobWriter, if_absent=if_absent)
         return await to_thread.run_sync(writer, self, bucket, name, temp)
+
+    async def compose(self, bucket: str, sources: Sequence[str], name: str) -> BlobInfo:
+        """Write ``name`` as the concatenation of ``sources`` (``blobstore.concat``)."""
+        return await concatenate(self, bucket, sources, name)
 
     async def delete(self, bucket: str, name: str) -> None:
         """Delete an object and its sidecar; a no-op if it does not exist."""

@@ -7,7 +7,9 @@ next step sees the brake in the rate history and measures its cut after it) and
 configures the key's queue(s) at the braked rate (``core.control.configure_queues``:
 at once on the embedded dispatcher). Where a gate thins dispatches (Google Cloud, whose
 queues apply a rate seconds late) the queue is left alone: the gate reads the braked
-rate from the saved state.
+rate from the saved state. The save is ``ratestate.update_rate_state``'s compare-and-set:
+a controller step saved since the worker's read wins (the queue is put back at its rate),
+and so does another worker's brake.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import logging
 
 from promptforge.core.control import configure_queues
 from promptforge.core.deps import Deps
-from promptforge.core.ratestate import RateKeyState
+from promptforge.core.ratestate import RateKeyState, update_rate_state
 from promptforge.ratecontrol.base import Observation
-from promptforge.ratecontrol.brake import brake
+from promptforge.ratecontrol.brake import brake, braked_at
 from promptforge.ratecontrol.headroom import queue_history
 
 __all__ = ["brake_key"]
@@ -53,20 +55,26 @@ async def brake_key(
     sent = saved.decision.sent_rate
     if not config.gated:
         sent = await configure_queues(deps, saved, queued)
-    latest = await deps.store.load_rate_state(key) or saved
-    if latest.state is None or latest.state.updated_at != saved.state.updated_at:
-        # The controller stepped meanwhile: its decision stands (the 429 is its to see).
-        if not config.gated and latest.decision is not None:
-            has = dataclasses.replace(latest.decision, sent_rate=queued)  # what the queue has
+    decision = dataclasses.replace(
+        saved.decision, rate=braked.rate, queue_rate=queued, applied_rate=queued, sent_rate=sent
+    )
+    steps = saved.steps
+
+    def fold(latest: RateKeyState) -> RateKeyState | None:
+        if latest.steps != steps or latest.state is None:
+            return None  # the controller stepped meanwhile: its decision stands
+        if braked_at(latest.state) is not None:
+            return None  # another worker braked first (the same rule, the same rate)
+        return dataclasses.replace(latest, state=braked, decision=decision)
+
+    latest, written = await update_rate_state(deps.store, key, fold)
+    if not written:
+        if not config.gated and latest.decision is not None and latest.steps != steps:
+            # The queue, braked for a moment, goes back to the step's rate.
+            has = dataclasses.replace(latest.decision, sent_rate=queued)
             await configure_queues(
                 deps, dataclasses.replace(latest, decision=has), latest.decision.applied_rate
             )
         return None
-    decision = dataclasses.replace(
-        saved.decision, rate=braked.rate, queue_rate=queued, applied_rate=queued, sent_rate=sent
-    )
-    await deps.store.save_rate_state(
-        key, dataclasses.replace(latest, state=braked, decision=decision)
-    )
     log.info("rate key %s: braked to %.2f/s at its first 429", key, braked.rate)
     return braked.rate

@@ -9,6 +9,11 @@ ramps (``ratecontrol.headroom``); the state remembers both. The queues are updat
 when the rate moved by the runtime's ``queue_rate_step`` from the rate they were last
 sent (``sent_rate``, stored with the decision, so any controller instance knows it), and
 before the decision is saved: a failed update is sent again by the next step.
+
+The save is a compare-and-set on the state the step read (``ratestate.update_rate_state``):
+a job registered meanwhile is merged in and the save tried again; another step saved
+meanwhile (a tick delivered twice, at once) means this one lost: it saves nothing and
+puts back the observations it drained, for the next step.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from promptforge.core.queues import (
     shard_queue,
     shard_rates,
 )
-from promptforge.core.ratestate import AppliedDecision, RateKeyState
+from promptforge.core.ratestate import AppliedDecision, RateKeyState, update_rate_state
 from promptforge.ratecontrol.controller import (
     Ceilings,
     ControllerConfig,
@@ -43,16 +48,22 @@ log = logging.getLogger(__name__)
 
 
 async def control_key(
-    deps: Deps, key: str, *, config: ControllerConfig | None = None
+    deps: Deps,
+    key: str,
+    *,
+    config: ControllerConfig | None = None,
+    saved: RateKeyState | None = None,
 ) -> float | None:
     """One step for one rate key: drain observations, step, save, apply to the queue(s).
 
     ``config`` (default: ``deps.config.rate_control``) must say how the runtime's queues
     apply a rate (``apply_delay``, and ``gated`` when workers check
     ``ratecontrol.gate.admission``) and how often this runs (``control_period``).
+    ``saved``: the key's state, if the caller has just read it. Returns the rate applied;
+    None if the key has no queue, or another step of the key saved first.
     """
     config = config or deps.config.rate_control
-    saved = await deps.store.load_rate_state(key)
+    saved = saved or await deps.store.load_rate_state(key)
     if saved is None or saved.queue is None:
         return None
     known = saved.jobs
@@ -69,29 +80,42 @@ async def control_key(
     )
     rate = applied_rate(decision, now)
     sent = await configure_queues(deps, saved, rate)
-    latest = await deps.store.load_rate_state(key) or saved
-    latest = dataclasses.replace(
-        latest,
-        state=state,
-        decision=AppliedDecision(
-            rate=decision.rate,
-            queue_rate=decision.queue_rate,
-            applied_rate=rate,
-            sent_rate=sent,  # what the queue(s) were last configured at
-            phase=decision.phase,
-            paused_until=decision.paused_until,
-            rpm_estimate=decision.rpm_estimate,
-            tpm_estimate=decision.tpm_estimate,
-            at=now,
-        ),
-        jobs={
-            # Keep the active jobs, and any job registered since ``saved`` was read.
-            job_id: spec
-            for job_id, spec in latest.jobs.items()
-            if job_id in jobs or job_id not in known
-        },
+    applied = AppliedDecision(
+        rate=decision.rate,
+        queue_rate=decision.queue_rate,
+        applied_rate=rate,
+        sent_rate=sent,  # what the queue(s) were last configured at
+        phase=decision.phase,
+        paused_until=decision.paused_until,
+        rpm_estimate=decision.rpm_estimate,
+        tpm_estimate=decision.tpm_estimate,
+        at=now,
     )
-    await deps.store.save_rate_state(key, latest)
+
+    steps = saved.steps
+
+    def fold(latest: RateKeyState) -> RateKeyState | None:
+        if latest.steps != steps:
+            return None  # another step saved since ``saved`` was read: it won
+        return dataclasses.replace(
+            latest,
+            state=state,
+            decision=applied,
+            steps=steps + 1,
+            jobs={
+                # Keep the active jobs, and any job registered since ``saved`` was read.
+                job_id: spec
+                for job_id, spec in latest.jobs.items()
+                if job_id in jobs or job_id not in known
+            },
+        )
+
+    _, written = await update_rate_state(deps.store, key, fold, read=saved)
+    if not written:
+        if observations:
+            await deps.store.append_observations(key, observations)
+        log.info("rate key %s: another step saved first; its observations wait for the next", key)
+        return None
     if observations:
         log.debug(
             "rate key %s: %d observations → %.2f/s (%s)",

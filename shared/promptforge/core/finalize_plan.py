@@ -16,7 +16,7 @@ size does not grow with the job:
 Each step's output is named by the step, so a replayed step rewrites the same object
 and redoes only itself. ``step_seconds`` is the cost model the plan is checked against
 (``tests/unit/test_finalize_plan.py`` runs a 10M-prompt job through it on a fake clock).
-This is the plan only: ``core.finalize`` does not execute it yet (docs/scale.md).
+``core.finalize_steps`` executes it, one task per step.
 """
 
 from __future__ import annotations

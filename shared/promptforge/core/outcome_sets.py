@@ -11,6 +11,10 @@ prompts interleave with other queues' chunks, a retried prompt lands in a later 
 ``in_line_order`` merges them: an outcome is released once every set that could still
 hold an earlier line has been read. It holds in memory the outcomes of the sets whose
 lines overlap the position being written — about the prompts in flight at once.
+
+A set's lines span fewer than ``SET_SPAN_LINES``: the outcomes of lines ``[start, end)``
+(one part of a fanned-out finalize) are all in the sets whose first line is in
+``[start - SET_SPAN_LINES + 1, end)``, so a part reads those and no more (``in_range``).
 """
 
 from __future__ import annotations
@@ -26,14 +30,17 @@ from promptforge.jobstore.fields import dumps
 
 __all__ = [
     "SET_BYTES",
+    "SET_SPAN_LINES",
     "OutcomeSet",
     "decode_set",
     "encode_set",
     "in_line_order",
+    "in_range",
     "merge_line_ordered",
     "outcome_fields",
     "outcome_from_fields",
     "outcome_sets",
+    "sets_from",
 ]
 
 SET_BYTES = 960_000
@@ -96,9 +103,22 @@ def decode_set(stored: Iterable[Mapping[str, Any]]) -> list[Outcome]:
     return [outcome_from_fields(fields) for fields in stored]
 
 
-def outcome_sets(outcomes: Iterable[Outcome], max_bytes: int = SET_BYTES) -> list[OutcomeSet]:
-    """The outcomes grouped by kind into sets of at most ``max_bytes`` encoded, each in
-    (line, key) order; a set per kind, more only when the bytes require it."""
+SET_SPAN_LINES = 1000
+"""A set's last line is less than its first line plus this (``DEFAULT_SLICE_LINES``: a
+chunk made at ingest never spans more, so only a handed-on chunk's sets are ever split)."""
+
+
+def sets_from(start: int) -> int:
+    """The lowest first line of a set that can hold an outcome of line ``start`` or later."""
+    return max(1, start - SET_SPAN_LINES + 1)
+
+
+def outcome_sets(
+    outcomes: Iterable[Outcome], max_bytes: int = SET_BYTES, max_span: int = SET_SPAN_LINES
+) -> list[OutcomeSet]:
+    """The outcomes grouped by kind into sets of at most ``max_bytes`` encoded and lines
+    spanning fewer than ``max_span``, each in (line, key) order; a set per kind, more only
+    when the bytes or the span require it."""
     by_kind: dict[OutcomeKind, list[Outcome]] = {}
     for outcome in sorted(outcomes, key=lambda o: (o.line, o.key)):
         by_kind.setdefault(OutcomeKind(outcome.kind), []).append(outcome)
@@ -108,7 +128,8 @@ def outcome_sets(outcomes: Iterable[Outcome], max_bytes: int = SET_BYTES) -> lis
         size = 0
         for outcome in members:
             weight = _encoded_size(outcome)  # its key is stored twice: in the set, in ``keys``
-            if current and size + weight > max_bytes:
+            wide = current and outcome.line - current[0].line >= max_span
+            if current and (size + weight > max_bytes or wide):
                 sets.append(OutcomeSet(kind, tuple(current)))
                 current, size = [], 0
             current.append(outcome)
@@ -130,6 +151,17 @@ async def in_line_order(sets: AsyncIterable[OutcomeSet]) -> AsyncIterator[Outcom
             serial += 1
     while heap:
         yield heapq.heappop(heap)[3]
+
+
+async def in_range(
+    outcomes: AsyncIterable[Outcome], start: int, end: int | None
+) -> AsyncIterator[Outcome]:
+    """The outcomes (in line order) of lines ``[start, end)``; stops at the first past ``end``."""
+    async for outcome in outcomes:
+        if end is not None and outcome.line >= end:
+            return
+        if outcome.line >= start:
+            yield outcome
 
 
 async def merge_line_ordered(*streams: AsyncIterable[Outcome]) -> AsyncIterator[Outcome]:

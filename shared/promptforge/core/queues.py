@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from promptforge.core.deps import CONTROL_QUEUE, Deps
 from promptforge.core.models import Job, RateKey
-from promptforge.core.ratestate import RateKeyState
+from promptforge.core.ratestate import RateKeyState, update_rate_state
 from promptforge.core.tasknames import queue_for
 from promptforge.ratecontrol.controller import Ceilings, ControllerState, Decision, initial_state
 from promptforge.ratecontrol.headroom import queue_history
@@ -179,39 +179,44 @@ async def ensure_rate_queue(deps: Deps, job: Job, rate_key: RateKey | None = Non
     whose queues were retired gets queues of its next epoch (names are never reused).
     """
     own_key = rate_key or job.rate_key
-    key = own_key.id
-    saved = await deps.store.load_rate_state(key) or RateKeyState()
-    jobs = dict(saved.jobs)
-    fresh = not (set(jobs) - {job.job_id}) or saved.shards is None
-    jobs[job.job_id] = Ceilings(rpm=job.rpm or None, tpm=job.tpm or None)
-    ceilings = ceilings_of(jobs)
+    now = deps.clock.now().timestamp()
     config = deps.config.rate_control
-    state = saved.state or initial_state(
-        deps.clock.now().timestamp(),
-        ceilings,
-        initial_rate=deps.config.initial_rate,
-        config=config,
-    )
-    shards = (
-        key_shards(ceilings, deps.config.key_peak_rate, config.max_rate)
-        if fresh or saved.shards is None
-        else saved.shards
-    )
-    queues = KeyQueues(_base(own_key, saved), shards)
-    saved = dataclasses.replace(
-        saved,
-        jobs=jobs,
-        state=state,
-        shards=shards,
-        queue=queues.base,
-        idle_since=None,  # work again: the key's queues stay (core.control_chain)
-    )
-    await deps.store.save_rate_state(key, saved)
+
+    def controller_state(saved: RateKeyState, ceilings: Ceilings) -> ControllerState:
+        return saved.state or initial_state(
+            now, ceilings, initial_rate=deps.config.initial_rate, config=config
+        )
+
+    def register(saved: RateKeyState) -> RateKeyState:
+        jobs = dict(saved.jobs)
+        fresh = not (set(jobs) - {job.job_id}) or saved.shards is None
+        jobs[job.job_id] = Ceilings(rpm=job.rpm or None, tpm=job.tpm or None)
+        ceilings = ceilings_of(jobs)
+        state = controller_state(saved, ceilings)
+        shards = (
+            key_shards(ceilings, deps.config.key_peak_rate, config.max_rate)
+            if fresh or saved.shards is None
+            else saved.shards
+        )
+        return dataclasses.replace(
+            saved,
+            jobs=jobs,
+            state=state,
+            shards=shards,
+            queue=_base(own_key, saved),
+            idle_since=None,  # work again: the key's queues stay (core.control_chain)
+        )
+
+    # A compare-and-set: a tick retiring the key's queues meanwhile makes this read again
+    # and register with the queues of the next epoch.
+    saved, _ = await update_rate_state(deps.store, own_key.id, register)
+    queues = KeyQueues(_base(own_key, saved), saved.queue_count)
     decided = saved.decision
+    ceilings = ceilings_of(saved.jobs)
     rate = (
         decided.applied_rate
         if decided is not None and decided.applied_rate
-        else _start_rate(state, ceilings)
+        else _start_rate(controller_state(saved, ceilings), ceilings)
     )
     for name, shard_rate in zip(queues.names, shard_rates(rate, queues.shards), strict=True):
         await deps.tasks.ensure_queue(name, dispatch_config(deps, shard_rate, queues.shards))

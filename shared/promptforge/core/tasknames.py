@@ -27,7 +27,10 @@ class TaskTarget(enum.StrEnum):
     CHUNK = "chunk"
     """Run ``WORKER``'s unit for each prompt of a chunk (``core.chunks``)."""
     FINALIZE = "finalize"
-    """Write a finished job's result files and mark it ``COMPLETED``."""
+    """Write a finished job's result files and mark it ``COMPLETED`` (a job of several
+    parts: enqueue the ``FINALIZE_STEP`` tasks of its parts)."""
+    FINALIZE_STEP = "finalize_step"
+    """One step of a fanned-out finalize: a part, a merge of error files, or the end."""
     EXPIRE = "expire"
     """Fail a job whose upload never arrived."""
     CANCEL = "cancel"
@@ -64,6 +67,11 @@ def ingest_task_name(bucket: str, name: str, generation: int) -> str:
 def finalize_task_name(job_id: str) -> str:
     """One finalize per job."""
     return f"f-{_digest('finalize', job_id)}"
+
+
+def finalize_step_task_name(job_id: str, step: str) -> str:
+    """One task per (job, finalize step): a step delivered twice enqueues its successor once."""
+    return f"f-{_digest('finalize-step', job_id, step)}"
 
 
 def expire_task_name(job_id: str, *, again: bool = False) -> str:

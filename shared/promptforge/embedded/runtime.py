@@ -26,7 +26,7 @@ from promptforge.core.chunks import handle_chunk
 from promptforge.core.control_chain import handle_control, step_if_due
 from promptforge.core.credentials import Credentials
 from promptforge.core.deps import CoreConfig, Deps
-from promptforge.core.finalize import handle_finalize
+from promptforge.core.finalize import handle_finalize, handle_finalize_step
 from promptforge.core.ingest import finalize_event_task, handle_ingest
 from promptforge.core.queues import ensure_control_queue
 from promptforge.core.tasknames import TaskTarget
@@ -121,6 +121,7 @@ class EmbeddedRuntime(AsyncResource):
             (TaskTarget.WORKER, handle_prompt),
             (TaskTarget.CHUNK, handle_chunk),  # chunk_prompts > 1 (default 1: none)
             (TaskTarget.FINALIZE, handle_finalize),
+            (TaskTarget.FINALIZE_STEP, handle_finalize_step),  # a job of several parts
             (TaskTarget.EXPIRE, handle_expire),
             (TaskTarget.CANCEL, handle_cancel),
             (TaskTarget.WEBHOOK, handle_webhook),

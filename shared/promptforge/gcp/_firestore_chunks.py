@@ -39,6 +39,8 @@ from promptforge.core.outcome_sets import (
     decode_set,
     encode_set,
     in_line_order,
+    in_range,
+    sets_from,
 )
 from promptforge.gcp._firestore_items import counter_increments
 from promptforge.gcp._firestore_layout import Layout
@@ -167,10 +169,21 @@ async def chunks_not_done(
 
 
 async def iter_set_outcomes(
-    layout: Layout, job_id: str, kind: OutcomeKind, page_size: int
+    layout: Layout,
+    job_id: str,
+    kind: OutcomeKind,
+    page_size: int,
+    lines: tuple[int, int | None] | None = None,
 ) -> AsyncIterator[Outcome]:
-    """Every outcome of ``kind`` published in outcome sets, in (line, key) order."""
-    async for outcome in in_line_order(_sets(layout, job_id, OutcomeKind(kind), page_size)):
+    """Every outcome of ``kind`` published in outcome sets, in (line, key) order; with
+    ``lines`` those of lines ``[start, end)``, read from the sets that can hold them
+    (``core.outcome_sets.sets_from``: a set spans fewer than ``SET_SPAN_LINES``)."""
+    sets = _sets(layout, job_id, OutcomeKind(kind), page_size, lines)
+    if lines is None:
+        async for outcome in in_line_order(sets):
+            yield outcome
+        return
+    async for outcome in in_range(in_line_order(sets), *lines):
         yield outcome
 
 
@@ -185,15 +198,20 @@ async def get_set_outcome(layout: Layout, job_id: str, key: str) -> Outcome | No
 
 
 async def _sets(
-    layout: Layout, job_id: str, kind: OutcomeKind, page_size: int
+    layout: Layout,
+    job_id: str,
+    kind: OutcomeKind,
+    page_size: int,
+    lines: tuple[int, int | None] | None,
 ) -> AsyncIterator[OutcomeSet]:
-    """The job's outcome sets of ``kind`` by ascending first line, a page at a time."""
-    query = (
-        layout.outcome_sets(job_id)
-        .where(filter=FieldFilter("kind", "==", kind.value))
-        .order_by("first_line")
-        .order_by("__name__")
-    )
+    """The job's outcome sets of ``kind`` by ascending first line, a page at a time (those
+    that can hold a line of ``lines``, if given)."""
+    query = layout.outcome_sets(job_id).where(filter=FieldFilter("kind", "==", kind.value))
+    if lines is not None:  # the (kind, first_line) index serves the range
+        query = query.where(filter=FieldFilter("first_line", ">=", sets_from(lines[0])))
+        if lines[1] is not None:
+            query = query.where(filter=FieldFilter("first_line", "<", lines[1]))
+    query = query.order_by("first_line").order_by("__name__")
     last = None
     while True:
         page = query if last is None else query.start_after(last)

@@ -180,16 +180,22 @@ async def record(layout: Layout, job_id: str, outcomes: Sequence[Outcome], shard
     return await run_transaction(layout.client, body)
 
 
-async def outcome_page(
-    layout: Layout, job_id: str, kind: OutcomeKind, after: tuple[int, str] | None, size: int
+async def outcome_page(  # noqa: PLR0917 (a page of a ranged query)
+    layout: Layout,
+    job_id: str,
+    kind: OutcomeKind,
+    after: tuple[int, str] | None,
+    size: int,
+    lines: tuple[int, int | None] | None = None,
 ) -> list[Outcome]:
-    """Up to ``size`` outcomes of one kind after ``(line, key)``, in (line, key) order."""
-    query = (
-        layout.items(job_id)
-        .where(filter=FieldFilter("kind", "==", kind.value))
-        .order_by("line")
-        .order_by("key")
-    )
+    """Up to ``size`` outcomes of one kind after ``(line, key)``, in (line, key) order;
+    with ``lines`` only those of lines ``[start, end)`` (``end`` None: no end)."""
+    query = layout.items(job_id).where(filter=FieldFilter("kind", "==", kind.value))
+    if lines is not None:  # a range on the first ordered field: the (kind, line, key) index
+        query = query.where(filter=FieldFilter("line", ">=", lines[0]))
+        if lines[1] is not None:
+            query = query.where(filter=FieldFilter("line", "<", lines[1]))
+    query = query.order_by("line").order_by("key")
     if after is not None:
         query = query.start_after({"line": after[0], "key": after[1]})
     page: list[Outcome] = []

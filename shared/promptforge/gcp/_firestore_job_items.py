@@ -16,7 +16,7 @@ from promptforge.gcp import _firestore_chunks as chunks
 from promptforge.gcp import _firestore_items as items
 from promptforge.gcp._firestore_layout import Layout
 from promptforge.gcp._firestore_tx import WRITE_CHUNK
-from promptforge.jobstore.base import PendingPrompt
+from promptforge.jobstore.base import LineRange, PendingPrompt
 from promptforge.jobstore.fields import to_utc
 
 __all__ = ["COMMIT_BYTES", "FirestoreItems"]
@@ -122,19 +122,26 @@ class FirestoreItems:
             recorded += await items.record(self._layout, job_id, chunk, self._shards)
         return recorded
 
-    async def iter_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
+    async def iter_outcomes(
+        self, job_id: str, kind: OutcomeKind, lines: LineRange | None = None
+    ) -> AsyncIterator[Outcome]:
         """Outcomes of one kind ordered by (line, key), read ``page_size`` at a time: those
-        recorded on their items and those chunks published in outcome sets, merged."""
+        recorded on their items and those chunks published in outcome sets, merged; with
+        ``lines`` only those of lines ``[start, end)``."""
         kind = OutcomeKind(kind)
-        alone = self._item_outcomes(job_id, kind)
-        in_sets = chunks.iter_set_outcomes(self._layout, job_id, kind, self._page_size)
+        alone = self._item_outcomes(job_id, kind, lines)
+        in_sets = chunks.iter_set_outcomes(self._layout, job_id, kind, self._page_size, lines)
         async for outcome in merge_line_ordered(alone, in_sets):
             yield outcome
 
-    async def _item_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
+    async def _item_outcomes(
+        self, job_id: str, kind: OutcomeKind, lines: LineRange | None
+    ) -> AsyncIterator[Outcome]:
         after: tuple[int, str] | None = None
         while True:
-            page = await items.outcome_page(self._layout, job_id, kind, after, self._page_size)
+            page = await items.outcome_page(
+                self._layout, job_id, kind, after, self._page_size, lines
+            )
             for outcome in page:
                 yield outcome
             if len(page) < self._page_size:

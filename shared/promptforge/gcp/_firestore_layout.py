@@ -15,7 +15,11 @@
     {prefix}_keys/{key_hash}                    an API key record (hash only)
     {prefix}_key_ids/{key_id}                   key id → hash, so ids stay unique
     {prefix}_idempotency/{sha256(tenant, key)}  an Idempotency-Key's job and request hash
-    {prefix}_rate_keys/{rate_key}               the controller's state (written by it, ≤ 1/s)
+    {prefix}_rate_keys/{rate_key}               no document: its subcollections' parent
+        states/{version:012d}                   the key's state, one document per version,
+                                                created once, deleted by the next version's
+                                                commit; 000000000000 an empty marker
+                                                (_firestore_rate)
         observations/{auto id}                  append-only, drained by the controller
 
 Every document but the API keys carries ``expires_at``, the field of Firestore's TTL
@@ -52,6 +56,7 @@ COUNTERS = "counters"
 CHUNKS = "chunks"
 OUTCOME_SETS = "outcome_sets"
 OBSERVATIONS = "observations"
+STATES = "states"
 WEBHOOKS = "webhooks"
 
 _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
@@ -139,8 +144,13 @@ class Layout:
         return self.idempotency.document(hashed_id(f"{tenant_id}\x00{key}"))
 
     def rate_key(self, rate_key: str) -> AsyncDocumentReference:
-        """The controller state document of a rate key."""
+        """The rate key's document: the parent of its states and observations (it held the
+        state itself before states were versioned; read only when no version exists)."""
         return self.rate_keys.document(safe_id(rate_key))
+
+    def rate_states(self, rate_key: str) -> AsyncCollectionReference:
+        """The versions of a rate key's state (one document each)."""
+        return _subcollection(self.rate_key(rate_key), STATES)
 
     def observations(self, rate_key: str) -> AsyncCollectionReference:
         """The queued observations of a rate key."""
@@ -179,6 +189,7 @@ def firestore_indexes(prefix: str = "pf") -> dict[str, Any]:
         ),
         OUTCOME_SETS: ("outcomes", "chunk"),
         f"{prefix}_rate_keys": ("state",),
+        STATES: ("state", "rate_key"),
         f"{prefix}_prompt_versions": ("data",),
         "spend": ("holds", "spent", "reserved"),  # a capped job's ledger (_firestore_spend.py)
         OBSERVATIONS: ("data", "appended_at", "call", "n"),
@@ -193,7 +204,8 @@ def firestore_indexes(prefix: str = "pf") -> dict[str, Any]:
         for name in names
     ]
     expiring = (
-        jobs, ITEMS, COUNTERS, CHUNKS, OUTCOME_SETS, WEBHOOKS, f"{prefix}_rate_keys", OBSERVATIONS
+        jobs, ITEMS, COUNTERS, CHUNKS, OUTCOME_SETS, WEBHOOKS, f"{prefix}_rate_keys", STATES,
+        OBSERVATIONS,
     )  # fmt: skip
     overrides += [
         {"collectionGroup": group, "fieldPath": EXPIRES_AT, "ttl": True, "indexes": []}

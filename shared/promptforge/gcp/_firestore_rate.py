@@ -10,10 +10,24 @@ once per drain, so a drain ends even while workers keep appending; what lands be
 cursor waits for the next one. The drained list is sorted by commit time (then by the
 appending call's clock and position) to give oldest-first order without an index on a
 monotonically increasing field.
+
+The key's state is a log of versions (``states/{version:012d}``), not one document: a
+save of version ``n + 1`` creates its document and deletes version ``n``'s in one
+commit, with preconditions (create: absent; delete: present), so it lands only while
+``n`` is current (the compare-and-set ``core.ratestate.update_rate_state`` relies on)
+and one document stays, beside the empty marker the first save creates
+(``states/000000000000``: what a writer that read no state at all must fail to create).
+Each document takes one write and one delete over its life, however long the key runs;
+the state is still written once per control period, now spread over documents
+(``docs/scale.md``, "Hottest documents"). A read is one query for the highest
+``version`` (billed one read, like a get; its single-field index is automatic). A key
+saved before states were versioned has its state in the rate key's own document: it is
+read as version 0, and deleted by the first save.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -21,10 +35,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
 from google.cloud.firestore import (
     SERVER_TIMESTAMP,
     AsyncQuery,
     AsyncTransaction,
+    Query,
 )
 
 from promptforge.core.ratestate import RateKeyState
@@ -37,6 +53,9 @@ DRAIN_CHUNK = 400
 """Observation documents read and deleted per drain transaction."""
 PER_DOCUMENT = 500
 """Observations per document (about 200 bytes each: far under Firestore's 1 MiB)."""
+VERSION = "version"
+"""A state document's version, the field its newest is found by (the emulator, unlike
+Firestore, cannot order document ids descending)."""
 
 
 async def append(layout: Layout, rate_key: str, observations: Sequence[Observation]) -> None:
@@ -89,16 +108,52 @@ async def _take(layout: Layout, query: AsyncQuery) -> list[Snapshot]:
 
 
 async def load_state(layout: Layout, rate_key: str) -> RateKeyState | None:
-    """What was last saved for ``rate_key``."""
-    snapshot = await layout.rate_key(rate_key).get()
-    data = snapshot.to_dict()
-    return None if data is None else RateKeyState.from_dict(json.loads(data["state"]))
+    """The current state of ``rate_key``: its highest version (``version`` set)."""
+    newest = layout.rate_states(rate_key).order_by(VERSION, direction=Query.DESCENDING)
+    async for snapshot in newest.limit(1).stream():
+        return _decode(snapshot.to_dict(), int(snapshot.get(VERSION)))
+    legacy = await layout.rate_key(rate_key).get()  # saved before states were versioned
+    return _decode(legacy.to_dict(), 0)
 
 
-async def save_state(layout: Layout, rate_key: str, state: RateKeyState) -> None:
-    """Replace what is saved for ``rate_key``."""
-    document = {"rate_key": rate_key, "state": dumps(state.to_dict()), **layout.expiry()}
-    await layout.rate_key(rate_key).set(document)
+async def save_state(layout: Layout, rate_key: str, state: RateKeyState) -> bool:
+    """Create version ``state.version + 1`` and delete ``state.version`` in one commit;
+    False (nothing written) if the next version exists or the read one is gone."""
+    states = layout.rate_states(rate_key)
+    batch = layout.client.batch()
+    version = state.version + 1
+    document = {
+        "rate_key": rate_key,
+        VERSION: version,
+        "state": dumps(state.to_dict()),
+        **layout.expiry(),
+    }
+    batch.create(states.document(_version_id(version)), document)
+    if state.version:
+        present = layout.client.write_option(exists=True)
+        batch.delete(states.document(_version_id(state.version)), option=present)
+    else:
+        # Version 0 has no document to delete: the first save creates a marker that stays,
+        # so a writer that read "nothing yet" fails once anyone has saved.
+        marker = {"rate_key": rate_key, VERSION: 0, **layout.expiry()}
+        batch.create(states.document(_version_id(0)), marker)
+        batch.delete(layout.rate_key(rate_key))  # a state saved before versions, if any
+    try:
+        await batch.commit()
+    except (AlreadyExists, FailedPrecondition, NotFound):
+        return False
+    return True
+
+
+def _version_id(version: int) -> str:
+    """A version's document id: zero-padded, so ids sort as the versions do."""
+    return f"{version:012d}"
+
+
+def _decode(data: dict[str, Any] | None, version: int) -> RateKeyState | None:
+    if data is None or "state" not in data:  # none, or the first save's marker
+        return None
+    return dataclasses.replace(RateKeyState.from_dict(json.loads(data["state"])), version=version)
 
 
 def _items(data: str) -> list[dict[str, Any]]:

@@ -34,7 +34,9 @@ MAX_DISPATCHES_PER_SECOND = 500.0
 MAX_CONCURRENT_DISPATCHES = 5000
 WORKER_TARGETS = frozenset({TaskTarget.WORKER, TaskTarget.CHUNK})
 """What the worker function serves; every other target goes to the controller."""
-LONG_TARGETS = frozenset({TaskTarget.INGEST, TaskTarget.SLICE, TaskTarget.FINALIZE})
+LONG_TARGETS = frozenset(
+    {TaskTarget.INGEST, TaskTarget.SLICE, TaskTarget.FINALIZE, TaskTarget.FINALIZE_STEP}
+)
 """Targets that stream whole files: they get the longest dispatch deadline Cloud Tasks allows."""
 LONG_DEADLINE = timedelta(minutes=30)
 

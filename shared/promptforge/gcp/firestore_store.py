@@ -341,12 +341,12 @@ class FirestoreJobStore(FirestorePrompts, FirestoreItems, FirestoreChunks, Fires
         return await rate.drain(self._layout, rate_key)
 
     async def load_rate_state(self, rate_key: str) -> RateKeyState | None:
-        """What was last saved for ``rate_key`` (its queues, jobs and controller state)."""
+        """The current state of ``rate_key`` (its highest version), ``version`` set."""
         return await rate.load_state(self._layout, rate_key)
 
-    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> None:
-        """Replace what is saved for ``rate_key``."""
-        await rate.save_state(self._layout, rate_key, state)
+    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> bool:
+        """Save ``state`` as the next version if ``state.version`` is still the current one."""
+        return await rate.save_state(self._layout, rate_key, state)
 
     # Webhook deliveries
     async def add_webhook_delivery(self, delivery: WebhookDelivery) -> WebhookDelivery:

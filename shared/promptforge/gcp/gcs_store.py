@@ -13,7 +13,8 @@ time (GCS allows about one per second per object).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from google.cloud.storage import Client  # type: ignore[import-untyped]
 from google.cloud.storage.fileio import BlobWriter as _FileWriter  # type: ignore[import-untyped]
 
 from promptforge.blobstore.base import BlobInfo
+from promptforge.blobstore.concat import check_sources
 from promptforge.gcp.gcs_signing import V4Signer
 
 READ_CHUNK = 1 << 20
@@ -173,6 +175,24 @@ class GcsBlobStore:
     async def open_writer(self, bucket: str, name: str) -> GcsBlobWriter:
         """A resumable upload to ``gs://bucket/name`` (replaces the object when closed)."""
         return GcsBlobWriter(self._blob(bucket, name), self._write_chunk, OUTPUT_CONTENT_TYPE)
+
+    async def compose(self, bucket: str, sources: Sequence[str], name: str) -> BlobInfo:
+        """One GCS compose request: ``name`` = ``sources`` joined in order, in the server
+        (no byte passes through here); ``FileNotFoundError`` if a source is missing."""
+        check_sources(sources)
+        target = self._blob(bucket, name)
+        target.content_type = OUTPUT_CONTENT_TYPE
+        parts = [self._blob(bucket, source) for source in sources]
+        try:
+            await asyncio.to_thread(target.compose, parts)
+        except google_exceptions.NotFound as exc:
+            raise FileNotFoundError(f"gs://{bucket}: a source of {name} is missing") from exc
+        return _info(target)
+
+    async def delete(self, bucket: str, name: str) -> None:
+        """Delete the live object; a no-op if there is none (deletes are free on GCS)."""
+        with contextlib.suppress(google_exceptions.NotFound):
+            await asyncio.to_thread(self._blob(bucket, name).delete)
 
     async def signed_url(
         self,

@@ -2,7 +2,8 @@
 
 The worker function serves ``worker``; the controller function serves everything on
 the control queue: ``ingest`` (which fans out through ``slice`` tasks and starts the rate
-key's chain of controller ticks), ``slice``, ``finalize``, ``expire``, ``control``
+key's chain of controller ticks), ``slice``, ``finalize`` and ``finalize_step`` (one task per
+step of a job of several parts, ``core.finalize_steps``), ``expire``, ``control``
 (``core.control_chain``: one step per tick, the next tick while the key has work, and
 the key's queues deleted once it has been idle ``queue_retire_after`` seconds) and
 ``webhook`` (one delivery attempt).
@@ -18,7 +19,7 @@ from promptforge.core.control_chain import control_task
 from promptforge.core.control_chain import handle_control as _handle_control
 from promptforge.core.deps import Deps
 from promptforge.core.fanout import handle_ingest_sliced, handle_slice
-from promptforge.core.finalize import handle_finalize
+from promptforge.core.finalize import handle_finalize, handle_finalize_step
 from promptforge.core.ingest import job_id_from_object
 from promptforge.core.models import JobStatus
 from promptforge.core.tasknames import TaskTarget
@@ -69,6 +70,7 @@ def controller_routes(
         TaskTarget.INGEST: ingest,
         TaskTarget.SLICE: handle_slice,
         TaskTarget.FINALIZE: handle_finalize,
+        TaskTarget.FINALIZE_STEP: handle_finalize_step,
         TaskTarget.EXPIRE: handle_expire,
         TaskTarget.CANCEL: handle_cancel,
         TaskTarget.CONTROL: control,

@@ -175,14 +175,16 @@ def record_outcomes(conn: sqlite3.Connection, job_id: str, outcomes: Sequence[Ou
         return len(fresh)
 
 
-def outcome_page(
+def outcome_page(  # noqa: PLR0917 (called through the store's thread, positionally)
     conn: sqlite3.Connection,
     job_id: str,
     kind: OutcomeKind,
     after: tuple[int, str] | None,
     size: int,
+    lines: tuple[int, int | None] | None = None,
 ) -> list[Outcome]:
-    """Up to ``size`` outcomes of one kind after ``(line, key)``, in (line, key) order."""
+    """Up to ``size`` outcomes of one kind after ``(line, key)``, in (line, key) order;
+    with ``lines`` only those of lines ``[start, end)`` (``end`` None: no end)."""
     sql = (
         "SELECT key, line, record, input_tokens, output_tokens FROM outcomes "
         "WHERE job_id = ? AND kind = ?"
@@ -191,6 +193,12 @@ def outcome_page(
     if after is not None:
         sql += " AND (line, key) > (?, ?)"
         params += after
+    if lines is not None:
+        sql += " AND line >= ?"
+        params += (lines[0],)
+        if lines[1] is not None:
+            sql += " AND line < ?"
+            params += (lines[1],)
     rows = conn.execute(f"{sql} ORDER BY line, key LIMIT ?", (*params, size)).fetchall()
     return [outcome_row(key, kind.value, *rest) for key, *rest in rows]
 

@@ -21,7 +21,7 @@ from typing import Any
 from promptforge.core.models import GenerationParams, Job, JobError, JobStatus
 from promptforge.jobstore.fields import DATETIME_FIELDS, JOB_FIELDS, dumps, plain_field, to_utc
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     0: (
@@ -110,6 +110,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     6: (  # answers that match the schema (core.schema_retry): the option and the counter
         "ALTER TABLE jobs ADD COLUMN max_schema_retries INTEGER NOT NULL DEFAULT 1",
         "ALTER TABLE jobs ADD COLUMN schema_retries INTEGER NOT NULL DEFAULT 0",
+    ),
+    7: (  # the rate state's version: every save is a compare-and-set (core.ratestate)
+        "ALTER TABLE rate_state ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
     ),
 }
 

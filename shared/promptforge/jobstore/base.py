@@ -27,6 +27,9 @@ from promptforge.core.spend import SpendStore
 from promptforge.prompts.store import PromptStore
 from promptforge.ratecontrol.base import Observation
 
+LineRange = tuple[int, int | None]
+"""Input lines ``[start, end)``; ``end`` None runs to the last line (``iter_outcomes``)."""
+
 
 @dataclass(frozen=True)
 class ApiKeyRecord:
@@ -152,8 +155,11 @@ class JobStore(PromptStore, SpendStore, Protocol):
         """Write outcomes not yet recorded and count them; returns how many were new."""
         ...
 
-    def iter_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
-        """Outcomes of one kind, ordered by input line, streamed."""
+    def iter_outcomes(
+        self, job_id: str, kind: OutcomeKind, lines: LineRange | None = None
+    ) -> AsyncIterator[Outcome]:
+        """Outcomes of one kind, ordered by input line, streamed; with ``lines`` only those
+        of lines ``[start, end)`` (a finalize part, ``core.finalize_steps``)."""
         ...
 
     # Duplicate requests (core.dedupe)
@@ -185,11 +191,14 @@ class JobStore(PromptStore, SpendStore, Protocol):
         ...
 
     async def load_rate_state(self, rate_key: str) -> RateKeyState | None:
-        """What was last saved for ``rate_key`` (its queues, jobs and controller state)."""
+        """The current state of ``rate_key`` (its queues, jobs and controller state): the
+        highest version saved, its ``version`` set; None if none."""
         ...
 
-    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> None:
-        """Replace what is saved for ``rate_key``."""
+    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> bool:
+        """Save ``state`` as version ``state.version + 1`` if ``state.version`` is still the
+        current one (compare-and-set); False, writing nothing, if another save came first.
+        Writers go through ``core.ratestate.update_rate_state``."""
         ...
 
     # Webhook deliveries

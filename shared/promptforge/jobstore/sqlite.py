@@ -19,6 +19,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ from promptforge.jobstore._sqlite_schema import (
     to_micros,
 )
 from promptforge.jobstore._sqlite_spend import SqliteSpend
-from promptforge.jobstore.base import ApiKeyRecord, IdempotencyRecord, PendingPrompt
+from promptforge.jobstore.base import ApiKeyRecord, IdempotencyRecord, LineRange, PendingPrompt
 from promptforge.jobstore.fields import TRANSITION_FIELDS, dumps
 from promptforge.lifecycle import AsyncResource
 from promptforge.ratecontrol.base import Observation
@@ -299,12 +300,15 @@ class SqliteJobStore(SqlitePrompts, SqliteSpend, SqliteRequestKeys, AsyncResourc
             return 0
         return await self._call(ops.record_outcomes, job_id, list(outcomes))
 
-    async def iter_outcomes(self, job_id: str, kind: OutcomeKind) -> AsyncIterator[Outcome]:
-        """Outcomes of one kind ordered by (line, key), read ``page_size`` rows at a time."""
+    async def iter_outcomes(
+        self, job_id: str, kind: OutcomeKind, lines: LineRange | None = None
+    ) -> AsyncIterator[Outcome]:
+        """Outcomes of one kind ordered by (line, key), read ``page_size`` rows at a time;
+        with ``lines`` only those of lines ``[start, end)``."""
         kind = OutcomeKind(kind)
         after: tuple[int, str] | None = None
         while True:
-            page = await self._call(ops.outcome_page, job_id, kind, after, self._page_size)
+            page = await self._call(ops.outcome_page, job_id, kind, after, self._page_size, lines)
             for outcome in page:
                 yield outcome
             if len(page) < self._page_size:
@@ -325,18 +329,22 @@ class SqliteJobStore(SqlitePrompts, SqliteSpend, SqliteRequestKeys, AsyncResourc
         return [Observation.from_dict(json.loads(data)) for data in rows]
 
     async def load_rate_state(self, rate_key: str) -> RateKeyState | None:
-        """What was last saved for ``rate_key`` (its queues, jobs and controller state)."""
-        sql = "SELECT state FROM rate_state WHERE rate_key = ?"
+        """The current state of ``rate_key`` (one row: its latest version), ``version`` set."""
+        sql = "SELECT state, version FROM rate_state WHERE rate_key = ?"
         row = await self._call(ops.fetch_one, sql, (rate_key,))
-        return None if row is None else RateKeyState.from_dict(json.loads(row[0]))
+        if row is None:
+            return None
+        return replace(RateKeyState.from_dict(json.loads(row[0])), version=int(row[1]))
 
-    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> None:
-        """Replace what is saved for ``rate_key``."""
+    async def save_rate_state(self, rate_key: str, state: RateKeyState) -> bool:
+        """Save ``state`` as the next version if ``state.version`` is still the current one."""
         sql = (
-            "INSERT INTO rate_state (rate_key, state) VALUES (?, ?) "
-            "ON CONFLICT (rate_key) DO UPDATE SET state = excluded.state"
+            "INSERT INTO rate_state (rate_key, state, version) VALUES (?, ?, ?) "
+            "ON CONFLICT (rate_key) DO UPDATE SET state = excluded.state, "
+            "version = excluded.version WHERE rate_state.version = ?"
         )
-        await self._call(ops.changes, sql, (rate_key, dumps(state.to_dict())))
+        values = (rate_key, dumps(state.to_dict()), state.version + 1, state.version)
+        return bool(await self._call(ops.changes, sql, values))
 
     # Webhook deliveries
     async def add_webhook_delivery(self, delivery: WebhookDelivery) -> WebhookDelivery:
