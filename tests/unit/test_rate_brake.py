@@ -65,11 +65,11 @@ def test_the_first_fresh_429_in_slow_start_brakes_to_a_share_of_the_rate() -> No
     assert brake(braked, _refusal(10 * P + 0.4), 10 * P + 0.4, CFG) is None
 
 
-def test_a_gated_runtime_brakes_through_the_gate_not_the_queue() -> None:
+def test_a_gated_runtime_does_not_brake() -> None:
+    """Where a gate thins dispatches (Google Cloud) the brake cost the emulators' hidden-limit
+    test 40 s: left out there."""
     gated = dataclasses.replace(CFG, gated=True, apply_delay=5.0)
-    braked = brake(_ramping(), _refusal(10 * P + 0.3), 10 * P + 0.3, gated)
-    assert braked is not None and braked.rate == pytest.approx(_RAMP * CFG.brake_share)
-    assert braked.configured == _ramping().configured  # the queue keeps its rate; the gate thins
+    assert brake(_ramping(), _refusal(10 * P + 0.3), 10 * P + 0.3, gated) is None
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,9 @@ key in slow start clamps its rate to a third. A worker that gets a 429 asks it w
 key's saved state; when it applies, the worker saves the braked state (the controller's
 next step sees the brake in the rate history and measures its cut after it) and
 configures the key's queue(s) at the braked rate (``core.control.configure_queues``:
-at once on the embedded dispatcher). Where a gate thins dispatches (Google Cloud, whose
-queues apply a rate seconds late) the queue is left alone: the gate reads the braked
-rate from the saved state. The save is ``ratestate.update_rate_state``'s compare-and-set:
+at once on the embedded dispatcher). The rule declines where a gate thins dispatches
+(Google Cloud, whose queues apply a rate seconds late; measured slower there, see
+``ratecontrol.brake.brake``). The save is ``ratestate.update_rate_state``'s compare-and-set:
 a controller step saved since the worker's read wins (the queue is put back at its rate),
 and so does another worker's brake.
 """
@@ -52,9 +52,7 @@ async def brake_key(
     if braked is None:
         return None
     queued = queue_history(braked)[-1][1]
-    sent = saved.decision.sent_rate
-    if not config.gated:
-        sent = await configure_queues(deps, saved, queued)
+    sent = await configure_queues(deps, saved, queued)
     decision = dataclasses.replace(
         saved.decision, rate=braked.rate, queue_rate=queued, applied_rate=queued, sent_rate=sent
     )
@@ -69,7 +67,7 @@ async def brake_key(
 
     latest, written = await update_rate_state(deps.store, key, fold)
     if not written:
-        if not config.gated and latest.decision is not None and latest.steps != steps:
+        if latest.decision is not None and latest.steps != steps:
             # The queue, braked for a moment, goes back to the step's rate.
             has = dataclasses.replace(latest.decision, sent_rate=queued)
             await configure_queues(

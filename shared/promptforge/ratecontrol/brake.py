@@ -7,15 +7,15 @@ next step is refused: 60 to 140 calls of a one-minute 1,200 RPM job (issue 21), 
 its 429s. A step taken on the first refusal (tried in round 5) has a fraction of a
 period of evidence and cuts badly. The brake separates the two: the first fresh 429 a
 worker sees in a headerless slow start clamps the rate to ``brake_share`` of it
-(``brake``), which the worker applies to the key's queue (``core.brake``) or, where a
-gate thins dispatches, the gate applies as soon as it reads the saved state. The cut
+(``brake``), which the worker applies to the key's queue (``core.brake``; not where a
+gate thins dispatches: see ``brake``). The cut
 waits until a period's worth of calls dispatched at the braked rate have answered
 (``measuring``), then measures the accepted rate as before, from the history of rates
 (the brake is recorded in it like any decided rate).
 
 The brake is a rule on the saved state and the refusal, nothing else: any worker of
 either runtime computes the same one, and the controller recognises it in the history
-(an entry after its last step: ``braked_at``). At most one brake per step.
+(an entry after its last step: ``braked_at``). At most one brake per slow start.
 """
 
 from __future__ import annotations
@@ -40,13 +40,19 @@ def brake(
     Only in slow start (no limit estimated yet), without stated limits (their budgets
     bound the ramp; nor on a refusal that states one: the first answer may be a 429) or
     a ramp limit (``gentle``), on a fresh 429 (a call started after the last cut took
-    effect) that is no daily quota, while not paused, and once per slow start. Where no
-    gate thins dispatches, the queue rate is recorded too: the caller configures the
-    queue at the braked rate.
+    effect) that is no daily quota, while not paused, and once per slow start; the queue
+    rate is recorded too: the caller configures the queue at the braked rate.
+
+    Not where a gate thins dispatches (a queue that applies rates late: Google Cloud).
+    There the brake would reach calls through the gate, deferring two dispatches in three
+    for an apply delay each; on the emulators' hidden-limit test
+    (``tests/gcp/test_google_rates.py``, 60 RPM rising to 120) that cost 40 s (195 s with
+    it, 157 s without, 175 s before round 8). Not measured further: left out there.
     """
     signals = observation.signals
     if (
         observation.outcome is not CallOutcome.RATE_LIMITED
+        or (config.gated and config.apply_delay > 0)
         or signals.daily_quota_exhausted
         or _states_budgets(observation)
         or state.limit_estimate is not None
@@ -63,10 +69,9 @@ def brake(
     rate = max(state.rate * config.brake_share, config.min_rate)
     if rate >= state.rate:
         return None
-    braked = dataclasses.replace(state, rate=rate, history=record_rate(state.history, now, rate))
-    if config.gated and config.apply_delay > 0:
-        return braked  # the gate thins the queue's dispatches down to the braked rate
-    return dataclasses.replace(braked, configured=record_rate(queue_history(state), now, rate))
+    history = record_rate(state.history, now, rate)
+    configured = record_rate(queue_history(state), now, rate)
+    return dataclasses.replace(state, rate=rate, history=history, configured=configured)
 
 
 def _states_budgets(observation: Observation) -> bool:

@@ -149,9 +149,8 @@ class ForgeClient:
         if braked is None:
             return
         self.state = braked
-        if not self._config.gated or self._config.apply_delay <= 0:
-            rates = shard_rates(queue_history(braked)[-1][1], self._shards)
-            self.queues.update(rates, self._options.max_concurrent)
+        rates = shard_rates(queue_history(braked)[-1][1], self._shards)
+        self.queues.update(rates, self._options.max_concurrent)
         self._recorder.rate(braked.rate)
 
     def _handle(self, task: SimTask, done: Done) -> None:
