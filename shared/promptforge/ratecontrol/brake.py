@@ -46,8 +46,8 @@ def brake(
     Not where a gate thins dispatches (a queue that applies rates late: Google Cloud).
     There the brake would reach calls through the gate, deferring two dispatches in three
     for an apply delay each; on the emulators' hidden-limit test
-    (``tests/gcp/test_google_rates.py``, 60 RPM rising to 120) that cost 40 s (195 s with
-    it, 157 s without, 175 s before round 8). Not measured further: left out there.
+    (``tests/gcp/test_google_rates.py``, 60 RPM rising to 120) that cost 20-40 s (195 s
+    with it, twice; 157-184 s without; 175 s before round 8). Left out there.
     """
     signals = observation.signals
     if (
