@@ -73,8 +73,12 @@ def cut(
     growth turns gentle and budgets stop being spent in bursts.
     """
     elapsed = max(now - state.window_start, config.control_period)
-    shape = counts.unexplained >= counts.fresh_limited
-    since = elapsed if counts.first_fresh is None else now - counts.first_fresh
+    shape = counts.fresh_limited > 0 and counts.unexplained >= counts.fresh_limited
+    # After a brake (``brake.py``) slow start's first refusal came a step earlier: the
+    # refusals are counted from it.
+    first = counts.first_fresh if state.limit_estimate is not None else state.dry_at
+    first = counts.first_fresh if first is None else first
+    since = elapsed if first is None else now - first
     reset = None if shape else spent_reset(counts, state)
     if reset is not None and state.reset_at is not None and abs(reset - state.reset_at) <= QUANTUM:
         # The rest of a window already measured: it was spent before the last cut reached
@@ -89,6 +93,11 @@ def cut(
         # Both are what was accepted: the window's measure is exact when the two resets
         # were consecutive windows, and an average over several otherwise.
         measured = max(measured, window_rate(state, reset, counts.first_fresh, config) or 0.0)
+    braked = state.limit_estimate is None and state.dry_at is not None and not shape
+    if braked and state.window_ok < config.min_accepted_calls:
+        # A tiny limit, braked at its cliff: a handful of successes, carried by the bank,
+        # overstate it; the braked rate held since is the better bound.
+        measured = min(measured, state.rate)
     accepted = max(measured, _probe_floor(state, counts, config), config.min_rate)
     estimate = state.limit_estimate if shape else accepted
     dry_at, bank = state.dry_at, state.bank_seconds
