@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from promptforge.ratecontrol.bank import bank_seconds, measured_bank
-from promptforge.ratecontrol.budget import stated_limits
+from promptforge.ratecontrol.budget import stated_limits, stated_refill
 from promptforge.ratecontrol.measure import (
     ControllerConfig,
     Tally,
@@ -99,6 +99,13 @@ def cut(
         # overstate it; the braked rate held since is the better bound.
         measured = min(measured, state.rate)
     accepted = max(measured, _probe_floor(state, counts, config), config.min_rate)
+    cliff = state.limit_estimate is None and not (shape or spent)
+    refill = stated_refill(state, config) if cliff else None
+    if refill is not None:
+        # Slow start's burst spent a stated budget: it refills at the limit's rate, not at
+        # what was accepted since it ran dry (the stated cap keeps the rate under what it
+        # has). Later a spent budget may be a second client's share: the measure stands.
+        accepted = max(accepted, refill)
     estimate = state.limit_estimate if shape else accepted
     dry_at, bank = state.dry_at, state.bank_seconds
     if dry_at is None and state.limit_estimate is None and not shape:
@@ -313,8 +320,10 @@ def _grow(
             # Slow start ends at a stated limit: go straight to what the budgets allow.
             return dataclasses.replace(state, rate=config.max_rate)
         if state.gentle:
-            # A ramp limit: grow by time, a little per window, while calls keep up.
-            rate = min(state.rate * config.gentle_factor, base * config.slow_start_factor)
+            # A ramp limit: grow by time, a little per period (a window at a few calls a
+            # second lasts several: ``window_done``), while calls keep up.
+            periods = max(1.0, (now - state.window_start) / config.control_period)
+            rate = min(state.rate * config.gentle_factor**periods, base * config.slow_start_factor)
         else:
             rate = base * config.slow_start_factor
         # Never far ahead of what has been delivered: an unknown limit may sit behind a
