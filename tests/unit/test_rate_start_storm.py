@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from promptforge.providers.base import CallOutcome, RateSignals
@@ -83,6 +83,15 @@ def test_the_reported_storm_recovers_to_the_stated_limit_within_30s(queue: str) 
     initial_rate=st.floats(1.0, 500.0),
     queue=st.sampled_from(sorted(_QUEUES)),
 )
+# Draws that failed on main: a minute budget drained in one second (the cut took the
+# little accepted since as the limit, 1 RPM), and a per-second bucket of one or two calls
+# (gentle growth by window, windows of 6 s at a few calls a second).
+@example(rpm=60, burst_seconds=60.0, initial_rate=64.0, queue="embedded")
+@example(rpm=60, burst_seconds=60.0, initial_rate=70.0, queue="embedded")
+@example(rpm=60, burst_seconds=60.0, initial_rate=75.0, queue="embedded")
+@example(rpm=60, burst_seconds=1.0, initial_rate=1.5, queue="cloud-tasks")
+@example(rpm=65, burst_seconds=1.0, initial_rate=1.5, queue="cloud-tasks")
+@example(rpm=70, burst_seconds=1.0, initial_rate=1.5, queue="cloud-tasks")
 def test_any_start_storm_recovers_within_30s(
     rpm: int, burst_seconds: float, initial_rate: float, queue: str
 ) -> None:

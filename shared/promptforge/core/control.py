@@ -42,7 +42,7 @@ from promptforge.ratecontrol.controller import (
     step,
 )
 
-__all__ = ["PAUSED_RATE", "control_key"]
+__all__ = ["PAUSED_RATE", "configure_queues", "control_key"]
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +79,7 @@ async def control_key(
         state, observations, now, ceilings, config=config, queue_cap=queue_cap(shards)
     )
     rate = applied_rate(decision, now)
-    sent = saved.decision.sent_rate if saved.decision else None
-    if rate_moved(sent, rate, deps.config.queue_rate_step):
-        for shard, shard_rate in enumerate(shard_rates(rate, shards)):
-            await deps.tasks.update_queue(
-                shard_queue(saved.queue, shard),
-                dispatch_config(deps, shard_rate, shards),
-            )
-        sent = rate
+    sent = await configure_queues(deps, saved, rate)
     applied = AppliedDecision(
         rate=decision.rate,
         queue_rate=decision.queue_rate,
@@ -130,6 +123,20 @@ async def control_key(
             len(observations),
             rate,
             decision.phase,
+        )
+    return rate
+
+
+async def configure_queues(deps: Deps, saved: RateKeyState, rate: float) -> float | None:
+    """Configure the key's queue(s) at ``rate`` if it moved the runtime's ``queue_rate_step``
+    from the rate they were last sent; the rate they are configured at now."""
+    sent = saved.decision.sent_rate if saved.decision else None
+    if saved.queue is None or not rate_moved(sent, rate, deps.config.queue_rate_step):
+        return sent
+    shards = saved.queue_count
+    for shard, shard_rate in enumerate(shard_rates(rate, shards)):
+        await deps.tasks.update_queue(
+            shard_queue(saved.queue, shard), dispatch_config(deps, shard_rate, shards)
         )
     return rate
 

@@ -38,6 +38,7 @@ import uuid
 from datetime import timedelta
 
 from promptforge.core.answers import with_store_retries
+from promptforge.core.brake import brake_key
 from promptforge.core.dedupe import answer_waiters, copy_or_wait
 from promptforge.core.deps import Deps
 from promptforge.core.error_codes import (
@@ -267,8 +268,13 @@ async def _after_answer(  # noqa: PLR0917 (the answer and everything it settles 
     """Everything after the call: run shielded by ``deps.answers``, settled despite store errors."""
     result = answer.result
     observation = Observation.from_call(deps.clock.now().timestamp(), result, answer.latency)
+    key = job.route_of(task.route)[0].id
     try:
-        await settler.observe(job.route_of(task.route)[0].id, observation)
+        await settler.observe(key, observation)
+        if result.outcome is CallOutcome.RATE_LIMITED:
+            # Slow start's cliff: brake at once (core.brake); the cached state says whether
+            # the rule can apply before the store is read.
+            await brake_key(deps, key, observation, await settler.rate_state(key))
     except Exception:  # the controller misses one reading; the answer must not be lost
         log.exception("could not store a rate observation for %s", task.prompt_id)
     await with_store_retries(

@@ -32,6 +32,7 @@ __all__ = [
     "stated_cap",
     "stated_floor",
     "stated_limits",
+    "stated_refill",
 ]
 
 KINDS = ("requests", "tokens", "input_tokens", "output_tokens")
@@ -203,6 +204,16 @@ def stated_limits(
         ratio = ratios[kind]
         out.append((kind, limit, per * (ratio if ratio is not None and ratio > 0 else 1.0)))
     return out
+
+
+def stated_refill(state: ControllerState, config: ControllerConfig) -> float | None:
+    """Requests per second the stated limits refill at (the tightest); ``None`` if none.
+
+    What a spent budget, refilled continuously, takes in from now on: a key need not wait
+    for the whole budget to come back (its reset) to run at it.
+    """
+    refills = [limit / 60.0 / per for _, limit, per in stated_limits(state, config)]
+    return min(refills) if refills else None
 
 
 def stated_cap(state: ControllerState, config: ControllerConfig, now: float) -> float | None:

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.bank import banked_credit, delivered_rate
 from promptforge.ratecontrol.base import Observation
+from promptforge.ratecontrol.brake import measuring
 from promptforge.ratecontrol.budget import (
     KINDS,
     charge_ratio,
@@ -138,7 +139,10 @@ def step(
         window_transient=state.window_transient + counts.transient,
         window_limited=state.window_limited + counts.fresh_limited,
     )
-    if counts.fresh_limited:
+    if counts.fresh_limited and measuring(state, now, config):
+        # A worker braked moments ago: cut once calls at the braked rate have answered.
+        decided = dataclasses.replace(window, dry_at=state.dry_at or counts.first_fresh)
+    elif counts.fresh_limited or state.window_limited:
         decided = cut(window, counts, now, config)
     elif state.saw_429 or counts.limited:
         # The period after a 429, or one with stale 429s, is no clean window: hold.
@@ -177,11 +181,14 @@ def retry_delay(
 ) -> float:
     """Seconds a rate-limited prompt waits before it is re-enqueued.
 
-    At least the provider's ``retry-after`` and the rest of any pause, else two control
-    periods (time for the controller to react); plus a spread of up to half that wait
-    (at least one period, at most ``max_spread``) so re-enqueued prompts come back
-    spread out. The spread is a hash of ``now`` and ``salt`` (pass the prompt id):
-    deterministic, yet different for prompts limited at the same moment.
+    At least the provider's ``retry-after`` and the rest of any pause, else half a control
+    period; plus a spread of up to half that wait (at least a period, at most
+    ``max_spread``) so re-enqueued prompts come back spread out. The queue paces them at
+    the key's rate like any task, and a refusal at slow start's cliff brakes the key at
+    once (``brake.py``): the wait no longer gives the controller time to react (two
+    periods until round 8; the last refused prompts of a short job then set its end).
+    The spread is a hash of ``now`` and ``salt`` (pass the prompt id): deterministic,
+    yet different for prompts limited at the same moment.
     """
     wait = 0.0
     if observed_retry_after is not None and math.isfinite(observed_retry_after):
@@ -189,7 +196,7 @@ def retry_delay(
     if state.paused_until is not None:
         wait = max(wait, state.paused_until - now)
     if wait <= 0.0:
-        wait = 2.0 * config.control_period
+        wait = 0.5 * config.control_period
     spread = min(max(0.5 * wait, config.control_period), config.max_spread)
     return wait + spread * unit_hash(f"{now!r}|{salt}")
 

@@ -58,7 +58,7 @@ def queue_rate(
         return rate
     ahead = _reachable(state, config)
     if state.limit_estimate is not None:
-        # Avoidance probes by 1-25 % steps; the runtime updates a queue only when its rate
+        # Avoidance probes by 1-50 % steps; the runtime updates a queue only when its rate
         # moved ``queue_step`` (10 %). One step ahead, every probe under it reaches calls
         # (the gate thins them to the decided rate) instead of waiting for the sum.
         ahead = max(ahead, rate * (1.0 + config.queue_step))

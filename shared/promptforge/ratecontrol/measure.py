@@ -48,10 +48,12 @@ class ControllerConfig:
     plateau: float = 20.0  # seconds held at the target before probing past it
     plateau_max: float = 160.0  # ... at most, after probes that kept finding the same limit
     probe_start: float = 0.01  # first probe step past the target, x the estimate
-    probe_max: float = 0.25  # probe steps double per clean window up to this
+    probe_max: float = 0.5  # probe steps double per clean window up to this
     min_accepted_calls: int = 10  # fewer successes than this: accepted rate from the share
     delivery_time: float = 10.0  # time constant of the average rate of successful calls
     burst_horizon: float = 60.0  # a provider may bank this many seconds of unused limit
+    brake_share: float = 1.0 / 3.0  # a worker's first 429 in slow start clamps to this x the rate
+    brake_evidence: float = 1.0  # seconds after a brake before its cut is measured
     first_answer_headroom: float = 16.0  # queue at this x the rate until a call has answered
     utilization: float = 0.5  # grow only if at least this share of the rate was used
     window_calls: float = 3.0  # a measurement window lasts long enough for this many calls

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from promptforge.ratecontrol.bank import bank_seconds, measured_bank
-from promptforge.ratecontrol.budget import stated_limits
+from promptforge.ratecontrol.budget import stated_limits, stated_refill
 from promptforge.ratecontrol.measure import (
     ControllerConfig,
     Tally,
@@ -73,8 +73,12 @@ def cut(
     growth turns gentle and budgets stop being spent in bursts.
     """
     elapsed = max(now - state.window_start, config.control_period)
-    shape = counts.unexplained >= counts.fresh_limited
-    since = elapsed if counts.first_fresh is None else now - counts.first_fresh
+    shape = counts.fresh_limited > 0 and counts.unexplained >= counts.fresh_limited
+    # After a brake (``brake.py``) slow start's first refusal came a step earlier: the
+    # refusals are counted from it.
+    first = counts.first_fresh if state.limit_estimate is not None else state.dry_at
+    first = counts.first_fresh if first is None else first
+    since = elapsed if first is None else now - first
     reset = None if shape else spent_reset(counts, state)
     if reset is not None and state.reset_at is not None and abs(reset - state.reset_at) <= QUANTUM:
         # The rest of a window already measured: it was spent before the last cut reached
@@ -89,7 +93,19 @@ def cut(
         # Both are what was accepted: the window's measure is exact when the two resets
         # were consecutive windows, and an average over several otherwise.
         measured = max(measured, window_rate(state, reset, counts.first_fresh, config) or 0.0)
+    braked = state.limit_estimate is None and state.dry_at is not None and not shape
+    if braked and state.window_ok < config.min_accepted_calls:
+        # A tiny limit, braked at its cliff: a handful of successes, carried by the bank,
+        # overstate it; the braked rate held since is the better bound.
+        measured = min(measured, state.rate)
     accepted = max(measured, _probe_floor(state, counts, config), config.min_rate)
+    cliff = state.limit_estimate is None and not (shape or spent)
+    refill = stated_refill(state, config) if cliff else None
+    if refill is not None:
+        # Slow start's burst spent a stated budget: it refills at the limit's rate, not at
+        # what was accepted since it ran dry (the stated cap keeps the rate under what it
+        # has). Later a spent budget may be a second client's share: the measure stands.
+        accepted = max(accepted, refill)
     estimate = state.limit_estimate if shape else accepted
     dry_at, bank = state.dry_at, state.bank_seconds
     if dry_at is None and state.limit_estimate is None and not shape:
@@ -304,8 +320,10 @@ def _grow(
             # Slow start ends at a stated limit: go straight to what the budgets allow.
             return dataclasses.replace(state, rate=config.max_rate)
         if state.gentle:
-            # A ramp limit: grow by time, a little per window, while calls keep up.
-            rate = min(state.rate * config.gentle_factor, base * config.slow_start_factor)
+            # A ramp limit: grow by time, a little per period (a window at a few calls a
+            # second lasts several: ``window_done``), while calls keep up.
+            periods = max(1.0, (now - state.window_start) / config.control_period)
+            rate = min(state.rate * config.gentle_factor**periods, base * config.slow_start_factor)
         else:
             rate = base * config.slow_start_factor
         # Never far ahead of what has been delivered: an unknown limit may sit behind a

@@ -26,6 +26,7 @@ from promptforge.core.queues import (
 )
 from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.base import Observation
+from promptforge.ratecontrol.brake import brake
 from promptforge.ratecontrol.controller import (
     DEFAULT_CONFIG,
     Ceilings,
@@ -146,6 +147,16 @@ class ForgeClient:
         self._recorder.rate(rate)
         self._loop.after(self._config.control_period, self._tick)
 
+    def _brake(self, observation: Observation, now: float) -> None:
+        """A worker's refusal at slow start's cliff brakes the key at once (``core.brake``)."""
+        braked = brake(self.state, observation, now, self._config)
+        if braked is None:
+            return
+        self.state = braked
+        rates = shard_rates(queue_history(braked)[-1][1], self._shards)
+        self.queues.update(rates, self._options.max_concurrent)
+        self._recorder.rate(braked.rate)
+
     def _handle(self, task: SimTask, done: Done) -> None:
         item: _Attempt = task.payload
         if self._options.gate:
@@ -173,6 +184,7 @@ class ForgeClient:
             )
         )
         self._recorder.call(outcome)
+        self._brake(self._observations[-1], now)
         if outcome is CallOutcome.SUCCESS:
             self._recorder.finish()
         elif outcome is CallOutcome.RATE_LIMITED:
