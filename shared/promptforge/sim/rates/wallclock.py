@@ -125,15 +125,23 @@ class _TwinProvider(SimulatedProvider):
     outcome go to ``trace`` if given."""
 
     def __init__(
-        self, model: ProviderModel, loop: EventLoop, seed: int, trace: CallTrace | None
+        self,
+        model: ProviderModel,
+        loop: EventLoop,
+        seed: int,
+        trace: CallTrace | None,
+        *,
+        simulator_draws: bool = True,
     ) -> None:
         super().__init__(model, loop, seed)
-        self._simulator_rng = random.Random(seed)
+        self._simulator_rng = random.Random(seed) if simulator_draws else None
         self._trace = trace
 
     def _draws(self) -> tuple[float, float, float]:
         """The simulator's draws: drop, hang, overloaded, error, then the latency."""
         rng = self._simulator_rng
+        if rng is None:
+            return super()._draws()
         _, _, overload, error = (rng.random() for _ in range(4))
         return error, overload, rng.gauss(0.0, 1.0)
 
@@ -154,18 +162,25 @@ def des_twin(
     trace: CallTrace | None = None,
     *,
     phase: float | None = None,
+    matched: bool = False,
 ) -> WallclockResult:
     """The simulation of the wall-clock run: the embedded dispatcher applies rates at once.
 
-    The controller steps at ``phase`` of a period (default: ``tick_phase(seed)``). With
+    ``matched`` makes it the twin of the real run of ``seed`` (what the harness runs): the
+    controller steps at ``phase`` of a period (default ``tick_phase(seed)``) and the
+    provider draws the simulator's latencies for the seed. Without it, the model as it was
+    before issue 21's fidelity round (steps a period after the first dispatch, the
+    simulated provider's own draws), which other tests were calibrated on. With
     ``trace``, its provider calls and applied rates are noted there."""
     loop = EventLoop()
     model = case_model(case)
-    provider = _TwinProvider(model, loop, seed, trace)
+    provider = _TwinProvider(model, loop, seed, trace, simulator_draws=matched)
     recorder = Recorder(loop, len(prompts))
-    options = embedded_options(seed)
-    if phase is not None:
-        options = dataclasses.replace(options, tick_phase=phase)
+    options = _EMBEDDED
+    if matched:
+        options = dataclasses.replace(
+            _EMBEDDED, tick_phase=tick_phase(seed) if phase is None else phase
+        )
     client = ForgeClient(loop, provider, prompts, recorder, options=options, seed=seed)
     client.start()
     loop.run(until=24 * 3600.0)
@@ -291,7 +306,7 @@ async def run_case(
     """
     lines = _lines(case.prompts)
     prompts = _prompts(lines, _config(case, seed))
-    twins = [des_twin(case, prompts, seed + k) for k in range(seeds)]
+    twins = [des_twin(case, prompts, seed + k, matched=True) for k in range(seeds)]
     real, matched = [], []
     for k in range(repeat):
         trace = CallTrace()
@@ -302,7 +317,7 @@ async def run_case(
         label = f"wall clock (embedded runtime), run {k + 1}{at}"
         real.append(WallclockResult(label, makespan, twins[0].ideal, limited, calls, load))
         twin_trace = CallTrace()
-        twin = des_twin(case, prompts, seed + k, twin_trace, phase=phase)
+        twin = des_twin(case, prompts, seed + k, twin_trace, phase=phase, matched=True)
         label = f"simulation at run {k + 1}'s phase, seed {seed + k}"
         matched.append(dataclasses.replace(twin, label=label))
         if traces is not None:
