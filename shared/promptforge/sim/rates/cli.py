@@ -74,6 +74,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "reported), and three simulated seeds when above 1",
     )
     parser.add_argument(
+        "--wallclock-trace",
+        type=Path,
+        default=None,
+        help="with --wallclock: write each real run beside its simulation, second by second "
+        "(calls, 429s, applied rate; CSV per run) into this directory",
+    )
+    parser.add_argument(
         "--wallclock-out",
         type=Path,
         default=Path("docs/benchmarks/rate-control-wallclock.md"),
@@ -135,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
                 cases=args.wallclock_case,
                 repeat=args.wallclock_repeat,
                 plots=None if args.no_report else args.plots,
+                traces=args.wallclock_trace,
             )
         )
     names = args.scenario or list(SCENARIOS)

@@ -65,6 +65,10 @@ class ForgeOptions:
     ceilings: Ceilings = NO_CEILINGS
     max_retries: int = 3
     timeout: float = 300.0  # the worker's provider timeout (settings.provider_timeout)
+    # When the first controller step comes, in periods after the first dispatch: a
+    # runtime's controller ticks on its own clock (the embedded loop since the server
+    # started, Google's chain at multiples of the period), not from the job's first call.
+    tick_phase: float = 1.0
 
 
 @dataclass(slots=True)
@@ -120,7 +124,7 @@ class ForgeClient:
         for prompt in self._prompts:
             self._enqueue(_Attempt(prompt), 0.0)
         self._recorder.rate(self.state.rate)
-        self._loop.after(self._config.control_period, self._tick)
+        self._loop.after(self._config.control_period * self._options.tick_phase, self._tick)
 
     def _enqueue(self, item: _Attempt, delay: float) -> None:
         key = shard_of(str(item.prompt.index), item.generation, self._shards)

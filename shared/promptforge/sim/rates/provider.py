@@ -145,6 +145,12 @@ class SimulatedProvider:
 
         return call
 
+    def _draws(self) -> tuple[float, float, float]:
+        """An admitted call's random draws: the 5xx fault, the 529 fault, the latency's
+        standard normal."""
+        rng = self._rng
+        return rng.random(), rng.random(), rng.gauss()
+
     def admission_wait(self, prompt: Prompt) -> float:
         """Seconds until ``prompt`` would be admitted now (the oracle's knowledge)."""
         cost = _cost(self.model.style, prompt, self.spec.split_tokens)
@@ -167,8 +173,7 @@ class SimulatedProvider:
             too_large = decision.refusal is not None and decision.refusal.too_large
             outcome = CallOutcome.PERMANENT if too_large else CallOutcome.RATE_LIMITED
             return Response(outcome, model.reject_latency, signals)
-        rng = self._rng
-        fault, overload, draw = rng.random(), rng.random(), rng.gauss()
+        fault, overload, draw = self._draws()
         latency = model.latency_median * math.exp(model.latency_sigma * draw)
         if model.style is Style.ANTHROPIC:
             spare = max(0, cost.output_tokens - prompt.output_tokens)
