@@ -49,6 +49,7 @@ class ControllerConfig:
     plateau_max: float = 160.0  # ... at most, after probes that kept finding the same limit
     probe_start: float = 0.01  # first probe step past the target, x the estimate
     probe_max: float = 0.5  # probe steps double per clean window up to this
+    probe_max_slow: float = 0.25  # ... under one call a second (``probe_reach``)
     min_accepted_calls: int = 10  # fewer successes than this: accepted rate from the share
     delivery_time: float = 10.0  # time constant of the average rate of successful calls
     burst_horizon: float = 60.0  # a provider may bank this many seconds of unused limit
@@ -82,6 +83,12 @@ class ControllerConfig:
             raise ValueError("need 0 < target <= 1 and 0 < header_headroom <= 1")
         if self.control_period <= 0 or self.window_calls <= 0 or self.apply_delay < 0:
             raise ValueError("control_period and window_calls must be positive, apply_delay >= 0")
+
+    def probe_reach(self, anchor: float) -> float:
+        """How far past the last cut (``anchor``, calls/s) probes go: ``probe_max``, or
+        ``probe_max_slow`` under one call a second, where a probe's overshoot is whole
+        calls of a thin tail (a key of ~11 RPM lost 10 % of its calls to 50 % probes)."""
+        return self.probe_max if anchor >= 1.0 else min(self.probe_max, self.probe_max_slow)
 
 
 DEFAULT_CONFIG = ControllerConfig()

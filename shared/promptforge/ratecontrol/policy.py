@@ -174,7 +174,7 @@ def _quiet(state: ControllerState, estimate: float | None, config: ControllerCon
     same = (
         estimate is not None
         and state.anchor is not None
-        and estimate <= state.anchor * (1.0 + config.probe_max)
+        and estimate <= state.anchor * (1.0 + config.probe_reach(state.anchor))
     )
     if not same:
         return config.plateau
@@ -338,10 +338,11 @@ def _grow(
             rate = min(rate, max(base, config.slow_start_lead * recent))
         return dataclasses.replace(state, rate=max(state.rate, rate))
     ceiling = base * (config.gentle_factor if state.gentle else config.slow_start_factor)
-    # Past the last cut, probe at most ``probe_max`` above it until a burst horizon spent
+    # Past the last cut, probe at most ``probe_reach`` above it until a burst horizon spent
     # there without a 429 shows it is room, not credit the provider banked for us.
     anchor = state.anchor if state.anchor is not None else estimate
-    cap = anchor * (1.0 + config.probe_max)
+    reach = config.probe_reach(anchor)
+    cap = anchor * (1.0 + reach)
     capped_at = state.capped_at
     if state.credit <= 0:
         estimate = min(max(estimate, base), cap)  # accepted cleanly, no credit left
@@ -358,7 +359,7 @@ def _grow(
         pass
     else:
         rate += probe * estimate
-        probe = min(2.0 * probe, config.probe_max)
+        probe = min(2.0 * probe, reach)
     if rate >= cap:
         rate = cap
         if capped_at is None:
