@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 
 
-def chat_completion(content: str) -> httpx.Response:
-    """A 200 chat completion whose one choice says ``content`` (3 + 2 tokens)."""
+def chat_completion(content: str, completion_tokens: int = 2) -> httpx.Response:
+    """A 200 chat completion whose one choice says ``content`` (3 prompt tokens and
+    ``completion_tokens``)."""
     return httpx.Response(
         200,
         json={
@@ -20,6 +21,10 @@ def chat_completion(content: str) -> httpx.Response:
                     "finish_reason": "stop",
                 }
             ],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+            "usage": {
+                "prompt_tokens": 3,
+                "completion_tokens": completion_tokens,
+                "total_tokens": 3 + completion_tokens,
+            },
         },
     )

@@ -28,6 +28,7 @@ from promptforge.core.worker import handle_prompt
 from promptforge.embedded.runtime import EmbeddedRuntime
 from promptforge.settings import Settings
 from promptforge.tasks.base import Delivery
+from tests.chat_answers import chat_completion
 from tests.unit._embedded import idle_runtime
 
 pytestmark = pytest.mark.anyio
@@ -46,26 +47,7 @@ class _Provider:
         if self.status != 200:
             body = {"error": {"message": "refused", "type": "requests", "code": None}}
             return httpx.Response(self.status, json=body, headers={"retry-after": "1"})
-        return httpx.Response(
-            200,
-            json={
-                "id": "c1",
-                "object": "chat.completion",
-                "model": "gpt-4o-mini",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": self.text},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": 3,
-                    "completion_tokens": 250_000,
-                    "total_tokens": 250_003,
-                },
-            },
-        )
+        return chat_completion(self.text, completion_tokens=250_000)
 
 
 @pytest.fixture
