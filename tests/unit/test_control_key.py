@@ -21,6 +21,7 @@ from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.base import Observation
 from promptforge.ratecontrol.state import Ceilings
 from promptforge.tasks.base import QueueConfig
+from tests.unit._queues import RecordingQueues
 
 KEY = "openai|gpt-4o-mini|default"
 
@@ -36,19 +37,11 @@ class _RacingStore(SqliteJobStore):
         return drained
 
 
-class _Queues:
-    def __init__(self) -> None:
-        self.updates: list[tuple[str, QueueConfig]] = []
-
-    async def update_queue(self, queue: str, config: QueueConfig) -> None:
-        self.updates.append((queue, config))
-
-
 @pytest.mark.anyio
 async def test_a_job_registered_during_a_step_is_kept(tmp_path: Path) -> None:
     async with _RacingStore(tmp_path / "jobs.db") as store:
         await store.save_rate_state(KEY, RateKeyState(queue="pf-q", jobs={"job-gone": Ceilings()}))
-        queues = _Queues()
+        queues = RecordingQueues()
         deps: Any = SimpleNamespace(
             store=store,
             tasks=queues,
@@ -71,7 +64,7 @@ async def test_a_gated_ramp_configures_the_queue_ahead_of_the_decided_rate(
 ) -> None:
     async with SqliteJobStore(tmp_path / "jobs.db") as store:
         await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
-        queues = _Queues()
+        queues = RecordingQueues()
         deps: Any = SimpleNamespace(
             store=store,
             tasks=queues,
@@ -99,7 +92,7 @@ async def test_a_queue_is_updated_only_when_its_rate_moves_a_meaningful_step(
     async with SqliteJobStore(tmp_path / "jobs.db") as store:
         await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
         clock = FakeClock()
-        queues = _Queues()
+        queues = RecordingQueues()
         deps: Any = SimpleNamespace(
             store=store,
             tasks=queues,
@@ -155,7 +148,10 @@ async def test_a_tick_delivered_twice_at_once_steps_once_and_loses_no_observatio
     async with SqliteJobStore(tmp_path / "jobs.db") as store:
         await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
         deps: Any = SimpleNamespace(
-            store=store, tasks=_Queues(), clock=FakeClock(), config=CoreConfig(initial_rate=1.0)
+            store=store,
+            tasks=RecordingQueues(),
+            clock=FakeClock(),
+            config=CoreConfig(initial_rate=1.0),
         )
         read = await store.load_rate_state(KEY)  # what both deliveries read
         assert read is not None
@@ -178,7 +174,7 @@ async def test_a_step_that_dies_before_its_save_leaves_the_state_as_it_was(
     """A crash between read and write writes nothing; the next step goes on from the state
     last saved, and its queue update is sent again (the stored ``sent_rate`` never moved)."""
 
-    class _Dying(_Queues):
+    class _Dying(RecordingQueues):
         async def update_queue(self, queue: str, config: QueueConfig) -> None:
             raise ConnectionError("instance stopped")
 
@@ -192,7 +188,7 @@ async def test_a_step_that_dies_before_its_save_leaves_the_state_as_it_was(
         saved = await store.load_rate_state(KEY)
         assert saved == before and saved is not None and saved.version == 1
 
-        queues = _Queues()
+        queues = RecordingQueues()
         deps: Any = SimpleNamespace(store=store, tasks=queues, clock=FakeClock(), config=config)
         assert await control_key(cast(Deps, deps), KEY) == 1.0
         saved = await store.load_rate_state(KEY)
@@ -208,7 +204,7 @@ async def test_ticks_missed_for_a_while_step_from_the_newest_state(tmp_path: Pat
         await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
         clock = FakeClock()
         deps: Any = SimpleNamespace(
-            store=store, tasks=_Queues(), clock=clock, config=CoreConfig(initial_rate=1.0)
+            store=store, tasks=RecordingQueues(), clock=clock, config=CoreConfig(initial_rate=1.0)
         )
         await control_key(cast(Deps, deps), KEY)
         clock.advance(300.0)

@@ -27,7 +27,7 @@ from promptforge.ratecontrol.brake import brake, braked_at
 from promptforge.ratecontrol.controller import ControllerState, initial_state, step
 from promptforge.sim.rates.cases import SHORT_CASES
 from promptforge.sim.rates.wallclock import _config, _lines, _prompts, des_twin
-from promptforge.tasks.base import QueueConfig
+from tests.unit._queues import RecordingQueues
 from tests.unit._rate_calls import CFG, LIMITED, OK, P, calls
 
 KEY = "gemini|gemini-2.5-flash|default"
@@ -125,20 +125,12 @@ def test_the_cut_waits_for_calls_at_the_braked_rate_then_measures_from_the_cliff
 # --- The runtime: a worker's refusal ---------------------------------------------------------
 
 
-class _Queues:
-    def __init__(self) -> None:
-        self.updates: list[tuple[str, QueueConfig]] = []
-
-    async def update_queue(self, queue: str, config: QueueConfig) -> None:
-        self.updates.append((queue, config))
-
-
 @pytest.mark.anyio
 async def test_a_workers_refusal_brakes_the_key_and_its_queue_at_once(tmp_path: Path) -> None:
     async with SqliteJobStore(tmp_path / "jobs.db") as store:
         await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
         clock = FakeClock()
-        queues = _Queues()
+        queues = RecordingQueues()
         deps: Any = SimpleNamespace(
             store=store, tasks=queues, clock=clock, config=CoreConfig(initial_rate=_RAMP)
         )
@@ -202,7 +194,7 @@ async def test_a_brake_racing_a_controller_step_leaves_the_steps_decision(
     async with _SteppedMeanwhile(tmp_path / "jobs.db") as store:
         await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
         clock = FakeClock()
-        queues = _Queues()
+        queues = RecordingQueues()
         deps: Any = SimpleNamespace(
             store=store, tasks=queues, clock=clock, config=CoreConfig(initial_rate=_RAMP)
         )
