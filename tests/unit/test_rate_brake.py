@@ -125,19 +125,24 @@ def test_the_cut_waits_for_calls_at_the_braked_rate_then_measures_from_the_cliff
 # --- The runtime: a worker's refusal ---------------------------------------------------------
 
 
+async def _stepped_once(store: SqliteJobStore) -> tuple[Deps, FakeClock, RecordingQueues]:
+    """Deps over ``store`` for a key on queue ``pf-q``, after the key's first step."""
+    await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
+    clock, queues = FakeClock(), RecordingQueues()
+    deps: Any = SimpleNamespace(
+        store=store, tasks=queues, clock=clock, config=CoreConfig(initial_rate=_RAMP)
+    )
+    await control_key(cast(Deps, deps), KEY)
+    return cast(Deps, deps), clock, queues
+
+
 @pytest.mark.anyio
 async def test_a_workers_refusal_brakes_the_key_and_its_queue_at_once(tmp_path: Path) -> None:
     async with SqliteJobStore(tmp_path / "jobs.db") as store:
-        await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
-        clock = FakeClock()
-        queues = RecordingQueues()
-        deps: Any = SimpleNamespace(
-            store=store, tasks=queues, clock=clock, config=CoreConfig(initial_rate=_RAMP)
-        )
-        await control_key(cast(Deps, deps), KEY)  # the key's first step: 60/s, no estimate
+        deps, clock, queues = await _stepped_once(store)  # 60/s, no estimate
         clock.advance(0.5)
         now = clock.now().timestamp()
-        rate = await brake_key(cast(Deps, deps), KEY, _refusal(now))
+        rate = await brake_key(deps, KEY, _refusal(now))
         assert rate == pytest.approx(_RAMP * CFG.brake_share)
         saved = await store.load_rate_state(KEY)
         assert saved is not None and saved.state is not None and saved.decision is not None
@@ -145,7 +150,7 @@ async def test_a_workers_refusal_brakes_the_key_and_its_queue_at_once(tmp_path: 
         assert saved.decision.sent_rate == rate
         assert [c.max_dispatches_per_second for _, c in queues.updates] == [_RAMP, rate]
         # A second refusal moments later: braked already, nothing more is written.
-        assert await brake_key(cast(Deps, deps), KEY, _refusal(now + 0.1)) is None
+        assert await brake_key(deps, KEY, _refusal(now + 0.1)) is None
         assert len(queues.updates) == 2
 
 
@@ -192,16 +197,10 @@ async def test_a_brake_racing_a_controller_step_leaves_the_steps_decision(
     tmp_path: Path,
 ) -> None:
     async with _SteppedMeanwhile(tmp_path / "jobs.db") as store:
-        await store.save_rate_state(KEY, RateKeyState(queue="pf-q"))
-        clock = FakeClock()
-        queues = RecordingQueues()
-        deps: Any = SimpleNamespace(
-            store=store, tasks=queues, clock=clock, config=CoreConfig(initial_rate=_RAMP)
-        )
-        await control_key(cast(Deps, deps), KEY)
+        deps, clock, queues = await _stepped_once(store)
         store.reads = 0  # the brake's second read finds the key stepped
         clock.advance(0.5)
-        assert await brake_key(cast(Deps, deps), KEY, _refusal(clock.now().timestamp())) is None
+        assert await brake_key(deps, KEY, _refusal(clock.now().timestamp())) is None
         saved = await store.load_rate_state(KEY)
         assert saved is not None and saved.state is not None and braked_at(saved.state) is None
         assert saved.state.rate == _RAMP
