@@ -83,6 +83,34 @@ def test_growth_is_clocked_by_calls_coming_back_under_long_latency() -> None:
     assert prompt.rate > 1.5 * lagged.rate
 
 
+def test_slow_start_doubles_per_period_when_answers_come_back_within_it() -> None:
+    """A 0.5 s latency: each window's answers were dispatched partly at the rate before the
+    last raise, but the calls sent at the raised rate have answered too, so slow start
+    doubles from it (round 9; the window's mean dispatch rate grew it ~1.78x a period)."""
+    latency = 0.5
+    state = initial_state(0.0, initial_rate=4.0)
+    history = [(0.0, 4.0)]  # when each rate took effect
+
+    def dispatched(start: float, end: float) -> float:
+        edges = [*history, (math.inf, 0.0)]
+        return sum(
+            rate * max(0.0, min(end, nxt) - max(start, since))
+            for (since, rate), (nxt, _) in itertools.pairwise(edges)
+        )
+
+    t = 0.0
+    for _ in range(4):
+        before = state.rate
+        sent = dispatched(t - latency, t + P - latency)  # what answers within this period
+        answered = _calls(round(sent), t, latency=latency)
+        state, _ = step(state, answered, t + P)
+        t += P
+        history.append((t, state.rate))
+        if t > P:  # the first window held the initial rate throughout
+            assert state.rate == pytest.approx(CFG.slow_start_factor * before)
+    assert state.rate == pytest.approx(4.0 * CFG.slow_start_factor**4)
+
+
 # --- Stated limits ------------------------------------------------------------------------
 
 

@@ -52,7 +52,7 @@ def brake(
     signals = observation.signals
     if (
         observation.outcome is not CallOutcome.RATE_LIMITED
-        or (config.gated and config.apply_delay > 0)
+        or not config.brakes
         or signals.daily_quota_exhausted
         or _states_budgets(observation)
         or state.limit_estimate is not None

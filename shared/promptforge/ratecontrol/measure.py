@@ -84,6 +84,12 @@ class ControllerConfig:
         if self.control_period <= 0 or self.window_calls <= 0 or self.apply_delay < 0:
             raise ValueError("control_period and window_calls must be positive, apply_delay >= 0")
 
+    @property
+    def brakes(self) -> bool:
+        """Whether slow start's cliff is braked (``brake.py``): not where a gate thins a
+        queue that applies rates late (Google Cloud)."""
+        return not (self.gated and self.apply_delay > 0)
+
     def probe_reach(self, anchor: float) -> float:
         """How far past the last cut (``anchor``, calls/s) probes go: ``probe_max``, or
         ``probe_max_slow`` under two calls a second, where a probe's overshoot is whole
@@ -91,7 +97,7 @@ class ControllerConfig:
         to 50 % probes), and where a gate thins a queue that applies rates late (Google
         Cloud: the brake is off there too, and the emulator test of a 60 RPM key passed
         10 % 429s with 50 %)."""
-        if anchor < 2.0 or (self.gated and self.apply_delay > 0):
+        if anchor < 2.0 or not self.brakes:
             return min(self.probe_max, self.probe_max_slow)
         return self.probe_max
 
