@@ -8,8 +8,10 @@ from __future__ import annotations
 import dataclasses
 
 from promptforge.ratecontrol.bank import bank_seconds, measured_bank
+from promptforge.ratecontrol.brake import braked_at
 from promptforge.ratecontrol.budget import stated_limits, stated_refill
 from promptforge.ratecontrol.measure import (
+    SLOW_KEY,
     ControllerConfig,
     Tally,
     dispatched_rate,
@@ -93,7 +95,10 @@ def cut(
         # Both are what was accepted: the window's measure is exact when the two resets
         # were consecutive windows, and an average over several otherwise.
         measured = max(measured, window_rate(state, reset, counts.first_fresh, config) or 0.0)
-    braked = state.limit_estimate is None and state.dry_at is not None and not shape
+    # Braked: the measuring step saw the cliff (``dry_at``), or the brake came a second or
+    # less before this step (``braked_at``: a tiny key's next refusal may be this late).
+    was_braked = state.dry_at is not None or braked_at(state) is not None
+    braked = state.limit_estimate is None and was_braked and not shape
     if braked and state.window_ok < config.min_accepted_calls:
         # A tiny limit, braked at its cliff: a handful of successes, carried by the bank,
         # overstate it; the braked rate held since is the better bound.
@@ -193,8 +198,13 @@ def _hold(state: ControllerState, config: ControllerConfig) -> float:
     spent (``credit``); a provider that banks five seconds proves it in five, and its
     probes can come twelve times as often for the same share of 429s per probe.
     """
-    share = bank_seconds(state, config) / config.burst_horizon
-    return max(config.control_period, state.quiet * min(1.0, share))
+    share = min(1.0, bank_seconds(state, config) / config.burst_horizon)
+    anchor = state.anchor if state.anchor is not None else state.limit_estimate
+    if anchor is not None and anchor < SLOW_KEY:
+        # Under two calls a second each probe that finds the limit costs a whole call: a
+        # 60 RPM key behind a 5 s bank probed every 2 s and refused 1-3 of 62 calls more.
+        share = max(share, config.hold_slow)
+    return max(config.control_period, state.quiet * share)
 
 
 def _accepted_rate(  # noqa: PLR0917 - private, one call site
