@@ -57,7 +57,7 @@ class ControllerConfig:
     delivery_time: float = 10.0  # time constant of the average rate of successful calls
     burst_horizon: float = 60.0  # a provider may bank this many seconds of unused limit
     brake_share: float = 1.0 / 3.0  # a worker's first 429 in slow start clamps to this x the rate
-    brake_share_slow: float = 0.25  # ... when that is under ``SLOW_KEY`` (``brake_rate``)
+    brake_share_slow: float = 0.22  # ... when that is under ``SLOW_KEY`` (``brake_rate``)
     hold_slow: float = 0.5  # under ``SLOW_KEY``, hold at least this x ``quiet`` before probing
     brake_evidence: float = 1.0  # seconds after a brake before its cut is measured
     first_answer_headroom: float = 16.0  # queue at this x the rate until a call has answered
@@ -113,9 +113,11 @@ class ControllerConfig:
         so when a bank runs dry the ramp is two to four times the limit, and a third of
         it lands above the limit when the ramp was under three times. At a tiny limit
         every second above it refuses a call every few seconds until the cut: a 60 RPM
-        key braked to a third refused 2-6 of its 62 calls (issue 21's goal is one); a
-        quarter is under the limit at any ramp up to four times it, and costs only
-        seconds of the climb back.
+        key braked to a third refused 2-6 of its 62 calls (issue 21's goal is one); less
+        than a quarter is under the limit at any ramp up to four times it, and costs only
+        seconds of the climb back. Not a quarter itself: slow start doubles exactly since
+        round 9 (1, 2, 4 calls/s), so a 60 RPM key's cliff is four times its limit and a
+        quarter landed on it (the cut then measured it exactly, and a probe was refused).
         """
         braked = rate * self.brake_share
         if braked < SLOW_KEY:
