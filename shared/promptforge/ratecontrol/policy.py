@@ -11,12 +11,12 @@ from promptforge.ratecontrol.bank import bank_seconds, measured_bank
 from promptforge.ratecontrol.brake import braked_at
 from promptforge.ratecontrol.budget import stated_limits, stated_refill
 from promptforge.ratecontrol.measure import (
-    SLOW_KEY,
     ControllerConfig,
     Tally,
     dispatched_rate,
     next_daily_reset,
 )
+from promptforge.ratecontrol.probing import hold_time, quiet_after
 from promptforge.ratecontrol.state import ControllerState
 from promptforge.ratecontrol.windows import QUANTUM, spent_reset, window_length, window_rate
 
@@ -126,7 +126,7 @@ def cut(
             limit_estimate=estimate,
             anchor=estimate,
             capped_at=None,
-            quiet=_quiet(state, estimate, config),
+            quiet=quiet_after(state, estimate, config),
             held_since=None,
             probe_step=config.probe_start,
             credit=0.0,
@@ -167,44 +167,6 @@ def _probe_floor(state: ControllerState, counts: Tally, config: ControllerConfig
     ):
         return 0.0
     return anchor
-
-
-def _quiet(state: ControllerState, estimate: float | None, config: ControllerConfig) -> float:
-    """How long to hold before probing again: longer each time a probe finds the same limit.
-
-    Probing past a limit costs 429s; it is only worth it to find a raised limit. A
-    probe that ends where the last one did doubles the wait (up to ``plateau_max``),
-    one that found more room resets it.
-    """
-    same = (
-        estimate is not None
-        and state.anchor is not None
-        and estimate <= state.anchor * (1.0 + config.probe_reach(state.anchor))
-    )
-    if not same:
-        return config.plateau
-    if state.held_since is None:
-        # Not a probe: the rate was still climbing back (the aftermath of a cliff, or a
-        # limit that fell further). Only a probe that found nothing counts.
-        return state.quiet
-    return min(2.0 * state.quiet, config.plateau_max)
-
-
-def _hold(state: ControllerState, config: ControllerConfig) -> float:
-    """Seconds to hold the target before probing: ``quiet`` for a provider that banks a
-    minute, shorter in proportion for one seen to bank less (at least a period).
-
-    A probe past the estimate is proven clean only once the provider's bank would be
-    spent (``credit``); a provider that banks five seconds proves it in five, and its
-    probes can come twelve times as often for the same share of 429s per probe.
-    """
-    share = min(1.0, bank_seconds(state, config) / config.burst_horizon)
-    anchor = state.anchor if state.anchor is not None else state.limit_estimate
-    if anchor is not None and anchor < SLOW_KEY:
-        # Under two calls a second each probe that finds the limit costs a whole call: a
-        # 60 RPM key behind a 5 s bank probed every 2 s and refused 1-3 of 62 calls more.
-        share = max(share, config.hold_slow)
-    return max(config.control_period, state.quiet * share)
 
 
 def _accepted_rate(  # noqa: PLR0917 - private, one call site
@@ -384,7 +346,7 @@ def _grow(
         pass  # the last step has not come back yet: wait for it
     elif held_since is None:
         held_since = now  # hold the target a while before probing past it
-    elif now - held_since < _hold(state, config):
+    elif now - held_since < hold_time(state, config):
         pass
     else:
         rate += probe * estimate
