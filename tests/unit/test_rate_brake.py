@@ -122,6 +122,35 @@ def test_the_cut_waits_for_calls_at_the_braked_rate_then_measures_from_the_cliff
     assert cut.rate <= braked.rate
 
 
+def test_a_tiny_key_brakes_to_a_quarter() -> None:
+    """Under two calls a second a third of a ramp two to three times the limit stays above
+    it, refusing a call every few seconds until the cut: the brake goes to a quarter."""
+    ramp = 3.6
+    state = dataclasses.replace(_ramping(), rate=ramp, history=((10 * P, ramp),))
+    braked = brake(state, _refusal(10 * P + 0.3), 10 * P + 0.3, CFG)
+    assert braked is not None
+    assert braked.rate == pytest.approx(ramp * CFG.brake_share_slow)
+    assert CFG.brake_rate(_RAMP) == pytest.approx(_RAMP * CFG.brake_share)
+
+
+def test_a_cut_a_period_after_a_brake_estimates_no_more_than_the_braked_rate() -> None:
+    """A tiny key's next refusal may come a period after the brake (no step saw the cliff
+    while measuring): that cut still knows the key was braked, and the bank-fed successes
+    of its ramp do not set the estimate (they said 1.56/s of a 60 RPM key: three more
+    refusals)."""
+    start = 10 * P
+    ramp = 3.6
+    state = dataclasses.replace(_ramping(start), rate=ramp, history=((start, ramp),))
+    state = dataclasses.replace(state, configured=state.history, delivered=1.6)
+    braked = brake(state, _refusal(start + 0.1), start + 0.1, CFG)
+    assert braked is not None
+    obs = [*calls(4, start, OK, latency=0.5), _refusal(start + 0.1)]
+    cut, decision = step(braked, obs, start + P, config=CFG)
+    assert decision.phase == "avoidance" and cut.limit_estimate is not None
+    assert cut.limit_estimate <= braked.rate
+    assert cut.rate <= braked.rate
+
+
 # --- The runtime: a worker's refusal ---------------------------------------------------------
 
 
@@ -175,6 +204,20 @@ def test_a_doubling_gemini_key_finds_its_raised_limit_with_few_429s(seed: int) -
     result = des_twin(case, _prompts(_lines(case.prompts), _config(case, 0)), seed)
     assert result.share_429 <= 0.03, f"{result.limited} of {result.calls} calls refused"
     assert result.ratio <= 1.15
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_60_rpm_gemini_key_is_refused_once(seed: int) -> None:
+    """60 prompts on a 60 RPM key: finding the limit takes one refusal, and 3 % of 61 calls
+    is one. Before round 9: 2-6 refusals (the cut a period after the brake took the
+    ramp's bank-fed successes for the limit, the brake left a third of the ramp above it,
+    and probes came every 2 s). The phase-matched model: the one that predicts the wall
+    clock (the older one gives one refusal too, at 0.93-1.10 x T*)."""
+    case = SHORT_CASES["gemini-60"]
+    prompts = _prompts(_lines(case.prompts), _config(case, seed))
+    result = des_twin(case, prompts, seed, matched=True)
+    assert result.limited == 1, f"{result.limited} of {result.calls} calls refused"
+    assert result.ratio <= 1.10
 
 
 class _SteppedMeanwhile(SqliteJobStore):

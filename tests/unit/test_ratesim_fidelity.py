@@ -192,6 +192,31 @@ async def test_the_real_run_notes_each_calls_arrival_and_outcome() -> None:
     assert timed.last >= timed.first
 
 
+@pytest.mark.anyio
+async def test_the_real_run_counts_a_prompt_called_again_after_its_success() -> None:
+    """Issue 21: no prompt is called twice except after a 429 or a 5xx. A retry after
+    either is fine; a call of a prompt already answered is counted (and fails the run)."""
+    answers = iter([(b"a", 429), (b"a", 503), (b"a", 200), (b"b", 200), (b"b", 200)])
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": scope["status"], "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def ignore(message: Any) -> None:
+        return None
+
+    timed = _Timed(app, lambda: None, CallTrace())
+    for body, status in answers:
+
+        async def request(body: bytes = body) -> Any:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        scope = {"type": "http", "path": "/v1/chat/completions", "status": status}
+        await timed(scope, request, ignore)
+    assert timed.repeated == 1  # b, answered, called again; a's retries are not counted
+
+
 def test_a_twin_draws_the_latencies_the_simulator_draws_for_its_seed() -> None:
     # The real run of seed k and its twin see the same latencies in admission order (as
     # they see the same token counts): the simulator draws four fault numbers, then the

@@ -7,8 +7,9 @@ next step is refused: 60 to 140 calls of a one-minute 1,200 RPM job (issue 21), 
 its 429s. A step taken on the first refusal (tried in round 5) has a fraction of a
 period of evidence and cuts badly. The brake separates the two: the first fresh 429 a
 worker sees in a headerless slow start clamps the rate to ``brake_share`` of it
-(``brake``), which the worker applies to the key's queue (``core.brake``; not where a
-gate thins dispatches: see ``brake``). The cut
+(a quarter under two calls a second: ``ControllerConfig.brake_rate``; ``brake``),
+which the worker applies to the key's queue (``core.brake``; not where a gate thins
+dispatches: see ``brake``). The cut
 waits until a period's worth of calls dispatched at the braked rate have answered
 (``measuring``), then measures the accepted rate as before, from the history of rates
 (the brake is recorded in it like any decided rate).
@@ -66,7 +67,7 @@ def brake(
     started = observation.at - max(observation.latency, 0.0)
     if state.decreased_at is not None and started < state.decreased_at + config.settle:
         return None
-    rate = max(state.rate * config.brake_share, config.min_rate)
+    rate = config.brake_rate(state.rate)
     if rate >= state.rate:
         return None
     history = record_rate(state.history, now, rate)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from promptforge.ratecontrol.bank import bank_seconds, measured_bank
+from promptforge.ratecontrol.brake import braked_at
 from promptforge.ratecontrol.budget import stated_limits, stated_refill
 from promptforge.ratecontrol.measure import (
     ControllerConfig,
@@ -15,6 +16,7 @@ from promptforge.ratecontrol.measure import (
     dispatched_rate,
     next_daily_reset,
 )
+from promptforge.ratecontrol.probing import hold_time, quiet_after
 from promptforge.ratecontrol.state import ControllerState
 from promptforge.ratecontrol.windows import QUANTUM, spent_reset, window_length, window_rate
 
@@ -93,7 +95,10 @@ def cut(
         # Both are what was accepted: the window's measure is exact when the two resets
         # were consecutive windows, and an average over several otherwise.
         measured = max(measured, window_rate(state, reset, counts.first_fresh, config) or 0.0)
-    braked = state.limit_estimate is None and state.dry_at is not None and not shape
+    # Braked: the measuring step saw the cliff (``dry_at``), or the brake came a second or
+    # less before this step (``braked_at``: a tiny key's next refusal may be this late).
+    was_braked = state.dry_at is not None or braked_at(state) is not None
+    braked = state.limit_estimate is None and was_braked and not shape
     if braked and state.window_ok < config.min_accepted_calls:
         # A tiny limit, braked at its cliff: a handful of successes, carried by the bank,
         # overstate it; the braked rate held since is the better bound.
@@ -121,7 +126,7 @@ def cut(
             limit_estimate=estimate,
             anchor=estimate,
             capped_at=None,
-            quiet=_quiet(state, estimate, config),
+            quiet=quiet_after(state, estimate, config),
             held_since=None,
             probe_step=config.probe_start,
             credit=0.0,
@@ -162,39 +167,6 @@ def _probe_floor(state: ControllerState, counts: Tally, config: ControllerConfig
     ):
         return 0.0
     return anchor
-
-
-def _quiet(state: ControllerState, estimate: float | None, config: ControllerConfig) -> float:
-    """How long to hold before probing again: longer each time a probe finds the same limit.
-
-    Probing past a limit costs 429s; it is only worth it to find a raised limit. A
-    probe that ends where the last one did doubles the wait (up to ``plateau_max``),
-    one that found more room resets it.
-    """
-    same = (
-        estimate is not None
-        and state.anchor is not None
-        and estimate <= state.anchor * (1.0 + config.probe_reach(state.anchor))
-    )
-    if not same:
-        return config.plateau
-    if state.held_since is None:
-        # Not a probe: the rate was still climbing back (the aftermath of a cliff, or a
-        # limit that fell further). Only a probe that found nothing counts.
-        return state.quiet
-    return min(2.0 * state.quiet, config.plateau_max)
-
-
-def _hold(state: ControllerState, config: ControllerConfig) -> float:
-    """Seconds to hold the target before probing: ``quiet`` for a provider that banks a
-    minute, shorter in proportion for one seen to bank less (at least a period).
-
-    A probe past the estimate is proven clean only once the provider's bank would be
-    spent (``credit``); a provider that banks five seconds proves it in five, and its
-    probes can come twelve times as often for the same share of 429s per probe.
-    """
-    share = bank_seconds(state, config) / config.burst_horizon
-    return max(config.control_period, state.quiet * min(1.0, share))
 
 
 def _accepted_rate(  # noqa: PLR0917 - private, one call site
@@ -355,7 +327,7 @@ def _grow(
         pass  # the last step has not come back yet: wait for it
     elif held_since is None:
         held_since = now  # hold the target a while before probing past it
-    elif now - held_since < _hold(state, config):
+    elif now - held_since < hold_time(state, config):
         pass
     else:
         rate += probe * estimate

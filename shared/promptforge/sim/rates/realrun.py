@@ -9,6 +9,7 @@ and outcome, and each rate the controller applied, go to a ``trace.CallTrace``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 import time
@@ -102,13 +103,23 @@ async def _served_run(
         stats = sim_app.state.simulator.stats.providers[case.style.value]
     if status["status"] != "COMPLETED" or timed.first is None or timed.last is None:
         raise RuntimeError(f"the wall-clock job did not complete: {status}")
+    if timed.repeated:
+        raise RuntimeError(
+            f"{timed.repeated} provider call(s) repeated a prompt already answered: "
+            "a prompt is called again only after a 429 or a 5xx"
+        )
     return timed.last - timed.first, stats.rate_limited, stats.requests
 
 
 class _Timed:
     """An ASGI app timed: when its first provider call came, when its last answer left;
     ``on_first`` runs as the first call arrives. Each call's arrival (seconds from the
-    first) and outcome go to ``trace``."""
+    first) and outcome go to ``trace``.
+
+    It also checks issue 21's "no prompt called twice except after a 429 or 5xx": a call
+    whose request body was answered with a success before is counted in ``repeated``
+    (the example prompts are all different, so a body is a prompt).
+    """
 
     def __init__(self, app: Any, on_first: Callable[[], None], trace: CallTrace) -> None:
         self.app = app
@@ -116,6 +127,8 @@ class _Timed:
         self.trace = trace
         self.first: float | None = None
         self.last: float | None = None
+        self.repeated = 0
+        self._answered: set[str] = set()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Serve one request, noting the times of provider calls (not ``/_sim`` routes)."""
@@ -128,6 +141,13 @@ class _Timed:
             self._on_first()
         arrived = time.monotonic() - self.first
         status = 0
+        body = hashlib.sha256()
+
+        async def read() -> Any:
+            message = await receive()
+            if message["type"] == "http.request":
+                body.update(message.get("body", b""))
+            return message
 
         async def noted(message: Any) -> None:
             nonlocal status
@@ -135,10 +155,14 @@ class _Timed:
                 status = int(message["status"])
             await send(message)
 
-        await self.app(scope, receive, noted)
+        await self.app(scope, read, noted)
         self.last = time.monotonic()
         outcome = ADMITTED if status == 200 else REFUSED if status == 429 else FAILED
         self.trace.call(arrived, outcome)
+        prompt = body.hexdigest()
+        self.repeated += prompt in self._answered
+        if outcome == ADMITTED:
+            self._answered.add(prompt)
 
 
 class _RateLog(logging.Handler):
