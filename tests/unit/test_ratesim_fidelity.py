@@ -6,14 +6,23 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import time
 from typing import Any
 
+import httpx
 import pytest
 
 from promptforge.embedded.runtime import next_step_delay
-from promptforge.sim.providers.config import LimitSpec
+from promptforge.embedded.server import BackgroundServer
+from promptforge.sim.providers.config import LimitSpec, SimulatorConfig
+from promptforge.sim.providers.server import create_app
 from promptforge.sim.rates import wallclock
-from promptforge.sim.rates.cases import CASES
+from promptforge.sim.rates.cases import (
+    CASES,
+    SHORT_CASES,
+    STAND_IN_REFUSAL_LATENCY,
+    case_model,
+)
 from promptforge.sim.rates.engine import EventLoop
 from promptforge.sim.rates.forge import ForgeClient
 from promptforge.sim.rates.provider import ProviderModel, SimulatedProvider
@@ -100,17 +109,53 @@ def test_seeds_spread_the_step_phase_over_the_period() -> None:
     assert wallclock.embedded_options(1).tick_phase == phases[1]
 
 
-def test_a_header_rows_429s_follow_where_the_step_falls_after_the_bank_runs_dry() -> None:
-    # The 5 s bank runs dry about 11.9 s in while the budgets (per minute, always "full")
-    # are spent at 1.5 times the limit: a step just after cuts at once (one 429); a step
-    # that falls just before waits a whole period at ten refusals a second.
+def test_a_header_rows_429s_follow_whether_the_first_refusal_beats_the_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Slow start spends the per-minute budgets (always about "full") at 1.5 times the
+    # limit, so the 5 s bank (100 calls) runs dry 10 s (five periods) after the rise, in
+    # the last dispatch gap before a step, at any phase. A refusal answered before that
+    # step is cut at once (one 429); one answered after it waits a whole period at ten
+    # refusals a second. The stand-in answers in 2 ms: one 429 at every phase, as the real
+    # runs (1-2); a provider 50 ms away: 21 at half the phases (round 9).
     case = CASES["openai-1200"]
     prompts = wallclock._prompts(wallclock._lines(case.prompts), wallclock._config(case, 0))
-    refusals = {}
-    for seed in (0, 1):  # steps at 0.50 and 0.12 of the period
-        refusals[seed] = wallclock.des_twin(case, prompts, seed, matched=True).limited
-    assert refusals[0] <= 2
-    assert 15 <= refusals[1] <= 25
+    phases = [0.0, 0.1, 0.25, 0.5, 0.6, 0.75]
+    near = [wallclock.des_twin(case, prompts, 0, matched=True, phase=p).limited for p in phases]
+    assert max(near) <= 2
+    far = dataclasses.replace(case_model(case), reject_latency=0.05)
+    monkeypatch.setattr(wallclock, "case_model", lambda _: far)
+    refusals = [wallclock.des_twin(case, prompts, 0, matched=True, phase=p).limited for p in phases]
+    assert min(refusals) <= 2
+    assert sum(15 <= r <= 25 for r in refusals) >= 3
+
+
+@pytest.mark.anyio
+async def test_the_stand_in_refuses_at_once_as_the_model_does() -> None:
+    # The stand-in sleeps its latency (30 s here) for an answer, not for a 429: a refusal
+    # is an HTTP round trip, which the model's stand-in cases take as 2 ms. (A 50 ms
+    # refusal put a spent window's last 429s after the controller's step: the twin of a
+    # real gemini-window run then cut by the window where the run cut by its dispatches,
+    # 1.153 against 1.275 x T*.)
+    config = SimulatorConfig(
+        limits={"gemini": LimitSpec(rpm=1_000, tpm=1)}, latency_median=30.0, latency_sigma=0.0
+    )
+    body = {"contents": [{"role": "user", "parts": [{"text": "more than one token"}]}]}
+    async with (
+        BackgroundServer(create_app(config)) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=60.0) as client,
+    ):
+        started = time.monotonic()
+        refused = await client.post(
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+            json=body,
+            headers={"x-goog-api-key": "AIza-test"},
+        )
+        elapsed = time.monotonic() - started
+    assert refused.status_code == 429
+    assert elapsed < 10.0  # an HTTP round trip, not the 30 s latency
+    for case in SHORT_CASES.values():
+        assert case_model(case).reject_latency == STAND_IN_REFUSAL_LATENCY < 0.01
 
 
 def test_the_controller_loop_steps_on_its_periods_grid() -> None:

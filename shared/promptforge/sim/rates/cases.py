@@ -19,11 +19,26 @@ from promptforge.sim.rates.scenarios import Scenario
 from promptforge.sim.rates.signals import Style
 from promptforge.sim.rates.workload import WorkloadSpec
 
-__all__ = ["CASES", "LATENCY_SIGMA", "SHORT_CASES", "Case", "case_model", "case_scenario"]
+__all__ = [
+    "CASES",
+    "LATENCY_SIGMA",
+    "SHORT_CASES",
+    "STAND_IN_REFUSAL_LATENCY",
+    "Case",
+    "case_model",
+    "case_scenario",
+]
 
 LATENCY_SIGMA = 0.5
 _BIG_TPM = 100_000_000  # the short cases are bound by requests only
 _SHORT_LATENCY = 0.5
+# The stand-in (``promptforge simulate``) answers a 429 as soon as its limiter refuses the
+# call, without the latency it sleeps for an answer: what remains is HTTP on 127.0.0.1,
+# 2 ms (median; 6 ms at most under a load of 4) from the worker's send to its answer in
+# issue 21's round 9 traces. It decides whether the last refusals of a spent window reach
+# the controller before its step or after it (``ProviderModel.reject_latency``'s default,
+# 50 ms, put the last 50 ms of refusals after it).
+STAND_IN_REFUSAL_LATENCY = 0.002
 
 
 @dataclass(frozen=True)
@@ -128,6 +143,7 @@ def case_model(case: Case) -> ProviderModel:
         changes=case.changes,
         latency_median=case.latency_median,
         latency_sigma=LATENCY_SIGMA,
+        reject_latency=STAND_IN_REFUSAL_LATENCY,
         quota_details=case.quota_failure,
     )
 
