@@ -7,7 +7,7 @@ next step is refused: 60 to 140 calls of a one-minute 1,200 RPM job (issue 21), 
 its 429s. A step taken on the first refusal (tried in round 5) has a fraction of a
 period of evidence and cuts badly. The brake separates the two: the first fresh 429 a
 worker sees in a headerless slow start clamps the rate to ``brake_share`` of it
-(0.22 of it under two calls a second: ``ControllerConfig.brake_rate``; ``brake``),
+(a quarter under two calls a second: ``ControllerConfig.brake_rate``; ``brake``),
 which the worker applies to the key's queue (``core.brake``; not where a gate thins
 dispatches: see ``brake``). The cut
 waits until a period's worth of calls dispatched at the braked rate have answered
@@ -53,7 +53,7 @@ def brake(
     signals = observation.signals
     if (
         observation.outcome is not CallOutcome.RATE_LIMITED
-        or not config.brakes
+        or (config.gated and config.apply_delay > 0)
         or signals.daily_quota_exhausted
         or _states_budgets(observation)
         or state.limit_estimate is not None

