@@ -21,6 +21,7 @@ from promptforge.ratecontrol.controller import (
     step,
 )
 from promptforge.ratecontrol.gate import admission
+from promptforge.ratecontrol.measure import lasted
 from tests.unit._rate_calls import CFG, LIMITED, OK, P, closed_loop, full_period
 from tests.unit._rate_calls import calls as _calls
 
@@ -574,3 +575,13 @@ def test_the_gate_thins_dispatches_to_the_decided_rate_until_the_queue_applies_i
     assert admission(state, 12.0, salt="p1", config=GATED) == admission(
         state, 12.0, salt="p1", config=GATED
     )
+
+
+def test_a_hold_of_whole_periods_is_over_at_a_step_a_few_milliseconds_early() -> None:
+    """The embedded loop and Google's chain step a few ms either side of the period's grid
+    (a third of real intervals were 1-14 ms short): a hold of one period must end at the
+    next step, as in the simulation's exact grid, not a step later."""
+    assert lasted(100.0 + P - 0.014, 100.0, P, CFG)
+    assert lasted(100.0 + 5 * P - 0.014, 100.0, 5 * P, CFG)
+    assert not lasted(100.0 + P / 2, 100.0, P, CFG)
+    assert not lasted(100.0 + 4 * P, 100.0, 5 * P, CFG)

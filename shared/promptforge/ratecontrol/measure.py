@@ -19,6 +19,10 @@ from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.base import Observation
 
 CONTROL_PERIOD: float = 2.0
+# A real controller's steps come a few milliseconds either side of its period's grid (the
+# embedded loop, Google's chain of ticks): a hold of whole periods counts as over this
+# share of a period early, or it ends a step later in real time than in the simulation.
+STEP_SLACK: float = 0.05
 # Under this many calls a second a key's overshoot is whole calls: one refusal is a large
 # share of a short job's calls, so the brake goes deeper and probes wait longer.
 SLOW_KEY: float = 2.0
@@ -139,6 +143,12 @@ class Tally:
     fresh_reset_first: float | None = None
     fresh_reset_last: float | None = None
     fresh_retry: float = 0.0
+
+
+def lasted(now: float, since: float, seconds: float, config: ControllerConfig) -> bool:
+    """Whether ``seconds`` have passed from ``since`` to the step at ``now``, allowing the
+    step to come ``STEP_SLACK`` of a period early."""
+    return now - since >= seconds - STEP_SLACK * config.control_period
 
 
 def tally(observations: Sequence[Observation], fresh_after: float | None, reserve: float) -> Tally:

@@ -14,6 +14,7 @@ from promptforge.ratecontrol.measure import (
     ControllerConfig,
     Tally,
     dispatched_rate,
+    lasted,
     next_daily_reset,
 )
 from promptforge.ratecontrol.probing import hold_time, quiet_after
@@ -327,7 +328,7 @@ def _grow(
         pass  # the last step has not come back yet: wait for it
     elif held_since is None:
         held_since = now  # hold the target a while before probing past it
-    elif now - held_since < hold_time(state, config):
+    elif not lasted(now, held_since, hold_time(state, config), config):
         pass
     else:
         rate += probe * estimate
@@ -336,7 +337,9 @@ def _grow(
         rate = cap
         if capped_at is None:
             capped_at = now
-        elif now - capped_at >= max(bank_seconds(state, config), config.window_calls / anchor):
+        elif lasted(
+            now, capped_at, max(bank_seconds(state, config), config.window_calls / anchor), config
+        ):
             anchor, capped_at = cap, None
     return dataclasses.replace(
         state,
