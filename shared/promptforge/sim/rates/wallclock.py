@@ -361,7 +361,7 @@ async def run_wallclock(
     Returns 0 when every case's median makespan ratio is within 5 % of the simulation's
     at the real runs' own step phases. (The seeds' phases are spread over the period; a
     real run's is where its first call fell, and on this harness that is late in the
-    period: 0.88-0.97 in round 9's runs. At gemini-doubling the seeds' median was 6.4 %
+    period: 0.84-0.97 in round 9's runs. At gemini-doubling the seeds' median was 6.4 %
     from two real runs whose own phases it matched within 0.2 %.)
     """
     logging.getLogger("promptforge").setLevel(logging.WARNING)
