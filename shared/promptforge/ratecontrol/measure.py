@@ -19,14 +19,14 @@ from promptforge.providers.base import CallOutcome
 from promptforge.ratecontrol.base import Observation
 
 CONTROL_PERIOD: float = 2.0
-# A real controller's steps come a few milliseconds either side of its period's grid (the
-# embedded loop, Google's chain of ticks): a hold of whole periods counts as over this
-# share of a period early, or it ends a step later in real time than in the simulation.
-STEP_SLACK: float = 0.05
-# Under this many calls a second a key's overshoot is whole calls: one refusal is a large
-# share of a short job's calls, so the brake goes deeper and probes wait longer.
-SLOW_KEY: float = 2.0
 """Seconds between two controller steps (the runtime calls ``step`` about this often)."""
+STEP_SLACK: float = 0.05
+"""A real controller's steps come a few milliseconds either side of its period's grid (the
+embedded loop, Google's chain of ticks): a hold of whole periods counts as over this share
+of a period early, or it ends a step later in real time than in the simulation."""
+SLOW_KEY: float = 2.0
+"""Calls a second under which a key's overshoot is whole calls: one refusal is a large
+share of a short job's calls, so the brake goes deeper and probes wait longer."""
 
 _DAY = 86_400.0
 _HISTORY_SECONDS = 600.0  # how far back the rate history must reach (latency + windows)
