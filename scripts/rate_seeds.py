@@ -16,13 +16,12 @@ import argparse
 
 from promptforge.sim.rates.cases import SHORT_CASES
 from promptforge.sim.rates.trace import ADMITTED, CallTrace
-from promptforge.sim.rates.wallclock import WallclockResult, _config, _lines, _prompts, des_twin
+from promptforge.sim.rates.wallclock import WallclockResult, case_prompts, des_twin
 
 
 def _run(case_name: str, seed: int, trace: CallTrace | None = None) -> WallclockResult:
     case = SHORT_CASES[case_name]
-    prompts = _prompts(_lines(case.prompts), _config(case, seed))
-    return des_twin(case, prompts, seed, trace, matched=True)
+    return des_twin(case, case_prompts(case, seed), seed, trace, matched=True)
 
 
 def _print_trace(case_name: str, seed: int, until: float) -> None:

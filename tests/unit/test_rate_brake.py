@@ -26,7 +26,7 @@ from promptforge.ratecontrol.base import Observation
 from promptforge.ratecontrol.brake import brake, braked_at
 from promptforge.ratecontrol.controller import ControllerState, initial_state, step
 from promptforge.sim.rates.cases import SHORT_CASES
-from promptforge.sim.rates.wallclock import _config, _lines, _prompts, des_twin
+from promptforge.sim.rates.wallclock import case_prompts, des_twin
 from tests.unit._queues import RecordingQueues
 from tests.unit._rate_calls import CFG, LIMITED, OK, P, calls
 
@@ -191,7 +191,7 @@ def test_a_cold_gemini_key_finds_its_limit_with_few_429s(seed: int) -> None:
     """Issue 21's goals on the cold 1,200 RPM Gemini case: <= 1.10 x T*, <= 3 % 429s
     (before the brake: 1.097 and 1.086 x T*, 10.9 % and 6.6 % 429s)."""
     case = SHORT_CASES["gemini-1200"]
-    result = des_twin(case, _prompts(_lines(case.prompts), _config(case, 0)), seed)
+    result = des_twin(case, case_prompts(case, 0), seed)
     assert result.share_429 <= 0.03, f"{result.limited} of {result.calls} calls refused"
     assert result.ratio <= 1.10
 
@@ -201,7 +201,7 @@ def test_a_doubling_gemini_key_finds_its_raised_limit_with_few_429s(seed: int) -
     """600 RPM doubling to 1,200 at 60 s: <= 1.15 x T*, <= 3 % 429s (before round 8: 1.179
     and 1.182 x T*, 4.3 % and 4.1 % 429s)."""
     case = SHORT_CASES["gemini-doubling"]
-    result = des_twin(case, _prompts(_lines(case.prompts), _config(case, 0)), seed)
+    result = des_twin(case, case_prompts(case, 0), seed)
     assert result.share_429 <= 0.03, f"{result.limited} of {result.calls} calls refused"
     assert result.ratio <= 1.15
 
@@ -214,8 +214,7 @@ def test_a_60_rpm_gemini_key_is_refused_once(seed: int) -> None:
     and probes came every 2 s). The phase-matched model: the one that predicts the wall
     clock (the older one gives one refusal too, at 0.93-1.10 x T*)."""
     case = SHORT_CASES["gemini-60"]
-    prompts = _prompts(_lines(case.prompts), _config(case, seed))
-    result = des_twin(case, prompts, seed, matched=True)
+    result = des_twin(case, case_prompts(case, seed), seed, matched=True)
     assert result.limited == 1, f"{result.limited} of {result.calls} calls refused"
     assert result.ratio <= 1.10
 

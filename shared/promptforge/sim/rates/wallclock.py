@@ -53,6 +53,7 @@ from promptforge.sim.rates.workload import Prompt
 
 __all__ = [
     "WallclockResult",
+    "case_prompts",
     "des_twin",
     "embedded_options",
     "plot_case",
@@ -75,10 +76,16 @@ def tick_phase(seed: int) -> float:
     return (0.5 + seed * _GOLDEN) % 1.0
 
 
-def embedded_options(seed: int) -> ForgeOptions:
+def embedded_options(seed: int, phase: float | None = None) -> ForgeOptions:
     """The embedded runtime as the simulation runs it: rates applied at once, no gate,
-    the controller's steps at ``tick_phase(seed)``."""
-    return dataclasses.replace(_EMBEDDED, tick_phase=tick_phase(seed))
+    the controller's steps at ``phase`` of a period (default ``tick_phase(seed)``)."""
+    return dataclasses.replace(_EMBEDDED, tick_phase=tick_phase(seed) if phase is None else phase)
+
+
+def case_prompts(case: Case, seed: int) -> list[Prompt]:
+    """The example prompts of ``case`` as the simulation sees them: the token counts the
+    provider simulator gives them under ``seed``."""
+    return _prompts(_lines(case.prompts), _config(case, seed))
 
 
 @dataclass(frozen=True)
@@ -176,11 +183,7 @@ def des_twin(
     model = case_model(case)
     provider = _TwinProvider(model, loop, seed, trace, simulator_draws=matched)
     recorder = Recorder(loop, len(prompts))
-    options = _EMBEDDED
-    if matched:
-        options = dataclasses.replace(
-            _EMBEDDED, tick_phase=tick_phase(seed) if phase is None else phase
-        )
+    options = embedded_options(seed, phase) if matched else _EMBEDDED
     client = ForgeClient(loop, provider, prompts, recorder, options=options, seed=seed)
     client.start()
     loop.run(until=24 * 3600.0)
